@@ -1,0 +1,107 @@
+# netpol — one build. `make` builds build/; `make check` installs what is missing, builds with
+# -Werror, then builds and runs every test under AddressSanitizer + UndefinedBehaviorSanitizer.
+
+BUILD    ?= build
+SAN      ?=
+CC       ?= gcc
+PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+            -Wshadow -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+ifeq ($(SAN),1)
+CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+endif
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Irules -Inetsetup -Ienforcer -MMD -MP
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack)
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN)
+
+# Each module's fragment appends to these.
+RULES_SRCS    :=
+NETSETUP_SRCS :=
+ENFORCER_SRCS :=   # shared by the programs (apply, conntrack, cli commands)
+PROGRAMS      :=   # name:main-source pairs, e.g. netpol:enforcer/netpol.c
+UNIT_TESTS    :=   # one cmocka program per source file under tests/unit
+TEST_TOOLS    :=   # helper programs the scripted tests run (name:source)
+
+include rules/rules.mk
+include netsetup/netsetup.mk
+include enforcer/enforcer.mk
+include tests/tests.mk
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+RULES_LIB    := $(BUILD)/librules.a
+NETSETUP_LIB := $(BUILD)/libnetsetup.a
+ENFORCER_LIB := $(BUILD)/libenforcer.a
+LIBS         := $(ENFORCER_LIB) $(NETSETUP_LIB) $(RULES_LIB)
+
+prog_name = $(word 1,$(subst :, ,$(1)))
+prog_src  = $(word 2,$(subst :, ,$(1)))
+PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
+TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
+
+.PHONY: all deps check test unit demo bench clean
+all: $(PROG_BINS)
+
+deps:
+	@sh tests/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(RULES_LIB): $(call obj,$(RULES_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+$(NETSETUP_LIB): $(call obj,$(NETSETUP_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+$(ENFORCER_LIB): $(call obj,$(ENFORCER_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+
+define prog_rule
+$(BUILD)/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
+
+define tool_rule
+$(BUILD)/tests/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(LIBS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lpthread
+endef
+$(foreach p,$(TEST_TOOLS),$(eval $(call tool_rule,$(p))))
+
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+tests-built: $(PROG_BINS) $(TOOL_BINS) $(UNIT_BINS)
+.PHONY: tests-built
+
+# The test suite: the -Werror optimized build must succeed, then every test runs against the
+# sanitizer build.
+check: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build/asan SAN=1 tests-built
+	NETPOL_BUILD=build/asan sh tests/run.sh
+
+unit: deps
+	$(MAKE) BUILD=build/asan SAN=1 tests-built
+	NETPOL_BUILD=build/asan sh tests/run.sh unit
+
+demo: deps
+	$(MAKE) all
+	sh tests/demo.sh
+
+bench: deps
+	$(MAKE) all $(TOOL_BINS)
+	sh tests/bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,58 @@
+/* netpol — the command line: validate, render, simulate and apply NetworkPolicy; manage
+ * networks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Weak while the subcommands are being written in parallel; a missing one says so. */
+#pragma weak cmd_check
+#pragma weak cmd_render
+#pragma weak cmd_reach
+#pragma weak cmd_explain
+#pragma weak cmd_apply
+#pragma weak cmd_status
+#pragma weak cmd_flush
+#pragma weak cmd_net
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} commands[] = {
+	{ "check", cmd_check, "check DIR [--strict] [--json]      validate policies, report every error" },
+	{ "render", cmd_render, "render DIR [--node NAME]           print the nftables ruleset (dry run)" },
+	{ "reach", cmd_reach, "reach DIR [--port P] [--protocol X] pod x pod truth table" },
+	{ "explain", cmd_explain, "explain DIR --from X --to Y --port P/PROTO  why a flow is allowed or dropped" },
+	{ "apply", cmd_apply, "apply DIR [--node NAME]            program the kernel (this netns)" },
+	{ "status", cmd_status, "status DIR [--node NAME]           kernel vs DIR: in sync or drifted, counters" },
+	{ "flush", cmd_flush, "flush                              remove netpol's tables" },
+	{ "net", cmd_net, "net create|ls|inspect|rm|attach|detach ...  container networks" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: netpol COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n", commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		if (!commands[i].fn) {
+			fprintf(stderr, "netpol: '%s' is not built into this binary\n", argv[1]);
+			return 2;
+		}
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "netpol: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,98 @@
+/* arena.c — bump allocator: the inventory and the ruleset are built once and freed whole, so
+ * thousands of small strings and arrays cost one free. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+
+#define ARENA_BLOCK (64 * 1024)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct np_arena {
+	struct arena_block *head;
+};
+
+struct np_arena *np_arena_new(void)
+{
+	struct np_arena *a = calloc(1, sizeof(*a));
+	if (!a)
+		abort();
+	return a;
+}
+
+void np_arena_free(struct np_arena *a)
+{
+	if (!a)
+		return;
+	for (struct arena_block *b = a->head, *n; b; b = n) {
+		n = b->next;
+		free(b);
+	}
+	free(a);
+}
+
+void *np_arena_alloc(struct np_arena *a, size_t size)
+{
+	const size_t align = sizeof(max_align_t);
+	size = (size + align - 1) / align * align;
+	struct arena_block *b = a->head;
+	if (!b || b->size - b->used < size) {
+		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			abort(); /* out of memory: see README, "Memory" */
+		b->size = cap;
+		b->used = 0;
+		/* a large one-off allocation goes behind the current block so the block's free
+		 * space is not wasted */
+		if (a->head && size > ARENA_BLOCK) {
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = a->head;
+			a->head = b;
+		}
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+const char *np_arena_strdup(struct np_arena *a, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *p = np_arena_alloc(a, n);
+	memcpy(p, s, n);
+	return p;
+}
+
+const char *np_arena_strndup(struct np_arena *a, const char *s, size_t n)
+{
+	char *p = np_arena_alloc(a, n + 1);
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+const char *np_arena_printf(struct np_arena *a, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *p = np_arena_alloc(a, (size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	return p;
+}

@@ -1,0 +1,170 @@
+/* ruleset.h — the intermediate ruleset: tables, sets, maps, counters, chains and rules in the
+ * small vocabulary netpol needs. Built from a resolved inventory (ruleset_build), printed as nft
+ * text (emit_text) or turned into one libnftnl batch (emit_nl). Emitting cannot fail on user
+ * input: every check happened before the IR was built.
+ *
+ * Everything is deterministic: arrays are in the order they are emitted, set elements sorted
+ * and, for interval sets, disjoint and merged. */
+#ifndef NETPOL_RULESET_H
+#define NETPOL_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* Set key types (nft datatypes). */
+enum rs_key {
+	RS_KEY_IPV4,            /* ipv4_addr */
+	RS_KEY_IPV6,            /* ipv6_addr */
+	RS_KEY_PROTO_PORT,      /* inet_proto . inet_service */
+	RS_KEY_IPV4_PROTO_PORT, /* ipv4_addr . inet_proto . inet_service */
+	RS_KEY_IPV6_PROTO_PORT, /* ipv6_addr . inet_proto . inet_service */
+	RS_KEY_IFNAME,          /* ifname */
+	RS_KEY_IFNAME_IPV4,     /* ifname . ipv4_addr */
+	RS_KEY_IFNAME_IPV6,     /* ifname . ipv6_addr */
+};
+
+/* One element. Fields not in the key type are zero. Ranges are inclusive (lo..hi); for a
+ * non-interval set lo == hi. */
+struct rs_elem {
+	struct np_addr addr_lo, addr_hi;
+	uint8_t proto;
+	uint16_t port_lo, port_hi;
+	char ifname[16];
+	const char *target; /* verdict maps: chain to goto */
+};
+
+struct rs_set {
+	const char *name;
+	const char *comment; /* may be NULL; at most 127 bytes */
+	enum rs_key key;
+	bool interval;       /* flags interval (one element may be a range) */
+	bool vmap;           /* verdict map: type KEY : verdict, every element has a target */
+	struct rs_elem *elems;
+	size_t n_elems;
+	const char *origin;  /* what built it, for kernel error messages ("policy ns/name ...") */
+};
+
+struct rs_counter {
+	const char *name;
+	const char *comment;
+};
+
+/* Matches, in rule order. Each names its own nft dependency (nfproto, l4proto) implicitly:
+ * emitters add "meta nfproto" before ip/ip6 payloads. */
+enum rs_match_kind {
+	RS_M_CT_ESTABLISHED,  /* ct state established,related */
+	RS_M_CT_INVALID,      /* ct state invalid */
+	RS_M_ICMPV6_ND,       /* icmpv6 type { nd-router-solicit .. nd-redirect } (133-137) */
+	RS_M_SADDR_IN,        /* ip[6] saddr @set          (family from the set's key) */
+	RS_M_DADDR_IN,        /* ip[6] daddr @set */
+	RS_M_SADDR_EQ,        /* ip[6] saddr ADDR */
+	RS_M_DADDR_EQ,        /* ip[6] daddr ADDR */
+	RS_M_L4_PORT_IN,      /* meta l4proto . th dport @set */
+	RS_M_DADDR_L4_PORT_IN,/* ip[6] daddr . meta l4proto . th dport @set */
+	RS_M_L4PROTO_EQ,      /* meta l4proto PROTO */
+	RS_M_IIF_NOT_IN,      /* iifname != @set             (bridge table) */
+	RS_M_IIF_SADDR_IN,    /* iifname . ip[6] saddr @set  (bridge table) */
+	RS_M_IIF_ARP_SADDR_IN,/* iifname . arp saddr ip @set (bridge table) */
+	RS_M_IIF_ND_SADDR_IN, /* iifname . ip6 saddr @set  for ICMPv6 ND (bridge table) — unused */
+	RS_M_SADDR_IN_V6_LOCAL, /* ip6 saddr { ::, fe80::/10 } — DAD and link-local (bridge) */
+	RS_M_ETHER_ARP,       /* ether type arp (bridge) */
+	RS_M_ETHER_IP,        /* ether type ip (bridge) */
+	RS_M_ETHER_IP6,       /* ether type ip6 (bridge) */
+};
+
+struct rs_match {
+	enum rs_match_kind kind;
+	const char *set;       /* *_IN kinds */
+	uint8_t family;        /* 4 or 6 for address matches */
+	struct np_addr addr;   /* *_EQ */
+	uint8_t proto;         /* RS_M_L4PROTO_EQ */
+};
+
+enum rs_verdict_kind {
+	RS_V_NONE,     /* no verdict (a counting rule) */
+	RS_V_ACCEPT,
+	RS_V_DROP,
+	RS_V_JUMP,
+	RS_V_GOTO,
+	RS_V_SADDR_VMAP, /* ip[6] saddr vmap @map */
+	RS_V_DADDR_VMAP, /* ip[6] daddr vmap @map */
+	RS_V_REJECT_TCP, /* reject with tcp reset */
+	RS_V_REJECT,     /* reject with icmpx admin-prohibited */
+};
+
+struct rs_rule {
+	struct rs_match m[4];
+	size_t n_m;
+	const char *counter;   /* counter name "x" (named counter), or NULL */
+	bool anon_counter;     /* plain "counter" */
+	bool log;              /* limit rate 10/second burst 20 packets log prefix P group G */
+	const char *log_prefix;
+	uint16_t log_group;
+	enum rs_verdict_kind verdict;
+	const char *target;    /* JUMP/GOTO chain, or vmap name */
+	uint8_t family;        /* vmap key family */
+	const char *comment;   /* at most 127 bytes, or NULL */
+	const char *origin;    /* for kernel error messages */
+};
+
+enum rs_hook { RS_HOOK_NONE, RS_HOOK_PREROUTING, RS_HOOK_INPUT, RS_HOOK_FORWARD,
+	       RS_HOOK_OUTPUT, RS_HOOK_POSTROUTING };
+
+struct rs_chain {
+	const char *name;
+	const char *comment;
+	enum rs_hook hook;   /* RS_HOOK_NONE: regular chain */
+	int prio;            /* base chains: "filter" priority is 0 */
+	bool policy_drop;    /* base chains; netpol always uses accept */
+	struct rs_rule *rules;
+	size_t n_rules;
+	const char *origin;
+};
+
+enum rs_family { RS_FAMILY_INET, RS_FAMILY_BRIDGE };
+
+struct rs_table {
+	const char *name;
+	enum rs_family family;
+	const char *comment;
+	struct rs_set *sets;     /* maps and sets, in emit order */
+	size_t n_sets;
+	struct rs_counter *counters;
+	size_t n_counters;
+	struct rs_chain *chains; /* base chains first, then regular chains */
+	size_t n_chains;
+};
+
+struct rs_ruleset {
+	struct rs_table *tables;
+	size_t n_tables;
+	struct np_arena *arena; /* owns everything above */
+};
+
+/* Options for building. */
+struct rs_options {
+	const char *node;         /* pods whose spec.nodeName equals this are local; NULL = all */
+	bool reject;              /* end pod chains with reject instead of drop */
+	bool no_spoof_table;      /* leave out the bridge anti-spoofing table */
+	bool netns_local;         /* build for one pod's own netns (macvlan): hooks input/output */
+	const char *table_name;   /* default "netpol" */
+};
+
+/* Builds the ruleset for inv. Never fails on input that passed np_inventory_load (returns
+ * -ENOMEM only). */
+int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
+		  struct rs_ruleset **out);
+void ruleset_free(struct rs_ruleset *rs);
+
+/* Lookup helpers for emitters and readback. */
+const struct rs_set *ruleset_table_set(const struct rs_table *t, const char *name);
+const struct rs_chain *ruleset_table_chain(const struct rs_table *t, const char *name);
+
+/* nft text. Full replace script ("table X / delete table X / table X { ... }") for every table.
+ * Returns a malloc'ed NUL-terminated string. */
+char *emit_text(const struct rs_ruleset *rs);
+
+#endif

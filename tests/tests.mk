@@ -1,0 +1,4 @@
+# tests/: unit tests are one cmocka program per tests/unit/*.c; tests/tools/*.c are helper
+# programs the scripted tests and benchmarks run.
+UNIT_TESTS += $(sort $(wildcard tests/unit/*.c))
+TEST_TOOLS += $(foreach s,$(sort $(wildcard tests/tools/*.c)),$(basename $(notdir $(s))):$(s))
