@@ -1,0 +1,149 @@
+# tests/kernel/lib.sh — the throwaway 9-pod topology the kernel tests, the demo and the packet
+# benchmark run on. Sourced by bash scripts (they re-exec themselves under bash).
+#
+#   node netns  np-$$-node: bridge br0 10.200.0.1/24 fd00:200::1/64; the host ends of the pods'
+#               veths (veth-xa ... veth-zc) are its ports. netpol runs here.
+#   pod netns   np-$$-xa ... np-$$-zc: eth0, 10.200.0.N/24 and fd00:200::N/64,
+#               N = 11,12,13 (x/a,x/b,x/c), 21,22,23 (y/*), 31,32,33 (z/*) — the addresses
+#               tests/cases/_base gives the Pod objects.
+# Everything is created inside namespaces named after this shell's pid and removed on exit
+# (np_topo_down from the caller's EXIT trap). Nothing touches the machine's own netns.
+
+NP_PFX="np-$$"
+NP_NODE="$NP_PFX-node"
+NP_PODS="x/a x/b x/c y/a y/b y/c z/a z/b z/c"
+NP_SRC=${NETPOL_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NP_BUILD=${NETPOL_BUILD:-build}
+case "$NP_BUILD" in /*) ;; *) NP_BUILD="$NP_SRC/$NP_BUILD" ;; esac
+NETPOL=${NETPOL:-$NP_BUILD/netpol}
+NP_AGENT=${NP_AGENT:-$NP_BUILD/tests/np_agent}
+NP_TMP=""
+NP_SERVER_PIDS=""
+
+np_log() { printf '%s\n' "$*" >&2; }
+
+# np_pod_short x/a -> xa ; np_pod_ns x/a -> np-PID-xa
+np_pod_short() { printf '%s' "${1%%/*}${1##*/}"; }
+np_pod_ns() { printf '%s-%s' "$NP_PFX" "$(np_pod_short "$1")"; }
+
+# np_pod_addr POD FAMILY -> the pod's address
+np_pod_addr() {
+	local n
+	case "${1%%/*}" in x) n=1 ;; y) n=2 ;; z) n=3 ;; *) return 1 ;; esac
+	case "${1##*/}" in a) n=${n}1 ;; b) n=${n}2 ;; c) n=${n}3 ;; *) return 1 ;; esac
+	if [ "$2" = 6 ]; then printf 'fd00:200::%s' "$n"; else printf '10.200.0.%s' "$n"; fi
+}
+
+np_node() { ip netns exec "$NP_NODE" "$@"; }
+
+# Skip (exit 77) unless we can do kernel work here.
+np_require_root() {
+	if [ "$(id -u)" != 0 ]; then echo "needs root (network namespaces)"; exit 77; fi
+	if ! ip netns add "$NP_PFX-probe" 2>/dev/null; then echo "cannot create network namespaces"; exit 77; fi
+	ip netns del "$NP_PFX-probe"
+	[ -x "$NP_AGENT" ] || { echo "missing $NP_AGENT (make tests-built)"; exit 2; }
+}
+
+np_topo_up() {
+	local p ns short v4 v6
+	NP_TMP=$(mktemp -d "/tmp/np-$$.XXXXXX")
+	ip netns add "$NP_NODE" || return 1
+	np_node ip link set lo up
+	np_node sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	# mcast snooping off: without a querier it can hold back IPv6 neighbour discovery
+	np_node ip link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+	np_node ip addr add 10.200.0.1/24 dev br0
+	np_node ip addr add fd00:200::1/64 dev br0 nodad
+	np_node ip link set br0 up
+	# br_netfilter: bridged pod traffic must pass the inet hooks (per netns; default 1 here)
+	np_node sh -c 'for f in iptables ip6tables; do
+		p=/proc/sys/net/bridge/bridge-nf-call-$f; [ -w $p ] && echo 1 > $p; done; true'
+	for p in $NP_PODS; do
+		ns=$(np_pod_ns "$p"); short=$(np_pod_short "$p")
+		v4=$(np_pod_addr "$p" 4); v6=$(np_pod_addr "$p" 6)
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+		np_node ip link add "veth-$short" type veth peer name eth0 netns "$ns" || return 1
+		np_node ip link set "veth-$short" master br0 up
+		ip -n "$ns" addr add "$v4/24" dev eth0
+		ip -n "$ns" addr add "$v6/64" dev eth0 nodad
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via 10.200.0.1
+		ip -n "$ns" -6 route add default via fd00:200::1
+	done
+}
+
+# Start np_agent serve (TCP+UDP, v4+v6, ports 80 and 81) in every pod; wait until all listen.
+np_servers_start() {
+	local p ns i
+	for p in $NP_PODS; do
+		ns=$(np_pod_ns "$p")
+		ip netns exec "$ns" "$NP_AGENT" serve --ports "${NP_SERVE_PORTS:-80,81}" \
+			>"$NP_TMP/serve-$(np_pod_short "$p").log" 2>&1 &
+		NP_SERVER_PIDS="$NP_SERVER_PIDS $!"
+	done
+	for p in $NP_PODS; do
+		for i in $(seq 100); do
+			grep -q ready "$NP_TMP/serve-$(np_pod_short "$p").log" 2>/dev/null && break
+			sleep 0.05
+		done
+		grep -q ready "$NP_TMP/serve-$(np_pod_short "$p").log" ||
+			{ np_log "server in $p did not start"; return 1; }
+	done
+}
+
+np_topo_down() {
+	local p pid
+	for pid in $NP_SERVER_PIDS; do kill "$pid" 2>/dev/null; done
+	for pid in $NP_SERVER_PIDS; do wait "$pid" 2>/dev/null; done
+	NP_SERVER_PIDS=""
+	for p in $NP_PODS; do ip netns del "$(np_pod_ns "$p")" 2>/dev/null; done
+	ip netns del "$NP_NODE" 2>/dev/null
+	[ -n "$NP_TMP" ] && rm -rf "$NP_TMP"
+	return 0
+}
+
+# np_probe_blocks OUT  SPEC...   SPEC = PROTO:PORT:FAMILY (e.g. tcp:80:4)
+# Probes all 81 pairs for every SPEC in one concurrent np_agent run; writes OUT with lines
+# "PROTO PORT FAMILY FROM TO 1|0" (FROM/TO as x/a).
+np_probe_blocks() {
+	local out=$1 spec proto port fam from to f t
+	shift
+	: >"$NP_TMP/probe.in"
+	: >"$NP_TMP/probe.key"
+	for spec in "$@"; do
+		IFS=: read -r proto port fam <<EOF
+$spec
+EOF
+		for from in $NP_PODS; do
+			f=$(np_pod_ns "$from")
+			for to in $NP_PODS; do
+				t=$(np_pod_addr "$to" "$fam")
+				echo "$f $t $proto $port" >>"$NP_TMP/probe.in"
+				echo "$proto $port $fam $from $to" >>"$NP_TMP/probe.key"
+			done
+		done
+	done
+	"$NP_AGENT" probe --timeout-ms "${NP_TIMEOUT_MS:-1000}" "$NP_TMP/probe.in" >"$NP_TMP/probe.out" ||
+		return 1
+	[ "$(wc -l <"$NP_TMP/probe.out")" = "$(wc -l <"$NP_TMP/probe.key")" ] || return 1
+	awk '{print $NF}' "$NP_TMP/probe.out" | paste -d' ' "$NP_TMP/probe.key" - >"$out"
+}
+
+# np_matrix RESULTS PROTO PORT FAMILY -> a 9x9 matrix in the tests/cases expect layout
+np_matrix() {
+	awk -v proto="$2" -v port="$3" -v fam="$4" -v pods="$NP_PODS" '
+	BEGIN { n = split(pods, P, " ") }
+	tolower($1) == tolower(proto) && $2 == port && $3 == fam { r[$4 " " $5] = $6 }
+	END {
+		line = sprintf("%-5s", "")
+		for (j = 1; j <= n; j++) line = line sprintf(" %-3s", P[j])
+		print line
+		for (i = 1; i <= n; i++) {
+			line = sprintf("%-5s", P[i])
+			for (j = 1; j <= n; j++) line = line sprintf(" %-3s", (P[i] " " P[j]) in r ? r[P[i] " " P[j]] : "?")
+			print line
+		}
+	}' "$1"
+}
