@@ -104,7 +104,7 @@ np_topo_down() {
 	return 0
 }
 
-# np_probe_blocks OUT  SPEC...   SPEC = PROTO:PORT:FAMILY (e.g. tcp:80:4)
+# np_probe_blocks OUT  SPEC...   SPEC = PROTO:PORT:FAMILY (e.g. tcp:80:4; PROTO tcp|udp|sctp)
 # Probes all 81 pairs for every SPEC in one concurrent np_agent run; writes OUT with lines
 # "PROTO PORT FAMILY FROM TO 1|0" (FROM/TO as x/a).
 np_probe_blocks() {
@@ -120,7 +120,8 @@ EOF
 			f=$(np_pod_ns "$from")
 			for to in $NP_PODS; do
 				t=$(np_pod_addr "$to" "$fam")
-				echo "$f $t $proto $port" >>"$NP_TMP/probe.in"
+				# SCTP probes name the receiving netns (raw-socket receiver there)
+				echo "$f $t $proto $port $(np_pod_ns "$to")" >>"$NP_TMP/probe.in"
 				echo "$proto $port $fam $from $to" >>"$NP_TMP/probe.key"
 			done
 		done
@@ -143,6 +144,7 @@ np_matrix() {
 		for (i = 1; i <= n; i++) {
 			line = sprintf("%-5s", P[i])
 			for (j = 1; j <= n; j++) line = line sprintf(" %-3s", (P[i] " " P[j]) in r ? r[P[i] " " P[j]] : "?")
+			sub(/ +$/, "", line)
 			print line
 		}
 	}' "$1"

@@ -5,9 +5,11 @@
  *       TCP + UDP, IPv4 + IPv6 (v6only) listeners in the current netns. TCP: accept, write one
  *       byte, close. UDP: echo. Prints "ready" once every socket is bound; runs until killed.
  *   np_agent probe [--timeout-ms 1000] FILE
- *       FILE lines: FROM_NETNS DST_ADDR PROTO PORT (PROTO tcp|udp). Each probe's socket is made
- *       inside FROM_NETNS (setns, socket, back: a socket keeps its netns), then all run at once
- *       with one poll loop. Prints "FROM_NETNS DST_ADDR PROTO PORT 1|0" per line, in order.
+ *       FILE lines: FROM_NETNS DST_ADDR tcp|udp PORT, or FROM_NETNS DST_ADDR sctp PORT TO_NETNS.
+ *       Each probe's socket is made inside FROM_NETNS (setns, socket, back: a socket keeps its
+ *       netns), then all run at once with one poll loop. TCP = connect succeeds, UDP = echo
+ *       comes back, SCTP = our INIT (raw socket, this kernel has no SCTP sockets) is seen by a
+ *       raw socket in TO_NETNS. Prints "FROM_NETNS DST_ADDR PROTO PORT 1|0" per line, in order.
  *   np_agent raw-probe [--proto udp|sctp] [--count 3] [--timeout-ms 800]
  *                      FROM_NETNS SRC_ADDR TO_NETNS DST_ADDR PORT
  *       Crafts packets with a chosen source address (raw socket, header included; SCTP gets an
@@ -37,7 +39,7 @@
 #include <unistd.h>
 
 #define MAX_PORTS 16
-#define UDP_RESEND_MS 200 /* resend a UDP probe this often: a lost first datagram is not a drop */
+#define UDP_RESEND_MS 200 /* resend UDP/SCTP probes this often: a lost first packet is no drop */
 
 static void die(const char *what)
 {
@@ -231,180 +233,6 @@ static int cmd_serve(int argc, char **argv)
 	}
 }
 
-/* ---- probe ---- */
-
-struct probe {
-	char netns[128], dst[64], proto[8];
-	unsigned port;
-	bool udp;
-	int fd;
-	int result; /* -1 pending, 0 blocked, 1 connected */
-	int64_t last_send;
-};
-
-static void probe_udp_send(struct probe *p, int idx)
-{
-	char msg[32];
-	int len = snprintf(msg, sizeof(msg), "np-%d", idx);
-
-	/* ECONNREFUSED from an earlier ICMP error surfaces here or in recv */
-	if (send(p->fd, msg, (size_t)len, 0) < 0 && errno != EAGAIN)
-		p->result = 0;
-	p->last_send = now_ms();
-}
-
-static void probe_start(struct probe *p, int idx)
-{
-	struct addr a;
-
-	if (addr_parse(p->dst, p->port, &a) < 0) {
-		fprintf(stderr, "np_agent: bad address '%s'\n", p->dst);
-		exit(2);
-	}
-	p->fd = socket_in_netns(p->netns, a.family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK,
-				0);
-	if (p->fd < 0)
-		die("socket");
-	if (connect(p->fd, (struct sockaddr *)&a.ss, a.len) < 0 && errno != EINPROGRESS) {
-		p->result = 0;
-		return;
-	}
-	if (p->udp)
-		probe_udp_send(p, idx);
-}
-
-static void probe_event(struct probe *p, short revents, int idx)
-{
-	if (!p->udp) {
-		int err = 0;
-		socklen_t el = sizeof(err);
-
-		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		p->result = err == 0 && (revents & POLLOUT) ? 1 : 0;
-		return;
-	}
-	if (revents & (POLLIN | POLLERR)) {
-		char buf[64], want[32];
-		ssize_t len = recv(p->fd, buf, sizeof(buf) - 1, 0);
-
-		if (len < 0) {
-			if (errno != EAGAIN)
-				p->result = 0; /* ICMP unreachable: refused, not a policy drop */
-			return;
-		}
-		buf[len] = 0;
-		snprintf(want, sizeof(want), "np-%d", idx);
-		if (!strcmp(buf, want))
-			p->result = 1;
-	}
-}
-
-static int cmd_probe(int argc, char **argv)
-{
-	int timeout = 1000, n = 0, cap = 256;
-	const char *file = NULL;
-	struct probe *pr;
-	FILE *f;
-	char line[512];
-	int64_t deadline;
-	struct pollfd *pfd;
-	int *map;
-
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
-			timeout = atoi(argv[++i]);
-		else if (!file && argv[i][0] != '-')
-			file = argv[i];
-		else {
-			fprintf(stderr, "usage: np_agent probe [--timeout-ms N] FILE\n");
-			return 2;
-		}
-	}
-	if (!file)
-		file = "-";
-	f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-	if (!f)
-		die(file);
-	raise_nofile();
-	pr = calloc((size_t)cap, sizeof(*pr));
-	if (!pr)
-		die("calloc");
-	while (fgets(line, sizeof(line), f)) {
-		struct probe *p;
-
-		if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0)
-			continue;
-		if (n == cap) {
-			cap *= 2;
-			pr = realloc(pr, (size_t)cap * sizeof(*pr));
-			if (!pr)
-				die("realloc");
-		}
-		p = &pr[n];
-		memset(p, 0, sizeof(*p));
-		if (sscanf(line, "%127s %63s %7s %u", p->netns, p->dst, p->proto, &p->port) != 4) {
-			fprintf(stderr, "np_agent: bad probe line: %s", line);
-			return 2;
-		}
-		if (!strcasecmp(p->proto, "udp"))
-			p->udp = true;
-		else if (strcasecmp(p->proto, "tcp")) {
-			fprintf(stderr, "np_agent: protocol must be tcp or udp: %s", line);
-			return 2;
-		}
-		p->result = -1;
-		p->fd = -1;
-		n++;
-	}
-	if (f != stdin)
-		fclose(f);
-
-	for (int i = 0; i < n; i++)
-		probe_start(&pr[i], i);
-	deadline = now_ms() + timeout;
-	pfd = calloc((size_t)n + 1, sizeof(*pfd));
-	map = calloc((size_t)n + 1, sizeof(*map));
-	if (!pfd || !map)
-		die("calloc");
-	for (;;) {
-		int np = 0;
-		int64_t now = now_ms(), wait;
-
-		for (int i = 0; i < n; i++) {
-			if (pr[i].result >= 0)
-				continue;
-			if (pr[i].udp && now - pr[i].last_send >= UDP_RESEND_MS)
-				probe_udp_send(&pr[i], i);
-			if (pr[i].result >= 0)
-				continue;
-			pfd[np].fd = pr[i].fd;
-			pfd[np].events = pr[i].udp ? POLLIN : POLLOUT;
-			map[np++] = i;
-		}
-		if (np == 0 || now >= deadline)
-			break;
-		wait = deadline - now;
-		if (wait > UDP_RESEND_MS / 2)
-			wait = UDP_RESEND_MS / 2;
-		if (poll(pfd, (nfds_t)np, (int)wait) < 0 && errno != EINTR)
-			die("poll");
-		for (int k = 0; k < np; k++)
-			if (pfd[k].revents)
-				probe_event(&pr[map[k]], pfd[k].revents, map[k]);
-	}
-	for (int i = 0; i < n; i++) {
-		printf("%s %s %s %u %d\n", pr[i].netns, pr[i].dst, pr[i].proto, pr[i].port,
-		       pr[i].result > 0);
-		if (pr[i].fd >= 0)
-			close(pr[i].fd);
-	}
-	free(pfd);
-	free(map);
-	free(pr);
-	return 0;
-}
-
-/* ---- raw packets: SCTP INIT and spoofed sources ---- */
 
 /* CRC32c (Castagnoli), reflected, as SCTP uses it (RFC 9260 appendix A). */
 static uint32_t crc32c(const uint8_t *p, size_t len)
@@ -539,6 +367,308 @@ static bool raw_match(bool sctp, const struct addr *src, const uint8_t *buf, siz
 		return len >= 32 && l4[12] == 1 && !memcmp(l4 + 16, &(uint32_t){ htonl(token) }, 4);
 	return !memcmp(l4 + 8, &(uint32_t){ htonl(token) }, 4);
 }
+
+/* ---- probe ---- */
+
+/* One probe. TCP: nonblocking connect. UDP: send, wait for the echo. SCTP (no SCTP sockets on
+ * this kernel): an INIT with a per-probe initiate tag sent from a raw socket in FROM_NETNS,
+ * seen (or not) by a raw SCTP socket in TO_NETNS. */
+struct probe {
+	char netns[128], dst[64], proto[8], to_netns[128];
+	unsigned port;
+	int kind; /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+	int fd;
+	int result; /* -1 pending, 0 blocked, 1 connected */
+	int64_t last_send;
+	struct addr src, daddr; /* SCTP: the source the route picks, and the destination */
+	int rx;                 /* SCTP: index of the receiver */
+};
+
+/* Raw SCTP receivers, one per destination netns and family, shared by the probes. */
+struct receiver {
+	char netns[128];
+	int family, fd;
+};
+
+#define PROBE_TAG_BASE 0x4e500000u /* initiate tag = base + probe index */
+
+static void probe_send(struct probe *p, int idx)
+{
+	if (p->kind == IPPROTO_SCTP) {
+		uint8_t pkt[128];
+		unsigned sport = 30000 + (unsigned)idx % 30000;
+		size_t len = build_packet(true, &p->src, &p->daddr, pkt, sport, p->port,
+					  PROBE_TAG_BASE + (uint32_t)idx);
+
+		sendto(p->fd, pkt, len, 0, (struct sockaddr *)&p->daddr.ss, p->daddr.len);
+	} else {
+		char msg[32];
+		int len = snprintf(msg, sizeof(msg), "np-%d", idx);
+
+		/* ECONNREFUSED from an earlier ICMP error surfaces here or in recv */
+		if (send(p->fd, msg, (size_t)len, 0) < 0 && errno != EAGAIN)
+			p->result = 0;
+	}
+	p->last_send = now_ms();
+}
+
+/* The source address the kernel would pick in p->netns towards p->daddr (no packet is sent). */
+static void probe_learn_source(struct probe *p)
+{
+	int fd = socket_in_netns(p->netns, p->daddr.family, SOCK_DGRAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&p->daddr.ss, p->daddr.len) < 0)
+		die("route lookup for SCTP probe");
+	p->src.len = sizeof(p->src.ss);
+	if (getsockname(fd, (struct sockaddr *)&p->src.ss, &p->src.len) < 0)
+		die("getsockname");
+	p->src.family = p->daddr.family;
+	close(fd);
+}
+
+static int receiver_get(struct receiver *rv, int *nrv, const char *netns, int family)
+{
+	for (int i = 0; i < *nrv; i++)
+		if (rv[i].family == family && !strcmp(rv[i].netns, netns))
+			return i;
+	snprintf(rv[*nrv].netns, sizeof(rv[*nrv].netns), "%s", netns);
+	rv[*nrv].family = family;
+	rv[*nrv].fd = socket_in_netns(netns, family, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_SCTP);
+	if (rv[*nrv].fd < 0)
+		die("raw SCTP receive socket");
+	return (*nrv)++;
+}
+
+static void probe_start(struct probe *p, int idx)
+{
+	if (addr_parse(p->dst, p->port, &p->daddr) < 0) {
+		fprintf(stderr, "np_agent: bad address '%s'\n", p->dst);
+		exit(2);
+	}
+	if (p->kind == IPPROTO_SCTP) {
+		probe_learn_source(p);
+		/* IPPROTO_RAW means "header included" for both families */
+		p->fd = socket_in_netns(p->netns, p->daddr.family, SOCK_RAW, IPPROTO_RAW);
+		if (p->fd < 0)
+			die("raw send socket");
+		probe_send(p, idx);
+		return;
+	}
+	p->fd = socket_in_netns(p->netns, p->daddr.family,
+				(p->kind == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK, 0);
+	if (p->fd < 0)
+		die("socket");
+	if (connect(p->fd, (struct sockaddr *)&p->daddr.ss, p->daddr.len) < 0 &&
+	    errno != EINPROGRESS) {
+		p->result = 0;
+		return;
+	}
+	if (p->kind == IPPROTO_UDP)
+		probe_send(p, idx);
+}
+
+static void probe_event(struct probe *p, short revents, int idx)
+{
+	if (p->kind == IPPROTO_TCP) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		p->result = err == 0 && (revents & POLLOUT) ? 1 : 0;
+		return;
+	}
+	if (revents & (POLLIN | POLLERR)) {
+		char buf[64], want[32];
+		ssize_t len = recv(p->fd, buf, sizeof(buf) - 1, 0);
+
+		if (len < 0) {
+			if (errno != EAGAIN)
+				p->result = 0; /* ICMP unreachable: refused, not a policy drop */
+			return;
+		}
+		buf[len] = 0;
+		snprintf(want, sizeof(want), "np-%d", idx);
+		if (!strcmp(buf, want))
+			p->result = 1;
+	}
+}
+
+/* Reads everything a raw SCTP receiver holds and marks the probes whose INIT arrived. */
+static void receiver_drain(const struct receiver *r, int ri, struct probe *pr, int n)
+{
+	for (;;) {
+		uint8_t buf[2048];
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t len = recvfrom(r->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		const uint8_t *l4 = buf;
+		uint32_t tag;
+
+		if (len < 0)
+			return;
+		if (r->family == AF_INET) {
+			if ((size_t)len < 20 || (size_t)len < (size_t)(buf[0] & 15) * 4 + 32)
+				continue;
+			l4 = buf + (buf[0] & 15) * 4;
+		} else if (len < 32) {
+			continue;
+		}
+		if (l4[12] != 1) /* not an INIT */
+			continue;
+		memcpy(&tag, l4 + 16, 4);
+		tag = ntohl(tag) - PROBE_TAG_BASE;
+		if (tag >= (uint32_t)n || pr[tag].kind != IPPROTO_SCTP || pr[tag].rx != ri)
+			continue;
+		if (raw_match(true, &pr[tag].src, buf, (size_t)len, &from, pr[tag].port,
+			      PROBE_TAG_BASE + tag))
+			pr[tag].result = 1;
+	}
+}
+
+static int probe_parse(FILE *f, struct probe **out)
+{
+	int n = 0, cap = 256;
+	struct probe *pr = calloc((size_t)cap, sizeof(*pr));
+	char line[512];
+
+	if (!pr)
+		die("calloc");
+	while (fgets(line, sizeof(line), f)) {
+		struct probe *p;
+		int fields;
+
+		if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0)
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			pr = realloc(pr, (size_t)cap * sizeof(*pr));
+			if (!pr)
+				die("realloc");
+		}
+		p = &pr[n];
+		memset(p, 0, sizeof(*p));
+		fields = sscanf(line, "%127s %63s %7s %u %127s", p->netns, p->dst, p->proto, &p->port,
+				p->to_netns);
+		if (!strcasecmp(p->proto, "udp"))
+			p->kind = IPPROTO_UDP;
+		else if (!strcasecmp(p->proto, "tcp"))
+			p->kind = IPPROTO_TCP;
+		else if (!strcasecmp(p->proto, "sctp"))
+			p->kind = IPPROTO_SCTP;
+		if (fields < 4 || !p->kind || (p->kind == IPPROTO_SCTP && fields < 5)) {
+			fprintf(stderr, "np_agent: bad probe line (FROM_NETNS DST tcp|udp PORT, or "
+					"FROM_NETNS DST sctp PORT TO_NETNS): %s", line);
+			exit(2);
+		}
+		p->result = -1;
+		p->fd = -1;
+		n++;
+	}
+	*out = pr;
+	return n;
+}
+
+static int cmd_probe(int argc, char **argv)
+{
+	int timeout = 1000, n, nrv = 0;
+	const char *file = "-";
+	struct probe *pr;
+	struct receiver *rv;
+	FILE *f;
+	int64_t deadline;
+	struct pollfd *pfd;
+	int *map;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
+			timeout = atoi(argv[++i]);
+		else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
+			file = argv[i];
+		else {
+			fprintf(stderr, "usage: np_agent probe [--timeout-ms N] FILE\n");
+			return 2;
+		}
+	}
+	f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	if (!f)
+		die(file);
+	raise_nofile();
+	n = probe_parse(f, &pr);
+	if (f != stdin)
+		fclose(f);
+
+	rv = calloc((size_t)n + 1, sizeof(*rv));
+	pfd = calloc((size_t)n * 2 + 1, sizeof(*pfd));
+	map = calloc((size_t)n * 2 + 1, sizeof(*map));
+	if (!rv || !pfd || !map)
+		die("calloc");
+	/* receivers first, so no INIT can arrive before someone listens */
+	for (int i = 0; i < n; i++)
+		if (pr[i].kind == IPPROTO_SCTP) {
+			struct addr a;
+
+			if (addr_parse(pr[i].dst, 0, &a) < 0)
+				die("bad address");
+			pr[i].rx = receiver_get(rv, &nrv, pr[i].to_netns, a.family);
+		}
+	for (int i = 0; i < n; i++)
+		probe_start(&pr[i], i);
+	deadline = now_ms() + timeout;
+	for (;;) {
+		int np = 0, pending = 0;
+		int64_t now = now_ms(), wait;
+
+		for (int i = 0; i < n; i++) {
+			if (pr[i].result >= 0)
+				continue;
+			/* a lost first datagram is not a drop: resend until the deadline */
+			if (pr[i].kind != IPPROTO_TCP && now - pr[i].last_send >= UDP_RESEND_MS)
+				probe_send(&pr[i], i);
+			if (pr[i].result >= 0)
+				continue;
+			pending++;
+			if (pr[i].kind == IPPROTO_SCTP)
+				continue; /* answered through its receiver */
+			pfd[np].fd = pr[i].fd;
+			pfd[np].events = pr[i].kind == IPPROTO_UDP ? POLLIN : POLLOUT;
+			map[np++] = i;
+		}
+		for (int r = 0; r < nrv; r++) {
+			pfd[np].fd = rv[r].fd;
+			pfd[np].events = POLLIN;
+			map[np++] = -1 - r;
+		}
+		if (pending == 0 || now >= deadline)
+			break;
+		wait = deadline - now;
+		if (wait > UDP_RESEND_MS / 2)
+			wait = UDP_RESEND_MS / 2;
+		if (poll(pfd, (nfds_t)np, (int)wait) < 0 && errno != EINTR)
+			die("poll");
+		for (int k = 0; k < np; k++) {
+			if (!pfd[k].revents)
+				continue;
+			if (map[k] < 0)
+				receiver_drain(&rv[-1 - map[k]], -1 - map[k], pr, n);
+			else
+				probe_event(&pr[map[k]], pfd[k].revents, map[k]);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		printf("%s %s %s %u %d\n", pr[i].netns, pr[i].dst, pr[i].proto, pr[i].port,
+		       pr[i].result > 0);
+		if (pr[i].fd >= 0)
+			close(pr[i].fd);
+	}
+	for (int r = 0; r < nrv; r++)
+		close(rv[r].fd);
+	free(rv);
+	free(pfd);
+	free(map);
+	free(pr);
+	return 0;
+}
+
 
 static int cmd_raw_probe(int argc, char **argv)
 {
