@@ -68,11 +68,6 @@ enum rs_match_kind {
 	RS_M_IIF_NOT_IN,      /* iifname != @set             (bridge table) */
 	RS_M_IIF_SADDR_IN,    /* iifname . ip[6] saddr @set  (bridge table) */
 	RS_M_IIF_ARP_SADDR_IN,/* iifname . arp saddr ip @set (bridge table) */
-	RS_M_IIF_ND_SADDR_IN, /* iifname . ip6 saddr @set  for ICMPv6 ND (bridge table) — unused */
-	RS_M_SADDR_IN_V6_LOCAL, /* ip6 saddr { ::, fe80::/10 } — DAD and link-local (bridge) */
-	RS_M_ETHER_ARP,       /* ether type arp (bridge) */
-	RS_M_ETHER_IP,        /* ether type ip (bridge) */
-	RS_M_ETHER_IP6,       /* ether type ip6 (bridge) */
 };
 
 struct rs_match {
@@ -106,7 +101,9 @@ struct rs_rule {
 	enum rs_verdict_kind verdict;
 	const char *target;    /* JUMP/GOTO chain, or vmap name */
 	uint8_t family;        /* vmap key family */
-	const char *comment;   /* at most 127 bytes, or NULL */
+	const char *comment;   /* "np:<hash of the rule's text>", set by ruleset_build for every
+				  rule so a chain read back from the kernel can be compared as a
+				  list of hashes */
 	const char *origin;    /* for kernel error messages */
 };
 
@@ -117,7 +114,7 @@ struct rs_chain {
 	const char *name;
 	const char *comment;
 	enum rs_hook hook;   /* RS_HOOK_NONE: regular chain */
-	int prio;            /* base chains: "filter" priority is 0 */
+	int prio;            /* base chains, absolute: "filter" is 0 in inet, -200 in bridge */
 	bool policy_drop;    /* base chains; netpol always uses accept */
 	struct rs_rule *rules;
 	size_t n_rules;
@@ -166,5 +163,8 @@ const struct rs_chain *ruleset_table_chain(const struct rs_table *t, const char 
 /* nft text. Full replace script ("table X / delete table X / table X { ... }") for every table.
  * Returns a malloc'ed NUL-terminated string. */
 char *emit_text(const struct rs_ruleset *rs);
+
+/* The text of one rule without its comment (what the comment hash is computed over). */
+char *emit_text_rule(const struct rs_table *t, const struct rs_rule *r);
 
 #endif

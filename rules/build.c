@@ -1,0 +1,1112 @@
+/* build.c — inventory → ruleset IR (the layout of DESIGN.md / reference/nft-design.md §5).
+ *
+ * Dispatch maps hold an element only for local pods isolated in that direction, so "default
+ * deny for selected pods only" costs nothing for the others. Peer sets are named by a hash of
+ * what selects them (not of their content), so pod churn only changes elements. Every array is
+ * sorted before it is emitted, so the same input always gives byte-identical output. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "interval.h"
+#include "ruleset.h"
+
+#define MAX_NAME 200 /* nft allows 255; leave room for prefixes and suffixes */
+
+/* A growable array in the arena: old blocks are abandoned, at most doubling the space. */
+#define VEC_PUSH(a, arr, n, cap)                                                        \
+	do {                                                                            \
+		if ((n) == (cap)) {                                                     \
+			size_t nc__ = (cap) ? (cap) * 2 : 8;                            \
+			void *p__ = np_arena_alloc((a), nc__ * sizeof(*(arr)));         \
+			if (n)                                                          \
+				memcpy(p__, (arr), (n) * sizeof(*(arr)));               \
+			(arr) = p__;                                                    \
+			(cap) = nc__;                                                   \
+		}                                                                       \
+		memset(&(arr)[(n)], 0, sizeof(*(arr)));                                 \
+		(n)++;                                                                  \
+	} while (0)
+
+struct strmap_ent {
+	const char *key;
+	size_t val;
+};
+
+/* Open addressing, string keys owned by the arena. */
+struct strmap {
+	struct strmap_ent *v;
+	size_t n, cap;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void strmap_free(struct strmap *m)
+{
+	free(m->v);
+}
+
+static struct strmap_ent *strmap_slot(struct strmap *m, const char *key)
+{
+	size_t i = fnv1a(key) & (m->cap - 1);
+	while (m->v[i].key && strcmp(m->v[i].key, key))
+		i = (i + 1) & (m->cap - 1);
+	return &m->v[i];
+}
+
+static bool strmap_get(struct strmap *m, const char *key, size_t *val)
+{
+	if (!m->cap)
+		return false;
+	struct strmap_ent *e = strmap_slot(m, key);
+	if (!e->key)
+		return false;
+	*val = e->val;
+	return true;
+}
+
+static void strmap_put(struct strmap *m, const char *key, size_t val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct strmap old = *m;
+		m->cap = m->cap ? m->cap * 2 : 64;
+		m->v = calloc(m->cap, sizeof(*m->v));
+		if (!m->v)
+			abort();
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i].key)
+				strmap_put(m, old.v[i].key, old.v[i].val);
+		free(old.v);
+	}
+	struct strmap_ent *e = strmap_slot(m, key);
+	if (!e->key)
+		m->n++;
+	e->key = key;
+	e->val = val;
+}
+
+/* A set under construction: its elements grow in a malloc'ed array, copied to the arena at
+ * the end. */
+struct bset {
+	struct rs_set s;
+	size_t cap;
+};
+
+struct btable {
+	struct bset *sets;
+	size_t n_sets, cap_sets;
+	struct rs_chain *chains;
+	size_t n_chains, cap_chains;
+	struct rs_counter *counters;
+	size_t n_counters, cap_counters;
+	struct strmap set_idx;
+};
+
+struct builder {
+	const struct np_inventory *inv;
+	const struct rs_options *opt;
+	struct np_arena *a;
+	struct btable inet;
+	/* per policy: indexes of the pods its spec.podSelector selects */
+	size_t **sel_pods;
+	size_t *n_sel_pods;
+};
+
+static bool pod_is_local(const struct builder *b, const struct np_pod *p)
+{
+	if (p->host_network || p->n_ips == 0)
+		return false;
+	if (!b->opt->node)
+		return true;
+	return p->node && !strcmp(p->node, b->opt->node);
+}
+
+/* Short, valid nft name: prefix + text (+ suffix), hashed when too long. */
+static const char *mkname(struct builder *b, const char *prefix, const char *text,
+			  const char *suffix)
+{
+	size_t len = strlen(prefix) + strlen(text) + strlen(suffix);
+	if (len <= MAX_NAME)
+		return np_arena_printf(b->a, "%s%s%s", prefix, text, suffix);
+	return np_arena_printf(b->a, "%s%.*s~%012llx%s", prefix, MAX_NAME - 40, text,
+			       (unsigned long long)(fnv1a(text) & 0xffffffffffffULL), suffix);
+}
+
+static const char *hashname(struct builder *b, const char *prefix, const char *canon)
+{
+	return np_arena_printf(b->a, "%s%012llx", prefix,
+			       (unsigned long long)(fnv1a(canon) & 0xffffffffffffULL));
+}
+
+/* Comments are at most 127 bytes and must not contain a double quote. */
+static const char *mkcomment(struct builder *b, const char *text)
+{
+	char buf[128];
+	size_t n = 0;
+	for (const char *s = text; *s && n < 120; s++)
+		buf[n++] = (*s == '"' || *s == '\\' || *s == '\n') ? '\'' : *s;
+	if (strlen(text) > 120) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = 0;
+	return np_arena_strdup(b->a, buf);
+}
+
+/* Returns the set named name, creating it when new (created tells which). */
+static struct bset *table_set(struct builder *b, struct btable *t, const char *name,
+			      enum rs_key key, bool interval, bool *created)
+{
+	size_t idx;
+	if (strmap_get(&t->set_idx, name, &idx)) {
+		*created = false;
+		return &t->sets[idx];
+	}
+	VEC_PUSH(b->a, t->sets, t->n_sets, t->cap_sets);
+	struct bset *s = &t->sets[t->n_sets - 1];
+	s->s.name = np_arena_strdup(b->a, name);
+	s->s.key = key;
+	s->s.interval = interval;
+	strmap_put(&t->set_idx, s->s.name, t->n_sets - 1);
+	*created = true;
+	return s;
+}
+
+static struct rs_elem *set_add(struct bset *s)
+{
+	if (s->s.n_elems == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->s.elems = realloc(s->s.elems, s->cap * sizeof(*s->s.elems));
+		if (!s->s.elems)
+			abort();
+	}
+	struct rs_elem *e = &s->s.elems[s->s.n_elems++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static void set_add_addr(struct bset *s, const struct np_addr *a)
+{
+	struct rs_elem *e = set_add(s);
+	e->addr_lo = e->addr_hi = *a;
+}
+
+static struct rs_chain *table_chain(struct builder *b, struct btable *t, const char *name)
+{
+	VEC_PUSH(b->a, t->chains, t->n_chains, t->cap_chains);
+	struct rs_chain *c = &t->chains[t->n_chains - 1];
+	c->name = name;
+	return c;
+}
+
+/* Rules are appended to the last chain only while it is being built, so a simple growable
+ * array per chain suffices; capacity is tracked in a side counter on the chain's rules array
+ * by doubling at powers of two. */
+static struct rs_rule *chain_rule(struct builder *b, struct rs_chain *c)
+{
+	size_t n = c->n_rules;
+	if (n == 0 || (n & (n - 1)) == 0) { /* n is 0 or a power of two: grow */
+		size_t cap = n ? n * 2 : 4;
+		struct rs_rule *r = np_arena_alloc(b->a, cap * sizeof(*r));
+		if (n)
+			memcpy(r, c->rules, n * sizeof(*r));
+		c->rules = r;
+	}
+	struct rs_rule *r = &c->rules[c->n_rules++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+static void rule_match(struct rs_rule *r, enum rs_match_kind kind, const char *set,
+		       uint8_t family)
+{
+	struct rs_match *m = &r->m[r->n_m++];
+	m->kind = kind;
+	m->set = set;
+	m->family = family;
+}
+
+/* ---- canonical text of selectors, for set names and comments ---- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void sb_puts(struct sbuf *s, const char *str)
+{
+	size_t l = strlen(str);
+	if (s->n + l + 1 > s->cap) {
+		s->cap = (s->n + l + 1) * 2;
+		s->p = realloc(s->p, s->cap);
+		if (!s->p)
+			abort();
+	}
+	memcpy(s->p + s->n, str, l + 1);
+	s->n += l;
+}
+
+static const char *const op_names[] = { "in", "notin", "exists", "!exists" };
+
+static void sb_selector(struct sbuf *s, const struct np_selector *sel)
+{
+	sb_puts(s, "{");
+	for (size_t i = 0; i < sel->match_labels.n; i++) {
+		if (i)
+			sb_puts(s, ",");
+		sb_puts(s, sel->match_labels.v[i].key);
+		sb_puts(s, "=");
+		sb_puts(s, sel->match_labels.v[i].value);
+	}
+	for (size_t i = 0; i < sel->n_exprs; i++) {
+		const struct np_sel_expr *e = &sel->exprs[i];
+		if (i || sel->match_labels.n)
+			sb_puts(s, ",");
+		sb_puts(s, e->key);
+		sb_puts(s, " ");
+		sb_puts(s, op_names[e->op]);
+		if (e->n_values) {
+			sb_puts(s, " (");
+			for (size_t j = 0; j < e->n_values; j++) {
+				if (j)
+					sb_puts(s, ",");
+				sb_puts(s, e->values[j]);
+			}
+			sb_puts(s, ")");
+		}
+	}
+	sb_puts(s, "}");
+}
+
+/* "ns x: pod {app=web}" / "ns {team=a}: pod {}" / "ns {}: all pods" */
+static void sb_peer(struct sbuf *s, const char *policy_ns, const struct np_peer *p)
+{
+	if (p->ns_sel) {
+		sb_puts(s, "ns ");
+		sb_selector(s, p->ns_sel);
+	} else {
+		sb_puts(s, "ns ");
+		sb_puts(s, policy_ns);
+	}
+	sb_puts(s, ": pod ");
+	if (p->pod_sel)
+		sb_selector(s, p->pod_sel);
+	else
+		sb_puts(s, "{}");
+}
+
+/* ---- peers ---- */
+
+/* Pods sorted by (ns, name): the range of namespace ns. */
+static void ns_range(const struct np_inventory *inv, const char *ns, size_t *lo, size_t *hi)
+{
+	size_t l = 0, h = inv->n_pods;
+	while (l < h) {
+		size_t m = (l + h) / 2;
+		if (strcmp(inv->pods[m].ns, ns) < 0)
+			l = m + 1;
+		else
+			h = m;
+	}
+	*lo = l;
+	h = inv->n_pods;
+	while (l < h) {
+		size_t m = (l + h) / 2;
+		if (strcmp(inv->pods[m].ns, ns) <= 0)
+			l = m + 1;
+		else
+			h = m;
+	}
+	*hi = l;
+}
+
+/* Calls fn for every pod a selector peer selects, visiting only the namespaces it can match. */
+static void for_peer_pods(const struct builder *b, const char *policy_ns,
+			  const struct np_peer *peer,
+			  void (*fn)(void *ctx, const struct np_pod *pod), void *ctx)
+{
+	const struct np_inventory *inv = b->inv;
+	for (size_t i = 0; i < inv->n_nss; i++) {
+		const struct np_namespace *ns = &inv->nss[i];
+		if (peer->ns_sel ? !np_selector_matches(peer->ns_sel, &ns->labels)
+				 : strcmp(ns->name, policy_ns))
+			continue;
+		size_t lo, hi;
+		ns_range(inv, ns->name, &lo, &hi);
+		for (size_t j = lo; j < hi; j++)
+			if (np_peer_selects_pod(inv, policy_ns, peer, &inv->pods[j]))
+				fn(ctx, &inv->pods[j]);
+	}
+}
+
+struct addr_ctx {
+	struct bset *set;
+	uint8_t family;
+};
+
+static void add_pod_addrs(void *ctx, const struct np_pod *pod)
+{
+	struct addr_ctx *c = ctx;
+	for (size_t i = 0; i < pod->n_ips; i++)
+		if (pod->ips[i].family == c->family)
+			set_add_addr(c->set, &pod->ips[i]);
+}
+
+static bool rule_has_selector_peer(const struct np_rule *r)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (!r->peers[i].ipblock)
+			return true;
+	return false;
+}
+
+/* The pod-IP set of a rule's selector peers for one family (shared by identical peer lists). */
+static const char *peer_set(struct builder *b, const struct np_policy *pol,
+			   const struct np_rule *r, uint8_t family)
+{
+	struct sbuf canon = { 0 };
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (r->peers[i].ipblock)
+			continue;
+		if (canon.n)
+			sb_puts(&canon, " | ");
+		sb_peer(&canon, pol->ns, &r->peers[i]);
+	}
+	const char *name = hashname(b, family == 4 ? "peer4-" : "peer6-", canon.p);
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name, family == 4 ? RS_KEY_IPV4 : RS_KEY_IPV6,
+				   false, &created);
+	if (created) {
+		s->s.comment = mkcomment(b, canon.p);
+		s->s.origin = np_arena_printf(b->a, "policy %s/%s peers", pol->ns, pol->name);
+		struct addr_ctx ctx = { s, family };
+		for (size_t i = 0; i < r->n_peers; i++)
+			if (!r->peers[i].ipblock)
+				for_peer_pods(b, pol->ns, &r->peers[i], add_pod_addrs, &ctx);
+	}
+	free(canon.p);
+	return s->s.name;
+}
+
+/* The normalized ipBlock ranges of a rule for one family (cidr minus except, unioned). */
+static void rule_ranges(const struct np_rule *r, uint8_t family, struct np_ranges *out)
+{
+	for (size_t i = 0; i < r->n_peers; i++) {
+		const struct np_ipblock *ib = r->peers[i].ipblock;
+		if (!ib || ib->cidr.addr.family != family)
+			continue;
+		struct np_ranges one = { 0 };
+		np_ranges_add_cidr(&one, &ib->cidr);
+		for (size_t j = 0; j < ib->n_except; j++)
+			np_ranges_subtract_cidr(&one, &ib->except[j]);
+		for (size_t j = 0; j < one.n; j++) {
+			np_ranges_add_cidr(out, &(struct np_cidr){ .addr = one.v[j].lo,
+								    .prefix = 0 });
+			out->v[out->n - 1] = one.v[j];
+		}
+		np_ranges_free(&one);
+	}
+	np_ranges_normalize(out);
+}
+
+static bool rule_has_ipblock(const struct np_rule *r, uint8_t family)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i].ipblock && r->peers[i].ipblock->cidr.addr.family == family)
+			return true;
+	return false;
+}
+
+static const char *cidr_set(struct builder *b, const struct np_policy *pol,
+			    const struct np_rule *r, uint8_t family)
+{
+	struct sbuf canon = { 0 };
+	char buf[64];
+	for (size_t i = 0; i < r->n_peers; i++) {
+		const struct np_ipblock *ib = r->peers[i].ipblock;
+		if (!ib || ib->cidr.addr.family != family)
+			continue;
+		if (canon.n)
+			sb_puts(&canon, ", ");
+		sb_puts(&canon, np_cidr_str(&ib->cidr, buf));
+		for (size_t j = 0; j < ib->n_except; j++) {
+			sb_puts(&canon, j ? " " : " except ");
+			sb_puts(&canon, np_cidr_str(&ib->except[j], buf));
+		}
+	}
+	const char *name = hashname(b, family == 4 ? "cidr4-" : "cidr6-", canon.p);
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name, family == 4 ? RS_KEY_IPV4 : RS_KEY_IPV6,
+				   true, &created);
+	if (created) {
+		s->s.comment = mkcomment(b, canon.p);
+		s->s.origin = np_arena_printf(b->a, "policy %s/%s ipBlock", pol->ns, pol->name);
+		struct np_ranges rg = { 0 };
+		rule_ranges(r, family, &rg);
+		for (size_t i = 0; i < rg.n; i++) {
+			struct rs_elem *e = set_add(s);
+			e->addr_lo = rg.v[i].lo;
+			e->addr_hi = rg.v[i].hi;
+		}
+		np_ranges_free(&rg);
+	}
+	free(canon.p);
+	return s->s.name;
+}
+
+static bool rule_has_numeric_port(const struct np_rule *r)
+{
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (!r->ports[i].name)
+			return true;
+	return false;
+}
+
+static bool rule_has_named_port(const struct np_rule *r)
+{
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (r->ports[i].name)
+			return true;
+	return false;
+}
+
+static int port_elem_cmp(const void *x, const void *y)
+{
+	const struct rs_elem *a = x, *b = y;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return (a->port_hi > b->port_hi) - (a->port_hi < b->port_hi);
+}
+
+/* Numeric ports and ranges of a rule: proto . port interval set, merged per protocol. */
+static const char *port_set(struct builder *b, const struct np_policy *pol,
+			    const struct np_rule *r)
+{
+	struct rs_elem *tmp = calloc(r->n_ports, sizeof(*tmp));
+	size_t n = 0;
+	if (!tmp)
+		abort();
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct np_port *p = &r->ports[i];
+		if (p->name)
+			continue;
+		tmp[n].proto = (uint8_t)p->proto;
+		tmp[n].port_lo = p->port;
+		tmp[n].port_hi = p->port == 0 ? 65535 : (p->end_port ? p->end_port : p->port);
+		n++;
+	}
+	qsort(tmp, n, sizeof(*tmp), port_elem_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && tmp[m - 1].proto == tmp[i].proto &&
+		    (uint32_t)tmp[i].port_lo <= (uint32_t)tmp[m - 1].port_hi + 1) {
+			if (tmp[i].port_hi > tmp[m - 1].port_hi)
+				tmp[m - 1].port_hi = tmp[i].port_hi;
+		} else {
+			tmp[m++] = tmp[i];
+		}
+	}
+	struct sbuf canon = { 0 };
+	char buf[48];
+	for (size_t i = 0; i < m; i++) {
+		if (tmp[i].port_lo == tmp[i].port_hi)
+			snprintf(buf, sizeof(buf), "%s%s %u", i ? ", " : "",
+				 np_proto_name(tmp[i].proto), tmp[i].port_lo);
+		else
+			snprintf(buf, sizeof(buf), "%s%s %u-%u", i ? ", " : "",
+				 np_proto_name(tmp[i].proto), tmp[i].port_lo, tmp[i].port_hi);
+		sb_puts(&canon, buf);
+	}
+	const char *name = hashname(b, "port-", canon.p);
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name, RS_KEY_PROTO_PORT, true, &created);
+	if (created) {
+		s->s.comment = mkcomment(b, canon.p);
+		s->s.origin = np_arena_printf(b->a, "policy %s/%s ports", pol->ns, pol->name);
+		for (size_t i = 0; i < m; i++)
+			*set_add(s) = tmp[i];
+	}
+	free(canon.p);
+	free(tmp);
+	return s->s.name;
+}
+
+/* Adds addr . proto . port for every named port of rule r the pod defines. */
+static void add_named(struct bset *s, const struct np_rule *r, const struct np_pod *pod,
+		      const struct np_addr *addr)
+{
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct np_port *p = &r->ports[i];
+		if (!p->name)
+			continue;
+		for (size_t j = 0; j < pod->n_ports; j++) {
+			const struct np_container_port *cp = &pod->ports[j];
+			if (!cp->name || cp->proto != p->proto || strcmp(cp->name, p->name))
+				continue;
+			struct rs_elem *e = set_add(s);
+			e->addr_lo = e->addr_hi = *addr;
+			e->proto = (uint8_t)cp->proto;
+			e->port_lo = e->port_hi = cp->port;
+		}
+	}
+}
+
+struct named_ctx {
+	struct builder *b;
+	struct bset *set;
+	const struct np_rule *rule;
+	uint8_t family;
+};
+
+static void add_named_pod(void *ctx, const struct np_pod *pod)
+{
+	struct named_ctx *c = ctx;
+	for (size_t i = 0; i < pod->n_ips; i++)
+		if (pod->ips[i].family == c->family)
+			add_named(c->set, c->rule, pod, &pod->ips[i]);
+}
+
+/* Named ports resolve on the destination pod: for ingress the selected (local) pods, for
+ * egress every peer pod (the key then also stands for peer membership). */
+static const char *named_set(struct builder *b, const struct np_policy *pol, size_t pol_idx,
+			     const struct np_rule *r, size_t rule_idx, bool ingress,
+			     uint8_t family)
+{
+	char text[600];
+	snprintf(text, sizeof(text), "%s/%s-%c%zu", pol->ns, pol->name, ingress ? 'i' : 'e',
+		 rule_idx);
+	const char *name = mkname(b, family == 4 ? "named4-" : "named6-", text, "");
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name,
+				   family == 4 ? RS_KEY_IPV4_PROTO_PORT : RS_KEY_IPV6_PROTO_PORT,
+				   false, &created);
+	s->s.origin = np_arena_printf(b->a, "policy %s/%s %s rule %zu named ports", pol->ns,
+				      pol->name, ingress ? "ingress" : "egress", rule_idx);
+	s->s.comment = mkcomment(b, np_arena_printf(b->a, "%s/%s %s[%zu] named ports", pol->ns,
+						    pol->name, ingress ? "ingress" : "egress",
+						    rule_idx));
+	struct named_ctx ctx = { b, s, r, family };
+	if (ingress) {
+		for (size_t i = 0; i < b->n_sel_pods[pol_idx]; i++) {
+			const struct np_pod *pod = &b->inv->pods[b->sel_pods[pol_idx][i]];
+			if (pod_is_local(b, pod))
+				add_named_pod(&ctx, pod);
+		}
+		return s->s.name;
+	}
+	if (r->n_peers == 0) {
+		for (size_t i = 0; i < b->inv->n_pods; i++)
+			if (!b->inv->pods[i].host_network)
+				add_named_pod(&ctx, &b->inv->pods[i]);
+		return s->s.name;
+	}
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (!r->peers[i].ipblock)
+			for_peer_pods(b, pol->ns, &r->peers[i], add_named_pod, &ctx);
+	if (rule_has_ipblock(r, family)) {
+		/* pods whose address lies in the rule's ipBlocks are peers by address */
+		struct np_ranges rg = { 0 };
+		rule_ranges(r, family, &rg);
+		for (size_t i = 0; i < b->inv->n_pods; i++) {
+			const struct np_pod *pod = &b->inv->pods[i];
+			if (pod->host_network)
+				continue;
+			for (size_t j = 0; j < pod->n_ips; j++)
+				if (pod->ips[j].family == family &&
+				    np_ranges_contains(&rg, &pod->ips[j]))
+					add_named(s, r, pod, &pod->ips[j]);
+		}
+		np_ranges_free(&rg);
+	}
+	return s->s.name;
+}
+
+/* ---- chains ---- */
+
+static const char *policy_text(struct builder *b, const struct np_policy *pol)
+{
+	return np_arena_printf(b->a, "%s/%s", pol->ns, pol->name);
+}
+
+/* One policy chain per direction: each rule expands to (peer match) x (port match), at most
+ * four nft rules per family. */
+static void policy_chain(struct builder *b, const struct np_policy *pol, size_t pol_idx,
+			 bool ingress)
+{
+	const struct np_rule *rules = ingress ? pol->in : pol->out;
+	size_t n_rules = ingress ? pol->n_in : pol->n_out;
+	const char *ptext = policy_text(b, pol);
+	const char *dir = ingress ? "-in" : "-out";
+	struct rs_chain *c = table_chain(b, &b->inet, mkname(b, "pol-", ptext, dir));
+	c->comment = mkcomment(b, np_arena_printf(b->a, "%s %s", ptext,
+						  ingress ? "ingress" : "egress"));
+	c->origin = np_arena_printf(b->a, "policy %s %s", ptext, ingress ? "ingress" : "egress");
+	const char *counter = mkname(b, "cnt-", ptext, dir);
+	VEC_PUSH(b->a, b->inet.counters, b->inet.n_counters, b->inet.cap_counters);
+	b->inet.counters[b->inet.n_counters - 1].name = counter;
+	b->inet.counters[b->inet.n_counters - 1].comment =
+		mkcomment(b, np_arena_printf(b->a, "%s %s allowed", ptext,
+					     ingress ? "ingress" : "egress"));
+	const enum rs_match_kind peer_addr = ingress ? RS_M_SADDR_IN : RS_M_DADDR_IN;
+
+	for (size_t ri = 0; ri < n_rules; ri++) {
+		const struct np_rule *r = &rules[ri];
+		const char *origin = np_arena_printf(b->a, "policy %s %s rule %zu", ptext,
+						     ingress ? "ingress" : "egress", ri);
+		const char *ports = rule_has_numeric_port(r) ? port_set(b, pol, r) : NULL;
+		bool plain = r->n_ports == 0 || ports; /* a rule without named ports to match */
+		if (r->n_peers == 0 && plain) {
+			/* every peer: no address match, so one rule serves both families */
+			struct rs_rule *rr = chain_rule(b, c);
+			if (ports)
+				rule_match(rr, RS_M_L4_PORT_IN, ports, 0);
+			rr->counter = counter;
+			rr->verdict = RS_V_ACCEPT;
+			rr->origin = origin;
+		}
+		for (uint8_t family = 4; family <= 6; family += 2) {
+			const char *named = rule_has_named_port(r)
+						    ? named_set(b, pol, pol_idx, r, ri, ingress,
+								family)
+						    : NULL;
+			/* peer alternatives of this family; none of them: the family stays closed */
+			const char *peers[2];
+			size_t n_peers = 0;
+			if (rule_has_selector_peer(r))
+				peers[n_peers++] = peer_set(b, pol, r, family);
+			if (rule_has_ipblock(r, family))
+				peers[n_peers++] = cidr_set(b, pol, r, family);
+			for (size_t pi = 0; pi < n_peers; pi++) {
+				if (plain) {
+					struct rs_rule *rr = chain_rule(b, c);
+					rule_match(rr, peer_addr, peers[pi], family);
+					if (ports)
+						rule_match(rr, RS_M_L4_PORT_IN, ports, 0);
+					rr->counter = counter;
+					rr->verdict = RS_V_ACCEPT;
+					rr->origin = origin;
+				}
+				if (named && ingress) {
+					struct rs_rule *rr = chain_rule(b, c);
+					rule_match(rr, peer_addr, peers[pi], family);
+					rule_match(rr, RS_M_DADDR_L4_PORT_IN, named, family);
+					rr->counter = counter;
+					rr->verdict = RS_V_ACCEPT;
+					rr->origin = origin;
+				}
+			}
+			/* Named ports with every peer (ingress or egress), or egress named ports whose
+			 * set already holds only peer addresses: the set lookup is the whole match. */
+			if (named && (r->n_peers == 0 || !ingress)) {
+				struct rs_rule *rr = chain_rule(b, c);
+				rule_match(rr, RS_M_DADDR_L4_PORT_IN, named, family);
+				rr->counter = counter;
+				rr->verdict = RS_V_ACCEPT;
+				rr->origin = origin;
+			}
+		}
+	}
+}
+
+/* Per-pod chain: hygiene, self, one jump per selecting policy with rules, then deny. */
+static void pod_chain(struct builder *b, const struct np_pod *pod, bool ingress,
+		      const char **policy_chains, size_t n_policy_chains, const char *policies)
+{
+	const char *ptext = np_arena_printf(b->a, "%s/%s", pod->ns, pod->name);
+	struct rs_chain *c = table_chain(b, &b->inet, mkname(b, ingress ? "ing-" : "egr-", ptext, ""));
+	c->comment = mkcomment(b, np_arena_printf(b->a, "%s %s: %s", ptext,
+						  ingress ? "ingress" : "egress", policies));
+	c->origin = np_arena_printf(b->a, "pod %s %s", ptext, ingress ? "ingress" : "egress");
+	struct rs_rule *r = chain_rule(b, c);
+	r->m[r->n_m++].kind = RS_M_CT_INVALID;
+	r->verdict = RS_V_DROP;
+	for (size_t i = 0; i < pod->n_ips; i++) {
+		r = chain_rule(b, c);
+		r->m[0].kind = ingress ? RS_M_SADDR_EQ : RS_M_DADDR_EQ;
+		r->m[0].family = pod->ips[i].family;
+		r->m[0].addr = pod->ips[i];
+		r->n_m = 1;
+		r->verdict = RS_V_ACCEPT;
+	}
+	for (size_t i = 0; i < n_policy_chains; i++) {
+		r = chain_rule(b, c);
+		r->verdict = RS_V_JUMP;
+		r->target = policy_chains[i];
+	}
+	r = chain_rule(b, c);
+	r->log = true;
+	r->log_prefix = mkcomment(b, np_arena_printf(b->a, "np-drop %s %s ",
+						     ingress ? "in" : "out", ptext));
+	r->log_group = 100;
+	if (b->opt->reject) {
+		r = chain_rule(b, c);
+		rule_match(r, RS_M_L4PROTO_EQ, NULL, 0);
+		r->m[0].proto = NP_PROTO_TCP;
+		r->anon_counter = true;
+		r->verdict = RS_V_REJECT_TCP;
+		r = chain_rule(b, c);
+		r->anon_counter = true;
+		r->verdict = RS_V_REJECT;
+	} else {
+		r = chain_rule(b, c);
+		r->anon_counter = true;
+		r->verdict = RS_V_DROP;
+	}
+}
+
+static void base_chain(struct builder *b, const char *name, enum rs_hook hook, int prio,
+		       enum rs_verdict_kind vmap, const char *map4, const char *map6)
+{
+	struct rs_chain *c = table_chain(b, &b->inet, name);
+	c->hook = hook;
+	c->prio = prio;
+	c->origin = np_arena_printf(b->a, "base chain %s", name);
+	struct rs_rule *r = chain_rule(b, c);
+	r->m[r->n_m++].kind = RS_M_CT_ESTABLISHED;
+	r->verdict = RS_V_ACCEPT;
+	/* neighbour discovery from a pod's global address must never hit its egress chain */
+	r = chain_rule(b, c);
+	r->m[r->n_m++].kind = RS_M_ICMPV6_ND;
+	r->verdict = RS_V_ACCEPT;
+	r = chain_rule(b, c);
+	r->verdict = vmap;
+	r->target = map4;
+	r->family = 4;
+	r = chain_rule(b, c);
+	r->verdict = vmap;
+	r->target = map6;
+	r->family = 6;
+}
+
+static int elem_cmp(const void *x, const void *y)
+{
+	const struct rs_elem *a = x, *b = y;
+	int c = strcmp(a->ifname, b->ifname);
+	if (c)
+		return c;
+	c = np_addr_cmp(&a->addr_lo, &b->addr_lo);
+	if (c)
+		return c;
+	c = np_addr_cmp(&a->addr_hi, &b->addr_hi);
+	if (c)
+		return c;
+	return port_elem_cmp(a, b);
+}
+
+static bool elem_eq(const struct rs_elem *a, const struct rs_elem *b)
+{
+	return !elem_cmp(a, b);
+}
+
+static int set_cmp(const void *x, const void *y)
+{
+	const struct bset *a = x, *b = y;
+	/* verdict maps first, in creation order (they are created first) */
+	if (a->s.vmap != b->s.vmap)
+		return a->s.vmap ? -1 : 1;
+	if (a->s.vmap)
+		return 0;
+	return strcmp(a->s.name, b->s.name);
+}
+
+static int chain_cmp(const void *x, const void *y)
+{
+	const struct rs_chain *a = x, *b = y;
+	if ((a->hook != RS_HOOK_NONE) != (b->hook != RS_HOOK_NONE))
+		return a->hook != RS_HOOK_NONE ? -1 : 1;
+	if (a->hook != RS_HOOK_NONE)
+		return 0;
+	return strcmp(a->name, b->name);
+}
+
+static int counter_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct rs_counter *)x)->name, ((const struct rs_counter *)y)->name);
+}
+
+/* Sorts everything, dedups set elements (interval sets are already normalized; named ports
+ * of several container ports may repeat), and moves elements into the arena. */
+static void table_finish(struct builder *b, struct btable *bt, struct rs_table *t)
+{
+	/* stable order for maps: qsort is not stable, so sort the rest after the maps */
+	size_t n_maps = 0;
+	while (n_maps < bt->n_sets && bt->sets[n_maps].s.vmap)
+		n_maps++;
+	qsort(bt->sets + n_maps, bt->n_sets - n_maps, sizeof(*bt->sets), set_cmp);
+	size_t n_base = 0;
+	while (n_base < bt->n_chains && bt->chains[n_base].hook != RS_HOOK_NONE)
+		n_base++;
+	qsort(bt->chains + n_base, bt->n_chains - n_base, sizeof(*bt->chains), chain_cmp);
+	qsort(bt->counters, bt->n_counters, sizeof(*bt->counters), counter_cmp);
+
+	t->sets = np_arena_alloc(b->a, (bt->n_sets + 1) * sizeof(*t->sets));
+	for (size_t i = 0; i < bt->n_sets; i++) {
+		struct rs_set *s = &bt->sets[i].s;
+		if (!s->interval) {
+			qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
+			size_t m = 0;
+			for (size_t j = 0; j < s->n_elems; j++)
+				if (!m || !elem_eq(&s->elems[m - 1], &s->elems[j]))
+					s->elems[m++] = s->elems[j];
+			s->n_elems = m;
+		}
+		t->sets[i] = *s;
+		t->sets[i].elems = np_arena_alloc(b->a, (s->n_elems + 1) * sizeof(*s->elems));
+		if (s->n_elems)
+			memcpy(t->sets[i].elems, s->elems, s->n_elems * sizeof(*s->elems));
+		free(s->elems);
+		s->elems = NULL;
+	}
+	t->n_sets = bt->n_sets;
+	t->chains = bt->chains;
+	t->n_chains = bt->n_chains;
+	t->counters = bt->counters;
+	t->n_counters = bt->n_counters;
+	strmap_free(&bt->set_idx);
+}
+
+static struct bset *new_map(struct builder *b, const char *name, enum rs_key key)
+{
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name, key, false, &created);
+	s->s.vmap = true;
+	s->s.origin = np_arena_printf(b->a, "dispatch map %s", name);
+	return s;
+}
+
+static void build_inet(struct builder *b, struct rs_table *t)
+{
+	const struct np_inventory *inv = b->inv;
+	t->name = b->opt->table_name ? b->opt->table_name : "netpol";
+	t->family = RS_FAMILY_INET;
+	t->comment = "netpol: Kubernetes NetworkPolicy; managed, do not edit";
+
+	/* maps are created first so they keep this order; element pointers are re-fetched
+	 * because the set array may move */
+	new_map(b, "ing4", RS_KEY_IPV4);
+	new_map(b, "ing6", RS_KEY_IPV6);
+	new_map(b, "egr4", RS_KEY_IPV4);
+	new_map(b, "egr6", RS_KEY_IPV6);
+	base_chain(b, "egress-fwd", RS_HOOK_FORWARD, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
+	base_chain(b, "egress-in", RS_HOOK_INPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
+	base_chain(b, "ingress-fwd", RS_HOOK_FORWARD, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
+
+	/* policy chains, and which policies select each pod */
+	const char **in_chain = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
+	const char **out_chain = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
+	for (size_t i = 0; i < inv->n_pols; i++) {
+		const struct np_policy *pol = &inv->pols[i];
+		bool any_local = false;
+		for (size_t j = 0; j < b->n_sel_pods[i]; j++)
+			any_local |= pod_is_local(b, &inv->pods[b->sel_pods[i][j]]);
+		if (!any_local)
+			continue; /* selects no pod here: nothing would jump to it */
+		if (pol->ingress && pol->n_in) {
+			policy_chain(b, pol, i, true);
+			in_chain[i] = b->inet.chains[b->inet.n_chains - 1].name;
+		}
+		if (pol->egress && pol->n_out) {
+			policy_chain(b, pol, i, false);
+			out_chain[i] = b->inet.chains[b->inet.n_chains - 1].name;
+		}
+	}
+
+	/* per pod: the selecting policies, in policy order */
+	size_t *pol_of_pod_n = calloc(inv->n_pods + 1, sizeof(size_t));
+	size_t **pol_of_pod = calloc(inv->n_pods + 1, sizeof(size_t *));
+	if (!pol_of_pod_n || !pol_of_pod)
+		abort();
+	for (size_t i = 0; i < inv->n_pols; i++)
+		for (size_t j = 0; j < b->n_sel_pods[i]; j++) {
+			size_t p = b->sel_pods[i][j];
+			pol_of_pod[p] = realloc(pol_of_pod[p], (pol_of_pod_n[p] + 1) * sizeof(size_t));
+			if (!pol_of_pod[p])
+				abort();
+			pol_of_pod[p][pol_of_pod_n[p]++] = i;
+		}
+
+	const char **chains = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
+	for (size_t p = 0; p < inv->n_pods; p++) {
+		const struct np_pod *pod = &inv->pods[p];
+		if (!pod_is_local(b, pod))
+			continue;
+		for (int dir = 0; dir < 2; dir++) {
+			bool ingress = dir == 0;
+			bool isolated = false;
+			size_t n = 0;
+			struct sbuf names = { 0 };
+			for (size_t k = 0; k < pol_of_pod_n[p]; k++) {
+				const struct np_policy *pol = &inv->pols[pol_of_pod[p][k]];
+				if (ingress ? !pol->ingress : !pol->egress)
+					continue;
+				isolated = true;
+				if (names.n)
+					sb_puts(&names, ", ");
+				sb_puts(&names, pol->name);
+				const char *ch = ingress ? in_chain[pol_of_pod[p][k]]
+							 : out_chain[pol_of_pod[p][k]];
+				if (ch)
+					chains[n++] = ch;
+			}
+			if (!isolated)
+				continue;
+			pod_chain(b, pod, ingress, chains, n, names.p);
+			const char *target = b->inet.chains[b->inet.n_chains - 1].name;
+			free(names.p);
+			for (size_t k = 0; k < pod->n_ips; k++) {
+				const char *map = ingress ? (pod->ips[k].family == 4 ? "ing4" : "ing6")
+							  : (pod->ips[k].family == 4 ? "egr4" : "egr6");
+				size_t idx = 0;
+				strmap_get(&b->inet.set_idx, map, &idx);
+				struct rs_elem *e = set_add(&b->inet.sets[idx]);
+				e->addr_lo = e->addr_hi = pod->ips[k];
+				e->target = target;
+			}
+		}
+	}
+	for (size_t p = 0; p < inv->n_pods; p++)
+		free(pol_of_pod[p]);
+	free(pol_of_pod);
+	free(pol_of_pod_n);
+	table_finish(b, &b->inet, t);
+}
+
+/* Anti-spoofing where pods hang off a Linux bridge: the inet hooks only see the bridge as
+ * iif, so the pod's port is matched in the bridge family (stateless; no conntrack there). */
+static void build_spoof(struct builder *b, struct rs_table *t)
+{
+	struct btable bt = { 0 };
+	t->name = "netpol-spoof";
+	t->family = RS_FAMILY_BRIDGE;
+	t->comment = "netpol: pod source address checks; managed, do not edit";
+	bool created;
+	struct bset *ports = table_set(b, &bt, "pod-port", RS_KEY_IFNAME, false, &created);
+	ports->s.origin = "anti-spoofing pod ports";
+	table_set(b, &bt, "pod-src4", RS_KEY_IFNAME_IPV4, false, &created)->s.origin =
+		"anti-spoofing pod IPv4 sources";
+	table_set(b, &bt, "pod-src6", RS_KEY_IFNAME_IPV6, false, &created)->s.origin =
+		"anti-spoofing pod IPv6 sources";
+	struct bset *local6 = table_set(b, &bt, "v6-local", RS_KEY_IPV6, true, &created);
+	local6->s.origin = "anti-spoofing IPv6 link-local and unspecified sources";
+	local6->s.comment = "DAD (::) and link-local (fe80::/10) sources";
+	struct np_cidr ll;
+	np_cidr_parse("::/128", &ll, NULL);
+	struct rs_elem *e = set_add(local6);
+	np_cidr_bounds(&ll, &e->addr_lo, &e->addr_hi);
+	np_cidr_parse("fe80::/10", &ll, NULL);
+	e = set_add(local6);
+	np_cidr_bounds(&ll, &e->addr_lo, &e->addr_hi);
+
+	for (size_t p = 0; p < b->inv->n_pods; p++) {
+		const struct np_pod *pod = &b->inv->pods[p];
+		if (!pod_is_local(b, pod) || !pod->host_if || strlen(pod->host_if) >= 16)
+			continue;
+		e = set_add(&bt.sets[0]);
+		strcpy(e->ifname, pod->host_if);
+		for (size_t i = 0; i < pod->n_ips; i++) {
+			e = set_add(&bt.sets[pod->ips[i].family == 4 ? 1 : 2]);
+			strcpy(e->ifname, pod->host_if);
+			e->addr_lo = e->addr_hi = pod->ips[i];
+		}
+	}
+	struct rs_chain *c = table_chain(b, &bt, "prerouting");
+	c->hook = RS_HOOK_PREROUTING;
+	c->prio = -200; /* "filter" in the bridge family */
+	c->origin = "anti-spoofing chain";
+	struct rs_rule *r = chain_rule(b, c);
+	rule_match(r, RS_M_IIF_NOT_IN, "pod-port", 0);
+	r->verdict = RS_V_ACCEPT;
+	r = chain_rule(b, c);
+	rule_match(r, RS_M_IIF_SADDR_IN, "pod-src4", 4);
+	r->verdict = RS_V_ACCEPT;
+	r = chain_rule(b, c);
+	rule_match(r, RS_M_IIF_SADDR_IN, "pod-src6", 6);
+	r->verdict = RS_V_ACCEPT;
+	r = chain_rule(b, c);
+	rule_match(r, RS_M_IIF_ARP_SADDR_IN, "pod-src4", 4);
+	r->verdict = RS_V_ACCEPT;
+	r = chain_rule(b, c);
+	rule_match(r, RS_M_SADDR_IN, "v6-local", 6);
+	r->verdict = RS_V_ACCEPT;
+	r = chain_rule(b, c);
+	r->anon_counter = true;
+	r->verdict = RS_V_DROP;
+	table_finish(b, &bt, t); /* sorts sets by name: the order they were declared in */
+}
+
+int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
+		  struct rs_ruleset **out)
+{
+	static const struct rs_options defaults;
+	struct rs_ruleset *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->arena = np_arena_new();
+	struct builder b = { .inv = inv, .opt = opt ? opt : &defaults, .a = rs->arena };
+
+	/* what each policy selects, computed once: namespace range + selector */
+	b.sel_pods = np_arena_alloc(b.a, (inv->n_pols + 1) * sizeof(size_t *));
+	b.n_sel_pods = np_arena_alloc(b.a, (inv->n_pols + 1) * sizeof(size_t));
+	for (size_t i = 0; i < inv->n_pols; i++) {
+		size_t lo, hi;
+		ns_range(inv, inv->pols[i].ns, &lo, &hi);
+		b.sel_pods[i] = np_arena_alloc(b.a, (hi - lo + 1) * sizeof(size_t));
+		for (size_t p = lo; p < hi; p++)
+			if (np_policy_selects_pod(&inv->pols[i], &inv->pods[p]))
+				b.sel_pods[i][b.n_sel_pods[i]++] = p;
+	}
+
+	rs->n_tables = b.opt->no_spoof_table ? 1 : 2;
+	rs->tables = np_arena_alloc(b.a, 2 * sizeof(*rs->tables));
+	build_inet(&b, &rs->tables[0]);
+	if (!b.opt->no_spoof_table)
+		build_spoof(&b, &rs->tables[1]);
+	/* every rule carries a hash of its own text, so a chain read back from the kernel can
+	 * be compared with the IR as a list of hashes */
+	for (size_t t = 0; t < rs->n_tables; t++)
+		for (size_t c = 0; c < rs->tables[t].n_chains; c++)
+			for (size_t r = 0; r < rs->tables[t].chains[c].n_rules; r++) {
+				struct rs_rule *rule = &rs->tables[t].chains[c].rules[r];
+				char *text = emit_text_rule(&rs->tables[t], rule);
+				rule->comment = hashname(&b, "np:", text);
+				free(text);
+			}
+	*out = rs;
+	return 0;
+}
+
+void ruleset_free(struct rs_ruleset *rs)
+{
+	if (!rs)
+		return;
+	np_arena_free(rs->arena);
+	free(rs);
+}
+
+const struct rs_set *ruleset_table_set(const struct rs_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_sets; i++)
+		if (!strcmp(t->sets[i].name, name))
+			return &t->sets[i];
+	return NULL;
+}
+
+const struct rs_chain *ruleset_table_chain(const struct rs_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_chains; i++)
+		if (!strcmp(t->chains[i].name, name))
+			return &t->chains[i];
+	return NULL;
+}

@@ -1,0 +1,311 @@
+/* emit_text.c — the IR as an nft script: the dry-run render. Loaded with `nft -f`, it gives the
+ * same kernel state as the libnftnl path (tests compare the two listings). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interval.h"
+#include "ruleset.h"
+
+struct out {
+	char *p;
+	size_t n, cap;
+};
+
+static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void outf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = o->cap - o->n;
+		va_start(ap, fmt);
+		int k = vsnprintf(o->p ? o->p + o->n : NULL, o->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if (o->p && (size_t)k < room) {
+			o->n += (size_t)k;
+			return;
+		}
+		o->cap = (o->cap + (size_t)k + 1) * 2;
+		o->p = realloc(o->p, o->cap);
+		if (!o->p)
+			abort();
+	}
+}
+
+static const char *proto_lc(uint8_t p)
+{
+	switch (p) {
+	case NP_PROTO_TCP: return "tcp";
+	case NP_PROTO_UDP: return "udp";
+	case NP_PROTO_SCTP: return "sctp";
+	}
+	return "tcp";
+}
+
+static const char *key_type(enum rs_key k)
+{
+	switch (k) {
+	case RS_KEY_IPV4: return "ipv4_addr";
+	case RS_KEY_IPV6: return "ipv6_addr";
+	case RS_KEY_PROTO_PORT: return "inet_proto . inet_service";
+	case RS_KEY_IPV4_PROTO_PORT: return "ipv4_addr . inet_proto . inet_service";
+	case RS_KEY_IPV6_PROTO_PORT: return "ipv6_addr . inet_proto . inet_service";
+	case RS_KEY_IFNAME: return "ifname";
+	case RS_KEY_IFNAME_IPV4: return "ifname . ipv4_addr";
+	case RS_KEY_IFNAME_IPV6: return "ifname . ipv6_addr";
+	}
+	return "?";
+}
+
+static void addr_range(struct out *o, const struct np_addr *lo, const struct np_addr *hi)
+{
+	char a[64], b[64];
+	np_addr_str(lo, a);
+	if (!np_addr_cmp(lo, hi)) {
+		outf(o, "%s", a);
+		return;
+	}
+	int prefix = np_range_prefix(lo, hi);
+	if (prefix >= 0)
+		outf(o, "%s/%d", a, prefix);
+	else
+		outf(o, "%s-%s", a, np_addr_str(hi, b));
+}
+
+static void port_range(struct out *o, const struct rs_elem *e)
+{
+	if (e->port_lo == e->port_hi)
+		outf(o, "%s . %u", proto_lc(e->proto), e->port_lo);
+	else
+		outf(o, "%s . %u-%u", proto_lc(e->proto), e->port_lo, e->port_hi);
+}
+
+static void elem(struct out *o, const struct rs_set *s, const struct rs_elem *e)
+{
+	switch (s->key) {
+	case RS_KEY_IPV4:
+	case RS_KEY_IPV6:
+		addr_range(o, &e->addr_lo, &e->addr_hi);
+		break;
+	case RS_KEY_PROTO_PORT:
+		port_range(o, e);
+		break;
+	case RS_KEY_IPV4_PROTO_PORT:
+	case RS_KEY_IPV6_PROTO_PORT:
+		addr_range(o, &e->addr_lo, &e->addr_hi);
+		outf(o, " . ");
+		port_range(o, e);
+		break;
+	case RS_KEY_IFNAME:
+		outf(o, "\"%s\"", e->ifname);
+		break;
+	case RS_KEY_IFNAME_IPV4:
+	case RS_KEY_IFNAME_IPV6:
+		outf(o, "\"%s\" . ", e->ifname);
+		addr_range(o, &e->addr_lo, &e->addr_hi);
+		break;
+	}
+	if (s->vmap)
+		outf(o, " : goto %s", e->target);
+}
+
+static void set(struct out *o, const struct rs_set *s)
+{
+	outf(o, "\t%s %s {\n", s->vmap ? "map" : "set", s->name);
+	outf(o, "\t\ttype %s%s\n", key_type(s->key), s->vmap ? " : verdict" : "");
+	if (s->interval)
+		outf(o, "\t\tflags interval\n");
+	if (s->comment)
+		outf(o, "\t\tcomment \"%s\"\n", s->comment);
+	if (s->n_elems) {
+		outf(o, "\t\telements = {\n");
+		for (size_t i = 0; i < s->n_elems; i++) {
+			outf(o, "\t\t\t");
+			elem(o, s, &s->elems[i]);
+			outf(o, "%s\n", i + 1 < s->n_elems ? "," : "");
+		}
+		outf(o, "\t\t}\n");
+	}
+	outf(o, "\t}\n");
+}
+
+static const char *ip(uint8_t family)
+{
+	return family == 6 ? "ip6" : "ip";
+}
+
+static void rule(struct out *o, const struct rs_rule *r, bool with_comment)
+{
+	char a[64];
+	const char *sep = "";
+	for (size_t i = 0; i < r->n_m; i++, sep = " ") {
+		const struct rs_match *m = &r->m[i];
+		outf(o, "%s", sep);
+		switch (m->kind) {
+		case RS_M_CT_ESTABLISHED:
+			outf(o, "ct state established,related");
+			break;
+		case RS_M_CT_INVALID:
+			outf(o, "ct state invalid");
+			break;
+		case RS_M_ICMPV6_ND:
+			outf(o, "icmpv6 type 133-137");
+			break;
+		case RS_M_SADDR_IN:
+			outf(o, "%s saddr @%s", ip(m->family), m->set);
+			break;
+		case RS_M_DADDR_IN:
+			outf(o, "%s daddr @%s", ip(m->family), m->set);
+			break;
+		case RS_M_SADDR_EQ:
+			outf(o, "%s saddr %s", ip(m->family), np_addr_str(&m->addr, a));
+			break;
+		case RS_M_DADDR_EQ:
+			outf(o, "%s daddr %s", ip(m->family), np_addr_str(&m->addr, a));
+			break;
+		case RS_M_L4_PORT_IN:
+			outf(o, "meta l4proto . th dport @%s", m->set);
+			break;
+		case RS_M_DADDR_L4_PORT_IN:
+			outf(o, "%s daddr . meta l4proto . th dport @%s", ip(m->family), m->set);
+			break;
+		case RS_M_L4PROTO_EQ:
+			outf(o, "meta l4proto %s", proto_lc(m->proto));
+			break;
+		case RS_M_IIF_NOT_IN:
+			outf(o, "iifname != @%s", m->set);
+			break;
+		case RS_M_IIF_SADDR_IN:
+			outf(o, "iifname . %s saddr @%s", ip(m->family), m->set);
+			break;
+		case RS_M_IIF_ARP_SADDR_IN:
+			outf(o, "iifname . arp saddr ip @%s", m->set);
+			break;
+		}
+	}
+	if (r->log) {
+		outf(o, "%slimit rate 10/second burst 20 packets log prefix \"%s\" group %u", sep,
+		     r->log_prefix, r->log_group);
+		sep = " ";
+	}
+	if (r->counter) {
+		outf(o, "%scounter name \"%s\"", sep, r->counter);
+		sep = " ";
+	} else if (r->anon_counter) {
+		outf(o, "%scounter", sep);
+		sep = " ";
+	}
+	switch (r->verdict) {
+	case RS_V_NONE:
+		break;
+	case RS_V_ACCEPT:
+		outf(o, "%saccept", sep);
+		break;
+	case RS_V_DROP:
+		outf(o, "%sdrop", sep);
+		break;
+	case RS_V_JUMP:
+		outf(o, "%sjump %s", sep, r->target);
+		break;
+	case RS_V_GOTO:
+		outf(o, "%sgoto %s", sep, r->target);
+		break;
+	case RS_V_SADDR_VMAP:
+		outf(o, "%s%s saddr vmap @%s", sep, ip(r->family), r->target);
+		break;
+	case RS_V_DADDR_VMAP:
+		outf(o, "%s%s daddr vmap @%s", sep, ip(r->family), r->target);
+		break;
+	case RS_V_REJECT_TCP:
+		outf(o, "%sreject with tcp reset", sep);
+		break;
+	case RS_V_REJECT:
+		outf(o, "%sreject with icmpx admin-prohibited", sep);
+		break;
+	}
+	if (with_comment && r->comment)
+		outf(o, " comment \"%s\"", r->comment);
+}
+
+char *emit_text_rule(const struct rs_table *t, const struct rs_rule *r)
+{
+	(void)t;
+	struct out o = { 0 };
+	rule(&o, r, false);
+	if (!o.p)
+		outf(&o, "%s", "");
+	return o.p;
+}
+
+static void priority(struct out *o, const struct rs_table *t, int prio)
+{
+	int filter = t->family == RS_FAMILY_BRIDGE ? -200 : 0;
+	int d = prio - filter;
+	if (d == 0)
+		outf(o, "filter");
+	else
+		outf(o, "filter %c %d", d < 0 ? '-' : '+', d < 0 ? -d : d);
+}
+
+static const char *hook_name(enum rs_hook h)
+{
+	switch (h) {
+	case RS_HOOK_PREROUTING: return "prerouting";
+	case RS_HOOK_INPUT: return "input";
+	case RS_HOOK_FORWARD: return "forward";
+	case RS_HOOK_OUTPUT: return "output";
+	case RS_HOOK_POSTROUTING: return "postrouting";
+	case RS_HOOK_NONE: break;
+	}
+	return "?";
+}
+
+static void chain(struct out *o, const struct rs_table *t, const struct rs_chain *c)
+{
+	outf(o, "\tchain %s {\n", c->name);
+	if (c->comment)
+		outf(o, "\t\tcomment \"%s\"\n", c->comment);
+	if (c->hook != RS_HOOK_NONE) {
+		outf(o, "\t\ttype filter hook %s priority ", hook_name(c->hook));
+		priority(o, t, c->prio);
+		outf(o, "; policy %s;\n", c->policy_drop ? "drop" : "accept");
+	}
+	for (size_t i = 0; i < c->n_rules; i++) {
+		outf(o, "\t\t");
+		rule(o, &c->rules[i], true);
+		outf(o, "\n");
+	}
+	outf(o, "\t}\n");
+}
+
+char *emit_text(const struct rs_ruleset *rs)
+{
+	struct out o = { 0 };
+	outf(&o, "#!/usr/sbin/nft -f\n# netpol render: load with `nft -f`; one transaction that "
+		 "replaces netpol's tables and touches no other table\n");
+	for (size_t ti = 0; ti < rs->n_tables; ti++) {
+		const struct rs_table *t = &rs->tables[ti];
+		const char *fam = t->family == RS_FAMILY_BRIDGE ? "bridge" : "inet";
+		/* the first line makes the delete valid when the table does not exist yet */
+		outf(&o, "\ntable %s %s\ndelete table %s %s\ntable %s %s {\n", fam, t->name, fam,
+		     t->name, fam, t->name);
+		if (t->comment)
+			outf(&o, "\tcomment \"%s\"\n", t->comment);
+		for (size_t i = 0; i < t->n_counters; i++) {
+			outf(&o, "\tcounter %s {", t->counters[i].name);
+			if (t->counters[i].comment)
+				outf(&o, " comment \"%s\"", t->counters[i].comment);
+			outf(&o, " }\n");
+		}
+		for (size_t i = 0; i < t->n_sets; i++)
+			set(&o, &t->sets[i]);
+		for (size_t i = 0; i < t->n_chains; i++)
+			chain(&o, t, &t->chains[i]);
+		outf(&o, "}\n");
+	}
+	return o.p;
+}
