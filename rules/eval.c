@@ -1,0 +1,315 @@
+/* eval.c — the NetworkPolicy v1 verdict for one flow, straight from the API reference, with no
+ * knowledge of nftables: it is the oracle the kernel ruleset is tested against, so it must stay
+ * simple enough to check by reading. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+
+struct np_eval {
+	const struct np_inventory *inv;
+	/* Per pod (index into inv->pods), the policies isolating it, as offsets into pol lists:
+	 * policies [off[i], off[i+1]) of pols[] select pod i. Precomputed so a verdict never
+	 * scans every policy of the inventory. */
+	size_t *in_off, *out_off;
+	const struct np_policy **in_pols, **out_pols;
+};
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+	if (!p)
+		abort(); /* out of memory: the documented policy of the library */
+	return p;
+}
+
+/* Fills off[] and pols[] for one direction. */
+static void index_direction(const struct np_inventory *inv, bool ingress, size_t **off_out,
+			    const struct np_policy ***pols_out)
+{
+	size_t *off = xcalloc(inv->n_pods + 1, sizeof(*off));
+	size_t n = 0;
+
+	/* Two passes over the same predicate: count, then fill — no reallocation. */
+	for (size_t i = 0; i < inv->n_pods; i++)
+		for (size_t j = 0; j < inv->n_pols; j++) {
+			const struct np_policy *pol = &inv->pols[j];
+			if ((ingress ? pol->ingress : pol->egress) &&
+			    np_policy_selects_pod(pol, &inv->pods[i]))
+				n++;
+		}
+	const struct np_policy **pols = xcalloc(n, sizeof(*pols));
+	n = 0;
+	for (size_t i = 0; i < inv->n_pods; i++) {
+		off[i] = n;
+		for (size_t j = 0; j < inv->n_pols; j++) {
+			const struct np_policy *pol = &inv->pols[j];
+			if ((ingress ? pol->ingress : pol->egress) &&
+			    np_policy_selects_pod(pol, &inv->pods[i]))
+				pols[n++] = pol;
+		}
+	}
+	off[inv->n_pods] = n;
+	*off_out = off;
+	*pols_out = pols;
+}
+
+struct np_eval *np_eval_new(const struct np_inventory *inv)
+{
+	struct np_eval *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->inv = inv;
+	index_direction(inv, true, &ev->in_off, &ev->in_pols);
+	index_direction(inv, false, &ev->out_off, &ev->out_pols);
+	return ev;
+}
+
+void np_eval_free(struct np_eval *ev)
+{
+	if (!ev)
+		return;
+	free(ev->in_off);
+	free(ev->out_off);
+	free(ev->in_pols);
+	free(ev->out_pols);
+	free(ev);
+}
+
+int np_endpoint_pod(const struct np_pod *pod, int family, struct np_endpoint *out)
+{
+	for (size_t i = 0; i < pod->n_ips; i++) {
+		if (pod->ips[i].family != family)
+			continue;
+		out->pod = pod;
+		out->addr = pod->ips[i];
+		return 0;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+int np_endpoint_addr(const struct np_inventory *inv, const struct np_addr *addr,
+		     struct np_endpoint *out)
+{
+	out->pod = NULL;
+	out->addr = *addr;
+	/* A host-network pod's address is its node's: traffic from it is the node's, not a pod's. */
+	for (size_t i = 0; i < inv->n_pods; i++) {
+		const struct np_pod *pod = &inv->pods[i];
+		if (pod->host_network)
+			continue;
+		for (size_t j = 0; j < pod->n_ips; j++)
+			if (!np_addr_cmp(&pod->ips[j], addr)) {
+				out->pod = pod;
+				return 0;
+			}
+	}
+	return 0;
+}
+
+/* The policies isolating pod in one direction, as a slice of the precomputed lists. */
+static const struct np_policy *const *isolating(const struct np_eval *ev, const struct np_pod *pod,
+						 bool ingress, size_t *n)
+{
+	const struct np_inventory *inv = ev->inv;
+	if (pod < inv->pods || pod >= inv->pods + inv->n_pods) {
+		*n = 0; /* not a pod of this inventory: nothing selects it */
+		return NULL;
+	}
+	size_t i = (size_t)(pod - inv->pods);
+	const size_t *off = ingress ? ev->in_off : ev->out_off;
+	*n = off[i + 1] - off[i];
+	return (ingress ? ev->in_pols : ev->out_pols) + off[i];
+}
+
+static bool ipblock_contains(const struct np_ipblock *b, const struct np_addr *a)
+{
+	if (b->cidr.addr.family != a->family || !np_cidr_contains(&b->cidr, a))
+		return false;
+	for (size_t i = 0; i < b->n_except; i++)
+		if (np_cidr_contains(&b->except[i], a))
+			return false;
+	return true;
+}
+
+/* Does peer (of a policy in policy_ns) match the far end of the flow? Selectors match pods;
+ * an ipBlock matches by address — a pod's too, by any of its addresses of the flow's family. */
+static bool peer_matches(const struct np_inventory *inv, const char *policy_ns,
+			 const struct np_peer *peer, const struct np_endpoint *far)
+{
+	if (peer->ipblock) {
+		if (!far->pod)
+			return ipblock_contains(peer->ipblock, &far->addr);
+		for (size_t i = 0; i < far->pod->n_ips; i++)
+			if (far->pod->ips[i].family == far->addr.family &&
+			    ipblock_contains(peer->ipblock, &far->pod->ips[i]))
+				return true;
+		return false;
+	}
+	return far->pod && np_peer_selects_pod(inv, policy_ns, peer, far->pod);
+}
+
+/* Does ports[] entry e admit the flow? Named ports resolve on the destination pod, by name and
+ * protocol; a bare address has none. */
+static bool port_matches(const struct np_port *e, const struct np_flow *f)
+{
+	if (e->proto != f->proto)
+		return false;
+	if (e->name) {
+		const struct np_pod *dst = f->dst.pod;
+		if (!dst)
+			return false;
+		for (size_t i = 0; i < dst->n_ports; i++) {
+			const struct np_container_port *cp = &dst->ports[i];
+			if (cp->name && !strcmp(cp->name, e->name) && cp->proto == e->proto &&
+			    cp->port == f->port)
+				return true;
+		}
+		return false;
+	}
+	if (e->port == 0)
+		return true; /* protocol only: every port of it */
+	uint16_t hi = e->end_port ? e->end_port : e->port;
+	return f->port >= e->port && f->port <= hi;
+}
+
+/* Does rule admit the flow? Returns the peer and port indexes that matched. */
+static bool rule_matches(const struct np_inventory *inv, const struct np_policy *pol,
+			 const struct np_rule *r, const struct np_endpoint *far,
+			 const struct np_flow *f, size_t *peer_i, size_t *port_i)
+{
+	*peer_i = NP_EVAL_ALL;
+	*port_i = NP_EVAL_ALL;
+	if (r->n_peers) {
+		size_t i;
+		for (i = 0; i < r->n_peers; i++)
+			if (peer_matches(inv, pol->ns, &r->peers[i], far))
+				break;
+		if (i == r->n_peers)
+			return false;
+		*peer_i = i;
+	}
+	if (r->n_ports) {
+		size_t i;
+		for (i = 0; i < r->n_ports; i++)
+			if (port_matches(&r->ports[i], f))
+				break;
+		if (i == r->n_ports)
+			return false;
+		*port_i = i;
+	}
+	return true;
+}
+
+/* Decides one side. With want_list, sv->isolating is an allocated copy of the isolating
+ * policies; without, it is left NULL (np_eval_allowed allocates nothing). */
+static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool ingress,
+		      bool want_list, struct np_side_verdict *sv)
+{
+	const struct np_endpoint *self = ingress ? &f->dst : &f->src;
+	const struct np_endpoint *far = ingress ? &f->src : &f->dst;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->allowed = true;
+	if (!self->pod) {
+		sv->why = NP_WHY_EXTERNAL;
+		return;
+	}
+	if (self->pod->host_network) {
+		sv->why = NP_WHY_HOST_NETWORK;
+		return;
+	}
+	if (f->src.pod == f->dst.pod) {
+		sv->why = NP_WHY_LOOPBACK;
+		return;
+	}
+	size_t n;
+	const struct np_policy *const *pols = isolating(ev, self->pod, ingress, &n);
+	if (!n) {
+		sv->why = NP_WHY_NOT_ISOLATED;
+		return;
+	}
+	sv->isolated = true;
+	if (want_list) {
+		sv->isolating = xcalloc(n, sizeof(*sv->isolating));
+		memcpy(sv->isolating, pols, n * sizeof(*pols));
+		sv->n_isolating = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct np_policy *pol = pols[i];
+		const struct np_rule *rules = ingress ? pol->in : pol->out;
+		size_t n_rules = ingress ? pol->n_in : pol->n_out;
+		for (size_t r = 0; r < n_rules; r++) {
+			size_t peer_i, port_i;
+			if (!rule_matches(ev->inv, pol, &rules[r], far, f, &peer_i, &port_i))
+				continue;
+			sv->why = NP_WHY_RULE;
+			sv->policy = pol;
+			sv->rule = r;
+			sv->peer = peer_i;
+			sv->port = port_i;
+			return;
+		}
+	}
+	sv->allowed = false;
+	sv->why = NP_WHY_NO_RULE;
+}
+
+static bool flow_valid(const struct np_flow *f)
+{
+	return f->src.addr.family == f->dst.addr.family &&
+	       (f->src.addr.family == 4 || f->src.addr.family == 6);
+}
+
+bool np_eval_allowed(const struct np_eval *ev, const struct np_flow *flow)
+{
+	struct np_side_verdict sv;
+	if (!flow_valid(flow))
+		return false;
+	side_eval(ev, flow, false, false, &sv);
+	if (!sv.allowed)
+		return false;
+	side_eval(ev, flow, true, false, &sv);
+	return sv.allowed;
+}
+
+int np_eval_explain(const struct np_eval *ev, const struct np_flow *flow, struct np_verdict *out)
+{
+	if (!flow_valid(flow))
+		return -EINVAL;
+	/* Both sides are always evaluated, even when egress already drops, so explain can name
+	 * every policy in the way. */
+	side_eval(ev, flow, false, true, &out->egress);
+	side_eval(ev, flow, true, true, &out->ingress);
+	out->allowed = out->egress.allowed && out->ingress.allowed;
+	return 0;
+}
+
+void np_verdict_clear(struct np_verdict *v)
+{
+	if (!v)
+		return;
+	free(v->egress.isolating);
+	free(v->ingress.isolating);
+	memset(v, 0, sizeof(*v));
+}
+
+const char *np_side_why_str(enum np_side_why why)
+{
+	switch (why) {
+	case NP_WHY_NOT_ISOLATED:
+		return "not isolated";
+	case NP_WHY_RULE:
+		return "allowed by a rule";
+	case NP_WHY_NO_RULE:
+		return "no rule allows it";
+	case NP_WHY_LOOPBACK:
+		return "a pod reaching itself is always allowed";
+	case NP_WHY_HOST_NETWORK:
+		return "host-network pods are never isolated";
+	case NP_WHY_EXTERNAL:
+		return "outside the cluster: not enforced here";
+	}
+	return "?";
+}

@@ -1,0 +1,88 @@
+/* eval.h — the NetworkPolicy v1 semantics as a pure function over the model: is a flow allowed,
+ * and why. Independent of the kernel and of the ruleset IR, so it can judge both (netpol reach,
+ * netpol explain, and the tests that compare the kernel's behaviour with it).
+ *
+ * A flow is allowed iff egress is allowed at the source AND ingress at the destination. A pod is
+ * isolated in a direction iff some policy selecting it has that direction in its effective
+ * policyTypes; an isolated side is allowed only if some rule of a selecting policy matches
+ * (union of rules); a non-isolated side is allowed. Host-network pods are never isolated; a pod
+ * reaching itself is always allowed; an address outside the cluster enforces nothing itself. */
+#ifndef NETPOL_EVAL_H
+#define NETPOL_EVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* One end of a flow: a pod of the inventory, or a bare address (pod == NULL). addr is the
+ * address the flow uses (for a pod: its first address of the flow's family). */
+struct np_endpoint {
+	const struct np_pod *pod;
+	struct np_addr addr;
+};
+
+struct np_flow {
+	struct np_endpoint src, dst;
+	enum np_proto proto;
+	uint16_t port;
+};
+
+/* Why one side (egress at the source, ingress at the destination) decided as it did. */
+enum np_side_why {
+	NP_WHY_NOT_ISOLATED,  /* no policy selecting the pod has this direction: allowed */
+	NP_WHY_RULE,          /* isolated, and a rule matched: allowed */
+	NP_WHY_NO_RULE,       /* isolated, and no rule of the isolating policies matched: dropped */
+	NP_WHY_LOOPBACK,      /* the pod talks to itself: allowed */
+	NP_WHY_HOST_NETWORK,  /* host-network pods are never isolated: allowed */
+	NP_WHY_EXTERNAL,      /* a bare address outside the cluster enforces nothing: allowed */
+};
+
+#define NP_EVAL_ALL SIZE_MAX /* peer/port index when the rule has no peers / no ports */
+
+struct np_side_verdict {
+	bool allowed;
+	enum np_side_why why;
+	bool isolated;
+	const struct np_policy **isolating; /* the policies isolating this side, in inventory order */
+	size_t n_isolating;
+	/* NP_WHY_RULE: the first matching policy, its rule index (in ingress[]/egress[]), and the
+	 * peer and port indexes that matched (NP_EVAL_ALL when the rule has none). */
+	const struct np_policy *policy;
+	size_t rule, peer, port;
+};
+
+struct np_verdict {
+	bool allowed;
+	struct np_side_verdict egress;  /* at the source */
+	struct np_side_verdict ingress; /* at the destination */
+};
+
+/* An evaluator over one finished inventory (which must outlive it). It precomputes which
+ * policies isolate each pod, so a verdict costs O(policies selecting the two pods). */
+struct np_eval;
+
+/* Returns NULL only when out of memory. */
+struct np_eval *np_eval_new(const struct np_inventory *inv);
+void np_eval_free(struct np_eval *ev);
+
+/* Fills *out with pod's endpoint for family (4 or 6): 0, or -EADDRNOTAVAIL when the pod has no
+ * address of that family (it cannot be an end of such a flow). */
+int np_endpoint_pod(const struct np_pod *pod, int family, struct np_endpoint *out);
+/* Fills *out for an address: the pod (not host-network) that owns it when there is one, else a
+ * bare address. Always 0. */
+int np_endpoint_addr(const struct np_inventory *inv, const struct np_addr *addr,
+		     struct np_endpoint *out);
+
+/* Is the flow allowed? No allocation; false for a malformed flow (families differ). */
+bool np_eval_allowed(const struct np_eval *ev, const struct np_flow *flow);
+
+/* The verdict with its reasons: 0, or -EINVAL when the two ends' families differ. On success
+ * *out owns allocated lists: release them with np_verdict_clear. */
+int np_eval_explain(const struct np_eval *ev, const struct np_flow *flow, struct np_verdict *out);
+void np_verdict_clear(struct np_verdict *v);
+
+const char *np_side_why_str(enum np_side_why why);
+
+#endif
