@@ -6,6 +6,7 @@
  * its parent's pointer on a further walk, so it ends up at the object that lacks the field.
  * Columns count characters (UTF-8 code points), as jansson and libyaml do in their errors. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -15,14 +16,9 @@
 /* The walkers bail out past this depth; jansson refuses deeper documents anyway (2048). */
 #define WALK_MAX_DEPTH 2048
 
-struct ptrbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void ptr_reserve(struct ptrbuf *p, size_t extra)
+void np_ptr_reserve(struct np_ptrbuf *p, size_t extra)
 {
-	if (p->len + extra + 1 <= p->cap)
+	if (p->s && p->len + extra + 1 <= p->cap)
 		return;
 	size_t nc = p->cap ? p->cap : 256;
 	while (nc < p->len + extra + 1)
@@ -30,12 +26,12 @@ static void ptr_reserve(struct ptrbuf *p, size_t extra)
 	if (!(p->s = realloc(p->s, nc)))
 		abort();
 	p->cap = nc;
+	p->s[p->len] = 0;
 }
 
-/* Appends "/" + segment with RFC 6901 escaping ('~' → "~0", '/' → "~1"). */
-static void ptr_push(struct ptrbuf *p, const char *seg, size_t n)
+void np_ptr_push(struct np_ptrbuf *p, const char *seg, size_t n)
 {
-	ptr_reserve(p, 2 * n + 1);
+	np_ptr_reserve(p, 2 * n + 1);
 	p->s[p->len++] = '/';
 	for (size_t i = 0; i < n; i++) {
 		if (seg[i] == '~' || seg[i] == '/') {
@@ -48,11 +44,18 @@ static void ptr_push(struct ptrbuf *p, const char *seg, size_t n)
 	p->s[p->len] = 0;
 }
 
-static void ptr_push_index(struct ptrbuf *p, size_t i)
+void np_ptr_push_index(struct np_ptrbuf *p, size_t i)
 {
 	char b[32];
 	int n = snprintf(b, sizeof(b), "%zu", i);
-	ptr_push(p, b, (size_t)n);
+	np_ptr_push(p, b, (size_t)n);
+}
+
+void np_ptr_truncate(struct np_ptrbuf *p, size_t len)
+{
+	np_ptr_reserve(p, 0);
+	p->len = len;
+	p->s[len] = 0;
 }
 
 /* ---- the query set ---- */
@@ -74,7 +77,7 @@ static int cmp_order(const void *a, const void *b, void *ctx)
 	return strcmp(L->work[x], L->work[y]);
 }
 
-static void visit(struct locator *L, int doc, const struct ptrbuf *p, int line, int col)
+static void visit(struct locator *L, int doc, const struct np_ptrbuf *p, int line, int col)
 {
 	const char *s = p->len ? p->s : "";
 	size_t lo = 0, hi = L->n;
@@ -104,7 +107,7 @@ struct jscan {
 	const char *s, *end;
 	int line, col;
 	struct locator *L;
-	struct ptrbuf ptr;
+	struct np_ptrbuf ptr;
 	char *key;
 	size_t key_cap;
 };
@@ -253,13 +256,13 @@ static int j_value(struct jscan *j, int doc, int depth)
 			if (obj) {
 				if (j->s >= j->end || *j->s != '"' || j_string(j, true, &n) < 0)
 					return -1;
-				ptr_push(&j->ptr, j->key, n);
+				np_ptr_push(&j->ptr, j->key, n);
 				j_ws(j);
 				if (j->s >= j->end || *j->s != ':')
 					return -1;
 				j_adv(j);
 			} else {
-				ptr_push_index(&j->ptr, idx);
+				np_ptr_push_index(&j->ptr, idx);
 			}
 			if (j_value(j, doc, depth + 1) < 0)
 				return -1;
@@ -288,7 +291,7 @@ static int j_value(struct jscan *j, int doc, int depth)
 static void walk_json(const struct np_source *src, struct locator *L)
 {
 	struct jscan j = { .s = src->text, .end = src->text + src->len, .line = 1, .col = 1, .L = L };
-	ptr_reserve(&j.ptr, 0);
+	np_ptr_reserve(&j.ptr, 0);
 	j.ptr.s[0] = 0;
 	j_value(&j, 0, 0);
 	free(j.ptr.s);
@@ -311,8 +314,8 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 	if (!yaml_parser_initialize(&parser))
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)src->text, src->len);
-	struct ptrbuf p = { 0 };
-	ptr_reserve(&p, 0);
+	struct np_ptrbuf p = { 0 };
+	np_ptr_reserve(&p, 0);
 	p.s[0] = 0;
 	struct yframe *st = NULL;
 	size_t depth = 0, cap = 0;
@@ -361,9 +364,9 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 				if (top && top->map) {
 					top->expect_key = true;
 					/* a complex key has no pointer form; \x01 matches no query */
-					ptr_push(&p, key ? key : "\x01", key ? keylen : 1);
+					np_ptr_push(&p, key ? key : "\x01", key ? keylen : 1);
 				} else if (top) {
-					ptr_push_index(&p, top->idx++);
+					np_ptr_push_index(&p, top->idx++);
 				}
 				visit(L, doc, &p, line, col);
 			}

@@ -15,6 +15,17 @@ struct np_srcpos_query {
 			    exist (a missing field points at the object that lacks it) */
 };
 
+/* A growing JSON Pointer, for walkers and the parser. s is NUL-terminated once reserved. */
+struct np_ptrbuf {
+	char *s;
+	size_t len, cap;
+};
+void np_ptr_reserve(struct np_ptrbuf *p, size_t extra);
+/* Appends "/" + seg (n bytes) with RFC 6901 escaping: '~' → "~0", '/' → "~1". */
+void np_ptr_push(struct np_ptrbuf *p, const char *seg, size_t n);
+void np_ptr_push_index(struct np_ptrbuf *p, size_t i);
+void np_ptr_truncate(struct np_ptrbuf *p, size_t len);
+
 /* Resolves every query against src in one or a few passes over the text. Queries whose
  * document cannot be found (or whose text no longer parses) keep line = col = 0. */
 void np_srcpos_locate(const struct np_source *src, struct np_srcpos_query *q, size_t n);
