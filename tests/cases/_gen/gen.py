@@ -176,8 +176,21 @@ def table_text(reach):
 
 # ---- writing cases ---------------------------------------------------------------------------
 
+class Dumper(yaml.SafeDumper):
+    """Quotes every string YAML 1.1 reads as a boolean — including "y" and "n", which PyYAML
+    leaves bare but Kubernetes' YAML decoder (go-yaml v2 rules) turns into true/false: namespace
+    y must be written 'y'."""
+
+
+Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    __import__("re").compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE"
+                             r"|on|On|ON|off|Off|OFF)$"),
+    list("yYnNtTfFoO"))
+
+
 def dump(obj):
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=100)
+    return yaml.dump(obj, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
 def write(path, text):

@@ -1,0 +1,406 @@
+/* cmd_reach.c — `netpol reach` (the pod x pod truth table of one probe) and `netpol explain`
+ * (why one flow is allowed or dropped), both straight from rules/eval over a directory of
+ * objects; the kernel is never consulted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "eval.h"
+#include "load.h"
+#include "model.h"
+
+static int parse_proto(const char *s, enum np_proto *out)
+{
+	if (!strcasecmp(s, "TCP"))
+		*out = NP_PROTO_TCP;
+	else if (!strcasecmp(s, "UDP"))
+		*out = NP_PROTO_UDP;
+	else if (!strcasecmp(s, "SCTP"))
+		*out = NP_PROTO_SCTP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int parse_family(const char *s, int *out)
+{
+	if (!strcmp(s, "4") || !strcmp(s, "6")) {
+		*out = s[0] - '0';
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE"; advances *i past the value. NULL: not this
+ * option. *missing is set when the option is present without a value. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n))
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n])
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = 1;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* The arguments reach and explain treat alike: an option given without its value, help, an
+ * unknown option, and the one positional DIR. Returns -1 to go on, else the exit status. */
+static int other_arg(const char *cmd, const char *arg, int missing, const char **dir,
+		     void (*usage)(void))
+{
+	if (missing) {
+		fprintf(stderr, "netpol %s: %s needs a value\n", cmd, arg);
+		return 2;
+	}
+	if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+		usage();
+		return 0;
+	}
+	if (arg[0] == '-' || *dir) {
+		fprintf(stderr, "netpol %s: unexpected argument '%s'\n", cmd, arg);
+		usage();
+		return 2;
+	}
+	*dir = arg;
+	return -1;
+}
+
+struct probe_pod {
+	const struct np_pod *pod;
+	struct np_endpoint ep;
+	char label[256];
+};
+
+/* The pods of the truth table: not host-network, with an address of the family, in the
+ * inventory's (ns, name) order. */
+static struct probe_pod *probe_pods(const struct np_inventory *inv, int family, size_t *n)
+{
+	struct probe_pod *v = calloc(inv->n_pods ? inv->n_pods : 1, sizeof(*v));
+	if (!v)
+		abort();
+	*n = 0;
+	for (size_t i = 0; i < inv->n_pods; i++) {
+		const struct np_pod *pod = &inv->pods[i];
+		if (pod->host_network || np_endpoint_pod(pod, family, &v[*n].ep) < 0)
+			continue;
+		v[*n].pod = pod;
+		snprintf(v[*n].label, sizeof(v[*n].label), "%s/%s", pod->ns, pod->name);
+		(*n)++;
+	}
+	return v;
+}
+
+static void print_table(const struct probe_pod *pods, size_t n, const unsigned char *m)
+{
+	int w = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(pods[i].label) > w)
+			w = (int)strlen(pods[i].label);
+	/* Header: a blank corner, then the column labels; no trailing blanks. */
+	printf("%*s", w, "");
+	for (size_t j = 0; j < n; j++)
+		if (j + 1 < n)
+			printf(" %-*s", w, pods[j].label);
+		else
+			printf(" %s", pods[j].label);
+	printf("\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("%-*s", w, pods[i].label);
+		for (size_t j = 0; j < n; j++)
+			printf(" %*d", w, m[i * n + j]);
+		printf("\n");
+	}
+}
+
+static int print_json(const struct probe_pod *pods, size_t n, const unsigned char *m,
+		      enum np_proto proto, uint16_t port, int family)
+{
+	json_t *root = json_pack("{s:{s:s,s:i,s:i}}", "probe", "protocol", np_proto_name(proto),
+				 "port", (int)port, "family", family);
+	json_t *jpods = json_array();
+	json_t *matrix = json_array();
+	if (!root || !jpods || !matrix)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		json_t *row = json_array();
+		json_array_append_new(jpods, json_string(pods[i].label));
+		for (size_t j = 0; j < n; j++)
+			json_array_append_new(row, json_integer(m[i * n + j]));
+		json_array_append_new(matrix, row);
+	}
+	json_object_set_new(root, "pods", jpods);
+	json_object_set_new(root, "matrix", matrix);
+	json_dumpf(root, stdout, JSON_COMPACT);
+	printf("\n");
+	json_decref(root);
+	return 0;
+}
+
+static void reach_usage(void)
+{
+	fprintf(stderr, "usage: netpol reach DIR [--port P] [--protocol TCP|UDP|SCTP] "
+			"[--family 4|6] [--json]\n");
+}
+
+int cmd_reach(int argc, char **argv)
+{
+	const char *dir = NULL, *v;
+	enum np_proto proto = NP_PROTO_TCP;
+	uint16_t port = 80;
+	int family = 4, json = 0, missing = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--port", &missing))) {
+			if (parse_port(v, &port) < 0) {
+				fprintf(stderr, "netpol reach: bad port '%s'\n", v);
+				return 2;
+			}
+		} else if ((v = opt_value(argc, argv, &i, "--protocol", &missing))) {
+			if (parse_proto(v, &proto) < 0) {
+				fprintf(stderr, "netpol reach: bad protocol '%s'\n", v);
+				return 2;
+			}
+		} else if ((v = opt_value(argc, argv, &i, "--family", &missing))) {
+			if (parse_family(v, &family) < 0) {
+				fprintf(stderr, "netpol reach: bad family '%s' (4 or 6)\n", v);
+				return 2;
+			}
+		} else if (!missing && !strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if ((rc = other_arg("reach", argv[i], missing, &dir, reach_usage)) >= 0) {
+			return rc;
+		}
+	}
+	if (!dir) {
+		reach_usage();
+		return 2;
+	}
+
+	struct np_inventory *inv;
+	if (cli_load_inventory(dir, &inv) < 0)
+		return 2;
+	struct np_eval *ev = np_eval_new(inv);
+	if (!ev)
+		abort();
+	size_t n;
+	struct probe_pod *pods = probe_pods(inv, family, &n);
+	unsigned char *m = calloc(n ? n * n : 1, 1);
+	if (!m)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			struct np_flow f = { .src = pods[i].ep, .dst = pods[j].ep, .proto = proto,
+					     .port = port };
+			m[i * n + j] = np_eval_allowed(ev, &f);
+		}
+	if (json)
+		print_json(pods, n, m, proto, port, family);
+	else
+		print_table(pods, n, m);
+	free(m);
+	free(pods);
+	np_eval_free(ev);
+	np_inventory_free(inv);
+	return 0;
+}
+
+/* ---- explain ------------------------------------------------------------------------------ */
+
+struct endpoint_arg {
+	const char *text;
+	const struct np_pod *pod; /* named as NS/POD */
+	struct np_addr addr;      /* given as an address (pod == NULL) */
+};
+
+static int parse_endpoint(const struct np_inventory *inv, const char *s, struct endpoint_arg *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->text = s;
+	if (np_addr_parse(s, &out->addr) == 0)
+		return 0;
+	const char *slash = strchr(s, '/');
+	if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
+		return -EINVAL;
+	char ns[256];
+	size_t len = (size_t)(slash - s);
+	if (len >= sizeof(ns))
+		return -EINVAL;
+	memcpy(ns, s, len);
+	ns[len] = 0;
+	out->pod = np_inventory_pod(inv, ns, slash + 1);
+	return out->pod ? 0 : -ENOENT;
+}
+
+static int resolve_endpoint(const struct np_inventory *inv, const struct endpoint_arg *a,
+			    int family, struct np_endpoint *out)
+{
+	if (a->pod) {
+		if (np_endpoint_pod(a->pod, family, out) < 0) {
+			fprintf(stderr, "netpol explain: %s has no IPv%d address\n", a->text, family);
+			return -EADDRNOTAVAIL;
+		}
+		return 0;
+	}
+	if (a->addr.family != family) {
+		fprintf(stderr, "netpol explain: %s is not an IPv%d address\n", a->text, family);
+		return -EINVAL;
+	}
+	return np_endpoint_addr(inv, &a->addr, out);
+}
+
+static const char *endpoint_name(const struct np_endpoint *ep, char *buf, size_t size)
+{
+	char a[64];
+	if (ep->pod)
+		snprintf(buf, size, "%s/%s", ep->pod->ns, ep->pod->name);
+	else
+		snprintf(buf, size, "%s", np_addr_str(&ep->addr, a));
+	return buf;
+}
+
+static void print_policy_list(const struct np_side_verdict *sv)
+{
+	for (size_t i = 0; i < sv->n_isolating; i++)
+		printf("%s%s/%s", i ? ", " : "", sv->isolating[i]->ns, sv->isolating[i]->name);
+}
+
+static void print_side(const char *dir, const struct np_endpoint *ep,
+		       const struct np_side_verdict *sv)
+{
+	char name[300];
+	bool ingress = !strcmp(dir, "ingress");
+
+	printf("  %-7s at %s: ", dir, endpoint_name(ep, name, sizeof(name)));
+	if (!sv->isolated) {
+		printf("%s: allowed\n", np_side_why_str(sv->why));
+		return;
+	}
+	printf("isolated by ");
+	print_policy_list(sv);
+	if (sv->why == NP_WHY_RULE) {
+		printf("; allowed by %s/%s %s[%zu]", sv->policy->ns, sv->policy->name, dir, sv->rule);
+		if (sv->peer != NP_EVAL_ALL)
+			printf(" %s[%zu]", ingress ? "from" : "to", sv->peer);
+		if (sv->port != NP_EVAL_ALL)
+			printf(" ports[%zu]", sv->port);
+		printf("\n");
+		return;
+	}
+	printf("; no rule of ");
+	print_policy_list(sv);
+	printf(" allows it\n");
+}
+
+static void explain_usage(void)
+{
+	fprintf(stderr, "usage: netpol explain DIR --from NS/POD|IP --to NS/POD|IP "
+			"--port PORT[/PROTO] [--family 4|6]\n");
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	const char *dir = NULL, *from = NULL, *to = NULL, *portarg = NULL, *v;
+	int family = 0, missing = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		if ((v = opt_value(argc, argv, &i, "--from", &missing)))
+			from = v;
+		else if ((v = opt_value(argc, argv, &i, "--to", &missing)))
+			to = v;
+		else if ((v = opt_value(argc, argv, &i, "--port", &missing)))
+			portarg = v;
+		else if ((v = opt_value(argc, argv, &i, "--family", &missing))) {
+			if (parse_family(v, &family) < 0) {
+				fprintf(stderr, "netpol explain: bad family '%s' (4 or 6)\n", v);
+				return 2;
+			}
+		} else if ((rc = other_arg("explain", argv[i], missing, &dir, explain_usage)) >= 0) {
+			return rc;
+		}
+	}
+	if (!dir || !from || !to || !portarg) {
+		explain_usage();
+		return 2;
+	}
+
+	enum np_proto proto = NP_PROTO_TCP;
+	uint16_t port;
+	char pbuf[32];
+	const char *slash = strchr(portarg, '/');
+	size_t plen = slash ? (size_t)(slash - portarg) : strlen(portarg);
+	if (plen >= sizeof(pbuf) || (slash && parse_proto(slash + 1, &proto) < 0)) {
+		fprintf(stderr, "netpol explain: bad port '%s' (PORT or PORT/TCP|UDP|SCTP)\n",
+			portarg);
+		return 2;
+	}
+	memcpy(pbuf, portarg, plen);
+	pbuf[plen] = 0;
+	if (parse_port(pbuf, &port) < 0) {
+		fprintf(stderr, "netpol explain: bad port '%s'\n", portarg);
+		return 2;
+	}
+
+	struct np_inventory *inv;
+	if (cli_load_inventory(dir, &inv) < 0)
+		return 2;
+	rc = 2;
+	struct np_eval *ev = NULL;
+	struct endpoint_arg fa, ta;
+	if (parse_endpoint(inv, from, &fa) < 0 || parse_endpoint(inv, to, &ta) < 0) {
+		fprintf(stderr, "netpol explain: '%s' is neither an address nor a pod of %s\n",
+			parse_endpoint(inv, from, &fa) < 0 ? from : to, dir);
+		goto out_inv;
+	}
+	/* The family: as given, else that of an address argument, else IPv4. */
+	if (!family)
+		family = !fa.pod ? fa.addr.family : !ta.pod ? ta.addr.family : 4;
+
+	struct np_flow f = { .proto = proto, .port = port };
+	if (resolve_endpoint(inv, &fa, family, &f.src) < 0 ||
+	    resolve_endpoint(inv, &ta, family, &f.dst) < 0)
+		goto out_inv;
+
+	ev = np_eval_new(inv);
+	if (!ev)
+		abort();
+	struct np_verdict vd;
+	if (np_eval_explain(ev, &f, &vd) < 0) {
+		fprintf(stderr, "netpol explain: the two ends are of different families\n");
+		goto out_ev;
+	}
+	char sn[300], dn[300], sa[64], da[64];
+	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)\n", vd.allowed ? "ALLOWED" : "DROPPED",
+	       endpoint_name(&f.src, sn, sizeof(sn)), endpoint_name(&f.dst, dn, sizeof(dn)),
+	       np_proto_name(proto), (unsigned)port, family, np_addr_str(&f.src.addr, sa),
+	       np_addr_str(&f.dst.addr, da));
+	print_side("egress", &f.src, &vd.egress);
+	print_side("ingress", &f.dst, &vd.ingress);
+	rc = vd.allowed ? 0 : 1;
+	np_verdict_clear(&vd);
+out_ev:
+	np_eval_free(ev);
+out_inv:
+	np_inventory_free(inv);
+	return rc;
+}

@@ -1,0 +1,400 @@
+/* test_eval.c — the evaluator (rules/eval.c) on small inline inventories: each test states a
+ * NetworkPolicy v1 rule and checks flows on both sides of its edge. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "eval.h"
+#include "model.h"
+
+/* Two namespaces ("y" is quoted: YAML 1.1, as Kubernetes reads it, makes a bare y a boolean);
+ * x/a and x/b dual-stack, y/a IPv4 only, y/h host-network.
+ * Named ports: x/a http=8080/TCP and dns=53/UDP; x/b http=9090/TCP; y/a http=8080/UDP. */
+#define BASE                                                                                     \
+	"apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: red}}\n---\n"       \
+	"apiVersion: v1\nkind: Namespace\nmetadata: {name: 'y', labels: {team: blue}}\n---\n"      \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x, labels: {app: a}}\n"      \
+	"spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080},"              \
+	" {name: dns, containerPort: 53, protocol: UDP}]}]}\n"                                   \
+	"status: {podIPs: [{ip: 10.0.0.1}, {ip: 'fd00::1'}]}\n---\n"                             \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: x, labels: {app: b}}\n"      \
+	"spec: {containers: [{name: c, ports: [{name: http, containerPort: 9090}]}]}\n"          \
+	"status: {podIPs: [{ip: 10.0.0.2}, {ip: 'fd00::2'}]}\n---\n"                             \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: 'y', labels: {app: a}}\n"      \
+	"spec: {containers: [{name: c, ports: [{name: http, containerPort: 8080,"               \
+	" protocol: UDP}]}]}\n"                                                                  \
+	"status: {podIPs: [{ip: 10.0.1.1}]}\n---\n"                                              \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: h, namespace: 'y', labels: {app: h}}\n"      \
+	"spec: {hostNetwork: true, containers: [{name: c}]}\n"                                   \
+	"status: {podIPs: [{ip: 192.168.0.1}]}\n---\n"
+
+#define POLICY(ns, name, spec)                                                                  \
+	"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: " name            \
+	", namespace: " ns "}\nspec: " spec "\n---\n"
+
+struct fixture {
+	struct np_inventory *inv;
+	struct np_eval *ev;
+};
+
+static struct fixture load(const char *yaml)
+{
+	struct fixture fx;
+	struct np_diags d;
+	char buf[512];
+
+	np_diags_init(&d);
+	fx.inv = np_inventory_new();
+	assert_non_null(fx.inv);
+	assert_int_equal(np_inventory_load_buffer(fx.inv, "test.yaml", yaml, strlen(yaml), 1, &d), 0);
+	np_inventory_finish(fx.inv, &d);
+	np_diags_locate(&d);
+	for (size_t i = 0; i < d.n; i++)
+		if (d.v[i].sev == NP_SEV_ERROR) {
+			np_diag_format(&d.v[i], buf, sizeof(buf));
+			print_error("%s\n", buf);
+		}
+	assert_int_equal(d.errors, 0);
+	np_diags_free(&d);
+	fx.ev = np_eval_new(fx.inv);
+	assert_non_null(fx.ev);
+	return fx;
+}
+
+static void unload(struct fixture *fx)
+{
+	np_eval_free(fx->ev);
+	np_inventory_free(fx->inv);
+}
+
+/* "ns/pod" or an address. */
+static void endpoint(const struct fixture *fx, const char *s, int family, struct np_endpoint *ep)
+{
+	struct np_addr a;
+	if (np_addr_parse(s, &a) == 0) {
+		assert_int_equal(a.family, family);
+		assert_int_equal(np_endpoint_addr(fx->inv, &a, ep), 0);
+		return;
+	}
+	char ns[64];
+	const char *slash = strchr(s, '/');
+	assert_non_null(slash);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - s), s);
+	const struct np_pod *pod = np_inventory_pod(fx->inv, ns, slash + 1);
+	assert_non_null(pod);
+	assert_int_equal(np_endpoint_pod(pod, family, ep), 0);
+}
+
+static struct np_flow flow(const struct fixture *fx, const char *from, const char *to,
+			   enum np_proto proto, uint16_t port, int family)
+{
+	struct np_flow f = { .proto = proto, .port = port };
+	endpoint(fx, from, family, &f.src);
+	endpoint(fx, to, family, &f.dst);
+	return f;
+}
+
+/* The verdict, checked to agree between the allocation-free and the explaining paths. */
+static bool allowed(const struct fixture *fx, const char *from, const char *to,
+		    enum np_proto proto, uint16_t port, int family)
+{
+	struct np_flow f = flow(fx, from, to, proto, port, family);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx->ev, &f, &v), 0);
+	bool fast = np_eval_allowed(fx->ev, &f);
+	assert_int_equal(fast, v.allowed);
+	np_verdict_clear(&v);
+	return fast;
+}
+
+#define TCP NP_PROTO_TCP
+#define UDP NP_PROTO_UDP
+#define SCTP NP_PROTO_SCTP
+
+static void test_no_policy_allows_everything(void **state)
+{
+	struct fixture fx = load(BASE);
+	assert_true(allowed(&fx, "x/a", "x/b", TCP, 80, 4));
+	assert_true(allowed(&fx, "x/b", "y/a", SCTP, 1, 4));
+	assert_true(allowed(&fx, "x/a", "x/b", UDP, 53, 6));
+	assert_true(allowed(&fx, "203.0.113.9", "x/a", TCP, 80, 4));
+	unload(&fx);
+}
+
+static void test_default_deny_ingress(void **state)
+{
+	struct fixture fx = load(BASE POLICY("x", "deny", "{podSelector: {}, policyTypes: [Ingress]}"));
+	assert_false(allowed(&fx, "x/b", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "203.0.113.9", "x/b", UDP, 53, 4));
+	assert_false(allowed(&fx, "x/b", "x/a", TCP, 80, 6));
+	/* Egress from the isolated namespace and traffic elsewhere are untouched. */
+	assert_true(allowed(&fx, "x/a", "y/a", TCP, 80, 4));
+	assert_true(allowed(&fx, "x/a", "203.0.113.9", TCP, 443, 4));
+	/* A pod reaching itself is always allowed. */
+	assert_true(allowed(&fx, "x/a", "x/a", TCP, 80, 4));
+
+	struct np_flow f = flow(&fx, "x/b", "x/a", TCP, 80, 4);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	assert_false(v.allowed);
+	assert_true(v.egress.allowed);
+	assert_int_equal(v.egress.why, NP_WHY_NOT_ISOLATED);
+	assert_false(v.ingress.allowed);
+	assert_true(v.ingress.isolated);
+	assert_int_equal(v.ingress.why, NP_WHY_NO_RULE);
+	assert_int_equal(v.ingress.n_isolating, 1);
+	assert_string_equal(v.ingress.isolating[0]->name, "deny");
+	assert_null(v.ingress.policy);
+	np_verdict_clear(&v);
+
+	f = flow(&fx, "x/a", "x/a", TCP, 80, 4);
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	assert_true(v.allowed);
+	assert_int_equal(v.ingress.why, NP_WHY_LOOPBACK);
+	np_verdict_clear(&v);
+	unload(&fx);
+}
+
+static void test_both_sides_must_allow(void **state)
+{
+	/* x/a may only send to team=blue namespaces; y/a admits only app=b pods of team=red. */
+	struct fixture fx = load(BASE
+		POLICY("x", "out", "{podSelector: {matchLabels: {app: a}}, policyTypes: [Egress],"
+				   " egress: [{to: [{namespaceSelector: {matchLabels: {team: blue}}}]}]}")
+		POLICY("'y'", "in", "{podSelector: {matchLabels: {app: a}}, policyTypes: [Ingress],"
+				  " ingress: [{from: [{namespaceSelector: {matchLabels: {team: red}},"
+				  " podSelector: {matchLabels: {app: b}}}]}]}"));
+	assert_false(allowed(&fx, "x/a", "y/a", TCP, 80, 4)); /* egress ok, ingress not */
+	assert_true(allowed(&fx, "x/b", "y/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "x/a", "x/b", TCP, 80, 4)); /* egress not */
+
+	struct np_flow f = flow(&fx, "x/a", "y/a", TCP, 80, 4);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	assert_true(v.egress.allowed);
+	assert_int_equal(v.egress.why, NP_WHY_RULE);
+	assert_string_equal(v.egress.policy->name, "out");
+	assert_int_equal(v.egress.rule, 0);
+	assert_int_equal(v.egress.peer, 0);
+	assert_true(v.egress.port == NP_EVAL_ALL);
+	assert_false(v.ingress.allowed);
+	assert_string_equal(v.ingress.isolating[0]->name, "in");
+	np_verdict_clear(&v);
+	unload(&fx);
+}
+
+static void test_policytypes_inferred(void **state)
+{
+	/* No policyTypes and only an egress section: Ingress is still inferred (and has no rule),
+	 * Egress is inferred from the section. */
+	struct fixture fx = load(BASE POLICY("x", "p", "{podSelector: {matchLabels: {app: a}},"
+						  " egress: [{ports: [{port: 53, protocol: UDP}]}]}"));
+	assert_int_equal(fx.inv->n_pols, 1);
+	assert_true(fx.inv->pols[0].ingress);
+	assert_true(fx.inv->pols[0].egress);
+	assert_false(allowed(&fx, "x/b", "x/a", TCP, 8080, 4));
+	assert_true(allowed(&fx, "x/a", "y/a", UDP, 53, 4));
+	assert_false(allowed(&fx, "x/a", "y/a", UDP, 54, 4));
+	unload(&fx);
+
+	/* Ingress section only: egress is not isolated. */
+	fx = load(BASE POLICY("x", "p", "{podSelector: {}, ingress: [{}]}"));
+	assert_false(fx.inv->pols[0].egress);
+	assert_true(allowed(&fx, "x/a", "203.0.113.1", TCP, 1, 4));
+	assert_true(allowed(&fx, "y/a", "x/a", TCP, 1, 4)); /* ingress: [{}] admits all */
+	unload(&fx);
+}
+
+static void test_ports_and_endport(void **state)
+{
+	struct fixture fx = load(BASE POLICY("x", "p", "{podSelector: {}, policyTypes: [Ingress],"
+		" ingress: [{ports: [{port: 81, endPort: 85}, {protocol: UDP}, {port: 7, protocol: SCTP}]}]}"));
+	assert_false(allowed(&fx, "y/a", "x/a", TCP, 80, 4));
+	assert_true(allowed(&fx, "y/a", "x/a", TCP, 81, 4));
+	assert_true(allowed(&fx, "y/a", "x/a", TCP, 85, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", TCP, 86, 4));
+	/* Protocol only: every UDP port, and only UDP. */
+	assert_true(allowed(&fx, "y/a", "x/a", UDP, 1, 4));
+	assert_true(allowed(&fx, "y/a", "x/a", UDP, 65535, 4));
+	assert_true(allowed(&fx, "y/a", "x/a", SCTP, 7, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", SCTP, 81, 4)); /* the TCP range is TCP only */
+
+	struct np_flow f = flow(&fx, "y/a", "x/b", UDP, 9, 4);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	assert_true(v.allowed);
+	assert_true(v.ingress.peer == NP_EVAL_ALL);
+	assert_int_equal(v.ingress.port, 1);
+	np_verdict_clear(&v);
+	unload(&fx);
+}
+
+static void test_named_ports(void **state)
+{
+	/* Ingress: "http" resolves on the selected (destination) pod: 8080 on x/a, 9090 on x/b. */
+	struct fixture fx = load(BASE POLICY("x", "p", "{podSelector: {}, policyTypes: [Ingress],"
+					      " ingress: [{ports: [{port: http}]}]}"));
+	assert_true(allowed(&fx, "y/a", "x/a", TCP, 8080, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", TCP, 9090, 4));
+	assert_true(allowed(&fx, "y/a", "x/b", TCP, 9090, 4));
+	assert_false(allowed(&fx, "y/a", "x/b", TCP, 8080, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", UDP, 8080, 4)); /* the entry's protocol is TCP */
+	unload(&fx);
+
+	/* Egress: the name resolves on the peer (destination) pod, by name AND protocol. y/a's
+	 * "http" is UDP, so a TCP "http" entry does not reach it; a bare address has no names. */
+	fx = load(BASE POLICY("x", "p", "{podSelector: {matchLabels: {app: b}}, policyTypes: [Egress],"
+				 " egress: [{ports: [{port: http}, {port: dns, protocol: UDP}]}]}"));
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 8080, 4));
+	assert_false(allowed(&fx, "x/b", "y/a", TCP, 8080, 4));
+	assert_false(allowed(&fx, "x/b", "y/a", UDP, 8080, 4));
+	assert_true(allowed(&fx, "x/b", "x/a", UDP, 53, 6));
+	assert_false(allowed(&fx, "x/b", "203.0.113.5", TCP, 8080, 4));
+	assert_false(allowed(&fx, "x/b", "203.0.113.5", UDP, 53, 4));
+	unload(&fx);
+}
+
+static void test_ipblock(void **state)
+{
+	struct fixture fx = load(BASE POLICY("x", "p", "{podSelector: {matchLabels: {app: a}},"
+		" policyTypes: [Ingress, Egress],"
+		" ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.0.1.0/24]}},"
+		"                   {ipBlock: {cidr: 'fd00::/120'}}]}],"
+		" egress: [{to: [{ipBlock: {cidr: 198.51.100.0/24, except: [198.51.100.128/25]}}]}]}"));
+	/* Pod sources are matched by address. */
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", TCP, 80, 4)); /* 10.0.1.1: in except */
+	assert_true(allowed(&fx, "10.0.200.7", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "10.1.0.1", "x/a", TCP, 80, 4));
+	/* The IPv6 block admits x/b over IPv6; bare addresses by the block. */
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 80, 6));
+	assert_true(allowed(&fx, "fd00::ff", "x/a", TCP, 80, 6));
+	assert_false(allowed(&fx, "fd00::100", "x/a", TCP, 80, 6));
+	/* Egress: except punches a hole; a pod outside the block is not reachable. */
+	assert_true(allowed(&fx, "x/a", "198.51.100.127", UDP, 53, 4));
+	assert_false(allowed(&fx, "x/a", "198.51.100.128", UDP, 53, 4));
+	assert_false(allowed(&fx, "x/a", "x/b", TCP, 80, 4));
+	assert_false(allowed(&fx, "x/a", "fd00::2", TCP, 80, 6));
+	unload(&fx);
+}
+
+static void test_dual_stack_ipv4_only_block(void **state)
+{
+	/* Only an IPv4 block: x/a is isolated in both families, and over IPv6 nothing matches. */
+	struct fixture fx = load(BASE POLICY("x", "p", "{podSelector: {matchLabels: {app: a}},"
+		" policyTypes: [Ingress], ingress: [{from: [{ipBlock: {cidr: 10.0.0.2/32}}]}]}"));
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "x/b", "x/a", TCP, 80, 6));
+	assert_false(allowed(&fx, "fd00::2", "x/a", TCP, 80, 6));
+	unload(&fx);
+}
+
+static void test_host_network(void **state)
+{
+	/* An empty podSelector selects every pod of y except the host-network one; selectors never
+	 * select it as a peer either, but an ipBlock matches its (the node's) address. */
+	struct fixture fx = load(BASE
+		POLICY("'y'", "deny-all", "{podSelector: {}, policyTypes: [Ingress, Egress]}")
+		POLICY("x", "from-y", "{podSelector: {matchLabels: {app: a}}, policyTypes: [Ingress],"
+				      " ingress: [{from: [{namespaceSelector: {matchLabels: {team: blue}}}]}]}")
+		POLICY("x", "from-node", "{podSelector: {matchLabels: {app: b}}, policyTypes: [Ingress],"
+					 " ingress: [{from: [{ipBlock: {cidr: 192.168.0.0/24}}]}]}"));
+	assert_true(allowed(&fx, "x/a", "y/h", TCP, 22, 4));
+	assert_true(allowed(&fx, "y/h", "203.0.113.1", TCP, 22, 4));
+	assert_false(allowed(&fx, "x/a", "y/a", TCP, 22, 4));
+	assert_false(allowed(&fx, "y/h", "x/a", TCP, 80, 4));
+	assert_true(allowed(&fx, "y/h", "x/b", TCP, 80, 4));
+
+	struct np_flow f = flow(&fx, "x/a", "y/h", TCP, 22, 4);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	assert_int_equal(v.ingress.why, NP_WHY_HOST_NETWORK);
+	assert_false(v.ingress.isolated);
+	np_verdict_clear(&v);
+
+	/* The node's address is not mapped to the host-network pod. */
+	struct np_addr a;
+	struct np_endpoint ep;
+	assert_int_equal(np_addr_parse("192.168.0.1", &a), 0);
+	assert_int_equal(np_endpoint_addr(fx.inv, &a, &ep), 0);
+	assert_null(ep.pod);
+	unload(&fx);
+}
+
+static void test_union_of_policies(void **state)
+{
+	struct fixture fx = load(BASE
+		POLICY("x", "p1", "{podSelector: {matchLabels: {app: a}}, policyTypes: [Ingress],"
+				  " ingress: [{from: [{podSelector: {matchLabels: {app: nope}}}]}]}")
+		POLICY("x", "p2", "{podSelector: {matchExpressions: [{key: app, operator: In, values: [a, b]}]},"
+				  " policyTypes: [Ingress],"
+				  " ingress: [{ports: [{port: 1}]}, {from: [{podSelector: {}},"
+				  " {namespaceSelector: {matchExpressions: [{key: team, operator: NotIn,"
+				  " values: [red]}]}}], ports: [{port: 2}, {port: 80}]}]}"));
+	assert_true(allowed(&fx, "y/a", "x/a", TCP, 80, 4));
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "y/a", "x/a", TCP, 81, 4));
+
+	struct np_flow f = flow(&fx, "y/a", "x/a", TCP, 80, 4);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	assert_int_equal(v.ingress.n_isolating, 2);
+	assert_string_equal(v.ingress.isolating[0]->name, "p1");
+	assert_string_equal(v.ingress.isolating[1]->name, "p2");
+	assert_string_equal(v.ingress.policy->name, "p2");
+	assert_int_equal(v.ingress.rule, 1);
+	assert_int_equal(v.ingress.peer, 1);
+	assert_int_equal(v.ingress.port, 1);
+	np_verdict_clear(&v);
+	unload(&fx);
+}
+
+static void test_endpoints(void **state)
+{
+	struct fixture fx = load(BASE);
+	const struct np_pod *ya = np_inventory_pod(fx.inv, "y", "a");
+	struct np_endpoint ep;
+	assert_non_null(ya);
+	assert_int_equal(np_endpoint_pod(ya, 6, &ep), -EADDRNOTAVAIL);
+	assert_int_equal(np_endpoint_pod(ya, 4, &ep), 0);
+	assert_ptr_equal(ep.pod, ya);
+
+	struct np_addr a;
+	assert_int_equal(np_addr_parse("fd00::2", &a), 0);
+	assert_int_equal(np_endpoint_addr(fx.inv, &a, &ep), 0);
+	assert_non_null(ep.pod);
+	assert_string_equal(ep.pod->name, "b");
+
+	/* Mixed families are not a flow. */
+	struct np_flow f = flow(&fx, "x/a", "x/b", TCP, 80, 4);
+	assert_int_equal(np_endpoint_pod(f.dst.pod, 6, &f.dst), 0);
+	struct np_verdict v;
+	assert_int_equal(np_eval_explain(fx.ev, &f, &v), -EINVAL);
+	assert_false(np_eval_allowed(fx.ev, &f));
+	unload(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_policy_allows_everything),
+		cmocka_unit_test(test_default_deny_ingress),
+		cmocka_unit_test(test_both_sides_must_allow),
+		cmocka_unit_test(test_policytypes_inferred),
+		cmocka_unit_test(test_ports_and_endport),
+		cmocka_unit_test(test_named_ports),
+		cmocka_unit_test(test_ipblock),
+		cmocka_unit_test(test_dual_stack_ipv4_only_block),
+		cmocka_unit_test(test_host_network),
+		cmocka_unit_test(test_union_of_policies),
+		cmocka_unit_test(test_endpoints),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
