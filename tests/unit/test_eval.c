@@ -100,6 +100,14 @@ static struct np_flow flow(const struct fixture *fx, const char *from, const cha
 	return f;
 }
 
+/* The explained verdict of a flow (release with np_verdict_clear). */
+static void explain(const struct fixture *fx, const char *from, const char *to,
+		    enum np_proto proto, uint16_t port, int family, struct np_verdict *v)
+{
+	struct np_flow f = flow(fx, from, to, proto, port, family);
+	assert_int_equal(np_eval_explain(fx->ev, &f, v), 0);
+}
+
 /* The verdict, checked to agree between the allocation-free and the explaining paths. */
 static bool allowed(const struct fixture *fx, const char *from, const char *to,
 		    enum np_proto proto, uint16_t port, int family)
@@ -140,9 +148,8 @@ static void test_default_deny_ingress(void **state)
 	/* A pod reaching itself is always allowed. */
 	assert_true(allowed(&fx, "x/a", "x/a", TCP, 80, 4));
 
-	struct np_flow f = flow(&fx, "x/b", "x/a", TCP, 80, 4);
 	struct np_verdict v;
-	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	explain(&fx, "x/b", "x/a", TCP, 80, 4, &v);
 	assert_false(v.allowed);
 	assert_true(v.egress.allowed);
 	assert_int_equal(v.egress.why, NP_WHY_NOT_ISOLATED);
@@ -154,8 +161,7 @@ static void test_default_deny_ingress(void **state)
 	assert_null(v.ingress.policy);
 	np_verdict_clear(&v);
 
-	f = flow(&fx, "x/a", "x/a", TCP, 80, 4);
-	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	explain(&fx, "x/a", "x/a", TCP, 80, 4, &v);
 	assert_true(v.allowed);
 	assert_int_equal(v.ingress.why, NP_WHY_LOOPBACK);
 	np_verdict_clear(&v);
@@ -175,9 +181,8 @@ static void test_both_sides_must_allow(void **state)
 	assert_true(allowed(&fx, "x/b", "y/a", TCP, 80, 4));
 	assert_false(allowed(&fx, "x/a", "x/b", TCP, 80, 4)); /* egress not */
 
-	struct np_flow f = flow(&fx, "x/a", "y/a", TCP, 80, 4);
 	struct np_verdict v;
-	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	explain(&fx, "x/a", "y/a", TCP, 80, 4, &v);
 	assert_true(v.egress.allowed);
 	assert_int_equal(v.egress.why, NP_WHY_RULE);
 	assert_string_equal(v.egress.policy->name, "out");
@@ -226,9 +231,8 @@ static void test_ports_and_endport(void **state)
 	assert_true(allowed(&fx, "y/a", "x/a", SCTP, 7, 4));
 	assert_false(allowed(&fx, "y/a", "x/a", SCTP, 81, 4)); /* the TCP range is TCP only */
 
-	struct np_flow f = flow(&fx, "y/a", "x/b", UDP, 9, 4);
 	struct np_verdict v;
-	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	explain(&fx, "y/a", "x/b", UDP, 9, 4, &v);
 	assert_true(v.allowed);
 	assert_true(v.ingress.peer == NP_EVAL_ALL);
 	assert_int_equal(v.ingress.port, 1);
@@ -312,9 +316,8 @@ static void test_host_network(void **state)
 	assert_false(allowed(&fx, "y/h", "x/a", TCP, 80, 4));
 	assert_true(allowed(&fx, "y/h", "x/b", TCP, 80, 4));
 
-	struct np_flow f = flow(&fx, "x/a", "y/h", TCP, 22, 4);
 	struct np_verdict v;
-	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	explain(&fx, "x/a", "y/h", TCP, 22, 4, &v);
 	assert_int_equal(v.ingress.why, NP_WHY_HOST_NETWORK);
 	assert_false(v.ingress.isolated);
 	np_verdict_clear(&v);
@@ -342,9 +345,8 @@ static void test_union_of_policies(void **state)
 	assert_true(allowed(&fx, "x/b", "x/a", TCP, 80, 4));
 	assert_false(allowed(&fx, "y/a", "x/a", TCP, 81, 4));
 
-	struct np_flow f = flow(&fx, "y/a", "x/a", TCP, 80, 4);
 	struct np_verdict v;
-	assert_int_equal(np_eval_explain(fx.ev, &f, &v), 0);
+	explain(&fx, "y/a", "x/a", TCP, 80, 4, &v);
 	assert_int_equal(v.ingress.n_isolating, 2);
 	assert_string_equal(v.ingress.isolating[0]->name, "p1");
 	assert_string_equal(v.ingress.isolating[1]->name, "p2");
