@@ -109,10 +109,13 @@ static void yb_error(struct ybuild *b, const yaml_mark_t *m, const char *fmt, ..
 	b->doc_bad = true;
 }
 
+/* Frames own their (not yet attached) nodes; drops everything of the current document. */
 static void yb_reset(struct ybuild *b)
 {
-	for (size_t i = 0; i < b->depth; i++)
+	for (size_t i = 0; i < b->depth; i++) {
 		free(b->st[i].key);
+		json_decref(b->st[i].node);
+	}
 	b->depth = 0;
 	json_decref(b->root);
 	b->root = NULL;
@@ -150,10 +153,12 @@ static void yb_place(struct ybuild *b, json_t *v, const yaml_mark_t *m)
 		return;
 	}
 	if (f->key && !f->bad_key) {
-		if (json_object_get(f->node, f->key))
+		if (json_object_get(f->node, f->key)) {
 			yb_error(b, &f->key_mark, "duplicate key \"%s\" in mapping", f->key);
-		else
+			json_decref(v);
+		} else {
 			json_object_set_new(f->node, f->key, v);
+		}
 	} else {
 		json_decref(v);
 	}
