@@ -11,24 +11,11 @@ CASES=$SRC/tests/cases
 pattern=${1:-}
 
 [ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 77; }
+. "$CASES/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-cases.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 
 n_cases=0 n_steps=0 n_probes=0 n_skipped=0 n_failed=0 failed=""
-
-# Splits an expect file into $2/families and one file per probe ($2/probe.N: first line
-# "PROTO PORT", then the matrix lines). Comments and trailing blanks are removed.
-split_expect() {
-	awk -v out="$2" '
-		{ sub(/#.*/, ""); sub(/[ \t]+$/, "") }
-		/^$/ { next }
-		/^families:/ { sub(/^families:[ \t]*/, ""); print > (out "/families"); next }
-		/^probe / { n++; f = out "/probe." n; print $2, $3 > f; next }
-		n == 0 { print "expect: line outside a probe block: " $0 > "/dev/stderr"; bad = 1; next }
-		{ print >> f }
-		END { exit bad }
-	' "$1"
-}
 
 for case_dir in "$CASES"/*/; do
 	case_dir=${case_dir%/}
@@ -48,12 +35,8 @@ for case_dir in "$CASES"/*/; do
 		n_steps=$((n_steps + 1))
 		inv=$tmp/inv.$name.$step
 		parts=$tmp/exp.$name.$step
-		mkdir -p "$inv" "$parts"
-		cp "$CASES"/_base/* "$inv"/
-		for f in "$sdir"/*; do
-			[ "$(basename "$f")" = expect ] || cp "$f" "$inv"/
-		done
-		if ! split_expect "$sdir/expect" "$parts"; then
+		case_assemble "$sdir" "$inv" || exit 2
+		if ! case_split_expect "$sdir/expect" "$parts"; then
 			echo "FAIL $name step $step: malformed expect"
 			case_ok=0
 			continue

@@ -8,19 +8,14 @@ NETPOL=${NETPOL:-$SRC/build/netpol}
 CASES=$SRC/tests/cases
 
 [ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 77; }
+. "$CASES/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-explain.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 fails=0 checks=0
 
 # inventory CASE STEP: assembles the step's inventory, prints its directory.
 inventory() {
-	d=$tmp/$1.$2
-	mkdir -p "$d"
-	cp "$CASES"/_base/* "$d"/
-	for f in "$CASES/$1/$2"/*; do
-		[ "$(basename "$f")" = expect ] || cp "$f" "$d"/
-	done
-	echo "$d"
+	case_assemble "$CASES/$1/$2" "$tmp/$1.$2" && echo "$tmp/$1.$2"
 }
 
 # expect_explain WANT_EXIT "LINE SUBSTRING"... -- ARGS: runs netpol explain ARGS, checks the
