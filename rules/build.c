@@ -138,7 +138,7 @@ static const char *mkname(struct builder *b, const char *prefix, const char *tex
 	size_t len = strlen(prefix) + strlen(text) + strlen(suffix);
 	if (len <= MAX_NAME)
 		return np_arena_printf(b->a, "%s%s%s", prefix, text, suffix);
-	return np_arena_printf(b->a, "%s%.*s~%012llx%s", prefix, MAX_NAME - 40, text,
+	return np_arena_printf(b->a, "%s%.*s_%012llx%s", prefix, MAX_NAME - 40, text,
 			       (unsigned long long)(fnv1a(text) & 0xffffffffffffULL), suffix);
 }
 
