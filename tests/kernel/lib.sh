@@ -44,6 +44,17 @@ np_require_root() {
 	[ -x "$NP_AGENT" ] || { echo "missing $NP_AGENT (make tests-built)"; exit 2; }
 }
 
+# Skip (exit 77) while a netpol subcommand the test needs is not built in yet.
+np_require_netpol() {
+	local c
+	[ -x "$NETPOL" ] || { echo "missing $NETPOL"; exit 2; }
+	for c in "$@"; do
+		if "$NETPOL" "$c" --help 2>&1 | grep -q "not built into this binary"; then
+			echo "netpol $c is not built yet"; exit 77
+		fi
+	done
+}
+
 np_topo_up() {
 	local p ns short v4 v6
 	NP_TMP=$(mktemp -d "/tmp/np-$$.XXXXXX")
@@ -148,4 +159,55 @@ np_matrix() {
 			print line
 		}
 	}' "$1"
+}
+
+# np_base_inventory DIR: the 9 pods and 3 namespaces of tests/cases/_base, no policies.
+np_base_inventory() {
+	rm -rf "$1"; mkdir -p "$1"
+	cp "$NP_SRC/tests/cases/_base/"* "$1/"
+}
+
+# np_apply DIR: netpol apply in the node netns; prints its output on failure.
+np_apply() {
+	np_node "$NETPOL" apply "$1" >"$NP_TMP/apply.log" 2>&1 && return 0
+	np_log "netpol apply $1 failed:"; sed 's/^/    /' "$NP_TMP/apply.log" >&2
+	return 1
+}
+
+# np_check RESULTS PROTO PORT FAMILY 'AWK CONDITION' : the condition (over the strings `from`
+# and `to`, e.g. 'to != "x/b" || from == "x/a"') says which pairs must connect; every other pair
+# must be blocked. Prints the mismatching pairs and both matrices; returns 1 on any mismatch.
+np_check() {
+	local bad
+	awk -v proto="$2" -v port="$3" -v fam="$4" "
+		tolower(\$1) == tolower(proto) && \$2 == port && \$3 == fam {
+			from = \$4; to = \$5; want = ($5) ? 1 : 0
+			print \$1, \$2, \$3, from, to, want
+		}" "$1" >"$NP_TMP/want.lst"
+	bad=$(paste -d' ' "$NP_TMP/want.lst" <(awk -v proto="$2" -v port="$3" -v fam="$4" \
+		'tolower($1) == tolower(proto) && $2 == port && $3 == fam { print $6 }' "$1") |
+		awk '$6 != $7' | wc -l)
+	if [ "$(wc -l <"$NP_TMP/want.lst")" != 81 ] || [ "$bad" != 0 ]; then
+		np_log "MISMATCH $2 $3 IPv$4: $bad pairs; expected, then measured:"
+		np_matrix "$NP_TMP/want.lst" "$2" "$3" "$4" >&2
+		np_matrix "$1" "$2" "$3" "$4" >&2
+		return 1
+	fi
+	echo "ok   $2 $3 IPv$4: 81 pairs as expected"
+}
+
+# np_reach DIR PROTO PORT FAMILY -> "FROM TO 0|1" lines from `netpol reach`'s table.
+# Reads the header row of ns/pod names for the column order; accepts 1/0, ./X, Y/N, ✓/✗.
+np_reach() {
+	"$NETPOL" reach "$1" --protocol "$2" --port "$3" --family "$4" 2>"$NP_TMP/reach.err" |
+	awk '
+	function val(t) {
+		if (t ~ /^(1|\.|Y|y|yes|allow|allowed|✓|✔)$/) return 1
+		if (t ~ /^(0|X|x|N|n|no|deny|denied|drop|✗|✘|-)$/) return 0
+		return "?"
+	}
+	{ n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[a-z0-9-]+\/[a-z0-9-]+$/) n++ }
+	n >= 2 && n == NF - (NF > 1 && $1 !~ /\//) { for (i = 1; i <= NF; i++) if ($i ~ /\//) col[++ncol] = $i; next }
+	ncol > 0 && $1 ~ /\// && NF == ncol + 1 { for (i = 2; i <= NF; i++) print $1, col[i - 1], val($i) }
+	'
 }
