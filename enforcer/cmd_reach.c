@@ -312,19 +312,64 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 	printf(" allows it\n");
 }
 
+static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verdict *sv)
+{
+	char name[300], pol[600];
+	json_t *iso = json_array();
+	for (size_t i = 0; i < sv->n_isolating; i++) {
+		snprintf(pol, sizeof(pol), "%s/%s", sv->isolating[i]->ns, sv->isolating[i]->name);
+		json_array_append_new(iso, json_string(pol));
+	}
+	json_t *o = json_pack("{s:s,s:b,s:s,s:b,s:o}", "at", endpoint_name(ep, name, sizeof(name)),
+			      "allowed", sv->allowed, "why", np_side_why_str(sv->why), "isolated",
+			      sv->isolated, "isolating", iso);
+	if (!o)
+		abort();
+	if (sv->why == NP_WHY_RULE) {
+		snprintf(pol, sizeof(pol), "%s/%s", sv->policy->ns, sv->policy->name);
+		json_object_set_new(o, "policy", json_string(pol));
+		json_object_set_new(o, "rule", json_integer((json_int_t)sv->rule));
+		/* null: the rule has no peers (every peer) / no ports (every port) */
+		json_object_set_new(o, "peer", sv->peer == NP_EVAL_ALL ? json_null() :
+						      json_integer((json_int_t)sv->peer));
+		json_object_set_new(o, "port", sv->port == NP_EVAL_ALL ? json_null() :
+						      json_integer((json_int_t)sv->port));
+	}
+	return o;
+}
+
+static void print_explain_json(const struct np_flow *f, const struct np_verdict *vd, int family)
+{
+	char sn[300], dn[300], sa[64], da[64];
+	json_t *root = json_pack(
+		"{s:s,s:b,s:{s:s,s:s,s:s,s:s,s:s,s:i,s:i},s:o,s:o}", "verdict",
+		vd->allowed ? "ALLOWED" : "DROPPED", "allowed", vd->allowed, "flow", "from",
+		endpoint_name(&f->src, sn, sizeof(sn)), "to", endpoint_name(&f->dst, dn, sizeof(dn)),
+		"from_addr", np_addr_str(&f->src.addr, sa), "to_addr", np_addr_str(&f->dst.addr, da),
+		"protocol", np_proto_name(f->proto), "port", (int)f->port, "family", family, "egress",
+		side_json(&f->src, &vd->egress), "ingress", side_json(&f->dst, &vd->ingress));
+	if (!root)
+		abort();
+	json_dumpf(root, stdout, JSON_COMPACT);
+	printf("\n");
+	json_decref(root);
+}
+
 static void explain_usage(void)
 {
 	fprintf(stderr, "usage: netpol explain DIR --from NS/POD|IP --to NS/POD|IP "
-			"--port PORT[/PROTO] [--family 4|6]\n");
+			"--port PORT[/PROTO] [--family 4|6] [--json]\n");
 }
 
 int cmd_explain(int argc, char **argv)
 {
 	const char *dir = NULL, *from = NULL, *to = NULL, *portarg = NULL, *v;
-	int family = 0, missing = 0, rc;
+	int family = 0, missing = 0, json = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--from", &missing)))
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if ((v = opt_value(argc, argv, &i, "--from", &missing)))
 			from = v;
 		else if ((v = opt_value(argc, argv, &i, "--to", &missing)))
 			to = v;
@@ -389,13 +434,17 @@ int cmd_explain(int argc, char **argv)
 		fprintf(stderr, "netpol explain: the two ends are of different families\n");
 		goto out_ev;
 	}
-	char sn[300], dn[300], sa[64], da[64];
-	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)\n", vd.allowed ? "ALLOWED" : "DROPPED",
-	       endpoint_name(&f.src, sn, sizeof(sn)), endpoint_name(&f.dst, dn, sizeof(dn)),
-	       np_proto_name(proto), (unsigned)port, family, np_addr_str(&f.src.addr, sa),
-	       np_addr_str(&f.dst.addr, da));
-	print_side("egress", &f.src, &vd.egress);
-	print_side("ingress", &f.dst, &vd.ingress);
+	if (json) {
+		print_explain_json(&f, &vd, family);
+	} else {
+		char sn[300], dn[300], sa[64], da[64];
+		printf("%s %s -> %s %s/%u (IPv%d %s -> %s)\n", vd.allowed ? "ALLOWED" : "DROPPED",
+		       endpoint_name(&f.src, sn, sizeof(sn)), endpoint_name(&f.dst, dn, sizeof(dn)),
+		       np_proto_name(proto), (unsigned)port, family, np_addr_str(&f.src.addr, sa),
+		       np_addr_str(&f.dst.addr, da));
+		print_side("egress", &f.src, &vd.egress);
+		print_side("ingress", &f.dst, &vd.ingress);
+	}
 	rc = vd.allowed ? 0 : 1;
 	np_verdict_clear(&vd);
 out_ev:

@@ -76,6 +76,12 @@ expect_explain 1 "DROPPED z/a -> x/a" \
 	-- "$d" --from z/a --to x/a --port 80
 expect_explain 0 "allowed by x/allow-client-a-via-ns-selector-80 ingress[0] from[0] ports[0]" \
 	-- "$d" --from y/c --to x/a --port 80
+expect_explain 1 '"verdict":"DROPPED"' \
+	'"isolating":["x/allow-client-a-via-ns-selector","x/allow-client-a-via-ns-selector-80"]}}' \
+	-- "$d" --from z/a --to x/a --port 80 --json
+expect_explain 0 '"ingress":{"at":"x/a","allowed":true,"why":"allowed by a rule","isolated":true' \
+	'"policy":"x/allow-client-a-via-ns-selector-80","rule":0,"peer":0,"port":0}' \
+	-- "$d" --json --from y/c --to x/a --port 80
 
 # Bad arguments: exit 2.
 expect_explain 2 -- "$d" --from x/a --to y/a
