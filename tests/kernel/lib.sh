@@ -55,6 +55,16 @@ np_require_netpol() {
 	done
 }
 
+# np_start_node NETPOL_SUBCOMMAND... : the usual test start: skip unless root and those netpol
+# subcommands exist, remove everything on exit, build the topology, start the servers.
+np_start_node() {
+	np_require_root
+	np_require_netpol "$@"
+	trap np_topo_down EXIT
+	np_topo_up || { echo "topology setup failed"; exit 1; }
+	np_servers_start || { echo "servers did not start"; exit 1; }
+}
+
 np_topo_up() {
 	local p ns short v4 v6
 	NP_TMP=$(mktemp -d "/tmp/np-$$.XXXXXX")

@@ -14,11 +14,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 CASES_DIR="$NP_SRC/tests/cases"
 
-np_require_root
-np_require_netpol apply reach
-trap np_topo_down EXIT
-np_topo_up || { echo "topology setup failed"; exit 1; }
-np_servers_start || exit 1
+np_start_node apply reach
 
 # Counters per class: 4 = IPv4 TCP/UDP, 6 = IPv6 TCP/UDP, s = SCTP (both families).
 declare -A BLOCKS PAIRS MISS REACHMISS

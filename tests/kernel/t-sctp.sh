@@ -9,11 +9,7 @@
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
 . "$(dirname "$0")/lib.sh"
-np_require_root
-np_require_netpol apply
-trap np_topo_down EXIT
-np_topo_up || exit 1
-np_servers_start || exit 1
+np_start_node apply
 fail=0
 inv="$NP_TMP/inv"
 
