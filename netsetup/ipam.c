@@ -1,0 +1,206 @@
+/* ipam.c — leases in a JSON file under flock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ipam.h"
+
+/* Bounds the search in huge IPv6 ranges: a network never holds more endpoints than this. */
+#define IPAM_MAX_SCAN (1u << 20)
+
+struct lease_file {
+	char path[4096];
+	int lock_fd;
+	json_t *leases; /* object: address text -> owner */
+};
+
+static int lease_open(struct lease_file *lf, const char *file, struct ns_error *err)
+{
+	char lock[4096 + 8];
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	snprintf(lf->path, sizeof(lf->path), "%s", file);
+	snprintf(lock, sizeof(lock), "%s.lock", file);
+	lf->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lf->lock_fd < 0) {
+		rc = -errno;
+		return ns_error_set(err, rc, "ipam lock %s: %s", lock, strerror(-rc));
+	}
+	while (flock(lf->lock_fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		rc = -errno;
+		close(lf->lock_fd);
+		return ns_error_set(err, rc, "ipam lock %s: %s", lock, strerror(-rc));
+	}
+	root = json_load_file(file, 0, &jerr);
+	if (!root) {
+		if (access(file, F_OK) == 0) {
+			close(lf->lock_fd);
+			return ns_error_set(err, -EBADMSG, "ipam file %s: %s", file, jerr.text);
+		}
+		lf->leases = json_object();
+		return 0;
+	}
+	lf->leases = json_incref(json_object_get(root, "leases"));
+	json_decref(root);
+	if (!json_is_object(lf->leases)) {
+		json_decref(lf->leases);
+		lf->leases = json_object();
+	}
+	return 0;
+}
+
+static int lease_commit(struct lease_file *lf, struct ns_error *err)
+{
+	char tmp[4096 + 16];
+	json_t *root = json_pack("{sO}", "leases", lf->leases);
+	int rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", lf->path);
+	if (json_dump_file(root, tmp, JSON_SORT_KEYS | JSON_INDENT(1)) < 0 ||
+	    rename(tmp, lf->path) < 0) {
+		rc = errno ? -errno : -EIO;
+		unlink(tmp);
+		ns_error_set(err, rc, "ipam file %s: %s", lf->path, strerror(-rc));
+	}
+	json_decref(root);
+	return rc;
+}
+
+static void lease_close(struct lease_file *lf)
+{
+	json_decref(lf->leases);
+	close(lf->lock_fd); /* drops the flock */
+}
+
+/* Addresses no endpoint may hold: network and broadcast (IPv4) and the gateway. */
+static bool reserved(const struct ns_ipam_pool *p, const struct ns_ip *ip)
+{
+	struct ns_prefix net = ns_prefix_network(&p->subnet);
+	struct ns_ip last = ns_prefix_last(&p->subnet);
+
+	if (p->gateway.family && ns_ip_equal(&p->gateway, ip))
+		return true;
+	if (ns_ip_equal(&net.ip, ip) && p->subnet.len < ns_ip_max_len(ip->family) - 1)
+		return true;
+	return ip->family == AF_INET && p->subnet.len < 31 && ns_ip_equal(&last, ip);
+}
+
+static int pick_free(const struct ns_ipam_pool *p, json_t *leases, struct ns_ip *out)
+{
+	struct ns_prefix r = ns_prefix_network(&p->range);
+	struct ns_ip ip = r.ip, last = ns_prefix_last(&p->range);
+	char buf[NS_IP_STRLEN];
+
+	for (unsigned int i = 0; i < IPAM_MAX_SCAN; i++) {
+		if (!reserved(p, &ip) && ns_prefix_contains(&p->subnet, &ip) &&
+		    !json_object_get(leases, ns_ip_format(&ip, buf))) {
+			*out = ip;
+			return 0;
+		}
+		if (ns_ip_equal(&ip, &last))
+			break;
+		ip = ns_ip_add(&ip, 1);
+	}
+	return -ENOSPC;
+}
+
+int ns_ipam_allocate(const char *file, const struct ns_ipam_pool *pools, size_t n_pools,
+		     const char *owner, const struct ns_ip *wanted, size_t n_wanted,
+		     struct ns_ip *out, struct ns_error *err)
+{
+	struct lease_file lf;
+	struct ns_ip got[8];
+	char buf[NS_IP_STRLEN], pbuf[NS_PREFIX_STRLEN];
+	bool used[8] = { false };
+	int rc;
+
+	if (n_pools > 8)
+		return ns_error_set(err, -EINVAL, "too many subnets");
+	for (size_t w = 0; w < n_wanted; w++) {
+		size_t i;
+		for (i = 0; i < n_pools; i++)
+			if (ns_prefix_contains(&pools[i].subnet, &wanted[w]))
+				break;
+		if (i == n_pools)
+			return ns_error_set(err, -EINVAL, "address %s is not in any subnet of the network",
+					    ns_ip_format(&wanted[w], buf));
+		if (used[i])
+			return ns_error_set(err, -EINVAL, "two addresses requested in subnet %s",
+					    ns_prefix_format(&pools[i].subnet, pbuf));
+		if (reserved(&pools[i], &wanted[w]))
+			return ns_error_set(err, -EADDRNOTAVAIL,
+					    "address %s is reserved (network, broadcast or gateway)",
+					    ns_ip_format(&wanted[w], buf));
+		used[i] = true;
+		got[i] = wanted[w];
+	}
+	if ((rc = lease_open(&lf, file, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n_pools; i++) {
+		if (used[i]) {
+			json_t *holder = json_object_get(lf.leases, ns_ip_format(&got[i], buf));
+			if (holder) {
+				rc = ns_error_set(err, -EADDRINUSE, "address %s is already in use by %s", buf,
+						  json_string_value(holder));
+				goto close;
+			}
+		} else if (pick_free(&pools[i], lf.leases, &got[i]) < 0) {
+			rc = ns_error_set(err, -ENOSPC, "no free address left in %s",
+					  ns_prefix_format(&pools[i].range, pbuf));
+			goto close;
+		}
+		/* Taken now, so a second pool with an overlapping range cannot pick it again. */
+		json_object_set_new(lf.leases, ns_ip_format(&got[i], buf), json_string(owner));
+	}
+	if ((rc = lease_commit(&lf, err)) < 0)
+		goto close;
+	memcpy(out, got, n_pools * sizeof(*got));
+close:
+	lease_close(&lf);
+	return rc;
+}
+
+int ns_ipam_release(const char *file, const char *owner, struct ns_error *err)
+{
+	struct lease_file lf;
+	const char *key;
+	json_t *val, *tmp;
+	bool changed = false;
+	int rc;
+
+	if ((rc = lease_open(&lf, file, err)) < 0)
+		return rc;
+	json_object_foreach_safe(lf.leases, tmp, key, val) {
+		if (json_is_string(val) && !strcmp(json_string_value(val), owner)) {
+			json_object_del(lf.leases, key);
+			changed = true;
+		}
+	}
+	if (changed)
+		rc = lease_commit(&lf, err);
+	lease_close(&lf);
+	return rc;
+}
+
+int ns_ipam_count(const char *file, size_t *count, struct ns_error *err)
+{
+	struct lease_file lf;
+	int rc;
+
+	if ((rc = lease_open(&lf, file, err)) < 0)
+		return rc;
+	*count = json_object_size(lf.leases);
+	lease_close(&lf);
+	return 0;
+}

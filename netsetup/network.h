@@ -1,0 +1,129 @@
+/* network.h — named, persistent container networks and their endpoints.
+ *
+ * State directory layout (default /var/lib/netpol):
+ *   networks/NAME.json          the definition
+ *   ipam/NAME.json (+ .lock)    address leases (ipam.h)
+ *   endpoints/NAME/ID.json      one record per attached endpoint
+ * The node side of a network (bridge, vxlan device, host veth ends, nat table) lives in the
+ * netns the caller runs in; containers are reached through their netns path. */
+#ifndef NETSETUP_NETWORK_H
+#define NETSETUP_NETWORK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ip.h"
+#include "ipam.h"
+#include "link.h"
+#include "nl.h"
+
+#define NS_DEFAULT_STATE_DIR "/var/lib/netpol"
+#define NS_MAX_SUBNETS 2 /* one IPv4 and one IPv6 */
+#define NS_MAX_PEERS 64
+#define NS_VXLAN_OVERHEAD 50 /* outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
+
+enum ns_driver_kind { NS_DRIVER_BRIDGE, NS_DRIVER_MACVLAN, NS_DRIVER_OVERLAY, NS_DRIVER_HOST };
+
+struct ns_network {
+	char name[64];
+	char id[33];          /* 32 hex digits, random at creation */
+	char created[32];     /* RFC 3339 UTC */
+	enum ns_driver_kind driver;
+	struct ns_ipam_pool pools[NS_MAX_SUBNETS];
+	size_t n_pools;
+	char bridge[NS_IFNAMSIZ]; /* bridge and overlay: the node's bridge */
+	char parent[NS_IFNAMSIZ]; /* macvlan: the lower device */
+	enum ns_macvlan_mode mode;
+	uint32_t vni;              /* overlay */
+	unsigned int mtu;          /* 0: derived (overlay: underlay - 50) or kernel default */
+	bool masquerade;
+	bool hairpin;
+	struct ns_ip peers[NS_MAX_PEERS]; /* overlay: every host's underlay address, self included */
+	size_t n_peers;
+	char nodes_dir[512];       /* overlay: also read peers from Node objects here */
+};
+
+struct ns_endpoint {
+	char network[64];
+	char id[128];
+	char driver[16];
+	char netns[512];           /* path; "" for host endpoints */
+	char ifname[NS_IFNAMSIZ];  /* inside the container */
+	char host_ifname[NS_IFNAMSIZ]; /* node side veth end; "" for macvlan and host */
+	struct ns_prefix addrs[NS_MAX_SUBNETS];
+	size_t n_addrs;
+	struct ns_ip gateways[NS_MAX_SUBNETS];
+	uint8_t mac[6];
+	struct ns_ip host;         /* overlay: underlay address of the host it lives on */
+	char pod_ns[128], pod_name[256]; /* optional --pod NS/NAME */
+	json_t *labels;            /* object of strings; owned */
+	char created[32];
+};
+
+/* The context every operation runs in. */
+struct ns_ctx {
+	char *state_dir;
+	struct ns_nl *nl;          /* socket in the node netns (the caller's) */
+};
+
+/* Opens a context on state_dir (NULL: the default), creating its directories. */
+struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err);
+void ns_ctx_free(struct ns_ctx *ctx);
+
+const char *ns_driver_name(enum ns_driver_kind d);
+int ns_driver_parse(const char *s, enum ns_driver_kind *out);
+
+/* Checks net (name, subnets, driver options), fills defaults (gateway = first host, bridge
+ * name, id, created), sets the node side up and saves the definition. -EEXIST if it exists. */
+int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err);
+int ns_network_load(struct ns_ctx *ctx, const char *name, struct ns_network *out,
+		    struct ns_error *err);
+/* Names of all networks, sorted; a JSON array of strings (caller decrefs). */
+int ns_network_names(struct ns_ctx *ctx, json_t **out, struct ns_error *err);
+/* Removes a network: refused with -EBUSY while endpoints exist unless force, which detaches
+ * them first. The node side goes too. */
+int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, struct ns_error *err);
+/* docker-network-inspect-like JSON of the definition and its endpoints (caller decrefs). */
+int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struct ns_error *err);
+/* Re-creates the node side (idempotent) and, for overlay, reprograms every remote endpoint. */
+int ns_network_sync(struct ns_ctx *ctx, const char *name, struct ns_error *err);
+
+struct ns_attach_req {
+	const char *netns;         /* path or name; NULL only for host networks */
+	const char *id;            /* NULL: derived from the netns name */
+	const char *ifname;        /* NULL: eth0 */
+	struct ns_ip ips[NS_MAX_SUBNETS]; /* static requests */
+	size_t n_ips;
+	const char *pod;           /* "NS/NAME" or NULL */
+	const char *labels;        /* "k=v,k2=v2" or NULL */
+};
+
+/* Attaches a container; on failure nothing is left (no interface, lease or record). On success
+ * *out (may be NULL) receives the record; free it with ns_endpoint_free. */
+int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_attach_req *req,
+		      struct ns_endpoint **out, struct ns_error *err);
+/* Detaches; works when the container netns is already gone. -ENOENT if no such endpoint. */
+int ns_network_detach(struct ns_ctx *ctx, const char *name, const char *id,
+		      struct ns_error *err);
+
+struct ns_endpoint *ns_endpoint_new(void);
+void ns_endpoint_free(struct ns_endpoint *ep);
+json_t *ns_endpoint_to_json(const struct ns_endpoint *ep);
+int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *err);
+json_t *ns_network_to_json(const struct ns_network *net);
+int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err);
+
+/* A stable 32-bit hash (FNV-1a) of "a/b", for interface names derived from long names. */
+uint32_t ns_name_hash(const char *a, const char *b);
+
+/* ---- used by the drivers (driver.h) ---- */
+
+/* Loads every endpoint record of a network; *out is a malloc'd array (free each with
+ * ns_endpoint_free's contents via ns_endpoints_free). */
+int ns_endpoints_load(struct ns_ctx *ctx, const char *network, struct ns_endpoint **out,
+		      size_t *n, struct ns_error *err);
+void ns_endpoints_free(struct ns_endpoint *v, size_t n);
+
+#endif

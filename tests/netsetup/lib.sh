@@ -1,0 +1,64 @@
+# tests/netsetup/lib.sh — shared by the netsetup tests (sourced, never run on its own).
+# Every test gets its own netns names (with $$) and state dir, and removes both on exit.
+NETPOL=${NETPOL:-$(cd "$(dirname "$0")/../.." && pwd)/build/netpol}
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+command -v socat >/dev/null || { echo "needs socat"; exit 77; }
+command -v jq >/dev/null || { echo "needs jq"; exit 77; }
+[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 77; }
+
+T=np$$                      # prefix of every netns this test creates
+STATE=$(mktemp -d /tmp/netpol-test.XXXXXX)
+NSES=""
+FAILS=0
+
+cleanup() {
+	for n in $NSES; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$STATE"
+	jobs -p | xargs -r kill 2>/dev/null
+}
+trap cleanup EXIT INT TERM
+
+mkns() { # name...
+	for n in "$@"; do
+		ip netns add "$n" || exit 1
+		NSES="$NSES $n"
+		ip -n "$n" link set lo up
+	done
+}
+
+# np NODE SUBCOMMAND ARGS...: netpol net in the node's netns with this test's state dir.
+np() {
+	_node=$1 _sub=$2; shift 2
+	ip netns exec "$_node" "$NETPOL" net "$_sub" --state-dir "$STATE" "$@"
+}
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+check() { # description, command...
+	_d=$1; shift
+	if "$@"; then pass "$_d"; else fail "$_d"; fi
+}
+fails() { ! "$@"; }
+finish() { [ "$FAILS" -eq 0 ] && { echo "all passed"; exit 0; }; echo "$FAILS failed"; exit 1; }
+
+# tcp FROM_NS TO_NS ADDR PORT: a server in TO_NS answers a token, FROM_NS must read it.
+tcp() {
+	_tok="pong-$4-$$"
+	case "$3" in *:*) _l=TCP6-LISTEN ;; *) _l=TCP-LISTEN ;; esac
+	ip netns exec "$2" socat -T5 "$_l:$4,reuseaddr" SYSTEM:"echo $_tok" 2>/dev/null &
+	_pid=$!
+	for _i in $(seq 50); do
+		ip netns exec "$2" ss -Hltn "sport = :$4" | grep -q . && break
+		sleep 0.05
+	done
+	case "$3" in *:*) _a="[$3]" ;; *) _a=$3 ;; esac
+	_out=$(ip netns exec "$1" timeout 5 socat -T3 - "TCP:$_a:$4,connect-timeout=3" </dev/null 2>/dev/null)
+	kill "$_pid" 2>/dev/null; wait "$_pid" 2>/dev/null
+	[ "$_out" = "$_tok" ]
+}
+
+# The address of endpoint ID in network NET, by family (4|6), without the prefix length.
+ep_addr() { # node net id family
+	np "$1" inspect "$2" | jq -r --arg id "$3" --arg f "$4" \
+		'.[0].Containers[$id] | if $f == "4" then .IPv4Address else .IPv6Address end | sub("/.*"; "")'
+}
