@@ -849,12 +849,13 @@ static void table_finish(struct builder *b, struct btable *bt, struct rs_table *
 	while (n_base < bt->n_chains && bt->chains[n_base].hook != RS_HOOK_NONE)
 		n_base++;
 	qsort(bt->chains + n_base, bt->n_chains - n_base, sizeof(*bt->chains), chain_cmp);
-	qsort(bt->counters, bt->n_counters, sizeof(*bt->counters), counter_cmp);
+	if (bt->n_counters) /* NULL when there are none, and qsort's base must not be NULL */
+		qsort(bt->counters, bt->n_counters, sizeof(*bt->counters), counter_cmp);
 
 	t->sets = np_arena_alloc(b->a, (bt->n_sets + 1) * sizeof(*t->sets));
 	for (size_t i = 0; i < bt->n_sets; i++) {
 		struct rs_set *s = &bt->sets[i].s;
-		if (!s->interval) {
+		if (!s->interval && s->n_elems) {
 			qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
 			size_t m = 0;
 			for (size_t j = 0; j < s->n_elems; j++)
