@@ -126,6 +126,11 @@ static bool pod_is_local(const struct builder *b, const struct np_pod *p)
 {
 	if (p->host_network || p->n_ips == 0)
 		return false;
+	if (b->opt->local_pod) {
+		size_t l = strlen(p->ns);
+		return !strncmp(b->opt->local_pod, p->ns, l) && b->opt->local_pod[l] == '/' &&
+		       !strcmp(b->opt->local_pod + l + 1, p->name);
+	}
 	if (!b->opt->node)
 		return true;
 	return p->node && !strcmp(p->node, b->opt->node);
@@ -900,9 +905,15 @@ static void build_inet(struct builder *b, struct rs_table *t)
 	new_map(b, "ing6", RS_KEY_IPV6);
 	new_map(b, "egr4", RS_KEY_IPV4);
 	new_map(b, "egr6", RS_KEY_IPV6);
-	base_chain(b, "egress-fwd", RS_HOOK_FORWARD, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
-	base_chain(b, "egress-in", RS_HOOK_INPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
-	base_chain(b, "ingress-fwd", RS_HOOK_FORWARD, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
+	if (b->opt->netns_local) {
+		/* inside the pod's own netns: its traffic leaves through output, arrives at input */
+		base_chain(b, "egress-out", RS_HOOK_OUTPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
+		base_chain(b, "ingress-in", RS_HOOK_INPUT, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
+	} else {
+		base_chain(b, "egress-fwd", RS_HOOK_FORWARD, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
+		base_chain(b, "egress-in", RS_HOOK_INPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
+		base_chain(b, "ingress-fwd", RS_HOOK_FORWARD, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
+	}
 
 	/* policy chains, and which policies select each pod */
 	const char **in_chain = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
@@ -1069,10 +1080,11 @@ int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 				b.sel_pods[i][b.n_sel_pods[i]++] = p;
 	}
 
-	rs->n_tables = b.opt->no_spoof_table ? 1 : 2;
+	bool spoof = !b.opt->no_spoof_table && !b.opt->netns_local;
+	rs->n_tables = spoof ? 2 : 1;
 	rs->tables = np_arena_alloc(b.a, 2 * sizeof(*rs->tables));
 	build_inet(&b, &rs->tables[0]);
-	if (!b.opt->no_spoof_table)
+	if (spoof)
 		build_spoof(&b, &rs->tables[1]);
 	/* every rule carries a hash of its own text, so a chain read back from the kernel can
 	 * be compared with the IR as a list of hashes */

@@ -146,7 +146,10 @@ struct rs_options {
 	const char *node;         /* pods whose spec.nodeName equals this are local; NULL = all */
 	bool reject;              /* end pod chains with reject instead of drop */
 	bool no_spoof_table;      /* leave out the bridge anti-spoofing table */
-	bool netns_local;         /* build for one pod's own netns (macvlan): hooks input/output */
+	bool netns_local;         /* build for one pod's own netns (macvlan: sibling traffic never
+				     reaches the node): ingress on input, egress on output, no
+				     forward chains and no anti-spoofing table */
+	const char *local_pod;    /* "ns/name": only this pod is local (with netns_local) */
 	const char *table_name;   /* default "netpol" */
 };
 
