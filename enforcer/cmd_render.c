@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "endpoints.h"
 #include "load.h"
 #include "ruleset.h"
 
@@ -15,10 +16,12 @@ int cmd_render(int argc, char **argv)
 		{ "node", required_argument, NULL, 'n' },
 		{ "reject", no_argument, NULL, 'r' },
 		{ "no-spoof", no_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rs_options ro = { 0 };
+	const char *state_dir = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -26,20 +29,27 @@ int cmd_render(int argc, char **argv)
 		case 'n': ro.node = optarg; break;
 		case 'r': ro.reject = true; break;
 		case 's': ro.no_spoof_table = true; break;
+		case 'S': state_dir = optarg; break;
 		case 'h':
-			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof]\n");
+			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof]\n");
+		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
 		return 2;
 	}
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;
+	char err[1024];
+	if (state_dir && endpoints_merge(inv, state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "netpol: render: %s\n", err);
+		np_inventory_free(inv);
+		return 2;
+	}
 	struct rs_ruleset *rs = NULL;
 	int rc = ruleset_build(inv, &ro, &rs);
 	if (rc < 0) {

@@ -1,0 +1,124 @@
+/* endpoints.c — see endpoints.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "endpoints.h"
+#include "inventory.h"
+#include "network.h"
+
+static void to_addr(const struct ns_ip *ip, struct np_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = ip->family == AF_INET ? 4 : 6;
+	memcpy(out->b, ip->a, ip->family == AF_INET ? 4 : 16);
+}
+
+static const char *node_of(const struct np_inventory *inv, const struct ns_ip *host)
+{
+	if (!host->family)
+		return NULL;
+	struct np_addr a;
+	to_addr(host, &a);
+	for (size_t i = 0; i < inv->n_nodes; i++)
+		for (size_t j = 0; j < inv->nodes[i].n_addrs; j++)
+			if (!np_addr_cmp(&inv->nodes[i].addrs[j], &a))
+				return inv->nodes[i].name;
+	return NULL;
+}
+
+static void fill_from(struct np_inventory *inv, struct np_pod *pod, const struct ns_endpoint *ep)
+{
+	struct np_arena *a = inv->arena;
+	if (pod->n_ips == 0 && ep->n_addrs) {
+		pod->ips = np_arena_alloc(a, ep->n_addrs * sizeof(*pod->ips));
+		for (size_t i = 0; i < ep->n_addrs; i++)
+			to_addr(&ep->addrs[i].ip, &pod->ips[pod->n_ips++]);
+	}
+	if (!pod->host_if && ep->host_ifname[0])
+		pod->host_if = np_arena_strdup(a, ep->host_ifname);
+	pod->attach = np_arena_strdup(a, ep->driver);
+	if (ep->netns[0])
+		pod->netns = np_arena_strdup(a, ep->netns);
+	if (!strcmp(ep->driver, "host"))
+		pod->host_network = true;
+}
+
+static void new_pod(struct np_inventory *inv, const struct ns_endpoint *ep)
+{
+	struct np_arena *a = inv->arena;
+	struct np_pod *pod = np_inventory_add_pod(inv);
+	pod->ns = np_arena_strdup(a, ep->pod_ns);
+	pod->name = np_arena_strdup(a, ep->pod_name);
+	pod->node = node_of(inv, &ep->host);
+	size_t n = ep->labels ? json_object_size(ep->labels) : 0;
+	pod->labels.v = np_arena_alloc(a, (n + 1) * sizeof(*pod->labels.v));
+	const char *k;
+	json_t *v;
+	if (ep->labels)
+		json_object_foreach(ep->labels, k, v) {
+			if (!json_is_string(v))
+				continue;
+			pod->labels.v[pod->labels.n].key = np_arena_strdup(a, k);
+			pod->labels.v[pod->labels.n++].value = np_arena_strdup(a, json_string_value(v));
+		}
+	np_labels_sort(&pod->labels);
+	fill_from(inv, pod, ep);
+}
+
+int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen)
+{
+	struct ns_error e = { { 0 } };
+	struct ns_ctx *ctx = ns_ctx_new(state_dir, &e);
+	if (!ctx) {
+		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
+		return -EIO;
+	}
+	json_t *names = NULL;
+	int rc = ns_network_names(ctx, &names, &e);
+	if (rc < 0) {
+		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
+		ns_ctx_free(ctx);
+		return rc;
+	}
+	int merged = 0;
+	bool added = false;
+	size_t i;
+	json_t *name;
+	json_array_foreach(names, i, name) {
+		struct ns_endpoint *eps = NULL;
+		size_t n = 0;
+		rc = ns_endpoints_load(ctx, json_string_value(name), &eps, &n, &e);
+		if (rc < 0) {
+			snprintf(err, errlen, "network %s: %s", json_string_value(name), e.msg);
+			break;
+		}
+		for (size_t j = 0; j < n; j++) {
+			const struct ns_endpoint *ep = &eps[j];
+			if (!ep->pod_ns[0] || !ep->pod_name[0])
+				continue;
+			const struct np_pod *p = np_inventory_pod(inv, ep->pod_ns, ep->pod_name);
+			if (p) {
+				fill_from(inv, &inv->pods[p - inv->pods], ep);
+			} else {
+				new_pod(inv, ep);
+				added = true;
+			}
+			merged++;
+		}
+		ns_endpoints_free(eps, n);
+		if (rc < 0)
+			break;
+	}
+	json_decref(names);
+	ns_ctx_free(ctx);
+	if (added) {
+		/* keeps pods sorted and adds namespaces named only by endpoints */
+		struct np_diags d;
+		np_diags_init(&d);
+		np_inventory_finish(inv, &d);
+		np_diags_free(&d);
+	}
+	return rc < 0 ? rc : merged;
+}
