@@ -33,9 +33,12 @@ static bool in_set(const char *s, const char *const *set)
 static json_t *resolve_plain(const char *s, size_t n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
-	static const char *const trues[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y",
+	/* yes/no/on/off are booleans to kubectl's YAML 1.1 parser, so `app: yes` fails there
+	 * and must fail here; the single letters y/n, also 1.1 booleans, are kept as strings:
+	 * `namespace: n` meaning false surprises everyone and kubectl users rarely meet it */
+	static const char *const trues[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
 					     "on", "On", "ON", NULL };
-	static const char *const falses[] = { "false", "False", "FALSE", "no", "No", "NO", "n", "N",
+	static const char *const falses[] = { "false", "False", "FALSE", "no", "No", "NO",
 					      "off", "Off", "OFF", NULL };
 	if (strlen(s) != n) /* an embedded NUL: keep the bytes as they are */
 		return json_stringn(s, n);

@@ -17,8 +17,8 @@ struct np_yaml_sink {
 };
 
 /* Scalars resolve like the YAML 1.1 parser kubectl uses: quoted or block scalars are strings;
- * plain null/~/empty is null, true/false/yes/no/on/off booleans, decimal (0x hex, 0 octal)
- * integers, decimal floats, anything else a string. */
+ * plain null/~/empty is null, true/false/yes/no/on/off booleans (not y/n), decimal (0x hex,
+ * 0 octal) integers, decimal floats, anything else a string. */
 void np_yaml_load(const char *text, size_t len, const struct np_yaml_sink *sink);
 
 #endif
