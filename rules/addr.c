@@ -98,6 +98,19 @@ int np_addr_cmp(const struct np_addr *a, const struct np_addr *b)
 
 const char *np_addr_str(const struct np_addr *a, char *buf)
 {
+	if (a->family == 4) { /* hot in rendering: glibc's inet_ntop formats IPv4 with sprintf */
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a->b[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return buf;
+	}
 	if (!inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->b, buf, 64))
 		snprintf(buf, 64, "?");
 	return buf;

@@ -36,6 +36,30 @@ static void outf(struct out *o, const char *fmt, ...)
 	}
 }
 
+/* Appending without printf: the render of a large cluster is mostly element lines. */
+static void outs(struct out *o, const char *str)
+{
+	size_t l = strlen(str);
+	if (o->n + l + 1 > o->cap) {
+		o->cap = (o->n + l + 1) * 2;
+		o->p = realloc(o->p, o->cap);
+		if (!o->p)
+			abort();
+	}
+	memcpy(o->p + o->n, str, l + 1);
+	o->n += l;
+}
+
+static void outu(struct out *o, unsigned v)
+{
+	char buf[12], *p = buf + sizeof(buf);
+	*--p = 0;
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	outs(o, p);
+}
+
 static const char *proto_lc(uint8_t p)
 {
 	switch (p) {
@@ -63,25 +87,29 @@ static const char *key_type(enum rs_key k)
 
 static void addr_range(struct out *o, const struct np_addr *lo, const struct np_addr *hi)
 {
-	char a[64], b[64];
-	np_addr_str(lo, a);
-	if (!np_addr_cmp(lo, hi)) {
-		outf(o, "%s", a);
+	char a[64];
+	outs(o, np_addr_str(lo, a));
+	if (!np_addr_cmp(lo, hi))
 		return;
-	}
 	int prefix = np_range_prefix(lo, hi);
-	if (prefix >= 0)
-		outf(o, "%s/%d", a, prefix);
-	else
-		outf(o, "%s-%s", a, np_addr_str(hi, b));
+	if (prefix >= 0) {
+		outs(o, "/");
+		outu(o, (unsigned)prefix);
+	} else {
+		outs(o, "-");
+		outs(o, np_addr_str(hi, a));
+	}
 }
 
 static void port_range(struct out *o, const struct rs_elem *e)
 {
-	if (e->port_lo == e->port_hi)
-		outf(o, "%s . %u", proto_lc(e->proto), e->port_lo);
-	else
-		outf(o, "%s . %u-%u", proto_lc(e->proto), e->port_lo, e->port_hi);
+	outs(o, proto_lc(e->proto));
+	outs(o, " . ");
+	outu(o, e->port_lo);
+	if (e->port_lo != e->port_hi) {
+		outs(o, "-");
+		outu(o, e->port_hi);
+	}
 }
 
 static void elem(struct out *o, const struct rs_set *s, const struct rs_elem *e)
@@ -97,20 +125,26 @@ static void elem(struct out *o, const struct rs_set *s, const struct rs_elem *e)
 	case RS_KEY_IPV4_PROTO_PORT:
 	case RS_KEY_IPV6_PROTO_PORT:
 		addr_range(o, &e->addr_lo, &e->addr_hi);
-		outf(o, " . ");
+		outs(o, " . ");
 		port_range(o, e);
 		break;
 	case RS_KEY_IFNAME:
-		outf(o, "\"%s\"", e->ifname);
+		outs(o, "\"");
+		outs(o, e->ifname);
+		outs(o, "\"");
 		break;
 	case RS_KEY_IFNAME_IPV4:
 	case RS_KEY_IFNAME_IPV6:
-		outf(o, "\"%s\" . ", e->ifname);
+		outs(o, "\"");
+		outs(o, e->ifname);
+		outs(o, "\" . ");
 		addr_range(o, &e->addr_lo, &e->addr_hi);
 		break;
 	}
-	if (s->vmap)
-		outf(o, " : goto %s", e->target);
+	if (s->vmap) {
+		outs(o, " : goto ");
+		outs(o, e->target);
+	}
 }
 
 static void set(struct out *o, const struct rs_set *s)
@@ -124,9 +158,9 @@ static void set(struct out *o, const struct rs_set *s)
 	if (s->n_elems) {
 		outf(o, "\t\telements = {\n");
 		for (size_t i = 0; i < s->n_elems; i++) {
-			outf(o, "\t\t\t");
+			outs(o, "\t\t\t");
 			elem(o, s, &s->elems[i]);
-			outf(o, "%s\n", i + 1 < s->n_elems ? "," : "");
+			outs(o, i + 1 < s->n_elems ? ",\n" : "\n");
 		}
 		outf(o, "\t\t}\n");
 	}
@@ -144,100 +178,119 @@ static void rule(struct out *o, const struct rs_rule *r, bool with_comment)
 	const char *sep = "";
 	for (size_t i = 0; i < r->n_m; i++, sep = " ") {
 		const struct rs_match *m = &r->m[i];
-		outf(o, "%s", sep);
+		outs(o, sep);
 		switch (m->kind) {
 		case RS_M_CT_ESTABLISHED:
-			outf(o, "ct state established,related");
+			outs(o, "ct state established,related");
 			break;
 		case RS_M_CT_INVALID:
-			outf(o, "ct state invalid");
+			outs(o, "ct state invalid");
 			break;
 		case RS_M_ICMPV6_ND:
-			outf(o, "icmpv6 type 133-137");
+			outs(o, "icmpv6 type 133-137");
 			break;
 		case RS_M_SADDR_IN:
-			outf(o, "%s saddr @%s", ip(m->family), m->set);
-			break;
 		case RS_M_DADDR_IN:
-			outf(o, "%s daddr @%s", ip(m->family), m->set);
+			outs(o, ip(m->family));
+			outs(o, m->kind == RS_M_SADDR_IN ? " saddr @" : " daddr @");
+			outs(o, m->set);
 			break;
 		case RS_M_SADDR_EQ:
-			outf(o, "%s saddr %s", ip(m->family), np_addr_str(&m->addr, a));
-			break;
 		case RS_M_DADDR_EQ:
-			outf(o, "%s daddr %s", ip(m->family), np_addr_str(&m->addr, a));
+			outs(o, ip(m->family));
+			outs(o, m->kind == RS_M_SADDR_EQ ? " saddr " : " daddr ");
+			outs(o, np_addr_str(&m->addr, a));
 			break;
 		case RS_M_L4_PORT_IN:
-			outf(o, "meta l4proto . th dport @%s", m->set);
+			outs(o, "meta l4proto . th dport @");
+			outs(o, m->set);
 			break;
 		case RS_M_DADDR_L4_PORT_IN:
-			outf(o, "%s daddr . meta l4proto . th dport @%s", ip(m->family), m->set);
+			outs(o, ip(m->family));
+			outs(o, " daddr . meta l4proto . th dport @");
+			outs(o, m->set);
 			break;
 		case RS_M_L4PROTO_EQ:
-			outf(o, "meta l4proto %s", proto_lc(m->proto));
+			outs(o, "meta l4proto ");
+			outs(o, proto_lc(m->proto));
 			break;
 		case RS_M_IIF_NOT_IN:
-			outf(o, "iifname != @%s", m->set);
+			outs(o, "iifname != @");
+			outs(o, m->set);
 			break;
 		case RS_M_IIF_SADDR_IN:
-			outf(o, "iifname . %s saddr @%s", ip(m->family), m->set);
+			outs(o, "iifname . ");
+			outs(o, ip(m->family));
+			outs(o, " saddr @");
+			outs(o, m->set);
 			break;
 		case RS_M_IIF_ARP_SADDR_IN:
-			outf(o, "iifname . arp saddr ip @%s", m->set);
+			outs(o, "iifname . arp saddr ip @");
+			outs(o, m->set);
 			break;
 		}
 	}
 	if (r->log) {
-		outf(o, "%slimit rate 10/second burst 20 packets log prefix \"%s\" group %u", sep,
-		     r->log_prefix, r->log_group);
+		outs(o, sep);
+		outs(o, "limit rate 10/second burst 20 packets log prefix \"");
+		outs(o, r->log_prefix);
+		outs(o, "\" group ");
+		outu(o, r->log_group);
 		sep = " ";
 	}
 	if (r->counter) {
-		outf(o, "%scounter name \"%s\"", sep, r->counter);
+		outs(o, sep);
+		outs(o, "counter name \"");
+		outs(o, r->counter);
+		outs(o, "\"");
 		sep = " ";
 	} else if (r->anon_counter) {
-		outf(o, "%scounter", sep);
+		outs(o, sep);
+		outs(o, "counter");
 		sep = " ";
 	}
+	static const char *const plain[] = {
+		[RS_V_ACCEPT] = "accept", [RS_V_DROP] = "drop",
+		[RS_V_REJECT_TCP] = "reject with tcp reset",
+		[RS_V_REJECT] = "reject with icmpx admin-prohibited",
+	};
 	switch (r->verdict) {
 	case RS_V_NONE:
 		break;
 	case RS_V_ACCEPT:
-		outf(o, "%saccept", sep);
-		break;
 	case RS_V_DROP:
-		outf(o, "%sdrop", sep);
+	case RS_V_REJECT_TCP:
+	case RS_V_REJECT:
+		outs(o, sep);
+		outs(o, plain[r->verdict]);
 		break;
 	case RS_V_JUMP:
-		outf(o, "%sjump %s", sep, r->target);
-		break;
 	case RS_V_GOTO:
-		outf(o, "%sgoto %s", sep, r->target);
+		outs(o, sep);
+		outs(o, r->verdict == RS_V_JUMP ? "jump " : "goto ");
+		outs(o, r->target);
 		break;
 	case RS_V_SADDR_VMAP:
-		outf(o, "%s%s saddr vmap @%s", sep, ip(r->family), r->target);
-		break;
 	case RS_V_DADDR_VMAP:
-		outf(o, "%s%s daddr vmap @%s", sep, ip(r->family), r->target);
-		break;
-	case RS_V_REJECT_TCP:
-		outf(o, "%sreject with tcp reset", sep);
-		break;
-	case RS_V_REJECT:
-		outf(o, "%sreject with icmpx admin-prohibited", sep);
+		outs(o, sep);
+		outs(o, ip(r->family));
+		outs(o, r->verdict == RS_V_SADDR_VMAP ? " saddr vmap @" : " daddr vmap @");
+		outs(o, r->target);
 		break;
 	}
-	if (with_comment && r->comment)
-		outf(o, " comment \"%s\"", r->comment);
+	if (with_comment && r->comment) {
+		outs(o, " comment \"");
+		outs(o, r->comment);
+		outs(o, "\"");
+	}
 }
 
 char *emit_text_rule(const struct rs_table *t, const struct rs_rule *r)
 {
 	(void)t;
 	struct out o = { 0 };
+	outs(&o, "");
 	rule(&o, r, false);
-	if (!o.p)
-		outf(&o, "%s", "");
 	return o.p;
 }
 
@@ -275,9 +328,9 @@ static void chain(struct out *o, const struct rs_table *t, const struct rs_chain
 		outf(o, "; policy %s;\n", c->policy_drop ? "drop" : "accept");
 	}
 	for (size_t i = 0; i < c->n_rules; i++) {
-		outf(o, "\t\t");
+		outs(o, "\t\t");
 		rule(o, &c->rules[i], true);
-		outf(o, "\n");
+		outs(o, "\n");
 	}
 	outf(o, "\t}\n");
 }

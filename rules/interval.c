@@ -46,15 +46,17 @@ void np_cidr_bounds(const struct np_cidr *c, struct np_addr *lo, struct np_addr 
 
 int np_range_prefix(const struct np_addr *lo, const struct np_addr *hi)
 {
-	size_t bits = alen(lo) * 8;
-	for (size_t p = 0; p <= bits; p++) {
-		struct np_cidr c = { .addr = *lo, .prefix = (uint8_t)p };
-		struct np_addr l, h;
-		np_cidr_bounds(&c, &l, &h);
-		if (!cmp(&l, lo) && !cmp(&h, hi))
-			return (int)p;
+	/* the common leading bits are the prefix; below them lo must be all zeros and hi all
+	 * ones */
+	size_t bits = alen(lo) * 8, p = 0;
+	while (p < bits && ((lo->b[p / 8] ^ hi->b[p / 8]) & (0x80u >> (p % 8))) == 0)
+		p++;
+	for (size_t i = p; i < bits; i++) {
+		unsigned m = 0x80u >> (i % 8);
+		if ((lo->b[i / 8] & m) || !(hi->b[i / 8] & m))
+			return -1;
 	}
-	return -1;
+	return (int)p;
 }
 
 void np_ranges_free(struct np_ranges *r)
