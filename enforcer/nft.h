@@ -1,0 +1,34 @@
+/* nft.h — the nf_tables netlink socket: send one batch and collect every reply, read our own
+ * tables back into a state (table-filtered dumps only: other tables are never listed). */
+#ifndef NETPOL_NFT_H
+#define NETPOL_NFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "emit_nl.h"
+
+struct nft_sock;
+
+/* Opens a NETLINK_NETFILTER socket in the current network namespace with extended acks and
+ * buffers forced large enough for big batches. 0 or -errno. */
+int nft_sock_open(struct nft_sock **out);
+void nft_sock_close(struct nft_sock *s);
+/* A sequence number for the next batch (and dumps): batches of one socket never reuse seqs. */
+uint32_t nft_sock_seq(struct nft_sock *s, uint32_t count);
+
+/* Sends a finished batch in one sendmsg and drains every reply. Each kernel error becomes an
+ * error record "ORIGIN (what): kernel said: STRERROR (EXT-ACK MESSAGE)". Returns 0 when the
+ * transaction committed (or, for a check batch, when the kernel found no error), -EINVAL when the
+ * kernel rejected it (nothing changed), or another -errno when the outcome is unknown (lost
+ * replies): then the caller must read back before trusting anything. */
+int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct np_diags *diags);
+
+/* Reads back the tables named in want (name + family; contents ignored) into a new state:
+ * table flags and comment, sets with elements, chains with their rules' comments, counters with
+ * values. A table the kernel does not have is returned with present = false. Retries when the
+ * ruleset generation changes during the dumps. */
+int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_state **out);
+
+#endif

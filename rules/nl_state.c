@@ -1,0 +1,722 @@
+/* nl_state.c — the comparable form of a table (from the IR or read back from the kernel), the
+ * key encodings both sides share, and the diff between two states. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "emit_nl.h"
+
+/* nft datatype ids (nftables include/datatype.h) and how concatenations pack them. */
+enum { DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12, DT_INET_SERVICE = 13, DT_IFNAME = 41 };
+#define CONCAT2(a, b) (((a) << 6) | (b))
+#define CONCAT3(a, b, c) (((a) << 12) | ((b) << 6) | (c))
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 8;
+	p = realloc(p, *cap * size);
+	if (!p)
+		abort(); /* allocation failure aborts, as everywhere in netpol */
+	return p;
+}
+
+struct nl_state *nl_state_new(void)
+{
+	struct nl_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		abort();
+	st->arena = np_arena_new();
+	return st;
+}
+
+void nl_state_free(struct nl_state *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n_tables; i++) {
+		struct nl_table *t = &st->tables[i];
+		for (size_t j = 0; j < t->n_sets; j++)
+			free(t->sets[j].elems);
+		free(t->sets);
+		free(t->chains);
+		free(t->counters);
+	}
+	free(st->tables);
+	np_arena_free(st->arena);
+	free(st);
+}
+
+struct nl_table *nl_state_add_table(struct nl_state *st, const char *name, uint32_t family)
+{
+	st->tables = realloc(st->tables, (st->n_tables + 1) * sizeof(*st->tables));
+	if (!st->tables)
+		abort();
+	struct nl_table *t = &st->tables[st->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->name = np_arena_strdup(st->arena, name);
+	t->family = family;
+	return t;
+}
+
+struct nl_set *nl_table_add_set(struct nl_state *st, struct nl_table *t)
+{
+	t->sets = grow(t->sets, &t->cap_sets, t->n_sets, sizeof(*t->sets));
+	struct nl_set *s = &t->sets[t->n_sets++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+struct nl_chain *nl_table_add_chain(struct nl_state *st, struct nl_table *t)
+{
+	t->chains = grow(t->chains, &t->cap_chains, t->n_chains, sizeof(*t->chains));
+	struct nl_chain *c = &t->chains[t->n_chains++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+struct nl_counter *nl_table_add_counter(struct nl_state *st, struct nl_table *t)
+{
+	t->counters = grow(t->counters, &t->cap_counters, t->n_counters, sizeof(*t->counters));
+	struct nl_counter *c = &t->counters[t->n_counters++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+static int elem_cmp(const void *x, const void *y)
+{
+	const struct nl_elem *a = x, *b = y;
+	int r = memcmp(a->lo, b->lo, NL_KEY_MAX);
+	if (!r)
+		r = memcmp(a->hi, b->hi, NL_KEY_MAX);
+	if (!r)
+		r = strcmp(a->chain ? a->chain : "", b->chain ? b->chain : "");
+	return r;
+}
+
+void nl_set_sort(struct nl_set *s)
+{
+	if (s->n_elems > 1)
+		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
+}
+
+/* ---- keys ---- */
+
+void nl_key_info(enum rs_key key, struct nl_keyinfo *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (key) {
+	case RS_KEY_IPV4:
+		*out = (struct nl_keyinfo){ DT_IPADDR, 4, { 4 }, 1 };
+		break;
+	case RS_KEY_IPV6:
+		*out = (struct nl_keyinfo){ DT_IP6ADDR, 16, { 16 }, 1 };
+		break;
+	case RS_KEY_PROTO_PORT:
+		*out = (struct nl_keyinfo){ CONCAT2(DT_INET_PROTO, DT_INET_SERVICE), 8, { 1, 2 }, 2 };
+		break;
+	case RS_KEY_IPV4_PROTO_PORT:
+		*out = (struct nl_keyinfo){ CONCAT3(DT_IPADDR, DT_INET_PROTO, DT_INET_SERVICE), 12,
+					    { 4, 1, 2 }, 3 };
+		break;
+	case RS_KEY_IPV6_PROTO_PORT:
+		*out = (struct nl_keyinfo){ CONCAT3(DT_IP6ADDR, DT_INET_PROTO, DT_INET_SERVICE), 24,
+					    { 16, 1, 2 }, 3 };
+		break;
+	case RS_KEY_IFNAME:
+		*out = (struct nl_keyinfo){ DT_IFNAME, 16, { 16 }, 1 };
+		break;
+	case RS_KEY_IFNAME_IPV4:
+		*out = (struct nl_keyinfo){ CONCAT2(DT_IFNAME, DT_IPADDR), 20, { 16, 4 }, 2 };
+		break;
+	case RS_KEY_IFNAME_IPV6:
+		*out = (struct nl_keyinfo){ CONCAT2(DT_IFNAME, DT_IP6ADDR), 32, { 16, 16 }, 2 };
+		break;
+	}
+}
+
+uint32_t nl_set_flags(const struct rs_set *s)
+{
+	struct nl_keyinfo ki;
+	nl_key_info(s->key, &ki);
+	uint32_t f = 0;
+	if (s->interval)
+		f |= NFT_SET_INTERVAL;
+	/* nft marks only interval concatenations (the pipapo backend) as CONCAT */
+	if (s->interval && ki.n_fields > 1)
+		f |= NFT_SET_CONCAT;
+	if (s->vmap)
+		f |= NFT_SET_MAP;
+	return f;
+}
+
+static void put_addr(uint8_t *p, const struct np_addr *a, unsigned len)
+{
+	memcpy(p, a->b, len);
+}
+
+static void put_port(uint8_t *p, uint16_t port)
+{
+	p[0] = port >> 8;
+	p[1] = port & 0xff;
+}
+
+void nl_elem_encode(const struct rs_set *s, const struct rs_elem *e, struct nl_elem *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->chain = s->vmap ? e->target : NULL;
+	uint8_t *lo = out->lo, *hi = out->hi;
+	switch (s->key) {
+	case RS_KEY_IPV4:
+		put_addr(lo, &e->addr_lo, 4);
+		put_addr(hi, s->interval ? &e->addr_hi : &e->addr_lo, 4);
+		break;
+	case RS_KEY_IPV6:
+		put_addr(lo, &e->addr_lo, 16);
+		put_addr(hi, s->interval ? &e->addr_hi : &e->addr_lo, 16);
+		break;
+	case RS_KEY_PROTO_PORT:
+		lo[0] = hi[0] = e->proto;
+		put_port(lo + 4, e->port_lo);
+		put_port(hi + 4, s->interval ? e->port_hi : e->port_lo);
+		break;
+	case RS_KEY_IPV4_PROTO_PORT:
+	case RS_KEY_IPV6_PROTO_PORT: {
+		unsigned al = s->key == RS_KEY_IPV4_PROTO_PORT ? 4 : 16;
+		put_addr(lo, &e->addr_lo, al);
+		put_addr(hi, s->interval ? &e->addr_hi : &e->addr_lo, al);
+		lo[al] = hi[al] = e->proto;
+		put_port(lo + al + 4, e->port_lo);
+		put_port(hi + al + 4, s->interval ? e->port_hi : e->port_lo);
+		break;
+	}
+	case RS_KEY_IFNAME:
+	case RS_KEY_IFNAME_IPV4:
+	case RS_KEY_IFNAME_IPV6:
+		strncpy((char *)lo, e->ifname, 16);
+		memcpy(hi, lo, 16);
+		if (s->key != RS_KEY_IFNAME) {
+			unsigned al = s->key == RS_KEY_IFNAME_IPV4 ? 4 : 16;
+			put_addr(lo + 16, &e->addr_lo, al);
+			put_addr(hi + 16, s->interval ? &e->addr_hi : &e->addr_lo, al);
+		}
+		break;
+	}
+}
+
+/* ---- state from the IR ---- */
+
+static uint32_t hook_num(enum rs_hook h)
+{
+	switch (h) {
+	case RS_HOOK_PREROUTING: return NF_INET_PRE_ROUTING;
+	case RS_HOOK_INPUT: return NF_INET_LOCAL_IN;
+	case RS_HOOK_FORWARD: return NF_INET_FORWARD;
+	case RS_HOOK_OUTPUT: return NF_INET_LOCAL_OUT;
+	case RS_HOOK_POSTROUTING: return NF_INET_POST_ROUTING;
+	case RS_HOOK_NONE: break;
+	}
+	return 0;
+}
+
+int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out)
+{
+	struct nl_state *st = nl_state_new();
+	for (size_t ti = 0; ti < rs->n_tables; ti++) {
+		const struct rs_table *rt = &rs->tables[ti];
+		struct nl_table *t = nl_state_add_table(
+			st, rt->name, rt->family == RS_FAMILY_INET ? NFPROTO_INET : NFPROTO_BRIDGE);
+		t->ir = rt;
+		t->present = true;
+		t->flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
+		t->comment = rt->comment;
+		for (size_t i = 0; i < rt->n_sets; i++) {
+			const struct rs_set *rset = &rt->sets[i];
+			struct nl_set *s = nl_table_add_set(st, t);
+			struct nl_keyinfo ki;
+			nl_key_info(rset->key, &ki);
+			s->ir = rset;
+			s->name = rset->name;
+			s->comment = rset->comment;
+			s->flags = nl_set_flags(rset);
+			s->key_type = ki.type;
+			s->key_len = ki.len;
+			s->data_type = rset->vmap ? NFT_DATA_VERDICT : 0;
+			s->elems = calloc(rset->n_elems + 1, sizeof(*s->elems));
+			if (!s->elems)
+				abort();
+			for (size_t e = 0; e < rset->n_elems; e++)
+				nl_elem_encode(rset, &rset->elems[e], &s->elems[e]);
+			s->n_elems = rset->n_elems;
+			nl_set_sort(s);
+		}
+		for (size_t i = 0; i < rt->n_counters; i++) {
+			struct nl_counter *c = nl_table_add_counter(st, t);
+			c->name = rt->counters[i].name;
+			c->comment = rt->counters[i].comment;
+		}
+		for (size_t i = 0; i < rt->n_chains; i++) {
+			const struct rs_chain *rc = &rt->chains[i];
+			struct nl_chain *c = nl_table_add_chain(st, t);
+			c->ir = rc;
+			c->name = rc->name;
+			c->comment = rc->comment;
+			c->base = rc->hook != RS_HOOK_NONE;
+			if (c->base) {
+				c->type = "filter";
+				c->hook = hook_num(rc->hook);
+				c->prio = rc->prio;
+				c->policy = rc->policy_drop ? NF_DROP : NF_ACCEPT;
+			}
+			c->n_rules = rc->n_rules;
+			c->rules = np_arena_alloc(st->arena, (rc->n_rules + 1) * sizeof(char *));
+			for (size_t r = 0; r < rc->n_rules; r++)
+				c->rules[r] = rc->rules[r].comment;
+		}
+	}
+	*out = st;
+	return 0;
+}
+
+/* ---- kernel elements ---- */
+
+static int raw_cmp(const void *x, const void *y)
+{
+	const struct nl_raw_elem *a = *(const struct nl_raw_elem *const *)x;
+	const struct nl_raw_elem *b = *(const struct nl_raw_elem *const *)y;
+	int r = memcmp(a->key, b->key, NL_KEY_MAX);
+	if (r)
+		return r;
+	/* an end boundary sorts before a start at the same key: it closes the earlier range */
+	return (int)(b->flags & NFT_SET_ELEM_INTERVAL_END) - (int)(a->flags & NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* Big-endian decrement over len bytes; end boundaries are exclusive (last + 1). */
+static void be_dec(uint8_t *p, unsigned len)
+{
+	for (unsigned i = len; i-- > 0;)
+		if (p[i]-- != 0)
+			break;
+}
+
+void nl_set_add_kernel_elems(struct nl_state *st, struct nl_set *s,
+			     const struct nl_raw_elem *raw, size_t n)
+{
+	size_t base = s->n_elems;
+	s->elems = realloc(s->elems, (base + n + 1) * sizeof(*s->elems));
+	if (!s->elems)
+		abort();
+	bool rbtree = (s->flags & NFT_SET_INTERVAL) && !(s->flags & NFT_SET_CONCAT);
+	if (!rbtree) {
+		for (size_t i = 0; i < n; i++) {
+			struct nl_elem *e = &s->elems[s->n_elems];
+			memset(e, 0, sizeof(*e));
+			if (raw[i].key_len != s->key_len ||
+			    (raw[i].key_end_len && raw[i].key_end_len != s->key_len)) {
+				s->garbled = true;
+				continue;
+			}
+			memcpy(e->lo, raw[i].key, s->key_len);
+			memcpy(e->hi, raw[i].key_end_len ? raw[i].key_end : raw[i].key, s->key_len);
+			if (raw[i].chain)
+				e->chain = np_arena_strdup(st->arena, raw[i].chain);
+			s->n_elems++;
+		}
+		nl_set_sort(s);
+		return;
+	}
+	const struct nl_raw_elem **v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		v[i] = &raw[i];
+		if (raw[i].key_len != s->key_len)
+			s->garbled = true;
+	}
+	qsort(v, n, sizeof(*v), raw_cmp);
+	const struct nl_raw_elem *start = NULL;
+	for (size_t i = 0; i < n && !s->garbled; i++) {
+		bool end = v[i]->flags & NFT_SET_ELEM_INTERVAL_END;
+		if (!end) {
+			if (start)
+				s->garbled = true; /* two starts in a row: not a layout we write */
+			start = v[i];
+			continue;
+		}
+		if (!start)
+			continue; /* nft's key-0 end marker, or an end we do not pair: no range */
+		struct nl_elem *e = &s->elems[s->n_elems++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->lo, start->key, s->key_len);
+		memcpy(e->hi, v[i]->key, s->key_len);
+		be_dec(e->hi, s->key_len);
+		start = NULL;
+	}
+	if (start && !s->garbled) { /* a range up to all-ones has no end element */
+		struct nl_elem *e = &s->elems[s->n_elems++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->lo, start->key, s->key_len);
+		memset(e->hi, 0xff, s->key_len);
+	}
+	free(v);
+	nl_set_sort(s);
+}
+
+/* ---- element text ---- */
+
+static size_t field_str(char *buf, size_t size, unsigned dt, const uint8_t *lo, const uint8_t *hi)
+{
+	char a[64], b[64];
+	switch (dt) {
+	case DT_IPADDR:
+	case DT_IP6ADDR: {
+		int af = dt == DT_IPADDR ? AF_INET : AF_INET6;
+		unsigned l = dt == DT_IPADDR ? 4 : 16;
+		inet_ntop(af, lo, a, sizeof(a));
+		if (!memcmp(lo, hi, l))
+			return snprintf(buf, size, "%s", a);
+		inet_ntop(af, hi, b, sizeof(b));
+		return snprintf(buf, size, "%s-%s", a, b);
+	}
+	case DT_INET_PROTO:
+		if (lo[0] == 6)
+			return snprintf(buf, size, "tcp");
+		if (lo[0] == 17)
+			return snprintf(buf, size, "udp");
+		if (lo[0] == 132)
+			return snprintf(buf, size, "sctp");
+		return snprintf(buf, size, "%u", lo[0]);
+	case DT_INET_SERVICE: {
+		unsigned pl = lo[0] << 8 | lo[1], ph = hi[0] << 8 | hi[1];
+		return pl == ph ? snprintf(buf, size, "%u", pl) : snprintf(buf, size, "%u-%u", pl, ph);
+	}
+	case DT_IFNAME:
+		return snprintf(buf, size, "\"%.16s\"", (const char *)lo);
+	}
+	return snprintf(buf, size, "?");
+}
+
+const char *nl_elem_str(const struct nl_set *s, const struct nl_elem *e, char *buf, size_t size)
+{
+	unsigned types[3], lens[3], n = 0;
+	uint32_t kt = s->key_type;
+	/* split the concatenated type back into its 6-bit subtypes, first field highest */
+	while (kt && n < 3) {
+		types[n++] = kt & 0x3f;
+		kt >>= 6;
+	}
+	for (unsigned i = 0; i < n / 2; i++) {
+		unsigned t = types[i];
+		types[i] = types[n - 1 - i];
+		types[n - 1 - i] = t;
+	}
+	if (n == 1)
+		types[0] = s->key_type;
+	for (unsigned i = 0; i < n; i++)
+		lens[i] = types[i] == DT_IP6ADDR || types[i] == DT_IFNAME ? 16 : 4;
+	size_t off = 0, pos = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < n && pos < size; i++) {
+		if (i)
+			pos += snprintf(buf + pos, size - pos, " . ");
+		if (pos < size)
+			pos += field_str(buf + pos, size - pos, types[i], e->lo + off, e->hi + off);
+		off += lens[i];
+	}
+	if (e->chain && pos < size)
+		snprintf(buf + pos, size - pos, " : goto %s", e->chain);
+	return buf;
+}
+
+/* ---- diff ---- */
+
+static int name_cmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return !name_cmp(a, b);
+}
+
+/* Sorted index over an array of objects that start with a name pointer member at offset off. */
+struct ix {
+	const char *name;
+	const void *obj;
+};
+
+static int ix_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct ix *)x)->name, ((const struct ix *)y)->name);
+}
+
+static struct ix *ix_build(const void *base, size_t n, size_t size, size_t name_off)
+{
+	struct ix *v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		const char *obj = (const char *)base + i * size;
+		v[i].obj = obj;
+		v[i].name = *(const char *const *)(obj + name_off);
+	}
+	qsort(v, n, sizeof(*v), ix_cmp);
+	return v;
+}
+
+static const void *ix_find(const struct ix *v, size_t n, const char *name)
+{
+	struct ix key = { .name = name };
+	const struct ix *r = bsearch(&key, v, n, sizeof(*v), ix_cmp);
+	return r ? r->obj : NULL;
+}
+
+static void diff_elems(struct np_arena *a, const struct nl_set *o, const struct nl_set *c,
+		       struct nl_set_diff *sd)
+{
+	size_t no = o ? o->n_elems : 0, nc = c ? c->n_elems : 0;
+	sd->del = np_arena_alloc(a, (no + 1) * sizeof(*sd->del));
+	sd->add = np_arena_alloc(a, (nc + 1) * sizeof(*sd->add));
+	size_t i = 0, j = 0;
+	while (i < no || j < nc) {
+		int r = i == no ? 1 : j == nc ? -1 : elem_cmp(&o->elems[i], &c->elems[j]);
+		if (r < 0)
+			sd->del[sd->n_del++] = &o->elems[i++];
+		else if (r > 0)
+			sd->add[sd->n_add++] = &c->elems[j++];
+		else
+			i++, j++;
+	}
+}
+
+static bool chain_rules_eq(const struct nl_chain *o, const struct nl_chain *c)
+{
+	if (o->n_rules != c->n_rules)
+		return false;
+	for (size_t i = 0; i < o->n_rules; i++)
+		if (!o->rules[i] || !c->rules[i] || strcmp(o->rules[i], c->rules[i]))
+			return false;
+	return true;
+}
+
+/* Does any rule of the table jump or go to chain name? */
+static bool is_jump_target(const struct nl_table *t, const char *name)
+{
+	for (size_t i = 0; t->ir && i < t->ir->n_chains; i++) {
+		const struct rs_chain *c = &t->ir->chains[i];
+		for (size_t r = 0; r < c->n_rules; r++)
+			if ((c->rules[r].verdict == RS_V_JUMP || c->rules[r].verdict == RS_V_GOTO) &&
+			    !strcmp(c->rules[r].target, name))
+				return true;
+	}
+	return false;
+}
+
+static bool in_names(const char **v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], name))
+			return true;
+	return false;
+}
+
+/* Element diff plus, for maps, every element pointing at a recreated chain: deleted before the
+ * chain is and added again after. */
+static void diff_elems_recreate(struct np_arena *a, const struct nl_set *o, const struct nl_set *c,
+				const char **rec, size_t n_rec, struct nl_set_diff *sd)
+{
+	diff_elems(a, o, c, sd);
+	if (!n_rec || !o || !c || !(c->flags & NFT_SET_MAP))
+		return;
+	const struct nl_elem **del = np_arena_alloc(a, (o->n_elems + 1) * sizeof(*del));
+	const struct nl_elem **add = np_arena_alloc(a, (c->n_elems + 1) * sizeof(*add));
+	size_t nd = 0, na = 0, i = 0;
+	for (size_t k = 0; k < o->n_elems; k++) {
+		const struct nl_elem *e = &o->elems[k];
+		bool listed = i < sd->n_del && sd->del[i] == e;
+		i += listed;
+		if (listed || (e->chain && in_names(rec, n_rec, e->chain)))
+			del[nd++] = e;
+	}
+	i = 0;
+	for (size_t k = 0; k < c->n_elems; k++) {
+		const struct nl_elem *e = &c->elems[k];
+		bool listed = i < sd->n_add && sd->add[i] == e;
+		i += listed;
+		if (listed || (e->chain && in_names(rec, n_rec, e->chain)))
+			add[na++] = e;
+	}
+	sd->del = del;
+	sd->n_del = nd;
+	sd->add = add;
+	sd->n_add = na;
+}
+
+/* Why a present table cannot be updated in place, or NULL. */
+static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
+				  const struct nl_table *c, struct ix *os, struct ix *oc,
+				  struct ix *ok)
+{
+	if (!o || !o->present)
+		return "not installed";
+	if ((o->flags & NL_TABLE_F_PERSIST) != (c->flags & NL_TABLE_F_PERSIST))
+		return "table flags differ";
+	if (!str_eq(o->comment, c->comment))
+		return "table comment differs";
+	for (size_t i = 0; i < c->n_sets; i++) {
+		const struct nl_set *s = &c->sets[i], *os_ = ix_find(os, o->n_sets, s->name);
+		if (!os_)
+			continue;
+		if (os_->garbled)
+			return np_arena_printf(a, "set %s: elements not understood", s->name);
+		if (os_->flags != s->flags || os_->key_type != s->key_type ||
+		    os_->key_len != s->key_len || os_->data_type != s->data_type ||
+		    !str_eq(os_->comment, s->comment))
+			return np_arena_printf(a, "set %s: definition differs", s->name);
+	}
+	for (size_t i = 0; i < c->n_chains; i++) {
+		const struct nl_chain *ch = &c->chains[i], *oc_ = ix_find(oc, o->n_chains, ch->name);
+		if (!oc_)
+			continue;
+		if (oc_->base != ch->base || (ch->base && (oc_->hook != ch->hook ||
+							   oc_->prio != ch->prio ||
+							   oc_->policy != ch->policy ||
+							   !str_eq(oc_->type, ch->type))))
+			return np_arena_printf(a, "chain %s: hook, priority or policy differs",
+					       ch->name);
+		/* a regular chain's comment is fixed by recreating it, unless rules jump to it */
+		if (!str_eq(oc_->comment, ch->comment) && (ch->base || is_jump_target(c, ch->name)))
+			return np_arena_printf(a, "chain %s: comment differs", ch->name);
+	}
+	for (size_t i = 0; i < c->n_counters; i++) {
+		const struct nl_counter *k = &c->counters[i], *ok_ = ix_find(ok, o->n_counters, k->name);
+		if (ok_ && !str_eq(ok_->comment, k->comment))
+			return np_arena_printf(a, "counter %s: comment differs", k->name);
+	}
+	return NULL;
+}
+
+static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct nl_table *c,
+		       bool force_full, struct nl_table_diff *td)
+{
+	struct np_arena *a = d->arena;
+	td->old = o;
+	td->cur = c;
+	struct ix *os = o ? ix_build(o->sets, o->n_sets, sizeof(*o->sets),
+				     offsetof(struct nl_set, name)) : NULL;
+	struct ix *oc = o ? ix_build(o->chains, o->n_chains, sizeof(*o->chains),
+				     offsetof(struct nl_chain, name)) : NULL;
+	struct ix *ok = o ? ix_build(o->counters, o->n_counters, sizeof(*o->counters),
+				     offsetof(struct nl_counter, name)) : NULL;
+	td->replace = force_full ? "full replace requested" : table_mismatch(a, o, c, os, oc, ok);
+	bool full = td->replace != NULL;
+	size_t no_s = full ? 0 : o->n_sets, no_c = full ? 0 : o->n_chains;
+	size_t no_k = full ? 0 : o->n_counters;
+
+	const char **rec = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*rec));
+	size_t n_rec = 0;
+	for (size_t i = 0; !full && i < c->n_chains; i++) {
+		const struct nl_chain *prev = ix_find(oc, o->n_chains, c->chains[i].name);
+		if (prev && !str_eq(prev->comment, c->chains[i].comment))
+			rec[n_rec++] = c->chains[i].name;
+	}
+
+	td->sets = np_arena_alloc(a, (c->n_sets + no_s + 1) * sizeof(*td->sets));
+	for (size_t i = 0; i < c->n_sets; i++) {
+		const struct nl_set *s = &c->sets[i];
+		const struct nl_set *prev = full ? NULL : ix_find(os, o->n_sets, s->name);
+		struct nl_set_diff *sd = &td->sets[td->n_sets];
+		sd->old = prev;
+		sd->cur = s;
+		diff_elems_recreate(a, prev, s, rec, n_rec, sd);
+		if (!prev || sd->n_del || sd->n_add)
+			td->n_sets++;
+		d->changes += !prev + sd->n_del + sd->n_add;
+	}
+	struct ix *cs = ix_build(c->sets, c->n_sets, sizeof(*c->sets), offsetof(struct nl_set, name));
+	for (size_t i = 0; i < no_s; i++) {
+		if (o->sets[i].flags & NFT_SET_ANONYMOUS)
+			continue;
+		if (!ix_find(cs, c->n_sets, o->sets[i].name)) {
+			td->sets[td->n_sets++] = (struct nl_set_diff){ .old = &o->sets[i] };
+			d->changes++;
+		}
+	}
+	free(cs);
+
+	td->chains = np_arena_alloc(a, (c->n_chains + no_c + 1) * sizeof(*td->chains));
+	for (size_t i = 0; i < c->n_chains; i++) {
+		const struct nl_chain *ch = &c->chains[i];
+		const struct nl_chain *prev = full ? NULL : ix_find(oc, o->n_chains, ch->name);
+		bool recreate = prev && !str_eq(prev->comment, ch->comment);
+		bool rewrite = prev && !recreate && !chain_rules_eq(prev, ch);
+		if (!prev || rewrite || recreate) {
+			td->chains[td->n_chains++] = (struct nl_chain_diff){
+				.old = prev, .cur = ch, .rewrite = rewrite, .recreate = recreate
+			};
+			d->changes++;
+		}
+	}
+	struct ix *cc = ix_build(c->chains, c->n_chains, sizeof(*c->chains),
+				 offsetof(struct nl_chain, name));
+	for (size_t i = 0; i < no_c; i++)
+		if (!ix_find(cc, c->n_chains, o->chains[i].name)) {
+			td->chains[td->n_chains++] = (struct nl_chain_diff){ .old = &o->chains[i] };
+			d->changes++;
+		}
+	free(cc);
+
+	td->counters = np_arena_alloc(a, (c->n_counters + no_k + 1) * sizeof(*td->counters));
+	for (size_t i = 0; i < c->n_counters; i++) {
+		const struct nl_counter *k = &c->counters[i];
+		if (full || !ix_find(ok, o->n_counters, k->name)) {
+			td->counters[td->n_counters++] = (struct nl_counter_diff){ .cur = k };
+			d->changes++;
+		}
+	}
+	struct ix *ck = ix_build(c->counters, c->n_counters, sizeof(*c->counters),
+				 offsetof(struct nl_counter, name));
+	for (size_t i = 0; i < no_k; i++)
+		if (!ix_find(ck, c->n_counters, o->counters[i].name)) {
+			td->counters[td->n_counters++] = (struct nl_counter_diff){ .old = &o->counters[i] };
+			d->changes++;
+		}
+	free(ck);
+	free(os);
+	free(oc);
+	free(ok);
+}
+
+int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
+		    struct nl_diff **out)
+{
+	struct nl_diff *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->arena = np_arena_new();
+	d->tables = np_arena_alloc(d->arena, (cur->n_tables + 1) * sizeof(*d->tables));
+	for (size_t i = 0; i < cur->n_tables; i++) {
+		const struct nl_table *c = &cur->tables[i], *o = NULL;
+		for (size_t j = 0; old && j < old->n_tables; j++)
+			if (old->tables[j].family == c->family && !strcmp(old->tables[j].name, c->name))
+				o = &old->tables[j];
+		diff_table(d, o, c, force_full, &d->tables[d->n_tables++]);
+	}
+	*out = d;
+	return 0;
+}
+
+void nl_diff_free(struct nl_diff *d)
+{
+	if (!d)
+		return;
+	np_arena_free(d->arena);
+	free(d);
+}
