@@ -1,6 +1,7 @@
 /* lint.c — warnings for valid policies that select nothing, name ports nobody has, or cut pods
  * off from DNS. Every warning points into the policy's own file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lint.h"
@@ -114,8 +115,10 @@ static bool pod_reaches_dns(const struct np_inventory *inv, const struct np_pod 
 	return false;
 }
 
+/* dns[i]: pod i reaches port 53 (1), does not (0), not computed yet (-1); computed once per
+ * pod, since every egress policy selecting a pod asks the same question */
 static void lint_pods(const struct np_inventory *inv, const struct np_policy *pol,
-		      struct np_diags *d)
+		      signed char *dns, struct np_diags *d)
 {
 	size_t selected = 0, host = 0;
 	const struct np_pod *first_host = NULL, *no_dns = NULL;
@@ -123,7 +126,9 @@ static void lint_pods(const struct np_inventory *inv, const struct np_policy *po
 		const struct np_pod *pod = &inv->pods[i];
 		if (np_policy_selects_pod(pol, pod)) {
 			selected++;
-			if (pol->egress && !no_dns && !pod_reaches_dns(inv, pod))
+			if (pol->egress && !no_dns && dns[i] < 0)
+				dns[i] = pod_reaches_dns(inv, pod);
+			if (pol->egress && !no_dns && !dns[i])
 				no_dns = pod;
 		} else if (pod->host_network && !strcmp(pod->ns, pol->ns) &&
 			   np_selector_matches(&pol->pod_sel, &pod->labels)) {
@@ -153,6 +158,10 @@ static void lint_pods(const struct np_inventory *inv, const struct np_policy *po
 
 void np_lint(const struct np_inventory *inv, struct np_diags *d)
 {
+	signed char *dns = malloc(inv->n_pods + 1);
+	if (!dns)
+		abort(); /* out of memory: documented policy, see arena.h */
+	memset(dns, -1, inv->n_pods + 1);
 	for (size_t i = 0; i < inv->n_pols; i++) {
 		const struct np_policy *pol = &inv->pols[i];
 		/* rules for a direction policyTypes leaves out are ignored by Kubernetes */
@@ -164,7 +173,7 @@ void np_lint(const struct np_inventory *inv, struct np_diags *d)
 			     "egress rules are ignored: policyTypes does not include Egress");
 		if (!inv->n_pods)
 			continue;
-		lint_pods(inv, pol, d);
+		lint_pods(inv, pol, dns, d);
 		for (size_t k = 0; pol->ingress && k < pol->n_in; k++) {
 			lint_peers(inv, pol, &pol->in[k], d);
 			lint_named_ports(inv, pol, &pol->in[k], true, d);
@@ -174,4 +183,5 @@ void np_lint(const struct np_inventory *inv, struct np_diags *d)
 			lint_named_ports(inv, pol, &pol->out[k], false, d);
 		}
 	}
+	free(dns);
 }
