@@ -190,7 +190,8 @@ static int read_all(const char *path, char **out, size_t *len)
 		close(fd);
 		return e;
 	}
-	size_t cap = (size_t)st.st_size + 1, n = 0;
+	/* one byte for the NUL and one so the read that sees EOF does not look like growth */
+	size_t cap = (size_t)st.st_size + 2, n = 0;
 	char *buf = malloc(cap);
 	if (!buf)
 		abort();
