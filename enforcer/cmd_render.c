@@ -1,5 +1,6 @@
 /* netpol render DIR [--node NAME] [--reject] [--no-spoof] — the dry run: prints the complete
  * nftables script that enforces DIR on that node. Touches no kernel state. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +58,11 @@ int cmd_render(int argc, char **argv)
 		np_inventory_free(inv);
 		return 1;
 	}
-	char *text = emit_text(rs);
-	fputs(text, stdout);
-	free(text);
+	if (emit_text_write(rs, stdout) < 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "netpol: render: cannot write the ruleset\n");
+		rc = -EIO;
+	}
 	ruleset_free(rs);
 	np_inventory_free(inv);
-	return 0;
+	return rc < 0 ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* load.c — see load.h. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "load.h"
 
@@ -34,6 +35,15 @@ int cli_load_inventory(const char *dir, struct np_inventory **out)
 		return -1;
 	}
 	np_diags_free(&d);
+	/* every record has been shown: the source texts (kept only to locate records) can go,
+	 * which is most of the memory of a large cluster */
+	for (size_t i = 0; i < inv->n_srcs; i++) {
+		free(inv->srcs[i]->text);
+		inv->srcs[i]->text = calloc(1, 1);
+		if (!inv->srcs[i]->text)
+			abort();
+		inv->srcs[i]->len = 0;
+	}
 	*out = inv;
 	return 0;
 }

@@ -117,6 +117,12 @@ struct builder {
 	const struct rs_options *opt;
 	struct np_arena *a;
 	struct btable inet;
+	/* rules of the chain being built grow here and are copied to the arena, exactly sized,
+	 * when it is done (a doubling array in the arena would leave every old copy behind) */
+	struct rs_rule *scratch;
+	size_t n_scratch, cap_scratch;
+	struct btable *cur_table;
+	size_t cur_chain;
 	/* per policy: indexes of the pods its spec.podSelector selects */
 	size_t **sel_pods;
 	size_t *n_sel_pods;
@@ -206,28 +212,42 @@ static void set_add_addr(struct bset *s, const struct np_addr *a)
 	e->addr_lo = e->addr_hi = *a;
 }
 
+static void chain_end(struct builder *b)
+{
+	if (!b->cur_table)
+		return;
+	struct rs_chain *c = &b->cur_table->chains[b->cur_chain];
+	c->n_rules = b->n_scratch;
+	c->rules = np_arena_alloc(b->a, (b->n_scratch + 1) * sizeof(*c->rules));
+	if (b->n_scratch)
+		memcpy(c->rules, b->scratch, b->n_scratch * sizeof(*c->rules));
+	b->n_scratch = 0;
+	b->cur_table = NULL;
+}
+
+/* Starts a chain; rules are added with chain_rule until the next chain or table_finish. */
 static struct rs_chain *table_chain(struct builder *b, struct btable *t, const char *name)
 {
+	chain_end(b);
 	VEC_PUSH(b->a, t->chains, t->n_chains, t->cap_chains);
 	struct rs_chain *c = &t->chains[t->n_chains - 1];
 	c->name = name;
+	b->cur_table = t;
+	b->cur_chain = t->n_chains - 1;
 	return c;
 }
 
-/* Rules are appended to the last chain only while it is being built, so a simple growable
- * array per chain suffices; capacity is tracked in a side counter on the chain's rules array
- * by doubling at powers of two. */
+/* A new, zeroed rule at the end of the open chain; valid until the next call. */
 static struct rs_rule *chain_rule(struct builder *b, struct rs_chain *c)
 {
-	size_t n = c->n_rules;
-	if (n == 0 || (n & (n - 1)) == 0) { /* n is 0 or a power of two: grow */
-		size_t cap = n ? n * 2 : 4;
-		struct rs_rule *r = np_arena_alloc(b->a, cap * sizeof(*r));
-		if (n)
-			memcpy(r, c->rules, n * sizeof(*r));
-		c->rules = r;
+	(void)c; /* always the open chain; named at call sites for readability */
+	if (b->n_scratch == b->cap_scratch) {
+		b->cap_scratch = b->cap_scratch ? b->cap_scratch * 2 : 64;
+		b->scratch = realloc(b->scratch, b->cap_scratch * sizeof(*b->scratch));
+		if (!b->scratch)
+			abort();
 	}
-	struct rs_rule *r = &c->rules[c->n_rules++];
+	struct rs_rule *r = &b->scratch[b->n_scratch++];
 	memset(r, 0, sizeof(*r));
 	return r;
 }
@@ -341,6 +361,8 @@ static void for_peer_pods(const struct builder *b, const char *policy_ns,
 			  void (*fn)(void *ctx, const struct np_pod *pod), void *ctx)
 {
 	const struct np_inventory *inv = b->inv;
+	if (peer->ipblock || (!peer->pod_sel && !peer->ns_sel))
+		return;
 	for (size_t i = 0; i < inv->n_nss; i++) {
 		const struct np_namespace *ns = &inv->nss[i];
 		if (peer->ns_sel ? !np_selector_matches(peer->ns_sel, &ns->labels)
@@ -348,9 +370,14 @@ static void for_peer_pods(const struct builder *b, const char *policy_ns,
 			continue;
 		size_t lo, hi;
 		ns_range(inv, ns->name, &lo, &hi);
-		for (size_t j = lo; j < hi; j++)
-			if (np_peer_selects_pod(inv, policy_ns, peer, &inv->pods[j]))
-				fn(ctx, &inv->pods[j]);
+		/* the namespace already matched: only the pod half of np_peer_selects_pod is left
+		 * (re-finding the namespace per pod was the hottest part of building) */
+		for (size_t j = lo; j < hi; j++) {
+			const struct np_pod *pod = &inv->pods[j];
+			if (!pod->host_network &&
+			    (!peer->pod_sel || np_selector_matches(peer->pod_sel, &pod->labels)))
+				fn(ctx, pod);
+		}
 	}
 }
 
@@ -845,6 +872,7 @@ static int counter_cmp(const void *x, const void *y)
  * of several container ports may repeat), and moves elements into the arena. */
 static void table_finish(struct builder *b, struct btable *bt, struct rs_table *t)
 {
+	chain_end(b);
 	/* stable order for maps: qsort is not stable, so sort the rest after the maps */
 	size_t n_maps = 0;
 	while (n_maps < bt->n_sets && bt->sets[n_maps].s.vmap)
@@ -1096,6 +1124,7 @@ int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 				rule->comment = hashname(&b, "np:", text);
 				free(text);
 			}
+	free(b.scratch);
 	*out = rs;
 	return 0;
 }

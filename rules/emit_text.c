@@ -1,5 +1,6 @@
 /* emit_text.c — the IR as an nft script: the dry-run render. Loaded with `nft -f`, it gives the
  * same kernel state as the libnftnl path (tests compare the two listings). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,19 @@
 struct out {
 	char *p;
 	size_t n, cap;
+	FILE *f;   /* when set, the buffer is written out at table and chain boundaries */
+	bool err;
 };
+
+static void flush_to_file(struct out *o)
+{
+	if (!o->f || !o->n)
+		return;
+	if (fwrite(o->p, 1, o->n, o->f) != o->n)
+		o->err = true;
+	o->n = 0;
+	o->p[0] = 0;
+}
 
 static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -335,30 +348,51 @@ static void chain(struct out *o, const struct rs_table *t, const struct rs_chain
 	outf(o, "\t}\n");
 }
 
-char *emit_text(const struct rs_ruleset *rs)
+static void emit_all(struct out *o, const struct rs_ruleset *rs)
 {
-	struct out o = { 0 };
-	outf(&o, "#!/usr/sbin/nft -f\n# netpol render: load with `nft -f`; one transaction that "
+	outf(o, "#!/usr/sbin/nft -f\n# netpol render: load with `nft -f`; one transaction that "
 		 "replaces netpol's tables and touches no other table\n");
 	for (size_t ti = 0; ti < rs->n_tables; ti++) {
 		const struct rs_table *t = &rs->tables[ti];
 		const char *fam = t->family == RS_FAMILY_BRIDGE ? "bridge" : "inet";
 		/* the first line makes the delete valid when the table does not exist yet */
-		outf(&o, "\ntable %s %s\ndelete table %s %s\ntable %s %s {\n", fam, t->name, fam,
+		outf(o, "\ntable %s %s\ndelete table %s %s\ntable %s %s {\n", fam, t->name, fam,
 		     t->name, fam, t->name);
 		if (t->comment)
-			outf(&o, "\tcomment \"%s\"\n", t->comment);
+			outf(o, "\tcomment \"%s\"\n", t->comment);
 		for (size_t i = 0; i < t->n_counters; i++) {
-			outf(&o, "\tcounter %s {", t->counters[i].name);
+			outf(o, "\tcounter %s {", t->counters[i].name);
 			if (t->counters[i].comment)
-				outf(&o, " comment \"%s\"", t->counters[i].comment);
-			outf(&o, " }\n");
+				outf(o, " comment \"%s\"", t->counters[i].comment);
+			outf(o, " }\n");
 		}
-		for (size_t i = 0; i < t->n_sets; i++)
-			set(&o, &t->sets[i]);
-		for (size_t i = 0; i < t->n_chains; i++)
-			chain(&o, t, &t->chains[i]);
-		outf(&o, "}\n");
+		for (size_t i = 0; i < t->n_sets; i++) {
+			set(o, &t->sets[i]);
+			if (o->n > 65536)
+				flush_to_file(o);
+		}
+		for (size_t i = 0; i < t->n_chains; i++) {
+			chain(o, t, &t->chains[i]);
+			if (o->n > 65536)
+				flush_to_file(o);
+		}
+		outf(o, "}\n");
 	}
+}
+
+char *emit_text(const struct rs_ruleset *rs)
+{
+	struct out o = { 0 };
+	emit_all(&o, rs);
 	return o.p;
+}
+
+int emit_text_write(const struct rs_ruleset *rs, FILE *f)
+{
+	struct out o = { .f = f };
+	outs(&o, "");
+	emit_all(&o, rs);
+	flush_to_file(&o);
+	free(o.p);
+	return o.err ? -EIO : 0;
 }

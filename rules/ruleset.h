@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "model.h"
 
@@ -166,6 +167,9 @@ const struct rs_chain *ruleset_table_chain(const struct rs_table *t, const char 
 /* nft text. Full replace script ("table X / delete table X / table X { ... }") for every table.
  * Returns a malloc'ed NUL-terminated string. */
 char *emit_text(const struct rs_ruleset *rs);
+/* The same text written to f in pieces, so a large ruleset is never held twice; returns 0 or
+ * -EIO. */
+int emit_text_write(const struct rs_ruleset *rs, FILE *f);
 
 /* The text of one rule without its comment (what the comment hash is computed over). */
 char *emit_text_rule(const struct rs_table *t, const struct rs_rule *r);
