@@ -146,7 +146,9 @@ static void check_fields(struct np_pctx *c, const json_t *obj, const char *const
 		if (*a)
 			continue;
 		size_t save = enter(c, k);
-		perr(c, "unknown field \"%s\"", k);
+		bool dir = !strcmp(k, "from") || !strcmp(k, "to");
+		perr(c, "unknown field \"%s\"%s", k,
+		     dir ? " (ingress rules take \"from\", egress rules \"to\")" : "");
 		leave(c, save);
 	}
 }

@@ -26,6 +26,25 @@ for dir in */; do
 	fi
 done
 echo "$n bad cases checked"
+
+# more errors than the record cap: every one is counted, 1000 are shown
+tmp=$(mktemp -d) || exit 2
+trap 'rm -rf "$tmp"' EXIT
+{
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: many}\n'
+	printf 'spec:\n  podSelector: {}\n  ingress:\n  - ports:\n'
+	i=0; while [ $i -lt 1500 ]; do echo "    - port: 0"; i=$((i + 1)); done
+} >"$tmp/many.yaml"
+out=$("$NETPOL" check "$tmp" 2>&1); rc=$?
+[ $rc -eq 2 ] || { echo "FAIL: cap: exit $rc"; fail=1; }
+shown=$(printf '%s\n' "$out" | grep -c ': error: port 0 out of range')
+[ "$shown" -eq 1000 ] || { echo "FAIL: cap: $shown records shown, want 1000"; fail=1; }
+printf '%s\n' "$out" | grep -qF "netpol: 500 more records not shown" || { echo "FAIL: cap message"; fail=1; }
+printf '%s\n' "$out" | grep -qF "1500 errors, 0 warnings" || { echo "FAIL: cap count"; fail=1; }
+# the first 1000 found are kept (ports 0..999 on lines 8..1007), located and sorted
+printf '%s\n' "$out" | grep -qF "many.yaml:8:13: error: port 0 out of range" &&
+	printf '%s\n' "$out" | grep -qF "many.yaml:1007:13: error: port 0 out of range" &&
+	! printf '%s\n' "$out" | grep -qF "many.yaml:1008:" || { echo "FAIL: cap positions"; fail=1; }
 [ $n -ge 20 ] || { echo "FAIL: corpus too small ($n)"; fail=1; }
 case ${NETPOL_BUILD:-build} in
 /*) fuzz=$NETPOL_BUILD/tests/fuzz_parse ;;

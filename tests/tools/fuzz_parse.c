@@ -142,6 +142,41 @@ static void fuzz_file(struct fuzz *f, const char *path)
 	free(text);
 }
 
+/* Inputs no corpus file holds: deep nesting (stack use in jansson, libyaml, the position
+ * walkers), long scalars, many documents, many errors (the record cap). */
+static void pathological(struct fuzz *f)
+{
+	static const struct {
+		const char *head, *unit, *tail;
+		int yaml;
+	} shapes[] = {
+		{ "", "[", "", 0 },
+		{ "", "{\"a\":", "1", 0 },
+		{ "", "[", "", 1 },
+		{ "", "- ", "x", 1 },
+		{ "", "{a: ", "", 1 },
+		{ "kind: List\nitems:\n", "- kind: Pod\n  metadata: {name: 'a b'}\n", "", 1 },
+		{ "", "---\nkind: Namespace\napiVersion: v1\nmetadata: {name: n}\n", "", 1 },
+		{ "{\"kind\": \"Pod\", \"apiVersion\": \"v1\", \"metadata\": {\"name\": \"",
+		  "a", "\"}}", 0 },
+	};
+	const size_t reps[] = { 10, 3000, 20000 };
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		for (size_t r = 0; r < sizeof(reps) / sizeof(reps[0]); r++) {
+			size_t hl = strlen(shapes[i].head), ul = strlen(shapes[i].unit),
+			       tl = strlen(shapes[i].tail), n = hl + ul * reps[r] + tl;
+			char *t = malloc(n + 1);
+			if (!t)
+				abort();
+			memcpy(t, shapes[i].head, hl);
+			for (size_t k = 0; k < reps[r]; k++)
+				memcpy(t + hl + k * ul, shapes[i].unit, ul);
+			memcpy(t + hl + ul * reps[r], shapes[i].tail, tl);
+			run_one(f, "pathological", t, n, shapes[i].yaml);
+			free(t);
+		}
+}
+
 static void walk(struct fuzz *f, const char *path)
 {
 	struct stat st;
@@ -184,6 +219,7 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		goto usage;
+	pathological(&f);
 	for (; i < argc; i++)
 		walk(&f, argv[i]);
 	printf("fuzz_parse: %lu files, %lu runs, %lu errors reported, no crash\n", f.files, f.runs,
