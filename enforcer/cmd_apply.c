@@ -115,6 +115,35 @@ static int ensure_br_netfilter(void)
 	return 0;
 }
 
+/* Kernel errors in the order of the batch; a rejected table (EPERM: another process owns it)
+ * fails every message, so only the first few are shown. */
+static void print_kernel_errors(const struct np_diags *d)
+{
+	const size_t max = 8;
+	for (size_t i = 0; i < d->n && i < max; i++)
+		fprintf(stderr, "netpol: error: %s\n", d->v[i].msg);
+	if (d->errors > max)
+		fprintf(stderr, "netpol: ... and %zu more errors\n", d->errors - max);
+}
+
+/* Tests (--inject-error): append to the first policy chain a rule the kernel rejects (a jump
+ * to a chain that does not exist), attributed like that chain's first rule, to show that a
+ * rejected batch changes nothing and that the error names the policy. */
+static void inject_bad_rule(struct nl_batch *b, const struct nl_table *t)
+{
+	const char *chain = t->n_chains ? t->chains[0].name : "missing";
+	const char *origin = "test-only injected rule";
+	for (size_t i = 0; i < t->n_chains; i++) {
+		const struct rs_chain *c = t->chains[i].ir;
+		if (c && c->n_rules && c->rules[0].origin && !strncmp(c->rules[0].origin, "policy", 6)) {
+			chain = c->name;
+			origin = c->rules[0].origin;
+			break;
+		}
+	}
+	nl_batch_add_bad_rule(b, t->name, t->family, chain, origin);
+}
+
 /* Loads and builds; prints errors. 0, 2 (input errors) or 1. */
 static int load_and_build(const struct apply_opts *o, struct np_inventory **inv,
 			  struct rs_ruleset **rs, struct nl_state **want)
@@ -176,16 +205,13 @@ int cmd_apply(int argc, char **argv)
 	b = nl_batch_new(nft_sock_seq(s, 1u << 20));
 	nl_batch_add_diff(b, diff);
 	if (o.inject)
-		nl_batch_add_bad_rule(b, want->tables[0].name, want->tables[0].family,
-				      want->tables[0].n_chains ? want->tables[0].chains[0].name
-							       : "missing",
-				      "test-only injected rule (--inject-error)");
+		inject_bad_rule(b, &want->tables[0]);
 	nl_batch_finish(b, !o.check);
 	double t_diff = now_ms();
 	r = nft_send_batch(s, b, !o.check, &diags);
 	double t_send = now_ms();
 	if (r < 0) {
-		cli_print_diags(stderr, &diags, NP_SEV_ERROR);
+		print_kernel_errors(&diags);
 		fprintf(stderr, "netpol: apply failed: %s\n",
 			r == -EINVAL ? "the kernel rejected the transaction; nothing was changed"
 				     : "the outcome is unknown; run apply again (it re-reads the kernel)");
@@ -374,7 +400,7 @@ int cmd_flush(int argc, char **argv)
 	np_diags_init(&diags);
 	int r = nft_send_batch(s, b, true, &diags);
 	if (r < 0)
-		cli_print_diags(stderr, &diags, NP_SEV_ERROR);
+		print_kernel_errors(&diags);
 	else
 		printf("netpol: removed table inet %s and table bridge %s\n", table, spoof);
 	np_diags_free(&diags);

@@ -663,10 +663,10 @@ static void rule_tail(struct rb *r, const struct rs_rule *rr)
 }
 
 static void add_rule(struct nl_batch *b, const struct nl_table *t, const char *chain,
-		     const struct rs_rule *rr)
+		     const char *chain_origin, const struct rs_rule *rr)
 {
 	struct rb r = { .family = t->family };
-	const char *origin = rr->origin;
+	const char *origin = rr->origin ? rr->origin : chain_origin;
 	for (size_t i = 0; i < rr->n_m; i++)
 		rule_match(b, t, &r, &rr->m[i], origin);
 	rule_tail(&r, rr);
@@ -709,13 +709,13 @@ void nl_batch_add_bad_rule(struct nl_batch *b, const char *table, uint32_t famil
 	struct nl_table t = { .name = table, .family = family };
 	struct rs_rule rr = { .verdict = RS_V_JUMP, .target = "netpol-no-such-chain",
 			      .origin = origin };
-	add_rule(b, &t, chain, &rr);
+	add_rule(b, &t, chain, NULL, &rr);
 }
 
 static void fill_chain(struct nl_batch *b, const struct nl_table *t, const struct nl_chain *c)
 {
 	for (size_t i = 0; c->ir && i < c->ir->n_rules; i++)
-		add_rule(b, t, c->name, &c->ir->rules[i]);
+		add_rule(b, t, c->name, c->ir->origin, &c->ir->rules[i]);
 }
 
 /* ---- a diff as one transaction ---- */
