@@ -219,6 +219,8 @@ const char *np_check_label_key(const char *s)
 		return "a label key may contain at most one '/' (prefix/name)";
 	if (slash == s)
 		return "the prefix before '/' must not be empty";
+	if (!slash[1])
+		return "the name after '/' must not be empty";
 	char prefix[256];
 	size_t pn = (size_t)(slash - s);
 	if (pn > 253)
@@ -568,7 +570,8 @@ static void parse_rules(struct np_pctx *c, const json_t *spec, const char *key,
 
 struct meta {
 	const char *name, *ns;
-	json_t *labels, *annotations;
+	struct np_labels labels; /* validated for every kind, as the API server does */
+	json_t *annotations;
 };
 
 /* metadata.name (required) and, for namespaced kinds, metadata.namespace ("default"). */
@@ -602,7 +605,10 @@ static void parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bo
 			}
 			m->ns = ns && *ns ? ns : "default";
 		}
-		m->labels = get_typed(c, md, "labels", JSON_OBJECT);
+		json_t *labels = get_typed(c, md, "labels", JSON_OBJECT);
+		size_t s2 = enter(c, "labels");
+		parse_labels(c, labels, &m->labels);
+		leave(c, s2);
 		m->annotations = get_typed(c, md, "annotations", JSON_OBJECT);
 	}
 	leave(c, save);
@@ -681,10 +687,7 @@ static void parse_namespace(struct np_pctx *c, const json_t *obj)
 	memset(&ns, 0, sizeof(ns));
 	ns.ref = (struct np_ref){ c->src, c->doc, here(c) };
 	parse_meta(c, obj, false, true, &m);
-	size_t save = enter(c, "metadata");
-	enter(c, "labels");
-	parse_labels(c, m.labels, &ns.labels);
-	leave(c, save);
+	ns.labels = m.labels;
 	if (c->errors)
 		return;
 	ns.name = np_arena_strdup(c->inv->arena, m.name);
@@ -692,7 +695,7 @@ static void parse_namespace(struct np_pctx *c, const json_t *obj)
 	 * overwrites any other value), so selectors can name a namespace by it */
 	const char *given = np_labels_get(&ns.labels, METADATA_NAME_LABEL);
 	if (given && strcmp(given, ns.name)) {
-		save = enter(c, "metadata");
+		size_t save = enter(c, "metadata");
 		enter(c, "labels");
 		enter(c, METADATA_NAME_LABEL);
 		np_pctx_note(c, "label %s is always the namespace name; \"%s\" is replaced by \"%s\"",
@@ -821,11 +824,9 @@ static void parse_pod(struct np_pctx *c, const json_t *obj)
 	memset(&pod, 0, sizeof(pod));
 	pod.ref = (struct np_ref){ c->src, c->doc, here(c) };
 	parse_meta(c, obj, true, false, &m);
-	size_t save = enter(c, "metadata");
-	size_t s2 = enter(c, "labels");
-	parse_labels(c, m.labels, &pod.labels);
-	leave(c, s2);
-	s2 = enter(c, "annotations");
+	pod.labels = m.labels;
+	size_t save = enter(c, "metadata"), s2;
+	enter(c, "annotations");
 	const char *hif = m.annotations ? get_string(c, m.annotations, HOST_IF_ANNOTATION, false) :
 					  NULL, *why;
 	if (hif && (why = check_ifname(hif))) {
