@@ -4,7 +4,8 @@
 #   netpol render DIR            parse + compile + render, every pod local (worst case)
 #   netpol render DIR --node N   the same for one node of the cluster
 #   netpol check DIR             parse + validate + lint
-# RUNS times each (min and median of wall time) and measures peak RSS with /usr/bin/time.
+# RUNS times each (min and median of wall time) and measures peak RSS with /usr/bin/time, then
+# splits render into load / build / emit (build/tests/compile_phases).
 # Prints one line per figure with its target; figures are reported, not asserted.
 # Env: NETPOL_BUILD (build dir), NETPOL, RUNS (5), PODS, NAMESPACES, POLICIES, NODES, SEED,
 #      KEEP=1 keeps the generated directory.
@@ -13,6 +14,7 @@ BUILD=${NETPOL_BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$SRC/$BUILD" ;; esac
 NETPOL=${NETPOL:-$BUILD/netpol}
 GEN=${GEN:-$BUILD/tests/gen_cluster}
+PHASES=$BUILD/tests/compile_phases
 RUNS=${RUNS:-5}
 PODS=${PODS:-10000} NAMESPACES=${NAMESPACES:-100} POLICIES=${POLICIES:-1000}
 NODES=${NODES:-10} SEED=${SEED:-1}
@@ -66,6 +68,11 @@ bench() {
 bench "render (all pods local)" 100 64 "$NETPOL" render "$tmp/cluster"
 bench "render --node node-00" 100 64 "$NETPOL" render "$tmp/cluster" --node node-00
 bench "check" 100 64 "$NETPOL" check "$tmp/cluster"
+# which pass the time goes to (in-process, without the CLI's output)
+if [ -x "$PHASES" ]; then
+	echo "render (all pods local) $("$PHASES" "$tmp/cluster" --runs "$RUNS")"
+	echo "render --node node-00 $("$PHASES" "$tmp/cluster" --node node-00 --runs "$RUNS")"
+fi
 "$NETPOL" render "$tmp/cluster" >"$tmp/out.nft" 2>/dev/null
 echo "render output: $(wc -c <"$tmp/out.nft") bytes, $(grep -c '^	chain ' "$tmp/out.nft") chains," \
 	"$(grep -c '^	set \|^	map ' "$tmp/out.nft") sets and maps"
