@@ -139,7 +139,8 @@ static void load_source(struct np_inventory *inv, const struct np_source *src,
 		json_error_t err;
 		/* duplicate keys are an error to the API server's strict decoding, and silently
 		 * taking the last one would hide a mistake */
-		json_t *root = json_loadb(src->text, src->len,
+		size_t bom = src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3) ? 3 : 0;
+		json_t *root = json_loadb(src->text + bom, src->len - bom,
 					  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 		if (!root)
 			np_diag_add(diags, NP_SEV_ERROR, src, 0, NULL, err.line > 0 ? err.line : 1,

@@ -291,6 +291,8 @@ static int j_value(struct jscan *j, int doc, int depth)
 static void walk_json(const struct np_source *src, struct locator *L)
 {
 	struct jscan j = { .s = src->text, .end = src->text + src->len, .line = 1, .col = 1, .L = L };
+	if (src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3))
+		j.s += 3; /* a UTF-8 byte order mark: editors do not count it as a column */
 	np_ptr_reserve(&j.ptr, 0);
 	j.ptr.s[0] = 0;
 	j_value(&j, 0, 0);

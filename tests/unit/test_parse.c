@@ -453,6 +453,12 @@ static void test_positions_and_dropping(void **state)
 	assert_true(has_record(l, "in.json:1:89: error: invalid label key \"a~b/c\"",
 			       "[at /metadata/labels/a~0b~1c]"));
 	unload(l);
+	/* a UTF-8 byte order mark is skipped and not counted as a column */
+	l = load("\xef\xbb\xbf{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"X\"}}",
+		 0);
+	assert_int_equal(l->d.errors, 1);
+	assert_true(has_record(l, "in.json:1:58: error: invalid name \"X\"", NULL));
+	unload(l);
 }
 
 static void test_duplicates_and_finish(void **state)
