@@ -70,6 +70,7 @@ void nl_batch_free(struct nl_batch *b)
 		return;
 	nftnl_batch_free(b->b);
 	np_arena_free(b->a);
+	free(b->refs);
 	free(b->subs);
 	free(b->sub_ptrs);
 	free(b);
