@@ -112,6 +112,11 @@ struct btable {
 	struct strmap set_idx;
 };
 
+struct podlist {
+	size_t *v; /* indexes into inv->pods, ascending, unique */
+	size_t n, cap;
+};
+
 struct builder {
 	const struct np_inventory *inv;
 	const struct rs_options *opt;
@@ -123,6 +128,10 @@ struct builder {
 	size_t n_scratch, cap_scratch;
 	struct btable *cur_table;
 	size_t cur_chain;
+	/* pods selected by a rule's selector peers, by the peers' canonical text */
+	struct strmap peer_cache;
+	struct podlist *lists;
+	size_t n_lists, cap_lists;
 	/* per policy: indexes of the pods its spec.podSelector selects */
 	size_t **sel_pods;
 	size_t *n_sel_pods;
@@ -153,10 +162,17 @@ static const char *mkname(struct builder *b, const char *prefix, const char *tex
 			       (unsigned long long)(fnv1a(text) & 0xffffffffffffULL), suffix);
 }
 
+/* prefix + 12 hex digits of the text's hash (formatted by hand: one per rule, hot). */
 static const char *hashname(struct builder *b, const char *prefix, const char *canon)
 {
-	return np_arena_printf(b->a, "%s%012llx", prefix,
-			       (unsigned long long)(fnv1a(canon) & 0xffffffffffffULL));
+	size_t pl = strlen(prefix);
+	char *p = np_arena_alloc(b->a, pl + 13);
+	memcpy(p, prefix, pl);
+	uint64_t h = fnv1a(canon);
+	for (int i = 11; i >= 0; i--, h >>= 4)
+		p[pl + (size_t)i] = "0123456789abcdef"[h & 15];
+	p[pl + 12] = 0;
+	return p;
 }
 
 /* Comments are at most 127 bytes and must not contain a double quote. */
@@ -402,9 +418,8 @@ static bool rule_has_selector_peer(const struct np_rule *r)
 	return false;
 }
 
-/* The pod-IP set of a rule's selector peers for one family (shared by identical peer lists). */
-static const char *peer_set(struct builder *b, const struct np_policy *pol,
-			   const struct np_rule *r, uint8_t family)
+/* The canonical text of a rule's selector peers (malloc'ed): what peer sets are named by. */
+static char *peer_canon(const struct np_policy *pol, const struct np_rule *r)
 {
 	struct sbuf canon = { 0 };
 	for (size_t i = 0; i < r->n_peers; i++) {
@@ -414,19 +429,76 @@ static const char *peer_set(struct builder *b, const struct np_policy *pol,
 			sb_puts(&canon, " | ");
 		sb_peer(&canon, pol->ns, &r->peers[i]);
 	}
-	const char *name = hashname(b, family == 4 ? "peer4-" : "peer6-", canon.p);
+	return canon.p;
+}
+
+struct collect_ctx {
+	const struct builder *b;
+	struct podlist *l;
+};
+
+static void collect_pod(void *ctx, const struct np_pod *pod)
+{
+	struct collect_ctx *c = ctx;
+	if (c->l->n == c->l->cap) {
+		c->l->cap = c->l->cap ? c->l->cap * 2 : 16;
+		c->l->v = realloc(c->l->v, c->l->cap * sizeof(size_t));
+		if (!c->l->v)
+			abort();
+	}
+	c->l->v[c->l->n++] = (size_t)(pod - c->b->inv->pods);
+}
+
+static int size_cmp(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	return (a > b) - (a < b);
+}
+
+/* The pods a rule's selector peers select, computed once per distinct peer list (peer sets of
+ * both families and egress named ports all need them). */
+static const struct podlist *peer_pods(struct builder *b, const struct np_policy *pol,
+				       const struct np_rule *r, const char *canon)
+{
+	size_t idx;
+	if (strmap_get(&b->peer_cache, canon, &idx))
+		return &b->lists[idx];
+	VEC_PUSH(b->a, b->lists, b->n_lists, b->cap_lists);
+	struct podlist *l = &b->lists[b->n_lists - 1];
+	struct collect_ctx ctx = { b, l };
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (!r->peers[i].ipblock)
+			for_peer_pods(b, pol->ns, &r->peers[i], collect_pod, &ctx);
+	if (l->n > 1) { /* a pod several peers select counts once */
+		qsort(l->v, l->n, sizeof(size_t), size_cmp);
+		size_t m = 1;
+		for (size_t i = 1; i < l->n; i++)
+			if (l->v[i] != l->v[m - 1])
+				l->v[m++] = l->v[i];
+		l->n = m;
+	}
+	strmap_put(&b->peer_cache, np_arena_strdup(b->a, canon), b->n_lists - 1);
+	return l;
+}
+
+/* The pod-IP set of a rule's selector peers for one family (shared by identical peer lists). */
+static const char *peer_set(struct builder *b, const struct np_policy *pol,
+			   const struct np_rule *r, uint8_t family)
+{
+	char *canon = peer_canon(pol, r);
+	const char *name = hashname(b, family == 4 ? "peer4-" : "peer6-", canon);
 	bool created;
 	struct bset *s = table_set(b, &b->inet, name, family == 4 ? RS_KEY_IPV4 : RS_KEY_IPV6,
 				   false, &created);
 	if (created) {
-		s->s.comment = mkcomment(b, canon.p);
+		s->s.comment = mkcomment(b, canon);
 		s->s.origin = np_arena_printf(b->a, "policy %s/%s peers", pol->ns, pol->name);
+		const struct podlist *l = peer_pods(b, pol, r, canon);
 		struct addr_ctx ctx = { s, family };
-		for (size_t i = 0; i < r->n_peers; i++)
-			if (!r->peers[i].ipblock)
-				for_peer_pods(b, pol->ns, &r->peers[i], add_pod_addrs, &ctx);
+		for (size_t i = 0; i < l->n; i++)
+			add_pod_addrs(&ctx, &b->inv->pods[l->v[i]]);
 	}
-	free(canon.p);
+	free(canon);
 	return s->s.name;
 }
 
@@ -644,9 +716,13 @@ static const char *named_set(struct builder *b, const struct np_policy *pol, siz
 				add_named_pod(&ctx, &b->inv->pods[i]);
 		return s->s.name;
 	}
-	for (size_t i = 0; i < r->n_peers; i++)
-		if (!r->peers[i].ipblock)
-			for_peer_pods(b, pol->ns, &r->peers[i], add_named_pod, &ctx);
+	if (rule_has_selector_peer(r)) {
+		char *canon = peer_canon(pol, r);
+		const struct podlist *l = peer_pods(b, pol, r, canon);
+		for (size_t i = 0; i < l->n; i++)
+			add_named_pod(&ctx, &b->inv->pods[l->v[i]]);
+		free(canon);
+	}
 	if (rule_has_ipblock(r, family)) {
 		/* pods whose address lies in the rule's ipBlocks are peers by address */
 		struct np_ranges rg = { 0 };
@@ -716,9 +792,10 @@ static void policy_chain(struct builder *b, const struct np_policy *pol, size_t 
 			/* peer alternatives of this family; none of them: the family stays closed */
 			const char *peers[2];
 			size_t n_peers = 0;
-			if (rule_has_selector_peer(r))
+			bool peer_match = plain || (named && ingress); /* egress named sets imply it */
+			if (peer_match && rule_has_selector_peer(r))
 				peers[n_peers++] = peer_set(b, pol, r, family);
-			if (rule_has_ipblock(r, family))
+			if (peer_match && rule_has_ipblock(r, family))
 				peers[n_peers++] = cidr_set(b, pol, r, family);
 			for (size_t pi = 0; pi < n_peers; pi++) {
 				if (plain) {
@@ -825,7 +902,7 @@ static void base_chain(struct builder *b, const char *name, enum rs_hook hook, i
 static int elem_cmp(const void *x, const void *y)
 {
 	const struct rs_elem *a = x, *b = y;
-	int c = strcmp(a->ifname, b->ifname);
+	int c = a->ifname[0] || b->ifname[0] ? strcmp(a->ifname, b->ifname) : 0;
 	if (c)
 		return c;
 	c = np_addr_cmp(&a->addr_lo, &b->addr_lo);
@@ -1125,6 +1202,9 @@ int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 				free(text);
 			}
 	free(b.scratch);
+	for (size_t i = 0; i < b.n_lists; i++)
+		free(b.lists[i].v);
+	strmap_free(&b.peer_cache);
 	*out = rs;
 	return 0;
 }
