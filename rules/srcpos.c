@@ -58,6 +58,30 @@ void np_ptr_truncate(struct np_ptrbuf *p, size_t len)
 	p->s[len] = 0;
 }
 
+static void text_end(const char *text, size_t len, int *lines, int *last_col)
+{
+	*lines = 1;
+	*last_col = 1;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\n') {
+			++*lines;
+			*last_col = 1;
+		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+			++*last_col;
+		}
+	}
+}
+
+void np_text_clamp_position(const char *text, size_t len, int *line, int *col)
+{
+	int lines, last_col;
+	text_end(text, len, &lines, &last_col);
+	if (*line > lines) {
+		*line = lines;
+		*col = last_col;
+	}
+}
+
 /* ---- the query set ---- */
 
 struct locator {
@@ -321,7 +345,8 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 	p.s[0] = 0;
 	struct yframe *st = NULL;
 	size_t depth = 0, cap = 0;
-	int doc = -1;
+	int doc = -1, lines, last_col;
+	text_end(src->text, src->len, &lines, &last_col);
 	char *key = NULL; /* the pending mapping key, decoded */
 	size_t keylen = 0;
 	for (bool done = false; !done;) {
@@ -329,6 +354,10 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 		if (!yaml_parser_parse(&parser, &ev))
 			break;
 		int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+		if (line > lines) { /* see np_text_clamp_position */
+			line = lines;
+			col = last_col;
+		}
 		bool is_node = ev.type == YAML_SCALAR_EVENT || ev.type == YAML_MAPPING_START_EVENT ||
 			       ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_ALIAS_EVENT;
 		bool opens = ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT;

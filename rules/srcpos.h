@@ -26,6 +26,11 @@ void np_ptr_push(struct np_ptrbuf *p, const char *seg, size_t n);
 void np_ptr_push_index(struct np_ptrbuf *p, size_t i);
 void np_ptr_truncate(struct np_ptrbuf *p, size_t len);
 
+/* libyaml reports positions at the end of input on the line after the last one when the text
+ * does not end in a newline; this moves such a position to the end of the last line, where an
+ * editor can go. */
+void np_text_clamp_position(const char *text, size_t len, int *line, int *col);
+
 /* Resolves every query against src in one or a few passes over the text. Queries whose
  * document cannot be found (or whose text no longer parses) keep line = col = 0. */
 void np_srcpos_locate(const struct np_source *src, struct np_srcpos_query *q, size_t n);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "srcpos.h"
 #include "yamldoc.h"
 
 /* jansson's own parser stops at 2048; keep well inside that for json_decref's recursion */
@@ -91,6 +92,8 @@ static json_t *scalar_value(const yaml_event_t *ev)
 
 struct ybuild {
 	const struct np_yaml_sink *sink;
+	const char *text;
+	size_t len;
 	struct yframe *st;
 	size_t depth, cap;
 	json_t *root;
@@ -107,8 +110,10 @@ static void yb_error(struct ybuild *b, const yaml_mark_t *m, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	int line = (int)m->line + 1, col = (int)m->column + 1;
+	np_text_clamp_position(b->text, b->len, &line, &col);
 	if (!b->doc_bad)
-		b->sink->error(b->sink->ctx, b->doc, (int)m->line + 1, (int)m->column + 1, msg);
+		b->sink->error(b->sink->ctx, b->doc, line, col, msg);
 	b->doc_bad = true;
 }
 
@@ -227,7 +232,7 @@ void np_yaml_load(const char *text, size_t len, const struct np_yaml_sink *sink)
 	if (!yaml_parser_initialize(&parser))
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	struct ybuild b = { .sink = sink, .doc = -1 };
+	struct ybuild b = { .sink = sink, .text = text, .len = len, .doc = -1 };
 	for (;;) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&parser, &ev)) {
@@ -237,8 +242,9 @@ void np_yaml_load(const char *text, size_t len, const struct np_yaml_sink *sink)
 			snprintf(msg, sizeof(msg), "YAML syntax error: %s%s%s",
 				 parser.problem ? parser.problem : "unknown",
 				 parser.context ? " " : "", parser.context ? parser.context : "");
-			sink->error(sink->ctx, b.doc < 0 ? 0 : b.doc, (int)m->line + 1,
-				    (int)m->column + 1, msg);
+			int line = (int)m->line + 1, col = (int)m->column + 1;
+			np_text_clamp_position(text, len, &line, &col);
+			sink->error(sink->ctx, b.doc < 0 ? 0 : b.doc, line, col, msg);
 			break;
 		}
 		bool go = yb_event(&b, &ev);

@@ -41,10 +41,14 @@ static void run_one(struct fuzz *f, const char *name, const char *text, size_t l
 	np_diags_locate(&d);
 	np_diags_sort(&d);
 	char buf[2048];
+	long lines = 1;
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
 	for (size_t i = 0; i < d.n; i++) {
 		np_diag_format(&d.v[i], buf, sizeof(buf));
 		/* a located record must point inside the text */
-		if (d.v[i].line < 0 || d.v[i].col < 0) {
+		if (d.v[i].line < 0 || d.v[i].col < 0 || d.v[i].line > lines ||
+		    (d.v[i].line > 0) != (d.v[i].col > 0)) {
 			fprintf(stderr, "bad position in %s: %s\n", name, buf);
 			abort();
 		}
