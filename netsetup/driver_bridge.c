@@ -140,7 +140,7 @@ int ns_bridge_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_error 
 	if (!net->bridge[0]) {
 		/* "np-NAME" when it fits in IFNAMSIZ, else a hash so names stay unique. */
 		if (strlen(net->name) <= 12)
-			snprintf(net->bridge, sizeof(net->bridge), "np-%s", net->name);
+			snprintf(net->bridge, sizeof(net->bridge), "np-%.12s", net->name);
 		else
 			snprintf(net->bridge, sizeof(net->bridge), "np-%08x",
 				 ns_name_hash(net->name, ""));
