@@ -67,6 +67,20 @@ static void new_pod(struct np_inventory *inv, const struct ns_endpoint *ep)
 	fill_from(inv, pod, ep);
 }
 
+static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const char *ns,
+			       const char *name)
+{
+	struct np_inventory loaded = *inv;
+	loaded.n_pods = n_loaded;
+	const struct np_pod *p = np_inventory_pod(&loaded, ns, name);
+	if (p)
+		return &inv->pods[p - inv->pods];
+	for (size_t i = n_loaded; i < inv->n_pods; i++)
+		if (!strcmp(inv->pods[i].ns, ns) && !strcmp(inv->pods[i].name, name))
+			return &inv->pods[i];
+	return NULL;
+}
+
 int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen)
 {
 	struct ns_error e = { { 0 } };
@@ -84,6 +98,9 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 	}
 	int merged = 0;
 	bool added = false;
+	/* lookups must only see the sorted pods loaded from files: pods appended here are found
+	 * by a linear scan of the tail until np_inventory_finish sorts everything again */
+	const size_t n_loaded = inv->n_pods;
 	size_t i;
 	json_t *name;
 	json_array_foreach(names, i, name) {
@@ -98,9 +115,9 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 			const struct ns_endpoint *ep = &eps[j];
 			if (!ep->pod_ns[0] || !ep->pod_name[0])
 				continue;
-			const struct np_pod *p = np_inventory_pod(inv, ep->pod_ns, ep->pod_name);
+			struct np_pod *p = find_pod(inv, n_loaded, ep->pod_ns, ep->pod_name);
 			if (p) {
-				fill_from(inv, &inv->pods[p - inv->pods], ep);
+				fill_from(inv, p, ep);
 			} else {
 				new_pod(inv, ep);
 				added = true;
