@@ -2,7 +2,8 @@
 # Incremental apply: after `apply A`, `apply B` must leave the kernel listing exactly what B
 # renders (same comparison as t-equiv.sh), send only the difference (a pod added: a handful of
 # messages, no set or table re-created), and keep the objects of unchanged policies (their named
-# counters and chains keep their kernel handles, so counter values survive).
+# counters and chains keep their kernel handles, so counter values survive); a directory
+# without policies empties the dispatch maps.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -86,4 +87,15 @@ done
 apply "$TMP/a"
 equal "pod removed" "$TMP/a"
 grep -q "applied (incremental" "$TMP/stats" || { echo "pod removed: not incremental"; cat "$TMP/stats"; fail=1; }
+
+# 4. no policies at all: every isolation goes (empty dispatch maps, no pod or policy chains)
+rm -rf "$TMP/none"; mkdir -p "$TMP/none"; cp "$SRC"/tests/cases/_base/* "$TMP/none"/
+apply "$TMP/none"
+equal "no policies" "$TMP/none"
+for m in ing4 ing6 egr4 egr6; do
+	ip netns exec $B nft list map inet netpol $m | grep -q elements && {
+		echo "map $m still has elements without policies"; fail=1; }
+done
+ip netns exec $B nft list table inet netpol | grep -q "chain \(ing\|egr\|pol\)-" && {
+	echo "pod or policy chains left without policies"; fail=1; }
 exit $fail

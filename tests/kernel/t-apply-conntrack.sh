@@ -1,0 +1,37 @@
+#!/bin/sh
+# After a narrowing apply, conntrack entries of flows that may have lost permission are deleted
+# (established flows would otherwise keep flowing past the new policy), and other flows are left
+# alone. Flows are made on the loopback of a throwaway netns that carries a pod address.
+SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+NETPOL=${NETPOL:-$SRC/build/netpol}
+[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
+command -v python3 >/dev/null || { echo "needs python3"; exit 77; }
+N=np-$$-ct
+TMP=$(mktemp -d)
+cleanup() { ip netns del $N 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+. "$SRC/tests/cases/lib.sh"
+fail=0
+ip netns add $N || exit 1
+ip netns exec $N ip link set lo up
+ip netns exec $N ip addr add 10.200.0.11/32 dev lo    # pod x/a
+ip netns exec $N ip addr add 10.200.0.250/32 dev lo   # not a pod
+mkdir -p "$TMP/a"; cp "$SRC"/tests/cases/_base/* "$TMP/a"/
+case_assemble "$SRC/tests/cases/default-deny-ingress/1" "$TMP/b" >/dev/null || exit 1
+
+# no policy: nothing isolated, but the table's ct matches turn connection tracking on
+ip netns exec $N "$NETPOL" apply "$TMP/a" >/dev/null || { echo "apply A failed"; exit 1; }
+udp() { # SRC DST: one datagram, which leaves an (unreplied) conntrack entry
+	ip netns exec $N python3 -c "import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],0)); s.sendto(b'x',(sys.argv[2],9999))" "$1" "$2"
+}
+udp 10.200.0.250 10.200.0.11
+udp 10.200.0.250 10.200.0.250
+# x/a becomes isolated for ingress: its flow goes, the other stays
+ip netns exec $N "$NETPOL" apply --stats "$TMP/b" >"$TMP/out" 2>&1 || { echo "apply B failed"; cat "$TMP/out"; exit 1; }
+cat "$TMP/out"
+grep -q "(1 entries deleted)" "$TMP/out" || { echo "expected exactly the flow to 10.200.0.11 deleted"; fail=1; }
+# applying the same again narrows nothing: nothing deleted
+udp 10.200.0.250 10.200.0.11
+ip netns exec $N "$NETPOL" apply --stats "$TMP/b" >"$TMP/out" 2>&1 || fail=1
+grep -q "(0 entries deleted)" "$TMP/out" || { echo "an unchanged apply deleted flows:"; cat "$TMP/out"; fail=1; }
+exit $fail
