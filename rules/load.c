@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,8 +128,25 @@ static void on_yaml_error(void *ctx, int doc, int line, int col, const char *msg
 	np_diag_add(c->d, NP_SEV_ERROR, c->src, doc, NULL, line, col, "%s", msg);
 }
 
-static void load_source(struct np_inventory *inv, const struct np_source *src,
-			struct np_diags *diags)
+/* The JSON tree of a source: the part of loading that needs no inventory, so it can run on
+ * another thread. */
+struct parsed {
+	json_t *root;
+	json_error_t err;
+};
+
+static void parse_json(const struct np_source *src, struct parsed *out)
+{
+	/* duplicate keys are an error to the API server's strict decoding, and silently taking
+	 * the last one would hide a mistake */
+	size_t bom = src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3) ? 3 : 0;
+	out->root = json_loadb(src->text + bom, src->len - bom,
+			       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &out->err);
+}
+
+/* Turns a source into objects; pre is its parsed JSON tree (taken over) or NULL. */
+static void load_parsed(struct np_inventory *inv, const struct np_source *src,
+			struct parsed *pre, struct np_diags *diags)
 {
 	struct np_pctx c = { .inv = inv, .d = diags, .src = src };
 	np_ptr_reserve(&c.p, 0);
@@ -136,21 +155,28 @@ static void load_source(struct np_inventory *inv, const struct np_source *src,
 		struct np_yaml_sink sink = { &yc, on_yaml_doc, on_yaml_error };
 		np_yaml_load(src->text, src->len, &sink);
 	} else {
-		json_error_t err;
-		/* duplicate keys are an error to the API server's strict decoding, and silently
-		 * taking the last one would hide a mistake */
-		size_t bom = src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3) ? 3 : 0;
-		json_t *root = json_loadb(src->text + bom, src->len - bom,
-					  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-		if (!root)
-			np_diag_add(diags, NP_SEV_ERROR, src, 0, NULL, err.line > 0 ? err.line : 1,
-				    err.column > 0 ? err.column : 1, "JSON syntax error: %s",
-				    err.text);
+		struct parsed local;
+		if (!pre) {
+			parse_json(src, &local);
+			pre = &local;
+		}
+		json_error_t *err = &pre->err;
+		if (!pre->root)
+			np_diag_add(diags, NP_SEV_ERROR, src, 0, NULL, err->line > 0 ? err->line : 1,
+				    err->column > 0 ? err->column : 1, "JSON syntax error: %s",
+				    err->text);
 		else
-			load_object(&c, root, NULL);
-		json_decref(root);
+			load_object(&c, pre->root, NULL);
+		json_decref(pre->root);
+		pre->root = NULL;
 	}
 	free(c.p.s);
+}
+
+static void load_source(struct np_inventory *inv, const struct np_source *src,
+			struct np_diags *diags)
+{
+	load_parsed(inv, src, NULL, diags);
 }
 
 /* Format from the name; a name without a known extension is sniffed (JSON starts with '{'). */
@@ -221,7 +247,9 @@ static int read_all(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np_diags *diags)
+/* Reads a file into a new source of inv; NULL (and a record) when it cannot be read. */
+static const struct np_source *read_source(struct np_inventory *inv, const char *path,
+					   struct np_diags *diags)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -229,10 +257,16 @@ int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np
 	if (r < 0) {
 		np_diag_add(diags, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: cannot read: %s", path,
 			    strerror(-r));
-		return r;
+		return NULL;
 	}
-	const struct np_source *src =
-		np_inventory_add_source(inv, path, text, len, guess_yaml(path, text, len));
+	return np_inventory_add_source(inv, path, text, len, guess_yaml(path, text, len));
+}
+
+int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np_diags *diags)
+{
+	const struct np_source *src = read_source(inv, path, diags);
+	if (!src)
+		return -EIO;
 	load_source(inv, src, diags);
 	return 0;
 }
@@ -245,6 +279,89 @@ static bool wanted(const char *name)
 	    ends_with(name, ".swp"))
 		return false;
 	return ends_with(name, ".json") || ends_with(name, ".yaml") || ends_with(name, ".yml");
+}
+
+/* Parsing JSON with jansson is most of the cost of loading a large directory. A second thread
+ * parses the JSON files ahead, in order, while this one turns trees into objects; at most
+ * PIPE_DEPTH trees wait, so memory stays bounded. Objects are still made in file order, so
+ * the result (and every record) is exactly what a sequential load gives. */
+#define PIPE_DEPTH 4
+
+struct pipe {
+	const struct np_source **srcs;
+	struct parsed *out;
+	bool *ready;
+	size_t n, consumed;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static void *parse_ahead(void *arg)
+{
+	struct pipe *p = arg;
+	for (size_t i = 0; i < p->n; i++) {
+		if (!p->srcs[i] || p->srcs[i]->yaml)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		while (i >= p->consumed + PIPE_DEPTH)
+			pthread_cond_wait(&p->cond, &p->lock);
+		pthread_mutex_unlock(&p->lock);
+		struct parsed r;
+		parse_json(p->srcs[i], &r);
+		pthread_mutex_lock(&p->lock);
+		p->out[i] = r;
+		p->ready[i] = true;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+static void load_pipelined(struct np_inventory *inv, const struct np_source **srcs, size_t n,
+			   struct np_diags *diags)
+{
+	size_t n_json = 0;
+	for (size_t i = 0; i < n; i++)
+		n_json += srcs[i] && !srcs[i]->yaml;
+	struct pipe p = { .srcs = srcs, .n = n };
+	pthread_t th;
+	bool threaded = n_json > 1;
+	if (threaded) {
+		p.out = calloc(n, sizeof(*p.out));
+		p.ready = calloc(n, sizeof(*p.ready));
+		if (!p.out || !p.ready)
+			abort();
+		pthread_mutex_init(&p.lock, NULL);
+		pthread_cond_init(&p.cond, NULL);
+		/* without a thread (none can be had), load sequentially */
+		threaded = pthread_create(&th, NULL, parse_ahead, &p) == 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!srcs[i])
+			continue;
+		if (!threaded || srcs[i]->yaml) {
+			load_parsed(inv, srcs[i], NULL, diags);
+		} else {
+			pthread_mutex_lock(&p.lock);
+			while (!p.ready[i])
+				pthread_cond_wait(&p.cond, &p.lock);
+			pthread_mutex_unlock(&p.lock);
+			load_parsed(inv, srcs[i], &p.out[i], diags);
+		}
+		if (threaded) {
+			pthread_mutex_lock(&p.lock);
+			p.consumed = i + 1;
+			pthread_cond_broadcast(&p.cond);
+			pthread_mutex_unlock(&p.lock);
+		}
+	}
+	if (threaded) {
+		pthread_join(th, NULL);
+		pthread_mutex_destroy(&p.lock);
+		pthread_cond_destroy(&p.cond);
+	}
+	free(p.out);
+	free(p.ready);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -277,6 +394,9 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 		np_diag_add(diags, NP_SEV_NOTE, NULL, 0, NULL, 0, 0,
 			    "%s: no .json, .yaml or .yml files", dir);
 	qsort(names, n, sizeof(*names), cmp_name);
+	const struct np_source **srcs = calloc(n + 1, sizeof(*srcs));
+	if (!srcs)
+		abort();
 	for (size_t i = 0; i < n; i++) {
 		char *path;
 		if (asprintf(&path, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]) < 0)
@@ -284,11 +404,13 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 		struct stat st;
 		/* a subdirectory named like a file is skipped: loading is not recursive */
 		if (!(stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
-			np_inventory_load_file(inv, path, diags);
+			srcs[i] = read_source(inv, path, diags);
 		free(path);
 		free(names[i]);
 	}
 	free(names);
+	load_pipelined(inv, srcs, n, diags);
+	free(srcs);
 	np_inventory_finish(inv, diags);
 	return 0;
 }
