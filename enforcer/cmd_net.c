@@ -18,7 +18,7 @@ static const char usage_text[] =
 	"         [--peer ADDR]... [--nodes DIR] [--mtu N] [--masquerade] [--hairpin] [--bridge IF]\n"
 	"  ls\n"
 	"  inspect NAME...\n"
-	"  rm NAME... [--force]\n"
+	"  rm NAME... [--force] [--local]   --local: only this host's side of a shared overlay\n"
 	"  attach NAME --netns PATH|NAME [--id ID] [--ifname IF] [--ip ADDR]... [--pod NS/NAME]\n"
 	"         [--labels k=v,...]\n"
 	"  detach NAME --id ID\n"
@@ -28,7 +28,7 @@ static const char usage_text[] =
 enum {
 	OPT_STATE = 1000, OPT_DRIVER, OPT_SUBNET, OPT_GATEWAY, OPT_RANGE, OPT_PARENT, OPT_MODE,
 	OPT_VNI, OPT_PEER, OPT_NODES, OPT_MTU, OPT_MASQ, OPT_HAIRPIN, OPT_BRIDGE, OPT_FORCE,
-	OPT_NETNS, OPT_ID, OPT_IFNAME, OPT_IP, OPT_POD, OPT_LABELS, OPT_HELP,
+	OPT_NETNS, OPT_ID, OPT_IFNAME, OPT_IP, OPT_POD, OPT_LABELS, OPT_LOCAL, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -53,13 +53,14 @@ static const struct option options[] = {
 	{ "ip", required_argument, NULL, OPT_IP },
 	{ "pod", required_argument, NULL, OPT_POD },
 	{ "labels", required_argument, NULL, OPT_LABELS },
+	{ "local", no_argument, NULL, OPT_LOCAL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct net_args {
 	const char *state_dir;
-	bool force;
+	bool force, local;
 	struct ns_network net;
 	const char *driver, *mode;
 	struct ns_prefix subnets[4], ranges[4];
@@ -144,6 +145,7 @@ static int parse(int argc, char **argv, struct net_args *a)
 		case OPT_MASQ: a->net.masquerade = true; break;
 		case OPT_HAIRPIN: a->net.hairpin = true; break;
 		case OPT_FORCE: a->force = true; break;
+		case OPT_LOCAL: a->local = true; break;
 		case OPT_NETNS: a->att.netns = optarg; break;
 		case OPT_ID: a->att.id = optarg; break;
 		case OPT_IFNAME: a->att.ifname = optarg; break;
@@ -311,7 +313,7 @@ static int do_rm(struct ns_ctx *ctx, struct net_args *a)
 		return 2;
 	}
 	for (int i = 0; i < a->n_pos; i++) {
-		if (ns_network_remove(ctx, a->pos[i], a->force, &e) < 0)
+		if (ns_network_remove(ctx, a->pos[i], a->force, a->local, &e) < 0)
 			status = fail(&e);
 		else
 			puts(a->pos[i]);

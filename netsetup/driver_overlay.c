@@ -304,7 +304,23 @@ static int overlay_attach(struct ns_ctx *ctx, const struct ns_network *net,
 				     net->mtu ? net->mtu : ul_mtu - NS_VXLAN_OVERHEAD, err);
 }
 
+static int overlay_detach(struct ns_ctx *ctx, const struct ns_network *net,
+			  const struct ns_endpoint *ep, struct ns_error *err)
+{
+	struct ns_ip self;
+	unsigned int mtu;
+	char buf[NS_IP_STRLEN];
+	int ul;
+
+	/* Its veth is on its own host; "detaching" it from here would only orphan it there. */
+	if (ep->host.family &&
+	    (ns_overlay_self(ctx, net, &self, &ul, &mtu, NULL) < 0 || !ns_ip_equal(&self, &ep->host)))
+		return ns_error_set(err, -EREMOTE, "endpoint %s lives on host %s; detach it there",
+				    ep->id, ns_ip_format(&ep->host, buf));
+	return ns_bridge_detach(ctx, net, ep, err);
+}
+
 const struct ns_driver_ops ns_driver_overlay = {
 	NS_DRIVER_OVERLAY, "overlay", overlay_check, overlay_setup, overlay_teardown,
-	overlay_attach, ns_bridge_detach,
+	overlay_attach, overlay_detach,
 };

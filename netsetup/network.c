@@ -614,33 +614,47 @@ undo_setup:
 	return rc;
 }
 
-int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, struct ns_error *err)
+int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool local_only,
+		      struct ns_error *err)
 {
 	struct ns_network net;
 	struct ns_endpoint *eps;
+	struct ns_ip self = { 0 };
 	char path[4096];
-	size_t n;
-	int rc;
+	size_t n, mine = 0;
+	unsigned int mtu;
+	int rc, ul;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
 		return rc;
 	if ((rc = ns_endpoints_load(ctx, name, &eps, &n, err)) < 0)
 		return rc;
-	if (n && !force) {
-		ns_endpoints_free(eps, n);
-		return ns_error_set(err, -EBUSY,
-				    "network %s has %zu endpoint(s) attached; detach them or use --force",
-				    name, n);
+	if (local_only && net.driver == NS_DRIVER_OVERLAY &&
+	    (rc = ns_overlay_self(ctx, &net, &self, &ul, &mtu, err)) < 0)
+		goto free_eps;
+	/* Locally, only this host's endpoints count (for non-overlay networks, all of them). */
+#define COUNTS(ep) (!local_only || !self.family || ns_ip_equal(&(ep)->host, &self))
+	for (size_t i = 0; i < n; i++)
+		mine += COUNTS(&eps[i]);
+	if (mine && !force) {
+		rc = ns_error_set(err, -EBUSY,
+				  "network %s has %zu endpoint(s) attached; detach them or use --force",
+				  name, mine);
+		goto free_eps;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (!COUNTS(&eps[i]))
+			continue;
 		if ((rc = ns_network_detach(ctx, name, eps[i].id, err)) < 0 && rc != -ENOENT) {
-			ns_endpoints_free(eps, n);
-			return ns_error_wrap(err, rc, "detach %s", eps[i].id);
+			ns_error_wrap(err, rc, "detach %s", eps[i].id);
+			goto free_eps;
 		}
 	}
+#undef COUNTS
+	rc = ns_driver_ops_get(net.driver)->teardown(ctx, &net, err);
+	if (rc < 0 || local_only)
+		goto free_eps;
 	ns_endpoints_free(eps, n);
-	if ((rc = ns_driver_ops_get(net.driver)->teardown(ctx, &net, err)) < 0)
-		return rc;
 	path_ipam(ctx, name, path, sizeof(path));
 	unlink(path);
 	strcat(path, ".lock");
@@ -653,6 +667,9 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, struct n
 	if (net.masquerade)
 		return masq_resync(ctx, NULL, name, err);
 	return 0;
+free_eps:
+	ns_endpoints_free(eps, n);
+	return rc;
 }
 
 int ns_network_sync(struct ns_ctx *ctx, const char *name, struct ns_error *err)

@@ -83,8 +83,11 @@ int ns_network_load(struct ns_ctx *ctx, const char *name, struct ns_network *out
 /* Names of all networks, sorted; a JSON array of strings (caller decrefs). */
 int ns_network_names(struct ns_ctx *ctx, json_t **out, struct ns_error *err);
 /* Removes a network: refused with -EBUSY while endpoints exist unless force, which detaches
- * them first. The node side goes too. */
-int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, struct ns_error *err);
+ * them first (an overlay endpoint on another host cannot be detached from here: -EREMOTE).
+ * The node side goes too. local_only removes just this host's side (for an overlay whose
+ * definition other hosts still share) and keeps definition, leases and other hosts' records. */
+int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool local_only,
+		      struct ns_error *err);
 /* docker-network-inspect-like JSON of the definition and its endpoints (caller decrefs). */
 int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struct ns_error *err);
 /* Re-creates the node side (idempotent) and, for overlay, reprograms every remote endpoint. */

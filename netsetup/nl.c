@@ -146,6 +146,22 @@ static int error_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* With a control array, libmnl runs no default for the types left NULL, so DONE needs one. */
+static int done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct talk_state *st = data;
+	int err = 0;
+
+	/* A dump that failed part-way says so in the DONE payload. */
+	if (nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(int)))
+		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	if (err < 0) {
+		st->error = err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
 static int data_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct talk_state *st = data;
@@ -156,7 +172,7 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 int ns_nl_talk(struct ns_nl *nl, struct nlmsghdr *nlh, ns_nl_cb cb, void *data,
 	       struct ns_error *err)
 {
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = error_cb };
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = error_cb, [NLMSG_DONE] = done_cb };
 	struct talk_state st = { cb, data, 0, "" };
 	ssize_t n;
 	int rc;
