@@ -102,7 +102,11 @@ static int elem_cmp(const void *x, const void *y)
 
 void nl_set_sort(struct nl_set *s)
 {
-	if (s->n_elems > 1)
+	/* the IR's sets usually arrive sorted already: check before paying for qsort */
+	size_t i = 1;
+	while (i < s->n_elems && elem_cmp(&s->elems[i - 1], &s->elems[i]) <= 0)
+		i++;
+	if (i < s->n_elems)
 		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
 }
 
