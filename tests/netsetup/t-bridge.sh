@@ -4,8 +4,8 @@
 # `table ip netpol-nat`, a static address is honoured, a taken one is refused with nothing left
 # behind, detach works after the container netns is gone, rm removes everything.
 . "$(dirname "$0")/lib.sh"
-NODE=${T}node A=${T}a B=${T}b C=${T}c OUT=${T}out
-mkns $NODE $A $B $C $OUT
+NODE=${T}node A=${T}a B=${T}b C=${T}c D=${T}d E=${T}e OUT=${T}out
+mkns $NODE $A $B $C $D $E $OUT
 
 check "create" np $NODE create web --driver bridge --subnet 10.99.31.0/24 --subnet fd99:31::/64 \
 	--hairpin --masquerade
@@ -51,6 +51,16 @@ check "failed attach left no interface in the node" [ "$(ip -n $NODE -o link | w
 check "failed attach left no interface in the container" sh -c "! ip -n $C link show eth0 2>/dev/null"
 check "failed attach left no lease" sh -c "! grep -q '$C' $STATE/ipam/web.json"
 check "failed attach left no record" [ ! -e "$STATE/endpoints/web/$C.json" ]
+# A failure after the veth exists: IPv6 is disabled in d, so its IPv6 address is refused by
+# the kernel; the veth pair, the leases and the record must all go, and the kernel says why.
+ip netns exec $D sh -c 'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
+ERR=$(np $NODE attach web --netns $D 2>&1)
+check "attach into an IPv6-less netns fails with the kernel's reason ($ERR)" \
+	sh -c "echo '$ERR' | grep -q 'add address fd99:31::'"
+check "...and leaves no interface in the node" [ "$(ip -n $NODE -o link | wc -l)" = "$LINKS" ]
+check "...nor in the container" fails ip -n $D link show eth0
+check "...nor a lease" fails grep -q "$D" $STATE/ipam/web.json
+check "...nor a record" [ ! -e "$STATE/endpoints/web/$D.json" ]
 ERR=$(np $NODE attach web --netns $C --ip 10.99.31.1 2>&1)
 check "gateway as static ip refused" sh -c "echo '$ERR' | grep -q reserved"
 ERR=$(np $NODE attach web --netns $C --ip 10.99.32.5 2>&1)
@@ -67,7 +77,9 @@ check "b's veth is gone from the node" sh -c "[ \$(ip -n $NODE -o link show type
 check "b's leases released" sh -c "! grep -q '\"$B\"' $STATE/ipam/web.json"
 check "detach of an unknown id fails" fails np $NODE detach web --id nosuch 2>/dev/null
 check "rm refused while a is attached" fails np $NODE rm web 2>/dev/null
-check "rm --force" np $NODE rm web --force
+check "attach e" np $NODE attach web --netns $E
+ip netns del $E
+check "rm --force (e's netns already gone)" np $NODE rm web --force
 check "bridge and veths gone" sh -c "[ -z \"\$(ip -n $NODE -o link show type bridge)\" ] &&
 	[ \$(ip -n $NODE -o link show type veth | wc -l) = 1 ]"
 check "a's eth0 gone" sh -c "! ip -n $A link show eth0 2>/dev/null"
