@@ -565,6 +565,17 @@ static int fill_pools(struct ns_network *net, struct ns_error *err)
 	return 0;
 }
 
+/* An empty definition is the reservation of a create in progress; one that stayed empty for a
+ * minute belongs to a create that was killed, and is removed so the name can be used again. */
+static bool stale_reservation(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || st.st_size != 0 || time(NULL) - st.st_mtime < 60)
+		return false;
+	return unlink(path) == 0;
+}
+
 int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err)
 {
 	const struct ns_driver_ops *ops = ns_driver_ops_get(net->driver);
@@ -591,6 +602,8 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 
 	path_network(ctx, net->name, path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EEXIST && stale_reservation(path))
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -EEXIST)
@@ -804,6 +817,7 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 {
 	const char *ifname = req->ifname ? req->ifname : "eth0";
 	const char *base, *slash;
+	char pidname[32];
 	int rc;
 
 	snprintf(ep->network, sizeof(ep->network), "%s", net->name);
@@ -814,8 +828,15 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 		return ns_error_set(err, -EINVAL, "attach needs --netns");
 	base = req->id;
 	if (!base && req->netns) {
+		unsigned long pid;
+		char tail;
 		base = strrchr(ep->netns, '/');
 		base = base ? base + 1 : ep->netns;
+		/* /proc/PID/ns/net would make every id "net": name it after the process instead. */
+		if (sscanf(ep->netns, "/proc/%lu/ns/net%c", &pid, &tail) == 1) {
+			snprintf(pidname, sizeof(pidname), "pid%lu", pid);
+			base = pidname;
+		}
 	}
 	if (!base || !valid_name(base, sizeof(ep->id) - 1))
 		return ns_error_set(err, -EINVAL, "bad or missing endpoint id '%s' (use --id)",

@@ -17,7 +17,10 @@ inspect_ok() {
 }
 check "inspect shows the endpoint" inspect_ok
 check "record kept on disk" [ -s "$STATE/endpoints/hostnet/agent.json" ]
+pid_id() { np $NODE attach hostnet --netns /proc/$$/ns/net | jq -e ".id == \"pid$$\"" >/dev/null; }
+check "a /proc/PID/ns/net path names the endpoint pidPID" pid_id
 check "detach" np $NODE detach hostnet --id agent
+check "detach pid$$" np $NODE detach hostnet --id pid$$
 check "rm" np $NODE rm hostnet
 check "inspect of a removed network fails" fails np $NODE inspect hostnet
 finish
