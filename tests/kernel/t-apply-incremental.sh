@@ -88,7 +88,23 @@ apply "$TMP/a"
 equal "pod removed" "$TMP/a"
 grep -q "applied (incremental" "$TMP/stats" || { echo "pod removed: not incremental"; cat "$TMP/stats"; fail=1; }
 
-# 4. no policies at all: every isolation goes (empty dispatch maps, no pod or policy chains)
+# 4. generated clusters: fewer policies (removals), then another seed (almost everything
+# changes), then back; each step incremental and equal to the render
+GEN=${NETPOL_BUILD:-build}/tests/gen_cluster
+case "$GEN" in /*) ;; *) GEN="$SRC/$GEN" ;; esac
+if [ -x "$GEN" ]; then
+	ip netns del $B 2>/dev/null; ip netns add $B || exit 1
+	for spec in "1 40" "1 25" "2 40" "1 40"; do
+		set -- $spec
+		rm -rf "$TMP/gen"
+		"$GEN" "$TMP/gen" --pods 300 --namespaces 10 --policies "$2" --nodes 3 --seed "$1" >/dev/null || exit 1
+		apply "$TMP/gen"; head -1 "$TMP/stats"
+		equal "generated seed $1, $2 policies" "$TMP/gen"
+	done
+	grep -q "applied (incremental" "$TMP/stats" || { echo "generated: not incremental"; cat "$TMP/stats"; fail=1; }
+fi
+
+# 5. no policies at all: every isolation goes (empty dispatch maps, no pod or policy chains)
 rm -rf "$TMP/none"; mkdir -p "$TMP/none"; cp "$SRC"/tests/cases/_base/* "$TMP/none"/
 apply "$TMP/none"
 equal "no policies" "$TMP/none"

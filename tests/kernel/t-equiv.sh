@@ -24,8 +24,18 @@ for c in "$SRC"/tests/cases/*/1; do
 	[ -d "$c" ] || continue
 	n=$((n + 1)); case_assemble "$c" "$TMP/dir$n" >/dev/null 2>&1 || exit 1
 done
-if [ -d "$SRC/policies" ] && ls "$SRC"/policies/*.yaml >/dev/null 2>&1; then
-	n=$((n + 1)); mkdir -p "$TMP/dir$n"; cp "$SRC"/policies/*.yaml "$TMP/dir$n"/
+for d in "$SRC/policies" "$SRC"/policies/*/; do
+	ls "$d"/*.yaml >/dev/null 2>&1 || ls "$d"/*.json >/dev/null 2>&1 || continue
+	n=$((n + 1)); mkdir -p "$TMP/dir$n"
+	cp "$d"/*.yaml "$TMP/dir$n"/ 2>/dev/null; cp "$d"/*.json "$TMP/dir$n"/ 2>/dev/null
+done
+
+# a small generated cluster: every policy shape the generator knows (gen_cluster.c)
+GEN=${NETPOL_BUILD:-build}/tests/gen_cluster
+case "$GEN" in /*) ;; *) GEN="$SRC/$GEN" ;; esac
+if [ -x "$GEN" ]; then
+	n=$((n + 1)); "$GEN" "$TMP/dir$n" --pods 300 --namespaces 10 --policies 40 --nodes 3 >/dev/null || exit 1
+	GENDIR=$TMP/dir$n
 fi
 
 fail=0
@@ -65,6 +75,7 @@ done
 # the options that change the rules: reject instead of drop, one node's pods, no bridge table
 compare "$TMP/dir$n" --reject
 compare "$TMP/dir$n" --node node-1 --no-spoof
+[ -n "$GENDIR" ] && compare "$GENDIR" --node node-01
 echo "$n directories compared"
 [ $n -ge 3 ] || { echo "too few directories"; exit 1; }
 exit $fail
