@@ -31,7 +31,7 @@ status:
   - {type: InternalIP, address: 10.99.200.3}
 YAML
 
-check "create on h1" np $H1 create ov --driver overlay --subnet 10.99.70.0/24 --vni 4242 \
+check "create on h1" np $H1 create ov --driver overlay --subnet 10.99.70.0/24 --subnet fd99:70::/64 --vni 4242 \
 	--peer 10.99.200.1 --nodes $NODES
 check "attach c1 on h1" np $H1 attach ov --netns $C1
 check "attach c2 on h2" np $H2 attach ov --netns $C2
@@ -58,6 +58,7 @@ check "c2's neighbour entry on h1" \
 check "c1 -> c2 (h1 -> h2)" tcp $C1 $C2 "$C2A" 8080
 check "c2 -> c3 (h2 -> h3)" tcp $C2 $C3 "$C3A" 8081
 check "c3 -> c1 (h3 -> h1)" tcp $C3 $C1 "$C1A" 8082
+check "c1 -> c3 over IPv6 (h1 -> h3)" tcp $C1 $C3 "$(ep_addr $H1 ov $C3 6)" 8084
 check "traffic went through the underlay" \
 	sh -c "[ \$(ip -n $H1 -s -j link show npvx4242 | jq '.[0].stats64.tx.packets') -gt 0 ]"
 # A bulk transfer larger than one MTU: fragmentation would lose it, the MTU keeps it whole.
