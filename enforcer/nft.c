@@ -163,6 +163,8 @@ static int drain(struct nft_sock *s, struct ack_ctx *c, int wait_ms)
 	}
 }
 
+static int get_genid(struct nft_sock *s, uint32_t *id);
+
 int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct np_diags *diags)
 {
 	struct iovec iov[MAX_IOV];
@@ -177,6 +179,9 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
 	int snd = (int)(len + 64 * 1024);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	/* kernels before 6.10 do not ack BATCH_END: a generation change is the fallback signal */
+	uint32_t gen_before = 0, gen_after = 0;
+	bool have_gen = commit && get_genid(s, &gen_before) == 0;
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	struct msghdr msg = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = iov,
 			      .msg_iovlen = (size_t)n };
@@ -191,6 +196,9 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
 	/* the kernel processes the whole batch inside sendmsg, so every reply is queued by
 	 * now; the wait only covers a slow consumer of a committed batch's ack */
 	int r = drain(s, &c, 0);
+	if (!r && commit && !c.committed && !c.errors && have_gen &&
+	    get_genid(s, &gen_after) == 0 && gen_after != gen_before)
+		c.committed = true;
 	if (!r && commit && !c.committed && !c.errors)
 		r = drain(s, &c, 2000);
 	if (r < 0) {
