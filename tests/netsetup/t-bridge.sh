@@ -41,6 +41,10 @@ ip netns exec $OUT socat -T5 TCP-LISTEN:9000,reuseaddr SYSTEM:'echo $SOCAT_PEERA
 sleep 0.3
 SEEN=$(ip netns exec $A timeout 5 socat -T3 - TCP:10.99.250.2:9000 </dev/null)
 check "masquerade: outside sees the node address ($SEEN)" [ "$SEEN" = 10.99.250.1 ]
+ip netns exec $B socat -T5 TCP-LISTEN:9001,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' 2>/dev/null &
+sleep 0.3
+SEEN=$(ip netns exec $A timeout 5 socat -T3 - TCP:$B4:9001 </dev/null)
+check "masquerade leaves traffic inside the bridge alone (b sees $SEEN)" [ "$SEEN" = "$A4" ]
 check "nat table is ours" sh -c "ip netns exec $NODE nft list table ip netpol-nat | grep -q masquerade"
 
 # A taken static address is refused and leaves no interface, lease or record.
