@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "ct.h"
 #include "emit_nl.h"
+#include "endpoints.h"
 #include "load.h"
 #include "nft.h"
 #include "ruleset.h"
@@ -24,6 +26,7 @@
 struct apply_opts {
 	struct rs_options ro;
 	const char *dir;
+	const char *state_dir; /* merge netsetup's endpoint records, and serialize writers */
 	bool full, check, stats, no_ct, inject;
 	long hold_ms;
 	long table_flags; /* tests: nft 1.0.6 cannot list PERSIST in JSON (it reads past its flag
@@ -50,6 +53,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 		{ "hold-ms", required_argument, NULL, 'H' },      /* tests: keep the socket open */
 		{ "inject-error", no_argument, NULL, 'I' },       /* tests: add a rule the kernel rejects */
 		{ "table-flags", required_argument, NULL, 'T' },  /* tests: see apply_opts */
+		{ "state-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -69,8 +73,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 		case 'H': o->hold_ms = atol(optarg); break;
 		case 'I': o->inject = true; break;
 		case 'T': o->table_flags = strtol(optarg, NULL, 0); break;
+		case 'D': o->state_dir = optarg; break;
 		case 'h':
-			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof]%s\n", cmd,
+			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] "
+			       "[--state-dir DIR]%s\n", cmd,
 			       strcmp(cmd, "apply") ? ""
 						    : " [--full] [--check] [--stats] [--no-conntrack]");
 			return 0;
@@ -144,12 +150,37 @@ static void inject_bad_rule(struct nl_batch *b, const struct nl_table *t)
 	nl_batch_add_bad_rule(b, t->name, t->family, chain, origin);
 }
 
+/* Every writer of the ruleset that shares a state directory (netpol apply, policyd,
+ * netpol-cni) holds an exclusive flock on STATE_DIR/ruleset.lock from read-back to commit, so
+ * two diffs are never computed against the same kernel state. Returns the fd (or -1 without a
+ * state directory); -2 on failure. */
+static int lock_ruleset(const char *state_dir)
+{
+	if (!state_dir)
+		return -1;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/ruleset.lock", state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		fprintf(stderr, "netpol: lock %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -2;
+	}
+	return fd;
+}
+
 /* Loads and builds; prints errors. 0, 2 (input errors) or 1. */
 static int load_and_build(const struct apply_opts *o, struct np_inventory **inv,
 			  struct rs_ruleset **rs, struct nl_state **want)
 {
 	if (cli_load_inventory(o->dir, inv) < 0)
 		return 2;
+	char err[1024];
+	if (o->state_dir && endpoints_merge(*inv, o->state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "netpol: %s\n", err);
+		return 2;
+	}
 	int r = ruleset_build(*inv, &o->ro, rs);
 	if (r == 0)
 		r = nl_state_from_ruleset(*rs, want);
@@ -184,13 +215,14 @@ int cmd_apply(int argc, char **argv)
 	struct nl_batch *b = NULL;
 	struct nft_sock *s = NULL;
 	struct np_diags diags;
+	int lock = -1;
 	np_diags_init(&diags);
 	rc = load_and_build(&o, &inv, &rs, &want);
 	if (rc)
 		goto out;
 	double t_build = now_ms();
 	rc = 1;
-	if (ensure_br_netfilter() < 0 || open_sock(&s) < 0)
+	if (ensure_br_netfilter() < 0 || open_sock(&s) < 0 || (lock = lock_ruleset(o.state_dir)) == -2)
 		goto out;
 	int r = o.full ? 0 : nft_read_state(s, want, &have);
 	if (r < 0) {
@@ -260,6 +292,8 @@ int cmd_apply(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	if (lock >= 0)
+		close(lock);
 	nl_batch_free(b);
 	nl_diff_free(diff);
 	nl_state_free(have);
