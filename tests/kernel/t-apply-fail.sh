@@ -44,7 +44,7 @@ cmp -s "$TMP/before" "$TMP/after" || { echo "--check changed the ruleset"; fail=
 # 3. another live process owns the table: EPERM, nothing changed
 ip netns exec $N "$NETPOL" apply --hold-ms 4000 "$TMP/a" >"$TMP/holder" 2>&1 &
 HOLDER=$!
-for i in 1 2 3 4 5 6 7 8 9 10; do grep -q applied "$TMP/holder" 2>/dev/null || grep -q "in sync" "$TMP/holder" 2>/dev/null && break; sleep 0.2; done
+for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "^netpol: " "$TMP/holder" 2>/dev/null && break; sleep 0.2; done
 ip netns exec $N "$NETPOL" apply "$TMP/b" >"$TMP/out" 2>&1
 rc=$?
 cat "$TMP/out"

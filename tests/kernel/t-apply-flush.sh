@@ -50,7 +50,7 @@ check "after flush" 1 "table inet netpol: absent"
 # persists and a new process re-claims it
 ns "$NETPOL" apply --hold-ms 3000 "$TMP/a" >"$TMP/holder" 2>&1 &
 HOLDER=$!
-for i in 1 2 3 4 5 6 7 8 9 10; do grep -q applied "$TMP/holder" && break; sleep 0.2; done
+for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "^netpol: " "$TMP/holder" && break; sleep 0.2; done
 ns nft list table inet netpol | grep -q "flags owner" || { echo "table not owned while held"; fail=1; }
 if ns nft add element inet netpol ing4 '{ 10.9.9.8 : goto ing-x/a }' 2>"$TMP/err"; then
 	echo "another process could edit an owned table"; fail=1
@@ -59,9 +59,9 @@ grep -q "Operation not permitted" "$TMP/err" || { echo "expected EPERM:"; cat "$
 wait $HOLDER; HOLDER=""
 ns nft list table inet netpol >/dev/null 2>&1 || { echo "the table did not outlive its owner"; fail=1; }
 check "after the owner exited" 0 "^in sync"
-ns "$NETPOL" apply --hold-ms 1500 "$TMP/a" >/dev/null 2>&1 &
+ns "$NETPOL" apply --hold-ms 3000 "$TMP/a" >"$TMP/holder2" 2>&1 &
 HOLDER=$!
-sleep 0.7
+for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "^netpol: " "$TMP/holder2" && break; sleep 0.2; done
 ns nft list table inet netpol | grep -q "flags owner" || { echo "a second process did not re-claim the table"; fail=1; }
 wait $HOLDER; HOLDER=""
 exit $fail
