@@ -13,6 +13,8 @@ export NETPOL_SRC="$PWD"
 . tests/kernel/lib.sh
 
 if [ "$(id -u)" != 0 ]; then echo "make demo needs root (it creates network namespaces)"; exit 1; fi
+# `make demo` builds the programs only; the traffic helper is a test tool, built here if needed
+[ -x "$NP_AGENT" ] || make -s --no-print-directory "${NP_AGENT#"$PWD"/}" >/dev/null
 for b in "$NETPOL" "$NP_AGENT"; do
 	[ -x "$b" ] || { echo "missing $b: run 'make all build/tests/np_agent' first"; exit 1; }
 done
@@ -81,9 +83,18 @@ show "$nopol" "1. no NetworkPolicy: every pod reaches every pod" || rc=1
 bold "== 2. netpol apply $DEMO"
 for f in "$DEMO"/*; do
 	is_policy "$f" || continue
-	echo "   $(basename "$f")"
-	awk '/^#/ && !seen { print "       " $0; next } { seen = 1 }' "$f" | head -4
+	# the NetworkPolicy documents of a YAML file, as namespace/name
+	awk -v f="$(basename "$f")" '
+		function flush() { if (kind == "NetworkPolicy") printf "   %-28s (%s)\n", ns "/" name, f
+				   kind = name = ""; ns = "default" }
+		BEGIN { ns = "default" }
+		/^---/ { flush(); next }
+		/^kind:/ { kind = $2 }
+		/^  name:/ { name = $2; gsub(/["\047]/, "", name) }
+		/^  namespace:/ { ns = $2; gsub(/["\047]/, "", ns) }
+		END { flush() }' "$f"
 done
+echo "   (netpol explain DIR --from NS/POD --to NS/POD --port 80/TCP says which rule decides a flow)"
 np_apply "$DEMO" || exit 1
 echo
 show "$DEMO" "3. with the example policies" || rc=1
