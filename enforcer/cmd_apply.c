@@ -21,6 +21,7 @@
 #include "endpoints.h"
 #include "load.h"
 #include "nft.h"
+#include "podnet.h"
 #include "ruleset.h"
 
 struct apply_opts {
@@ -193,6 +194,12 @@ static int load_and_build(const struct apply_opts *o, struct np_inventory **inv,
 	return 0;
 }
 
+static struct podnet_opts podnet_opts_of(const struct apply_opts *o)
+{
+	return (struct podnet_opts){ .ro = o->ro, .table_flags = (uint32_t)o->table_flags,
+				     .full = o->full, .check = o->check, .no_ct = o->no_ct };
+}
+
 static int open_sock(struct nft_sock **s)
 {
 	int r = nft_sock_open(s);
@@ -285,6 +292,10 @@ int cmd_apply(int argc, char **argv)
 		       t_build - t0, t_read - t_build, t_diff - t_read, t_send - t_diff,
 		       t_ct - t_send, ct_deleted, now_ms() - t0);
 	}
+	/* macvlan pods: their own table inside their own netns */
+	struct podnet_opts po = podnet_opts_of(&o);
+	if (podnet_apply(inv, &po))
+		goto out;
 	fflush(stdout);
 	if (o.hold_ms > 0) { /* tests: the owner flag holds while this socket is open */
 		struct timespec ts = { o.hold_ms / 1000, (o.hold_ms % 1000) * 1000000L };
@@ -386,6 +397,9 @@ int cmd_status(int argc, char **argv)
 			       td->counters[j].cur ? td->counters[j].cur->name
 						   : td->counters[j].old->name);
 	}
+	struct podnet_opts po = podnet_opts_of(&o);
+	if (podnet_status(inv, &po))
+		drift = true;
 	printf("%s\n", drift ? "drifted" : "in sync");
 	/* per-policy allowed counters: the counter comment says which policy and direction */
 	for (size_t i = 0; have && i < have->n_tables; i++)
@@ -411,15 +425,18 @@ out:
 
 int cmd_flush(int argc, char **argv)
 {
-	const char *table = "netpol";
-	if (argc == 3 && !strcmp(argv[1], "--table"))
-		table = argv[2];
-	else if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: netpol flush [--table NAME]\n");
-		return 0;
-	} else if (argc != 1) {
-		fprintf(stderr, "usage: netpol flush [--table NAME]\n");
-		return 2;
+	const char *table = "netpol", *state_dir = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 < argc && !strcmp(argv[i], "--table")) {
+			table = argv[++i];
+		} else if (i + 1 < argc && !strcmp(argv[i], "--state-dir")) {
+			state_dir = argv[++i]; /* also the tables inside macvlan pods' netns */
+		} else {
+			bool help = !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+			fprintf(help ? stdout : stderr,
+				"usage: netpol flush [--table NAME] [--state-dir DIR]\n");
+			return help ? 0 : 2;
+		}
 	}
 	struct nft_sock *s = NULL;
 	if (open_sock(&s) < 0)
@@ -440,5 +457,7 @@ int cmd_flush(int argc, char **argv)
 	np_diags_free(&diags);
 	nl_batch_free(b);
 	nft_sock_close(s);
+	if (state_dir && podnet_flush(state_dir, table))
+		r = -1;
 	return r < 0 ? 1 : 0;
 }

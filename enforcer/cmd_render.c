@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "endpoints.h"
 #include "load.h"
+#include "podnet.h"
 #include "ruleset.h"
 
 int cmd_render(int argc, char **argv)
@@ -58,7 +59,9 @@ int cmd_render(int argc, char **argv)
 		np_inventory_free(inv);
 		return 1;
 	}
-	if (emit_text_write(rs, stdout) < 0 || fflush(stdout) != 0) {
+	/* macvlan pods' own tables follow, each under a comment naming its netns */
+	if (emit_text_write(rs, stdout) < 0 || podnet_render(inv, &ro, stdout) < 0 ||
+	    fflush(stdout) != 0) {
 		fprintf(stderr, "netpol: render: cannot write the ruleset\n");
 		rc = -EIO;
 	}
