@@ -348,29 +348,6 @@ static void sb_peer(struct sbuf *s, const char *policy_ns, const struct np_peer 
 
 /* ---- peers ---- */
 
-/* Pods sorted by (ns, name): the range of namespace ns. */
-static void ns_range(const struct np_inventory *inv, const char *ns, size_t *lo, size_t *hi)
-{
-	size_t l = 0, h = inv->n_pods;
-	while (l < h) {
-		size_t m = (l + h) / 2;
-		if (strcmp(inv->pods[m].ns, ns) < 0)
-			l = m + 1;
-		else
-			h = m;
-	}
-	*lo = l;
-	h = inv->n_pods;
-	while (l < h) {
-		size_t m = (l + h) / 2;
-		if (strcmp(inv->pods[m].ns, ns) <= 0)
-			l = m + 1;
-		else
-			h = m;
-	}
-	*hi = l;
-}
-
 /* Calls fn for every pod a selector peer selects, visiting only the namespaces it can match. */
 static void for_peer_pods(const struct builder *b, const char *policy_ns,
 			  const struct np_peer *peer,
@@ -385,7 +362,7 @@ static void for_peer_pods(const struct builder *b, const char *policy_ns,
 				 : strcmp(ns->name, policy_ns))
 			continue;
 		size_t lo, hi;
-		ns_range(inv, ns->name, &lo, &hi);
+		np_inventory_ns_pods(inv, ns->name, &lo, &hi);
 		/* the namespace already matched: only the pod half of np_peer_selects_pod is left
 		 * (re-finding the namespace per pod was the hottest part of building) */
 		for (size_t j = lo; j < hi; j++) {
@@ -1142,21 +1119,20 @@ static void build_spoof(struct builder *b, struct rs_table *t)
 	c->hook = RS_HOOK_PREROUTING;
 	c->prio = -200; /* "filter" in the bridge family */
 	c->origin = "anti-spoofing chain";
-	struct rs_rule *r = chain_rule(b, c);
-	rule_match(r, RS_M_IIF_NOT_IN, "pod-port", 0);
-	r->verdict = RS_V_ACCEPT;
-	r = chain_rule(b, c);
-	rule_match(r, RS_M_IIF_SADDR_IN, "pod-src4", 4);
-	r->verdict = RS_V_ACCEPT;
-	r = chain_rule(b, c);
-	rule_match(r, RS_M_IIF_SADDR_IN, "pod-src6", 6);
-	r->verdict = RS_V_ACCEPT;
-	r = chain_rule(b, c);
-	rule_match(r, RS_M_IIF_ARP_SADDR_IN, "pod-src4", 4);
-	r->verdict = RS_V_ACCEPT;
-	r = chain_rule(b, c);
-	rule_match(r, RS_M_SADDR_IN, "v6-local", 6);
-	r->verdict = RS_V_ACCEPT;
+	/* a packet from a pod port must carry that pod's address; DAD and link-local pass */
+	static const struct { enum rs_match_kind kind; const char *set; uint8_t family; } ok[] = {
+		{ RS_M_IIF_NOT_IN, "pod-port", 0 },
+		{ RS_M_IIF_SADDR_IN, "pod-src4", 4 },
+		{ RS_M_IIF_SADDR_IN, "pod-src6", 6 },
+		{ RS_M_IIF_ARP_SADDR_IN, "pod-src4", 4 },
+		{ RS_M_SADDR_IN, "v6-local", 6 },
+	};
+	struct rs_rule *r;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		r = chain_rule(b, c);
+		rule_match(r, ok[i].kind, ok[i].set, ok[i].family);
+		r->verdict = RS_V_ACCEPT;
+	}
 	r = chain_rule(b, c);
 	r->anon_counter = true;
 	r->verdict = RS_V_DROP;
@@ -1178,7 +1154,7 @@ int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 	b.n_sel_pods = np_arena_alloc(b.a, (inv->n_pols + 1) * sizeof(size_t));
 	for (size_t i = 0; i < inv->n_pols; i++) {
 		size_t lo, hi;
-		ns_range(inv, inv->pols[i].ns, &lo, &hi);
+		np_inventory_ns_pods(inv, inv->pols[i].ns, &lo, &hi);
 		b.sel_pods[i] = np_arena_alloc(b.a, (hi - lo + 1) * sizeof(size_t));
 		for (size_t p = lo; p < hi; p++)
 			if (np_policy_selects_pod(&inv->pols[i], &inv->pods[p]))

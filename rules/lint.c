@@ -15,24 +15,6 @@ static void warn(struct np_diags *d, const struct np_policy *pol, const char *pt
 		    pol->ns, pol->name, msg);
 }
 
-/* Pods are sorted by (ns, name): the pods of one namespace are one run, found by bisection;
- * a policy only ever selects pods of its own namespace. */
-static void ns_pods(const struct np_inventory *inv, const char *ns, size_t *lo, size_t *hi)
-{
-	size_t a = 0, b = inv->n_pods;
-	while (a < b) {
-		size_t mid = (a + b) / 2;
-		if (strcmp(inv->pods[mid].ns, ns) < 0)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	*lo = a;
-	for (b = a; b < inv->n_pods && !strcmp(inv->pods[b].ns, ns); b++)
-		;
-	*hi = b;
-}
-
 static bool pod_has_port(const struct np_pod *pod, const char *name, enum np_proto proto)
 {
 	for (size_t i = 0; i < pod->n_ports; i++)
@@ -80,7 +62,7 @@ static void lint_named_ports(const struct np_inventory *inv, const struct np_pol
 		bool found = false;
 		size_t lo = 0, hi = inv->n_pods;
 		if (ingress)
-			ns_pods(inv, pol->ns, &lo, &hi);
+			np_inventory_ns_pods(inv, pol->ns, &lo, &hi);
 		for (size_t i = lo; i < hi && !found; i++) {
 			const struct np_pod *pod = &inv->pods[i];
 			if (ingress && !np_policy_selects_pod(pol, pod))
@@ -144,7 +126,7 @@ static void lint_pods(const struct np_inventory *inv, const struct np_policy *po
 	size_t selected = 0, host = 0;
 	const struct np_pod *first_host = NULL, *no_dns = NULL;
 	size_t lo, hi;
-	ns_pods(inv, pol->ns, &lo, &hi);
+	np_inventory_ns_pods(inv, pol->ns, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
 		const struct np_pod *pod = &inv->pods[i];
 		if (np_policy_selects_pod(pol, pod)) {

@@ -270,6 +270,29 @@ const struct np_pod *np_inventory_pod(const struct np_inventory *inv, const char
 
 /* ---- selectors ---- */
 
+void np_inventory_ns_pods(const struct np_inventory *inv, const char *ns, size_t *lo,
+			  size_t *hi)
+{
+	size_t a = 0, b = inv->n_pods;
+	while (a < b) { /* first pod of ns */
+		size_t mid = (a + b) / 2;
+		if (strcmp(inv->pods[mid].ns, ns) < 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*lo = a;
+	b = inv->n_pods;
+	while (a < b) { /* first pod after ns */
+		size_t mid = (a + b) / 2;
+		if (strcmp(inv->pods[mid].ns, ns) <= 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*hi = a;
+}
+
 const char *np_labels_get(const struct np_labels *labels, const char *key)
 {
 	size_t lo = 0, hi = labels->n;

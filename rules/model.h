@@ -195,6 +195,10 @@ const struct np_pod *np_inventory_pod(const struct np_inventory *inv, const char
 
 /* Label selector semantics (matchLabels AND every expression). sel == NULL matches nothing:
  * callers decide what an absent selector means. */
+/* The pods of namespace ns are the run inv->pods[*lo .. *hi) (pods are sorted by ns, name). */
+void np_inventory_ns_pods(const struct np_inventory *inv, const char *ns, size_t *lo,
+			  size_t *hi);
+
 bool np_selector_matches(const struct np_selector *sel, const struct np_labels *labels);
 bool np_selector_is_empty(const struct np_selector *sel);
 const char *np_labels_get(const struct np_labels *labels, const char *key);
