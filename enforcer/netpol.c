@@ -5,16 +5,6 @@
 
 #include "cli.h"
 
-/* Weak while the subcommands are being written in parallel; a missing one says so. */
-#pragma weak cmd_check
-#pragma weak cmd_render
-#pragma weak cmd_reach
-#pragma weak cmd_explain
-#pragma weak cmd_apply
-#pragma weak cmd_status
-#pragma weak cmd_flush
-#pragma weak cmd_net
-
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
@@ -46,10 +36,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
-		if (!commands[i].fn) {
-			fprintf(stderr, "netpol: '%s' is not built into this binary\n", argv[1]);
-			return 2;
-		}
 		return commands[i].fn(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "netpol: unknown command '%s'\n", argv[1]);
