@@ -6,7 +6,8 @@
 #   0. before netpol: spoofed packets do arrive (so the observation can see a spoof pass)
 #   1. netpol apply (no policies): real sources arrive, spoofed ones (another pod's address, an
 #      unused address of the pod subnet, an address from elsewhere) are dropped; both families;
-#      real connections between all pods still work
+#      an ARP reply claiming another pod's address is dropped (before netpol it poisons the
+#      neighbour's cache); real connections between all pods still work
 #   2. a policy lets only x/b into x/c: x/a is refused with its own address, and x/a claiming
 #      x/b's address is dropped too; the genuine x/b still gets in
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
@@ -29,9 +30,29 @@ send() {
 	esac
 }
 
+mac() { ip -n "$(np_pod_ns "$1")" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
+# x/a tells x/c "x/b's IPv4 address is at my MAC"; prints the MAC x/c then holds for x/b
+arp_poison() {
+	local xc=$(np_pod_ns x/c)
+	# a fresh, confirmed entry for x/b (a TCP connection x/c -> x/b)
+	echo "$xc $(np_pod_addr x/b 4) tcp 80" | "$NP_AGENT" probe --timeout-ms 1000 - >/dev/null
+	sleep 1.2 # past the neighbour lock time, so a reply may override the entry
+	ip netns exec "$XA" "$NP_AGENT" arp-reply eth0 "$(np_pod_addr x/b 4)" "$(np_pod_addr x/c 4)" "$(mac x/c)"
+	sleep 0.2
+	ip -n "$xc" neigh show "$(np_pod_addr x/b 4)" | sed -n 's/.*lladdr \([0-9a-f:]*\).*/\1/p'
+}
+arp_check() { # WANT_OWNER (x/a = poisoned, x/b = intact)
+	local got
+	got=$(arp_poison)
+	if [ "$got" = "$(mac "$1")" ]; then echo "ok   ARP reply from x/a claiming x/b's address: x/c maps it to $1 ($got)"
+	else echo "FAIL ARP reply from x/a claiming x/b's address: x/c maps it to $got, wanted $1 ($(mac "$1"))"; fail=1; fi
+	ip -n "$(np_pod_ns x/c)" neigh flush dev eth0
+}
+
 echo "== 0. no netpol tables: the spoof is observable"
 send x/a "$(np_pod_addr x/b 4)" x/c all 4
 send x/a "$(np_pod_addr x/b 6)" x/c all 6
+arp_check x/a
 
 echo "== 1. netpol apply, no policies"
 np_base_inventory "$inv"
@@ -45,6 +66,7 @@ for f in 4 6; do
 	send x/a "$unused" x/c none $f
 	send x/a "$foreign" x/c none $f
 done
+arp_check x/b
 np_probe_blocks "$NP_TMP/r" TCP:80:4 TCP:80:6 UDP:81:4 UDP:81:6 || exit 1
 for s in TCP:80:4 TCP:80:6 UDP:81:4 UDP:81:6; do
 	IFS=: read -r p port f <<<"$s"

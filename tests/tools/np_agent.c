@@ -16,6 +16,9 @@
  *       INIT chunk with a valid CRC32c) in FROM_NETNS and counts, with a raw socket in
  *       TO_NETNS, how many of exactly those packets arrive. Prints "sent N received K".
  *       This kernel has no SCTP sockets, so this is how SCTP rules are observed.
+ *   np_agent arp-reply IFACE CLAIM_IP TARGET_IP TARGET_MAC
+ *       Sends ARP replies claiming CLAIM_IP is at IFACE's MAC (cache poisoning, for the
+ *       anti-spoofing test).
  *   np_agent connrate [--seconds 3] ADDR PORT
  *       Connect, read the server's byte, close with a reset, in a loop; prints
  *       "connections N failed F rate R/s".
@@ -23,6 +26,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
@@ -34,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -748,6 +755,65 @@ static int cmd_raw_probe(int argc, char **argv)
 	return 0;
 }
 
+/* ---- ARP: a reply claiming someone else's IPv4 address ---- */
+
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned m[6];
+
+	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)m[i];
+	return 0;
+}
+
+/* Sends COUNT ARP replies out of IFACE saying "CLAIM_IP is at my MAC" to TARGET_IP/TARGET_MAC:
+ * what a pod poisoning a neighbour's cache sends. */
+static int cmd_arp_reply(int argc, char **argv)
+{
+	uint8_t me[6], to[6], frame[42];
+	struct in_addr claim, target;
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+				  .sll_halen = 6 };
+	struct ifreq ifr;
+	int fd;
+
+	if (argc != 4 || inet_pton(AF_INET, argv[1], &claim) != 1 ||
+	    inet_pton(AF_INET, argv[2], &target) != 1 || parse_mac(argv[3], to) < 0) {
+		fprintf(stderr, "usage: np_agent arp-reply IFACE CLAIM_IP TARGET_IP TARGET_MAC\n");
+		return 2;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (fd < 0)
+		die("AF_PACKET socket");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", argv[0]);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		die(argv[0]);
+	memcpy(me, ifr.ifr_hwaddr.sa_data, 6);
+	ll.sll_ifindex = (int)if_nametoindex(argv[0]);
+	memcpy(ll.sll_addr, to, 6);
+	memcpy(frame, to, 6);
+	memcpy(frame + 6, me, 6);
+	frame[12] = 0x08, frame[13] = 0x06;                 /* ARP */
+	frame[14] = 0, frame[15] = 1;                       /* Ethernet */
+	frame[16] = 0x08, frame[17] = 0;                    /* IPv4 */
+	frame[18] = 6, frame[19] = 4;
+	frame[20] = 0, frame[21] = 2;                       /* reply */
+	memcpy(frame + 22, me, 6);
+	memcpy(frame + 28, &claim, 4);
+	memcpy(frame + 32, to, 6);
+	memcpy(frame + 38, &target, 4);
+	for (int i = 0; i < 3; i++) {
+		if (sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+			die("sendto");
+		usleep(20000);
+	}
+	close(fd);
+	return 0;
+}
+
 /* ---- connrate ---- */
 
 static int cmd_connrate(int argc, char **argv)
@@ -801,6 +867,8 @@ int main(int argc, char **argv)
 		return cmd_probe(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "raw-probe"))
 		return cmd_raw_probe(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "arp-reply"))
+		return cmd_arp_reply(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "connrate"))
 		return cmd_connrate(argc - 2, argv + 2);
 	fprintf(stderr, "usage: np_agent serve|probe|raw-probe|connrate ... (see the source header)\n");
