@@ -4,7 +4,8 @@
 # whose bridge holds 9 dual-stack pod netns, and every `probe PROTO PORT` block of its `expect`
 # is checked over all 81 pod pairs with real connections (TCP connect, UDP echo, SCTP INIT seen
 # by a raw socket at the destination), once per family of its `families:` line. `netpol reach`
-# must agree with what the packets did. Steps of one case are applied in order onto the running
+# must agree with what the packets did, and `netpol status` must find the kernel in sync with the
+# directory after every apply. Steps of one case are applied in order onto the running
 # ruleset (incremental changes); the case then applies a directory without policies, which must
 # open everything again, and `netpol flush` starts the next case from nothing.
 #
@@ -19,7 +20,7 @@ np_start_node apply reach
 # Counters per class: 4 = IPv4 TCP/UDP, 6 = IPv6 TCP/UDP, s = SCTP (both families).
 declare -A BLOCKS PAIRS MISS REACHMISS
 for k in 4 6 s; do BLOCKS[$k]=0 PAIRS[$k]=0 MISS[$k]=0 REACHMISS[$k]=0; done
-ncases=0 nsteps=0 failed_cases="" apply_fail=0 reopen_fail=0 reach_missing=0
+ncases=0 nsteps=0 failed_cases="" apply_fail=0 reopen_fail=0 reach_missing=0 status_fail=0
 
 cls() { if [ "$1" = SCTP ]; then echo s; else echo "$2"; fi; }
 
@@ -47,7 +48,7 @@ show_block() {
 }
 
 run_step() { # case step_dir label
-	local c=$1 sd=$2 label=$3 inv="$NP_TMP/inv" specs="" spec key proto port fam k bad rbad
+	local c=$1 sd=$2 label=$3 inv="$NP_TMP/inv" specs="" spec key proto port fam k bad rbad rc=0
 	rm -rf "$inv"; mkdir -p "$inv"
 	cp "$CASES_DIR/_base/"* "$inv/"
 	find "$sd" -maxdepth 1 -type f ! -name expect -exec cp {} "$inv/" \;
@@ -56,11 +57,16 @@ run_step() { # case step_dir label
 		echo "  $label: netpol apply FAILED:"; sed 's/^/      /' "$NP_TMP/apply.log" | head -20
 		apply_fail=$((apply_fail + 1)); return 1
 	fi
+	# the incremental apply must leave exactly what the directory compiles to
+	if ! np_node "$NETPOL" status "$inv" >"$NP_TMP/status.log" 2>&1; then
+		echo "  $label: netpol status does not report 'in sync' after apply:"
+		sed 's/^/      /' "$NP_TMP/status.log" | head -20
+		status_fail=$((status_fail + 1)); rc=1
+	fi
 	expand_expect "$sd/expect" >"$NP_TMP/expect.lst"
 	specs=$(awk '{print $1 ":" $2 ":" $3}' "$NP_TMP/expect.lst" | sort -u)
 	[ -n "$specs" ] || { echo "  $label: no probe blocks in expect"; return 1; }
 	np_probe_blocks "$NP_TMP/measured.lst" $specs || { echo "  $label: prober failed"; return 1; }
-	local rc=0
 	for spec in $specs; do
 		IFS=: read -r proto port fam <<<"$spec"
 		k=$(cls "$proto" "$fam")
@@ -148,7 +154,8 @@ for k in 4 6 s; do
 	printf '  %-6s %8d %10d %12d %18d\n' "$n" "${BLOCKS[$k]}" "${PAIRS[$k]}" "${MISS[$k]}" "${REACHMISS[$k]}"
 done
 echo "  (IPv4/IPv6 = TCP+UDP connections; SCTP = INIT packets over both families)"
-echo "  apply failures: $apply_fail, unreadable reach tables: $reach_missing, not reopened after removing policies: $reopen_fail"
+echo "  apply failures: $apply_fail, not in sync after apply: $status_fail, unreadable reach tables: $reach_missing,"
+echo "  not reopened after removing policies: $reopen_fail"
 if [ -n "$failed_cases" ]; then echo "failed cases:$failed_cases"; exit 1; fi
 [ "$ncases" -gt 0 ] || { echo "no cases found"; exit 1; }
 exit 0
