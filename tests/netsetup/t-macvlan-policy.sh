@@ -6,7 +6,8 @@
 # their endpoint records (--pod, --labels). A policy isolating a for ingress, allowing only
 # role=client: b reaches a, c does not (IPv4 and IPv6), a still reaches c (egress not
 # isolated); the table is listed inside a's netns; status reports each pod; render shows the
-# per-pod tables; a widened policy lets c in; removing the policies empties the isolation;
+# per-pod tables; a widened policy lets c in; an egress policy on b is enforced on b's
+# output hook; removing the policies empties the isolation;
 # flush --state-dir removes the per-pod tables.
 . "$(dirname "$0")/lib.sh"
 command -v nft >/dev/null || { echo "needs nft (to list the table inside the pod)"; exit 77; }
@@ -42,6 +43,7 @@ check "attach a (app=a)" np $NODE attach mv --netns $A --pod web/a --labels app=
 check "attach b (role=client)" np $NODE attach mv --netns $B --pod web/b --labels role=client
 check "attach c (role=other)" np $NODE attach mv --netns $C --pod web/c --labels role=other
 A4=$(ep_addr $NODE mv $A 4) A6=$(ep_addr $NODE mv $A 6) C4=$(ep_addr $NODE mv $C 4)
+B4=$(ep_addr $NODE mv $B 4)
 
 # Before any policy: everyone talks.
 check "before: c -> a" tcp $C $A "$A4" 8080
@@ -67,7 +69,10 @@ STATUS=$(ip netns exec $NODE "$NETPOL" status "$POL" --state-dir "$STATE" 2>&1);
 check "status in sync, per pod" sh -c "echo '$STATUS' | tail -n +1 | grep -q '^pod web/a (macvlan' &&
 	echo '$STATUS' | grep -q '^in sync'"
 check "status counts the allowed packets of a's policy" \
-	sh -c "echo '$STATUS' | grep -Eq 'web/a-from-clients.*: [1-9][0-9]* packets'"
+	sh -c "echo '$STATUS' | grep -Eq '^  web/a-from-clients ingress allowed: [1-9][0-9]* packets'"
+# Why the tables live in the pods: none of that traffic crossed the node's hooks.
+check "the node's own table counted none of the macvlan traffic" \
+	fails sh -c "ip netns exec $NODE nft list counters table inet netpol | grep -Eq 'packets [1-9]'"
 # Drift inside a's netns (someone deletes the dispatch element) is seen and repaired.
 ip netns exec $A nft delete element inet netpol ing4 "{ $A4 }"
 check "drift in a's netns lets c in" tcp $C $A "$A4" 8087
@@ -103,6 +108,26 @@ OUT=$(apply 2>&1); echo "$OUT"
 check "widened policy applied in a's netns" sh -c "echo '$OUT' | grep -q 'pod web/a (macvlan, netns /run/netns/$A): applied'"
 check "after widening: c -> a allowed" tcp $C $A "$A4" 8089
 check "after widening: b -> a allowed" tcp $B $A "$A4" 8090
+
+# Egress, checked on b's output hook in b's own netns: b may only reach a.
+cat > $POL/egress.yaml <<YAML
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-to-a-only, namespace: web}
+spec:
+  podSelector: {matchLabels: {role: client}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: a}}
+YAML
+apply >/dev/null
+check "b's egress map dispatches b's address" \
+	sh -c "ip netns exec $B nft list map inet netpol egr4 | grep -q '$B4 : goto'"
+check "egress-isolated b -> a allowed" tcp $B $A "$A4" 8095
+check "egress-isolated b -> c denied" fails tcp $B $C "$C4" 8096
+check "c -> b still allowed (b's ingress not isolated)" tcp $C $B "$B4" 8097
+rm $POL/egress.yaml
 
 # No policies: a's table stays but isolates nothing.
 mv $POL/policy.yaml $STATE/policy.yaml.off
