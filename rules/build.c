@@ -725,6 +725,15 @@ static const char *policy_text(struct builder *b, const struct np_policy *pol)
 	return np_arena_printf(b->a, "%s/%s", pol->ns, pol->name);
 }
 
+/* name, or NULL when that set of the inet table has no element. */
+static const char *nonempty(struct builder *b, const char *name)
+{
+	size_t idx;
+	if (!strmap_get(&b->inet.set_idx, name, &idx) || b->inet.sets[idx].s.n_elems == 0)
+		return NULL;
+	return name;
+}
+
 /* One policy chain per direction: each rule expands to (peer match) x (port match), at most
  * four nft rules per family. */
 static void policy_chain(struct builder *b, const struct np_policy *pol, size_t pol_idx,
@@ -762,18 +771,26 @@ static void policy_chain(struct builder *b, const struct np_policy *pol, size_t 
 			rr->origin = origin;
 		}
 		for (uint8_t family = 4; family <= 6; family += 2) {
+			/* A rule whose set is empty can never match, so it is left out, and a set no
+			 * rule uses is dropped when the table is finished: a quarter of the sets of a
+			 * large cluster are empty (an IPv6 set where no pod has IPv6, a named port
+			 * nobody defines), and the kernel's commit time grows with the set count. When
+			 * a set fills later, the policy chain changes, which incremental apply handles. */
 			const char *named = rule_has_named_port(r)
-						    ? named_set(b, pol, pol_idx, r, ri, ingress,
-								family)
+						    ? nonempty(b, named_set(b, pol, pol_idx, r, ri,
+									    ingress, family))
 						    : NULL;
 			/* peer alternatives of this family; none of them: the family stays closed */
 			const char *peers[2];
 			size_t n_peers = 0;
 			bool peer_match = plain || (named && ingress); /* egress named sets imply it */
-			if (peer_match && rule_has_selector_peer(r))
-				peers[n_peers++] = peer_set(b, pol, r, family);
-			if (peer_match && rule_has_ipblock(r, family))
-				peers[n_peers++] = cidr_set(b, pol, r, family);
+			const char *ps;
+			if (peer_match && rule_has_selector_peer(r) &&
+			    (ps = nonempty(b, peer_set(b, pol, r, family))))
+				peers[n_peers++] = ps;
+			if (peer_match && rule_has_ipblock(r, family) &&
+			    (ps = nonempty(b, cidr_set(b, pol, r, family))))
+				peers[n_peers++] = ps;
 			for (size_t pi = 0; pi < n_peers; pi++) {
 				if (plain) {
 					struct rs_rule *rr = chain_rule(b, c);
@@ -939,9 +956,25 @@ static void table_finish(struct builder *b, struct btable *bt, struct rs_table *
 	if (bt->n_counters) /* NULL when there are none, and qsort's base must not be NULL */
 		qsort(bt->counters, bt->n_counters, sizeof(*bt->counters), counter_cmp);
 
+	/* sets no rule refers to (left out because empty) are not emitted */
+	struct strmap used = { 0 };
+	for (size_t i = 0; i < bt->n_chains; i++)
+		for (size_t j = 0; j < bt->chains[i].n_rules; j++) {
+			const struct rs_rule *r = &bt->chains[i].rules[j];
+			for (size_t k = 0; k < r->n_m; k++)
+				if (r->m[k].set)
+					strmap_put(&used, r->m[k].set, 0);
+		}
 	t->sets = np_arena_alloc(b->a, (bt->n_sets + 1) * sizeof(*t->sets));
+	t->n_sets = 0;
 	for (size_t i = 0; i < bt->n_sets; i++) {
 		struct rs_set *s = &bt->sets[i].s;
+		size_t dummy;
+		if (!s->vmap && !strmap_get(&used, s->name, &dummy)) {
+			free(s->elems);
+			s->elems = NULL;
+			continue;
+		}
 		if (!s->interval && s->n_elems) {
 			qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
 			size_t m = 0;
@@ -950,14 +983,15 @@ static void table_finish(struct builder *b, struct btable *bt, struct rs_table *
 					s->elems[m++] = s->elems[j];
 			s->n_elems = m;
 		}
-		t->sets[i] = *s;
-		t->sets[i].elems = np_arena_alloc(b->a, (s->n_elems + 1) * sizeof(*s->elems));
+		struct rs_set *out = &t->sets[t->n_sets++];
+		*out = *s;
+		out->elems = np_arena_alloc(b->a, (s->n_elems + 1) * sizeof(*s->elems));
 		if (s->n_elems)
-			memcpy(t->sets[i].elems, s->elems, s->n_elems * sizeof(*s->elems));
+			memcpy(out->elems, s->elems, s->n_elems * sizeof(*s->elems));
 		free(s->elems);
 		s->elems = NULL;
 	}
-	t->n_sets = bt->n_sets;
+	strmap_free(&used);
 	t->chains = bt->chains;
 	t->n_chains = bt->n_chains;
 	t->counters = bt->counters;
