@@ -233,8 +233,8 @@ static int status_one(const struct np_pod *pod, const struct rs_ruleset *rs, voi
 	const struct podnet_opts *o = arg;
 	struct pod_session ps;
 	int rc = session_open(pod, rs, o->table_flags, &ps);
-	if (rc)
-		return session_close(pod, &ps, 1); /* a gone netns cannot be in sync either */
+	if (rc) /* a gone netns has nothing of ours left to compare */
+		return session_close(pod, &ps, rc == 2 ? 0 : 1);
 	int r = nft_read_state(ps.s, ps.want, &ps.have);
 	if (r < 0) {
 		fprintf(stderr, "netpol: pod %s/%s: reading back its table: %s\n", pod->ns, pod->name,

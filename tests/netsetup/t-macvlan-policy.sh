@@ -153,4 +153,13 @@ OUT=$(apply 2>&1)
 check "apply with c's netns gone succeeds ($(echo "$OUT" | grep web/c))" \
 	sh -c "echo '$OUT' | grep -q 'pod web/c: netns /run/netns/$C is gone'"
 check "b -> a still allowed" tcp $B $A "$A4" 8094
+check "status with c's netns gone: in sync" \
+	sh -c "ip netns exec $NODE '$NETPOL' status '$POL' --state-dir '$STATE' | grep -q '^in sync'"
+# With --node, a macvlan pod without a node is this host's (its record is in this host's state
+# directory): its table is still programmed.
+ip netns exec $A nft delete table inet netpol
+OUT=$(apply --node n1 2>&1)
+check "apply --node n1 programs a's table" sh -c "echo '$OUT' | grep -q 'pod web/a (macvlan, netns /run/netns/$A): applied (full replace'"
+check "... isolating a again" sh -c "ip netns exec $A nft list map inet netpol ing4 | grep -q '$A4 : goto'"
+check "... b -> a still allowed" tcp $B $A "$A4" 8098
 finish
