@@ -14,6 +14,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 CASES_DIR="$NP_SRC/tests/cases"
+. "$CASES_DIR/lib.sh"
 
 np_start_node apply reach
 
@@ -49,9 +50,8 @@ show_block() {
 
 run_step() { # case step_dir label
 	local c=$1 sd=$2 label=$3 inv="$NP_TMP/inv" specs="" spec key proto port fam k bad rbad rc=0
-	rm -rf "$inv"; mkdir -p "$inv"
-	cp "$CASES_DIR/_base/"* "$inv/"
-	find "$sd" -maxdepth 1 -type f ! -name expect -exec cp {} "$inv/" \;
+	rm -rf "$inv"
+	case_assemble "$sd" "$inv" || { echo "  $label: cannot assemble the inventory"; return 1; }
 	nsteps=$((nsteps + 1))
 	if ! np_node "$NETPOL" apply "$inv" >"$NP_TMP/apply.log" 2>&1; then
 		echo "  $label: netpol apply FAILED:"; sed 's/^/      /' "$NP_TMP/apply.log" | head -20
