@@ -281,16 +281,19 @@ static bool wanted(const char *name)
 	return ends_with(name, ".json") || ends_with(name, ".yaml") || ends_with(name, ".yml");
 }
 
-/* Parsing JSON with jansson is most of the cost of loading a large directory. A second thread
- * parses the JSON files ahead, in order, while this one turns trees into objects; at most
- * PIPE_DEPTH trees wait, so memory stays bounded. Objects are still made in file order, so
- * the result (and every record) is exactly what a sequential load gives. */
+/* Parsing JSON with jansson is most of the cost of loading a large directory, so both cores
+ * parse: a second thread claims JSON files ahead, in order, while this one turns trees into
+ * objects in file order and parses a file itself when the helper has not claimed it yet. At
+ * most PIPE_DEPTH trees wait, so memory stays bounded; objects and records come out exactly as
+ * a sequential load makes them. */
 #define PIPE_DEPTH 4
+
+enum { FILE_FREE, FILE_CLAIMED, FILE_READY };
 
 struct pipe {
 	const struct np_source **srcs;
 	struct parsed *out;
-	bool *ready;
+	unsigned char *state;
 	size_t n, consumed;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -303,14 +306,19 @@ static void *parse_ahead(void *arg)
 		if (!p->srcs[i] || p->srcs[i]->yaml)
 			continue;
 		pthread_mutex_lock(&p->lock);
-		while (i >= p->consumed + PIPE_DEPTH)
+		while (i >= p->consumed + PIPE_DEPTH && p->state[i] == FILE_FREE)
 			pthread_cond_wait(&p->cond, &p->lock);
+		bool mine = p->state[i] == FILE_FREE;
+		if (mine)
+			p->state[i] = FILE_CLAIMED;
 		pthread_mutex_unlock(&p->lock);
+		if (!mine)
+			continue; /* the loader took it */
 		struct parsed r;
 		parse_json(p->srcs[i], &r);
 		pthread_mutex_lock(&p->lock);
 		p->out[i] = r;
-		p->ready[i] = true;
+		p->state[i] = FILE_READY;
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -328,8 +336,8 @@ static void load_pipelined(struct np_inventory *inv, const struct np_source **sr
 	bool threaded = n_json > 1;
 	if (threaded) {
 		p.out = calloc(n, sizeof(*p.out));
-		p.ready = calloc(n, sizeof(*p.ready));
-		if (!p.out || !p.ready)
+		p.state = calloc(n, sizeof(*p.state));
+		if (!p.out || !p.state)
 			abort();
 		pthread_mutex_init(&p.lock, NULL);
 		pthread_cond_init(&p.cond, NULL);
@@ -343,10 +351,14 @@ static void load_pipelined(struct np_inventory *inv, const struct np_source **sr
 			load_parsed(inv, srcs[i], NULL, diags);
 		} else {
 			pthread_mutex_lock(&p.lock);
-			while (!p.ready[i])
-				pthread_cond_wait(&p.cond, &p.lock);
+			bool mine = p.state[i] == FILE_FREE;
+			if (mine)
+				p.state[i] = FILE_CLAIMED;
+			else
+				while (p.state[i] != FILE_READY)
+					pthread_cond_wait(&p.cond, &p.lock);
 			pthread_mutex_unlock(&p.lock);
-			load_parsed(inv, srcs[i], &p.out[i], diags);
+			load_parsed(inv, srcs[i], mine ? NULL : &p.out[i], diags);
 		}
 		if (threaded) {
 			pthread_mutex_lock(&p.lock);
@@ -361,7 +373,7 @@ static void load_pipelined(struct np_inventory *inv, const struct np_source **sr
 		pthread_cond_destroy(&p.cond);
 	}
 	free(p.out);
-	free(p.ready);
+	free(p.state);
 }
 
 static int cmp_name(const void *a, const void *b)
