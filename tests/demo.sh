@@ -21,6 +21,7 @@ done
 is_policy() { grep -qs 'kind: *NetworkPolicy\|"kind": *"NetworkPolicy"' "$@"; }
 
 trap np_topo_down EXIT
+trap "exit 2" INT TERM HUP # so the EXIT trap cleans up on signals too
 np_topo_up || { echo "could not build the topology"; exit 1; }
 np_servers_start || exit 1
 

@@ -26,6 +26,7 @@ np_require_netpol apply
 command -v iperf3 >/dev/null || { echo "path.sh: iperf3 missing (tests/install-deps.sh)"; exit 2; }
 IPT_RESTORE=$(command -v iptables-nft-restore || command -v iptables-restore)
 trap np_topo_down EXIT
+trap "exit 2" INT TERM HUP # so the EXIT trap cleans up on signals too
 np_topo_up || exit 1
 np_servers_start || exit 1
 ip netns exec "$(np_pod_ns x/b)" iperf3 -s >/dev/null 2>&1 &

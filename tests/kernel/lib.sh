@@ -61,6 +61,7 @@ np_start_node() {
 	np_require_root
 	np_require_netpol "$@"
 	trap np_topo_down EXIT
+	trap "exit 2" INT TERM HUP # so the EXIT trap cleans up on signals too
 	np_topo_up || { echo "topology setup failed"; exit 1; }
 	np_servers_start || { echo "servers did not start"; exit 1; }
 }
