@@ -125,9 +125,30 @@ static int session_close(const struct np_pod *pod, struct pod_session *ps, int r
 	return rc;
 }
 
+/* Closing an nf_tables socket after a commit that deleted objects waits for the kernel's
+ * deferred destroy work (an RCU grace period, ~12 ms here): closed one by one, N changed pods
+ * cost N grace periods. Sockets are kept and closed together, so the first close waits once
+ * and the rest find nothing pending (20 pods: ~280 -> ~30 ms). Bounded to stay far below the
+ * fd limit. */
+#define KEEP_SOCKS 128
+
+struct apply_ctx {
+	const struct podnet_opts *o;
+	struct nft_sock *socks[KEEP_SOCKS];
+	size_t n_socks;
+};
+
+static void close_kept(struct apply_ctx *c)
+{
+	for (size_t i = 0; i < c->n_socks; i++)
+		nft_sock_close(c->socks[i]);
+	c->n_socks = 0;
+}
+
 static int apply_one(const struct np_pod *pod, const struct rs_ruleset *rs, void *arg)
 {
-	const struct podnet_opts *o = arg;
+	struct apply_ctx *c = arg;
+	const struct podnet_opts *o = c->o;
 	struct pod_session ps;
 	int rc = session_open(pod, rs, o->table_flags, &ps);
 	if (rc)
@@ -179,12 +200,19 @@ static int apply_one(const struct np_pod *pod, const struct rs_ruleset *rs, void
 		printf("in sync; nothing to change\n");
 	else
 		printf("applied (%s, %zu changes)\n", mode, ps.diff->changes);
+	if (c->n_socks == KEEP_SOCKS)
+		close_kept(c);
+	c->socks[c->n_socks++] = ps.s;
+	ps.s = NULL;
 	return session_close(pod, &ps, 0);
 }
 
 int podnet_apply(const struct np_inventory *inv, const struct podnet_opts *o)
 {
-	return each_pod(inv, &o->ro, apply_one, (void *)o);
+	struct apply_ctx c = { .o = o };
+	int rc = each_pod(inv, &o->ro, apply_one, &c);
+	close_kept(&c);
+	return rc;
 }
 
 /* One line per differing object kind, naming the objects. */
