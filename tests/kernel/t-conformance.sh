@@ -41,15 +41,15 @@ expand_expect() {
 	}' "$1"
 }
 
-# show_block RESULTS EXPECTED PROTO PORT FAMILY: both matrices side by side, mismatches marked
+# show_block RESULTS EXPECTED PROTO PORT FAMILY: the two matrices side by side
 show_block() {
 	paste -d'|' <(np_matrix "$2" "$3" "$4" "$5") <(np_matrix "$1" "$3" "$4" "$5") |
 		awk -F'|' 'NR == 1 { printf "      %-42s   %s\n", "expected", "measured" }
 			{ printf "      %-42s   %s\n", $1, $2 }'
 }
 
-run_step() { # case step_dir label
-	local c=$1 sd=$2 label=$3 inv="$NP_TMP/inv" specs="" spec key proto port fam k bad rbad rc=0
+run_step() { # step_dir label
+	local sd=$1 label=$2 inv="$NP_TMP/inv" specs="" spec key proto port fam k bad rbad rc=0
 	rm -rf "$inv"
 	case_assemble "$sd" "$inv" || { echo "  $label: cannot assemble the inventory"; return 1; }
 	nsteps=$((nsteps + 1))
@@ -114,11 +114,8 @@ run_step() { # case step_dir label
 # After a case: a directory without policies must open every pair again (TCP 80, both families).
 reopen_check() {
 	local inv="$NP_TMP/inv"
-	rm -rf "$inv"; mkdir -p "$inv"; cp "$CASES_DIR/_base/"* "$inv/"
-	if ! np_node "$NETPOL" apply "$inv" >"$NP_TMP/apply.log" 2>&1; then
-		echo "  apply of the policy-free inventory FAILED"; sed 's/^/      /' "$NP_TMP/apply.log" | head
-		return 1
-	fi
+	np_base_inventory "$inv"
+	np_apply "$inv" || { echo "  apply of the policy-free inventory FAILED"; return 1; }
 	np_probe_blocks "$NP_TMP/open.lst" TCP:80:4 TCP:80:6 || return 1
 	local closed
 	closed=$(awk '$6 != 1' "$NP_TMP/open.lst" | wc -l)
@@ -138,7 +135,7 @@ for c in $cases; do
 	ok=1
 	np_node "$NETPOL" flush >/dev/null 2>&1
 	for s in $steps; do
-		run_step "$c" "$CASES_DIR/$c/$s" "$c/$s" || ok=0
+		run_step "$CASES_DIR/$c/$s" "$c/$s" || ok=0
 	done
 	if ! reopen_check; then reopen_fail=$((reopen_fail + 1)); ok=0; fi
 	if [ $ok = 1 ]; then echo "PASS $c ($(echo $steps | wc -w) steps)"; else
