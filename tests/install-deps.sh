@@ -2,8 +2,8 @@
 # Installs the Debian 12 packages netpol needs to build, test and demo, only when one is missing.
 set -e
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libjansson-dev libyaml-dev libcmocka-dev \
-libnetfilter-conntrack-dev libmicrohttpd-dev nftables iproute2 socat iperf3 iptables \
-containernetworking-plugins time jq"
+libnetfilter-conntrack-dev nftables iproute2 socat iperf3 iptables \
+containernetworking-plugins time jq python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
