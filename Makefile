@@ -95,7 +95,7 @@ unit: deps
 	NETPOL_BUILD=build/asan sh tests/run.sh unit
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all $(TOOL_BINS)
 	sh tests/demo.sh
 
 bench: deps
