@@ -99,6 +99,23 @@ echo "   (netpol explain DIR --from NS/POD --to NS/POD --port 80/TCP says which 
 np_apply "$DEMO" || exit 1
 echo
 show "$DEMO" "3. with the example policies" || rc=1
+
+# why: the evaluator's reasons for one blocked and one allowed flow of the measured matrix
+# (the allowed one is a flow some policy rule admits, not one nobody isolates)
+blocked=$(awk '$1 == "TCP" && $2 == 80 && $3 == 4 && $6 == 0 { print $4, $5; exit }' "$NP_TMP/m")
+allowed=""
+while read -r p port f from to v; do
+	[ "$p $port $f $v" = "TCP 80 4 1" ] && [ "$from" != "$to" ] || continue
+	"$NETPOL" explain "$DEMO" --from "$from" --to "$to" --port 80/TCP | grep -q "allowed by" &&
+		{ allowed="$from $to"; break; }
+done <"$NP_TMP/m"
+for pair in "$blocked" "$allowed"; do
+	[ -n "$pair" ] || continue
+	set -- $pair
+	bold "== why? netpol explain $DEMO --from $1 --to $2 --port 80/TCP"
+	"$NETPOL" explain "$DEMO" --from "$1" --to "$2" --port 80/TCP | sed 's/^/   /'
+	echo
+done
 np_node "$NETPOL" flush >/dev/null 2>&1
 if [ $rc = 0 ]; then bold "the kernel enforced exactly what netpol reach predicted"; else
 	bold "MISMATCH between the kernel and netpol reach (see above)"; fi
