@@ -2,8 +2,9 @@
 # Render/apply equivalence: for several policy directories, `netpol render DIR | nft -f -` in one
 # throwaway netns and `netpol apply DIR` (libnftnl) in another must list identically
 # (`nft -j list table ...`, normalized by data/nftnorm.py: handles, counter values, table flags
-# and element order dropped). Apply runs with --table-flags 0: nft 1.0.6 reads past its flag
-# names when it prints the PERSIST flag in JSON and emits garbage.
+# and element order dropped; data/nftorder.py keeps each rule's position in its chain). Apply
+# runs with --table-flags 0: nft 1.0.6 reads past its flag names when it prints the PERSIST flag
+# in JSON and emits garbage.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -39,6 +40,11 @@ if [ -x "$GEN" ]; then
 fi
 
 fail=0
+# norm JSON: canonical lines (data/nftnorm.py), each rule tagged with its position in its chain
+# (data/nftorder.py) first, since nftnorm.py sorts every object
+norm() {
+	python3 "$SRC/tests/kernel/data/nftorder.py" "$1" | python3 "$SRC/tests/kernel/data/nftnorm.py" /dev/stdin
+}
 # compare DIR [OPTIONS]: render+nft -f in A, apply in B, same listings, status in sync
 compare() {
 	dir=$1; shift
@@ -53,8 +59,8 @@ compare() {
 	for t in "inet netpol" "bridge netpol-spoof"; do
 		ip netns exec $A nft -j list table $t >"$TMP/a.json" 2>/dev/null || echo '{}' >"$TMP/a.json"
 		ip netns exec $B nft -j list table $t >"$TMP/b.json" 2>/dev/null || echo '{}' >"$TMP/b.json"
-		python3 "$SRC/tests/kernel/data/nftnorm.py" "$TMP/a.json" >"$TMP/a.norm"
-		python3 "$SRC/tests/kernel/data/nftnorm.py" "$TMP/b.json" >"$TMP/b.norm"
+		norm "$TMP/a.json" >"$TMP/a.norm"
+		norm "$TMP/b.json" >"$TMP/b.norm"
 		case "$t $*" in
 		bridge*--no-spoof*) [ -s "$TMP/b.norm" ] && { echo "$dir $*: bridge table applied"; fail=1; } ;;
 		*) [ -s "$TMP/a.norm" ] || { echo "$dir $*: table $t empty after nft -f"; fail=1; } ;;
