@@ -5,6 +5,7 @@
 #include <linux/netfilter.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ct.h"
@@ -31,6 +32,15 @@ static int enter_netns(const char *path, int *saved, struct ns_error *e)
 	int r = ns_netns_open(path, &fd, e);
 	if (r < 0)
 		return r;
+	/* a record naming the netns we run in would have the one-pod table replace the node's
+	 * (same name): refuse it */
+	struct stat pod, self;
+	if (fstat(fd, &pod) == 0 && stat("/proc/thread-self/ns/net", &self) == 0 &&
+	    pod.st_dev == self.st_dev && pod.st_ino == self.st_ino) {
+		close(fd);
+		return ns_error_set(e, -EBUSY, "%s is the node's own network namespace; a pod's "
+				    "table would replace the node's: skipped", path);
+	}
 	r = ns_netns_enter(fd, saved, e);
 	close(fd);
 	return r;

@@ -66,7 +66,7 @@ check "b -> c not isolated" tcp $B $C "$C4" 8086
 OUT=$(apply 2>&1)
 check "second apply: pod a in sync" sh -c "echo '$OUT' | grep -q 'pod web/a (macvlan, netns /run/netns/$A): in sync'"
 STATUS=$(ip netns exec $NODE "$NETPOL" status "$POL" --state-dir "$STATE" 2>&1); echo "$STATUS"
-check "status in sync, per pod" sh -c "echo '$STATUS' | tail -n +1 | grep -q '^pod web/a (macvlan' &&
+check "status in sync, per pod" sh -c "echo '$STATUS' | grep -q '^pod web/a (macvlan' &&
 	echo '$STATUS' | grep -q '^in sync'"
 check "status counts the allowed packets of a's policy" \
 	sh -c "echo '$STATUS' | grep -Eq '^  web/a-from-clients ingress allowed: [1-9][0-9]* packets'"
@@ -141,6 +141,17 @@ check "without policies: c -> a allowed" tcp $C $A "$A4" 8091
 mv $STATE/policy.yaml.off $POL/policy.yaml
 apply >/dev/null
 check "narrow again: c -> a denied" fails tcp $C $A "$A4" 8092
+# A (corrupt or forged) record naming the node's own netns: its one-pod table would replace
+# the node's table of the same name. apply refuses that pod and leaves everything else.
+jq --arg ns /run/netns/$NODE '.id = "bad" | .netns = $ns | .pod.name = "bad" |
+	.addresses = ["10.99.51.200/24"]' $STATE/endpoints/mv/$A.json > $STATE/endpoints/mv/bad.json
+OUT=$(apply 2>&1); RC=$?
+SAID=$(echo "$OUT" | grep -c "/run/netns/$NODE is the node's own network namespace")
+check "apply fails on a record naming the node's netns (rc $RC, said so $SAID times)" \
+	sh -c '[ "$1" = 1 ] && [ "$2" = 1 ]' - "$RC" "$SAID"
+check "the node's table keeps its forward chains" ip netns exec $NODE nft list chain inet netpol ingress-fwd
+check "a's table untouched: c -> a denied" fails tcp $C $A "$A4" 8099
+rm $STATE/endpoints/mv/bad.json
 OUT=$(ip netns exec $NODE "$NETPOL" flush --state-dir "$STATE" 2>&1); echo "$OUT"
 check "flush names a's netns" sh -c "echo '$OUT' | grep -q 'removed table inet netpol in netns /run/netns/$A'"
 check "no table left in a's netns" fails ip netns exec $A nft list table inet netpol
