@@ -122,6 +122,17 @@ reopen_check() {
 	[ "$closed" = 0 ] || { echo "  after removing every policy, $closed pairs are still blocked"; return 1; }
 }
 
+# Baseline, before netpol has touched the node: every pod reaches every pod on every protocol,
+# port and family, so a 0 later can only come from the ruleset.
+base_blocks="TCP:80:4 TCP:80:6 TCP:81:4 TCP:81:6 UDP:80:4 UDP:80:6 UDP:81:4 UDP:81:6 SCTP:80:4 SCTP:80:6"
+np_probe_blocks "$NP_TMP/baseline.lst" $base_blocks || { echo "prober failed"; exit 1; }
+closed=$(awk '$6 != 1' "$NP_TMP/baseline.lst" | wc -l)
+if [ "$closed" != 0 ] || [ "$(wc -l <"$NP_TMP/baseline.lst")" != 810 ]; then
+	echo "baseline without netpol: $closed of 810 probes failed:"; awk '$6 != 1' "$NP_TMP/baseline.lst" | head
+	exit 1
+fi
+echo "baseline without netpol: all 810 probes connect (TCP/UDP 80,81 and SCTP 80, IPv4 and IPv6)"
+
 if [ $# -gt 0 ]; then cases="$*"; else cases=$(ls "$CASES_DIR" | grep -v '^_' | sort); fi
 start=$(date +%s)
 for c in $cases; do
