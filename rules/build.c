@@ -141,6 +141,10 @@ static bool pod_is_local(const struct builder *b, const struct np_pod *p)
 {
 	if (p->host_network || p->n_ips == 0)
 		return false;
+	/* macvlan endpoints are enforced in their own netns (netns_local); their traffic never
+	 * crosses the node's hooks, so the node table leaves them out */
+	if (!b->opt->netns_local && p->attach && !strcmp(p->attach, "macvlan"))
+		return false;
 	if (b->opt->local_pod) {
 		size_t l = strlen(p->ns);
 		return !strncmp(b->opt->local_pod, p->ns, l) && b->opt->local_pod[l] == '/' &&
