@@ -10,7 +10,8 @@ NETPOL=${NETPOL:-$SRC/build/netpol}
 CASES=$SRC/tests/cases
 pattern=${1:-}
 
-[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 77; }
+# a missing binary is a broken build, never a skip
+[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 2; }
 . "$CASES/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-cases.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT

@@ -7,7 +7,8 @@ SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
 CASES=$SRC/tests/cases
 
-[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 77; }
+# a missing binary is a broken build, never a skip
+[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 2; }
 . "$CASES/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-explain.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
