@@ -6,6 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 NODE=${T}node A=${T}a B=${T}b C=${T}c D=${T}d E=${T}e OUT=${T}out
 mkns $NODE $A $B $C $D $E $OUT
+# read only: the machine's own forwarding setting must be the same at the end
+ROOT_FWD=$(cat /proc/sys/net/ipv4/ip_forward)
 
 check "create" np $NODE create web --driver bridge --subnet 10.99.31.0/24 --subnet fd99:31::/64 \
 	--hairpin --masquerade
@@ -49,8 +51,8 @@ check "nat table is ours" sh -c "ip netns exec $NODE nft list table ip netpol-na
 
 # A taken static address is refused and leaves no interface, lease or record.
 LINKS=$(ip -n $NODE -o link | wc -l)
-ERR=$(np $NODE attach web --netns $C --ip 10.99.31.77 2>&1)
-check "taken static ip refused ($ERR)" sh -c "echo '$ERR' | grep -q 'already in use by $B'"
+ERR=$(np $NODE attach web --netns $C --ip 10.99.31.77 2>&1); RC=$?
+check "taken static ip refused ($ERR)" sh -c "[ $RC != 0 ] && echo '$ERR' | grep -q 'already in use by $B'"
 check "failed attach left no interface in the node" [ "$(ip -n $NODE -o link | wc -l)" = "$LINKS" ]
 check "failed attach left no interface in the container" sh -c "! ip -n $C link show eth0 2>/dev/null"
 check "failed attach left no lease" sh -c "! grep -q '$C' $STATE/ipam/web.json"
@@ -58,17 +60,17 @@ check "failed attach left no record" [ ! -e "$STATE/endpoints/web/$C.json" ]
 # A failure after the veth exists: IPv6 is disabled in d, so its IPv6 address is refused by
 # the kernel; the veth pair, the leases and the record must all go, and the kernel says why.
 ip netns exec $D sh -c 'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
-ERR=$(np $NODE attach web --netns $D 2>&1)
+ERR=$(np $NODE attach web --netns $D 2>&1); RC=$?
 check "attach into an IPv6-less netns fails with the kernel's reason ($ERR)" \
-	sh -c "echo '$ERR' | grep -q 'add address fd99:31::'"
+	sh -c "[ $RC != 0 ] && echo '$ERR' | grep -q 'add address fd99:31::'"
 check "...and leaves no interface in the node" [ "$(ip -n $NODE -o link | wc -l)" = "$LINKS" ]
 check "...nor in the container" fails ip -n $D link show eth0
 check "...nor a lease" fails grep -q "$D" $STATE/ipam/web.json
 check "...nor a record" [ ! -e "$STATE/endpoints/web/$D.json" ]
-ERR=$(np $NODE attach web --netns $C --ip 10.99.31.1 2>&1)
-check "gateway as static ip refused" sh -c "echo '$ERR' | grep -q reserved"
-ERR=$(np $NODE attach web --netns $C --ip 10.99.32.5 2>&1)
-check "static ip outside the subnet refused" sh -c "echo '$ERR' | grep -q 'not in any subnet'"
+ERR=$(np $NODE attach web --netns $C --ip 10.99.31.1 2>&1); RC=$?
+check "gateway as static ip refused" sh -c "[ $RC != 0 ] && echo '$ERR' | grep -q reserved"
+ERR=$(np $NODE attach web --netns $C --ip 10.99.32.5 2>&1); RC=$?
+check "static ip outside the subnet refused" sh -c "[ $RC != 0 ] && echo '$ERR' | grep -q 'not in any subnet'"
 check "attach with a missing netns fails" fails np $NODE attach web --netns ${T}nope 2>/dev/null
 check "same id twice refused" fails np $NODE attach web --netns $A 2>/dev/null
 check "ids derived from netns; leases equal endpoints" \
@@ -90,4 +92,5 @@ check "a's eth0 gone" sh -c "! ip -n $A link show eth0 2>/dev/null"
 check "nat table removed with the last masquerading network" \
 	sh -c "! ip netns exec $NODE nft list table ip netpol-nat 2>/dev/null"
 check "state cleaned" sh -c "[ ! -e $STATE/networks/web.json ] && [ ! -e $STATE/ipam/web.json ]"
+check "the machine's own ip_forward untouched" [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$ROOT_FWD" ]
 finish

@@ -17,10 +17,14 @@ inspect_ok() {
 }
 check "inspect shows the endpoint" inspect_ok
 check "record kept on disk" [ -s "$STATE/endpoints/hostnet/agent.json" ]
-pid_id() { np $NODE attach hostnet --netns /proc/$$/ns/net | jq -e ".id == \"pid$$\"" >/dev/null; }
+# a process of the node netns, never this shell (whose netns is the machine's own)
+ip netns exec $NODE sleep 60 &
+SPID=$!
+pid_id() { np $NODE attach hostnet --netns /proc/$SPID/ns/net | jq -e ".id == \"pid$SPID\"" >/dev/null; }
 check "a /proc/PID/ns/net path names the endpoint pidPID" pid_id
 check "detach" np $NODE detach hostnet --id agent
-check "detach pid$$" np $NODE detach hostnet --id pid$$
+check "detach pid$SPID" np $NODE detach hostnet --id pid$SPID
+kill $SPID
 check "rm" np $NODE rm hostnet
 check "inspect of a removed network fails" fails np $NODE inspect hostnet
 finish
