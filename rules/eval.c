@@ -151,14 +151,16 @@ static bool peer_matches(const struct np_inventory *inv, const char *policy_ns,
 }
 
 /* Does ports[] entry e admit the flow? Named ports resolve on the destination pod, by name and
- * protocol; a bare address has none. */
+ * protocol; a bare address has none, and neither has a host-network pod: its address is the
+ * node's (np_endpoint_addr), so naming it must not change the answer, and the ruleset's
+ * named-port sets leave it out too. */
 static bool port_matches(const struct np_port *e, const struct np_flow *f)
 {
 	if (e->proto != f->proto)
 		return false;
 	if (e->name) {
 		const struct np_pod *dst = f->dst.pod;
-		if (!dst)
+		if (!dst || dst->host_network)
 			return false;
 		for (size_t i = 0; i < dst->n_ports; i++) {
 			const struct np_container_port *cp = &dst->ports[i];

@@ -331,6 +331,23 @@ static void test_host_network(void **state)
 	unload(&fx);
 }
 
+static void test_host_network_named_port(void **state)
+{
+	/* A host-network pod's named ports are the node's ports: an egress rule by name reaches
+	 * it no more when it is named as a pod than when it is given by its (the node's) address,
+	 * as the ruleset's named-port sets leave host-network pods out. */
+	struct fixture fx = load(BASE
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: g, namespace: 'y', labels: {app: g}}\n"
+		"spec: {hostNetwork: true, containers: [{name: c, ports: [{name: http,"
+		" containerPort: 8080}]}]}\nstatus: {podIPs: [{ip: 192.168.0.2}]}\n---\n"
+		POLICY("x", "p", "{podSelector: {matchLabels: {app: b}}, policyTypes: [Egress],"
+				 " egress: [{ports: [{port: http}]}]}"));
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 8080, 4)); /* a pod network pod's "http" */
+	assert_false(allowed(&fx, "x/b", "192.168.0.2", TCP, 8080, 4));
+	assert_false(allowed(&fx, "x/b", "y/g", TCP, 8080, 4));
+	unload(&fx);
+}
+
 static void test_union_of_policies(void **state)
 {
 	struct fixture fx = load(BASE
@@ -395,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_ipblock),
 		cmocka_unit_test(test_dual_stack_ipv4_only_block),
 		cmocka_unit_test(test_host_network),
+		cmocka_unit_test(test_host_network_named_port),
 		cmocka_unit_test(test_union_of_policies),
 		cmocka_unit_test(test_endpoints),
 	};
