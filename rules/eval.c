@@ -134,19 +134,13 @@ static bool ipblock_contains(const struct np_ipblock *b, const struct np_addr *a
 }
 
 /* Does peer (of a policy in policy_ns) match the far end of the flow? Selectors match pods;
- * an ipBlock matches by address — a pod's too, by any of its addresses of the flow's family. */
+ * an ipBlock matches by the flow's address, a pod's too (as a packet's address is matched: a
+ * pod's other addresses do not count). */
 static bool peer_matches(const struct np_inventory *inv, const char *policy_ns,
 			 const struct np_peer *peer, const struct np_endpoint *far)
 {
-	if (peer->ipblock) {
-		if (!far->pod)
-			return ipblock_contains(peer->ipblock, &far->addr);
-		for (size_t i = 0; i < far->pod->n_ips; i++)
-			if (far->pod->ips[i].family == far->addr.family &&
-			    ipblock_contains(peer->ipblock, &far->pod->ips[i]))
-				return true;
-		return false;
-	}
+	if (peer->ipblock)
+		return ipblock_contains(peer->ipblock, &far->addr);
 	return far->pod && np_peer_selects_pod(inv, policy_ns, peer, far->pod);
 }
 

@@ -776,9 +776,16 @@ static void add_pod_ip(struct np_pctx *c, struct np_pod *pod, const char *s)
 		perr(c, "invalid IP address \"%s\"", s);
 		return;
 	}
-	for (size_t i = 0; i < pod->n_ips; i++)
+	for (size_t i = 0; i < pod->n_ips; i++) {
 		if (!np_addr_cmp(&pod->ips[i], &a))
 			return;
+		/* as the API server: one address per family (a dual-stack pair at most) */
+		if (pod->ips[i].family == a.family) {
+			perr(c, "second IPv%d address \"%s\": a pod has at most one address per family",
+			     a.family, s);
+			return;
+		}
+	}
 	pod->ips[pod->n_ips++] = a;
 }
 
