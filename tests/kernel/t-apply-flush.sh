@@ -2,6 +2,7 @@
 # status and flush: in sync right after apply; drifted (naming the difference) after hand edits
 # with nft; apply repairs; per-policy counters printed; flush removes both tables (and is fine
 # when they are absent); a PERSIST table outlives its owner and a new process re-claims it.
+# Another firewall's table in the same netns is left exactly as it was throughout.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -25,10 +26,23 @@ check() { # DESCRIPTION EXPECTED-RC PATTERN...
 ip netns add $N || exit 1
 case_assemble "$SRC/tests/cases/extra-ipblock-except/1" "$TMP/a" >/dev/null || exit 1
 
+# another firewall's table, which apply, status and flush must leave exactly as it is
+ns nft -f - <<'NFT' || { echo "could not create the foreign table"; exit 1; }
+table inet other {
+	set s { type ipv4_addr; elements = { 10.200.0.11 } }
+	chain c { type filter hook forward priority 0; policy accept; ip saddr @s counter drop; }
+}
+NFT
+ns nft list table inet other >"$TMP/other.before"
+other_intact() { # WHEN
+	ns nft list table inet other >"$TMP/other.now" 2>&1 && cmp -s "$TMP/other.before" "$TMP/other.now" ||
+		{ echo "$1: the foreign table inet other changed:"; diff "$TMP/other.before" "$TMP/other.now"; fail=1; }
+}
 check "before apply" 1 "table inet netpol: absent" "^drifted"
 ns "$NETPOL" apply "$TMP/a" >/dev/null || { echo "apply failed"; exit 1; }
 check "after apply" 0 "^in sync" "table bridge netpol-spoof: in sync" \
 	"x/from-24-except-28 ingress: 0 packets, 0 bytes"
+other_intact "after apply"
 
 # hand edits: the table persists without an owner, so nft may change it
 ns nft add element inet netpol ing4 '{ 10.9.9.9 : goto ing-x/a }' || { echo "nft add element failed"; fail=1; }
@@ -40,9 +54,10 @@ ns "$NETPOL" apply --stats "$TMP/a" >"$TMP/out" || { echo "repairing apply faile
 grep -q "incremental" "$TMP/out" || { echo "repair was not incremental"; cat "$TMP/out"; fail=1; }
 check "after repair" 0 "^in sync"
 
-# flush: both tables go; flushing again is fine
+# flush: both our tables go, the foreign one stays; flushing again is fine
 ns "$NETPOL" flush >/dev/null || { echo "flush failed"; fail=1; }
-[ -z "$(ns nft list tables)" ] || { echo "tables left after flush:"; ns nft list tables; fail=1; }
+[ "$(ns nft list tables)" = "table inet other" ] || { echo "tables after flush:"; ns nft list tables; fail=1; }
+other_intact "after flush"
 ns "$NETPOL" flush >/dev/null || { echo "second flush failed"; fail=1; }
 check "after flush" 1 "table inet netpol: absent"
 
