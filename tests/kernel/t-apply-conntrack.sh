@@ -11,6 +11,7 @@ N=np-$$-ct
 TMP=$(mktemp -d)
 cleanup() { ip netns del $N 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
 . "$SRC/tests/cases/lib.sh"
 fail=0
 ip netns add $N || exit 1

@@ -12,6 +12,7 @@ A=np-$$-inca B=np-$$-incb
 TMP=$(mktemp -d)
 cleanup() { ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
 . "$SRC/tests/cases/lib.sh"
 fail=0
 # norm JSON: canonical lines (data/nftnorm.py), each rule tagged with its position in its chain

@@ -13,6 +13,7 @@ A=np-$$-eqa B=np-$$-eqb
 TMP=$(mktemp -d)
 cleanup() { ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
 . "$SRC/tests/cases/lib.sh"
 
 # the directories: our own small ones, every case's first step, the example policies
