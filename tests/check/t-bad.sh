@@ -30,6 +30,7 @@ echo "$n bad cases checked"
 # more errors than the record cap: every one is counted, 1000 are shown
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)
 {
 	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: many}\n'
 	printf 'spec:\n  podSelector: {}\n  ingress:\n  - ports:\n'

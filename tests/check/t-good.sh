@@ -25,6 +25,7 @@ fi
 
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)
 cp good/* "$tmp/"
 for junk in .hidden.yaml policy.yaml~ '#policy.yaml#' .policy.yaml.swp notes.txt README; do
 	printf '{{{ not: [valid\n' >"$tmp/$junk"

@@ -28,6 +28,7 @@ case $out in *"/from/2]"*) echo "FAIL: /from/2 selects namespace 'empty' and mus
 # allowing DNS in a second egress policy removes the DNS warning (all policies count)
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)
 cp lint/*.yaml "$tmp/"
 cat >"$tmp/zz-dns.yaml" <<'YAML'
 apiVersion: networking.k8s.io/v1

@@ -15,6 +15,7 @@ pattern=${1:-}
 . "$CASES/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-cases.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)
 
 n_cases=0 n_steps=0 n_probes=0 n_skipped=0 n_failed=0 failed=""
 

@@ -12,6 +12,7 @@ CASES=$SRC/tests/cases
 . "$CASES/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-explain.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)
 fails=0 checks=0
 
 # inventory CASE STEP: assembles the step's inventory, prints its directory.
