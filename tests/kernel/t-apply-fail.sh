@@ -1,6 +1,6 @@
 #!/bin/sh
-# A batch the kernel rejects changes nothing, and the error names the policy that produced the
-# rejected message. Two ways to get a rejection: a hidden test flag that adds a rule jumping to a
+# Input errors (exit 2, file:line:col) and a batch the kernel rejects (exit 1) change nothing,
+# and a kernel error names the policy that produced the rejected message. Two ways to get a rejection: a hidden test flag that adds a rule jumping to a
 # missing chain (attributed like the policy chain it lands in), and a table another live process
 # owns (NFT_TABLE_F_OWNER: EPERM). Each time the kernel must still hold the last good ruleset.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -22,6 +22,15 @@ case_assemble "$SRC/tests/cases/extra-ipblock-except/1" "$TMP/b" >/dev/null || e
 
 ip netns exec $N "$NETPOL" apply "$TMP/a" >/dev/null || { echo "apply A failed"; exit 1; }
 listing >"$TMP/before"
+
+# 0. input errors: exit 2, the kernel is not touched
+cp -r "$TMP/b" "$TMP/bad"; cp "$SRC/tests/bad/bad-cidr/policy.yaml" "$TMP/bad/zz-bad.yaml"
+ip netns exec $N "$NETPOL" apply "$TMP/bad" >"$TMP/out" 2>&1
+rc=$?
+[ $rc = 2 ] || { echo "input errors: expected exit 2, got $rc"; cat "$TMP/out"; fail=1; }
+grep -q 'zz-bad.yaml:10:15: error: invalid CIDR' "$TMP/out" || { echo "input errors: no file:line:col record"; cat "$TMP/out"; fail=1; }
+listing >"$TMP/after"
+cmp -s "$TMP/before" "$TMP/after" || { echo "an input error changed the ruleset"; diff "$TMP/before" "$TMP/after" | head; fail=1; }
 
 # 1. injected bad rule on top of a real change (A -> B)
 ip netns exec $N "$NETPOL" apply --inject-error "$TMP/b" >"$TMP/out" 2>&1
