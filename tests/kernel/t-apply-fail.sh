@@ -1,8 +1,9 @@
 #!/bin/sh
 # Input errors (exit 2, file:line:col) and a batch the kernel rejects (exit 1) change nothing,
-# and a kernel error names the policy that produced the rejected message. Two ways to get a rejection: a hidden test flag that adds a rule jumping to a
-# missing chain (attributed like the policy chain it lands in), and a table another live process
-# owns (NFT_TABLE_F_OWNER: EPERM). Each time the kernel must still hold the last good ruleset.
+# and a kernel error names the policy that produced the rejected message. Two ways to get a
+# rejection: a hidden test flag that adds a rule jumping to a missing chain (attributed like the
+# policy chain it lands in), and a table another live process owns (NFT_TABLE_F_OWNER: EPERM).
+# Each time the kernel must still hold the last good ruleset.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
