@@ -1,7 +1,7 @@
 /* test_netsetup_rtnl — the rtnetlink layer against the real kernel, inside a private network
- * namespace this process unshares (exit 77, a skip, without CAP_SYS_ADMIN): every link kind, addresses,
- * routes, neighbours, FDB entries (with append), hairpin, sysctls, netns switching and the
- * kernel's extended-ack text in errors. */
+ * namespace this process unshares (exit 77, a skip, without CAP_SYS_ADMIN): every link kind,
+ * addresses, routes, neighbours, FDB entries (with append), hairpin, sysctls, netns switching
+ * and the kernel's extended-ack text in errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
