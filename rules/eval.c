@@ -198,6 +198,31 @@ static bool rule_matches(const struct np_inventory *inv, const struct np_policy 
 	return true;
 }
 
+/* Is far the node that self runs on? Its Node object's InternalIPs, or a host-network pod
+ * scheduled there (its address is the node's). The node's own traffic to its pods takes the
+ * output path, which netpol never filters (the API exempts the pod's node; kubelet probes). */
+static bool from_own_node(const struct np_inventory *inv, const struct np_pod *self,
+			  const struct np_endpoint *far)
+{
+	if (!self->node)
+		return false;
+	if (far->pod)
+		return far->pod->host_network && far->pod->node && !strcmp(far->pod->node, self->node);
+	for (size_t i = 0; i < inv->n_nodes; i++)
+		if (!strcmp(inv->nodes[i].name, self->node))
+			for (size_t j = 0; j < inv->nodes[i].n_addrs; j++)
+				if (!np_addr_cmp(&inv->nodes[i].addrs[j], &far->addr))
+					return true;
+	for (size_t i = 0; i < inv->n_pods; i++) {
+		const struct np_pod *p = &inv->pods[i];
+		if (p->host_network && p->node && !strcmp(p->node, self->node))
+			for (size_t j = 0; j < p->n_ips; j++)
+				if (!np_addr_cmp(&p->ips[j], &far->addr))
+					return true;
+	}
+	return false;
+}
+
 /* Decides one side. With want_list, sv->isolating is an allocated copy of the isolating
  * policies; without, it is left NULL (np_eval_allowed allocates nothing). */
 static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool ingress,
@@ -218,6 +243,11 @@ static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 	}
 	if (f->src.pod == f->dst.pod) {
 		sv->why = NP_WHY_LOOPBACK;
+		return;
+	}
+	/* like the two above, decided before isolation: no policy is consulted */
+	if (ingress && from_own_node(ev->inv, self->pod, far)) {
+		sv->why = NP_WHY_FROM_NODE;
 		return;
 	}
 	size_t n;
@@ -306,6 +336,8 @@ const char *np_side_why_str(enum np_side_why why)
 		return "host-network pods are never isolated";
 	case NP_WHY_EXTERNAL:
 		return "outside the cluster: not enforced here";
+	case NP_WHY_FROM_NODE:
+		return "from the pod's own node: never filtered";
 	}
 	return "?";
 }

@@ -348,6 +348,37 @@ static void test_host_network_named_port(void **state)
 	unload(&fx);
 }
 
+static void test_from_own_node(void **state)
+{
+	/* Ingress from the pod's own node is never filtered (the kernel sees it on the output
+	 * path): the node's InternalIP and a host-network pod on it. Another node is filtered. */
+	struct fixture fx = load(
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"
+		"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"
+		"status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}\n---\n"
+		"apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n"
+		"status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n"
+		"spec: {nodeName: n1}\nstatus: {podIPs: [{ip: 10.0.0.1}]}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: h1, namespace: x}\n"
+		"spec: {nodeName: n1, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.10}]}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: h2, namespace: x}\n"
+		"spec: {nodeName: n2, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.11}]}\n---\n"
+		POLICY("x", "deny", "{podSelector: {}, policyTypes: [Ingress]}"));
+	assert_true(allowed(&fx, "192.168.0.10", "x/a", TCP, 80, 4));
+	assert_true(allowed(&fx, "x/h1", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "192.168.0.11", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "x/h2", "x/a", TCP, 80, 4));
+	assert_false(allowed(&fx, "192.168.0.12", "x/a", TCP, 80, 4));
+
+	struct np_verdict v;
+	explain(&fx, "192.168.0.10", "x/a", TCP, 80, 4, &v);
+	assert_int_equal(v.ingress.why, NP_WHY_FROM_NODE);
+	assert_true(v.ingress.allowed);
+	np_verdict_clear(&v);
+	unload(&fx);
+}
+
 static void test_union_of_policies(void **state)
 {
 	struct fixture fx = load(BASE
@@ -413,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_dual_stack_ipv4_only_block),
 		cmocka_unit_test(test_host_network),
 		cmocka_unit_test(test_host_network_named_port),
+		cmocka_unit_test(test_from_own_node),
 		cmocka_unit_test(test_union_of_policies),
 		cmocka_unit_test(test_endpoints),
 	};
