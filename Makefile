@@ -88,7 +88,7 @@ tests-built: $(PROG_BINS) $(TOOL_BINS) $(UNIT_BINS)
 check: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/asan SAN=1 tests-built
-	NETPOL_BUILD=build/asan sh tests/run.sh
+	NETPOL_BUILD=build/asan NETPOL_REQUIRE_ALL=1 sh tests/run.sh
 
 unit: deps
 	$(MAKE) BUILD=build/asan SAN=1 tests-built

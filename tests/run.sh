@@ -46,4 +46,10 @@ if [ "$what" != unit ]; then
 fi
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skip skipped"
+# make check sets NETPOL_REQUIRE_ALL: there every test must run (CI is root with namespaces), so
+# a skip is a failure rather than a quietly green run that tested nothing of the kernel.
+if [ -n "${NETPOL_REQUIRE_ALL:-}" ] && [ $skip -gt 0 ]; then
+	echo "run.sh: $skip test(s) skipped, and NETPOL_REQUIRE_ALL is set"
+	exit 1
+fi
 [ $fail -eq 0 ] && [ $pass -gt 0 ]

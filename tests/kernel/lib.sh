@@ -44,15 +44,9 @@ np_require_root() {
 	[ -x "$NP_AGENT" ] || { echo "missing $NP_AGENT (make tests-built)"; exit 2; }
 }
 
-# Skip (exit 77) while a netpol subcommand the test needs is not built in yet.
+# The netpol binary must exist (make tests-built); arguments name the subcommands the test uses.
 np_require_netpol() {
-	local c
 	[ -x "$NETPOL" ] || { echo "missing $NETPOL"; exit 2; }
-	for c in "$@"; do
-		if "$NETPOL" "$c" --help 2>&1 | grep -q "not built into this binary"; then
-			echo "netpol $c is not built yet"; exit 77
-		fi
-	done
 }
 
 # np_start_node NETPOL_SUBCOMMAND... : the usual test start: skip unless root and those netpol

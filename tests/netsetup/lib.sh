@@ -2,9 +2,10 @@
 # Every test gets its own netns names (with $$) and state dir, and removes both on exit.
 NETPOL=${NETPOL:-$(cd "$(dirname "$0")/../.." && pwd)/build/netpol}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v socat >/dev/null || { echo "needs socat"; exit 77; }
-command -v jq >/dev/null || { echo "needs jq"; exit 77; }
-[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 77; }
+# tests/install-deps.sh installs these: missing, they are a broken setup, not a reason to skip
+command -v socat >/dev/null || { echo "needs socat (tests/install-deps.sh)"; exit 2; }
+command -v jq >/dev/null || { echo "needs jq (tests/install-deps.sh)"; exit 2; }
+[ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 2; }
 
 T=np$$                      # prefix of every netns this test creates
 STATE=$(mktemp -d /tmp/netpol-test.XXXXXX)
@@ -16,7 +17,8 @@ cleanup() {
 	rm -rf "$STATE"
 	jobs -p | xargs -r kill 2>/dev/null
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
 
 mkns() { # name...
 	for n in "$@"; do
@@ -47,10 +49,17 @@ tcp() {
 	case "$3" in *:*) _l=TCP6-LISTEN ;; *) _l=TCP-LISTEN ;; esac
 	ip netns exec "$2" socat -T5 "$_l:$4,reuseaddr" SYSTEM:"echo $_tok" 2>/dev/null &
 	_pid=$!
+	_up=0
 	for _i in $(seq 50); do
-		ip netns exec "$2" ss -Hltn "sport = :$4" | grep -q . && break
+		ip netns exec "$2" ss -Hltn "sport = :$4" | grep -q . && { _up=1; break; }
 		sleep 0.05
 	done
+	if [ $_up = 0 ]; then # no listener: neither a pass nor a denial, so the test fails
+		kill "$_pid" 2>/dev/null; wait "$_pid" 2>/dev/null
+		echo "FAIL: tcp: no server listening on $4 in $2, so this probe proves nothing"
+		FAILS=$((FAILS + 1))
+		return 2
+	fi
 	case "$3" in *:*) _a="[$3]" ;; *) _a=$3 ;; esac
 	_out=$(ip netns exec "$1" timeout 5 socat -T3 - "TCP:$_a:$4,connect-timeout=3" </dev/null 2>/dev/null)
 	kill "$_pid" 2>/dev/null; wait "$_pid" 2>/dev/null
