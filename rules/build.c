@@ -1030,8 +1030,9 @@ static void build_inet(struct builder *b, struct rs_table *t)
 		base_chain(b, "egress-out", RS_HOOK_OUTPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
 		base_chain(b, "ingress-in", RS_HOOK_INPUT, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
 	} else {
+		/* no egress chain on input: traffic from a pod to its own node is always allowed
+		 * (the NetworkPolicy concepts page), like the node's traffic to its pods */
 		base_chain(b, "egress-fwd", RS_HOOK_FORWARD, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
-		base_chain(b, "egress-in", RS_HOOK_INPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
 		base_chain(b, "ingress-fwd", RS_HOOK_FORWARD, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
 	}
 

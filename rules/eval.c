@@ -199,9 +199,11 @@ static bool rule_matches(const struct np_inventory *inv, const struct np_policy 
 }
 
 /* Is far the node that self runs on? Its Node object's InternalIPs, or a host-network pod
- * scheduled there (its address is the node's). The node's own traffic to its pods takes the
- * output path, which netpol never filters (the API exempts the pod's node; kubelet probes). */
-static bool from_own_node(const struct np_inventory *inv, const struct np_pod *self,
+ * scheduled there (its address is the node's). Traffic to and from the pod's own node is always
+ * allowed (the NetworkPolicy concepts page; kubelet probes, node-local DNS): the node's own
+ * traffic to its pods takes the output path, and a pod's traffic to its node the input path,
+ * neither of which netpol filters. */
+static bool own_node(const struct np_inventory *inv, const struct np_pod *self,
 			  const struct np_endpoint *far)
 {
 	if (!self->node)
@@ -246,7 +248,7 @@ static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 		return;
 	}
 	/* like the two above, decided before isolation: no policy is consulted */
-	if (ingress && from_own_node(ev->inv, self->pod, far)) {
+	if (own_node(ev->inv, self->pod, far)) {
 		sv->why = NP_WHY_FROM_NODE;
 		return;
 	}
@@ -337,7 +339,7 @@ const char *np_side_why_str(enum np_side_why why)
 	case NP_WHY_EXTERNAL:
 		return "outside the cluster: not enforced here";
 	case NP_WHY_FROM_NODE:
-		return "from the pod's own node: never filtered";
+		return "to or from the pod's own node: never filtered";
 	}
 	return "?";
 }

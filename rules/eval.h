@@ -37,8 +37,8 @@ enum np_side_why {
 	NP_WHY_LOOPBACK,      /* the pod talks to itself: allowed */
 	NP_WHY_HOST_NETWORK,  /* host-network pods are never isolated: allowed */
 	NP_WHY_EXTERNAL,      /* a bare address outside the cluster enforces nothing: allowed */
-	NP_WHY_FROM_NODE,     /* ingress from the pod's own node (a Node InternalIP of its nodeName,
-			       * or a host-network pod there) is never filtered: allowed */
+	NP_WHY_FROM_NODE,     /* traffic to or from the pod's own node (a Node InternalIP of its
+			       * nodeName, or a host-network pod there) is never filtered: allowed */
 };
 
 #define NP_EVAL_ALL SIZE_MAX /* peer/port index when the rule has no peers / no ports */

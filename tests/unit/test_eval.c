@@ -379,6 +379,33 @@ static void test_from_own_node(void **state)
 	unload(&fx);
 }
 
+static void test_to_own_node(void **state)
+{
+	/* Egress to the pod's own node is never filtered either ("traffic to and from the node
+	 * where a Pod is running is always allowed"); to another node it is. */
+	struct fixture fx = load(
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"
+		"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"
+		"status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}\n---\n"
+		"apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n"
+		"status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n"
+		"spec: {nodeName: n1}\nstatus: {podIPs: [{ip: 10.0.0.1}]}\n---\n"
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: h1, namespace: x}\n"
+		"spec: {nodeName: n1, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.10}]}\n---\n"
+		POLICY("x", "deny", "{podSelector: {}, policyTypes: [Egress]}"));
+	assert_true(allowed(&fx, "x/a", "192.168.0.10", UDP, 53, 4));
+	assert_true(allowed(&fx, "x/a", "x/h1", TCP, 10250, 4));
+	assert_false(allowed(&fx, "x/a", "192.168.0.11", UDP, 53, 4));
+
+	struct np_verdict v;
+	explain(&fx, "x/a", "192.168.0.10", UDP, 53, 4, &v);
+	assert_int_equal(v.egress.why, NP_WHY_FROM_NODE);
+	assert_true(v.egress.allowed);
+	np_verdict_clear(&v);
+	unload(&fx);
+}
+
 static void test_union_of_policies(void **state)
 {
 	struct fixture fx = load(BASE
@@ -445,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_host_network),
 		cmocka_unit_test(test_host_network_named_port),
 		cmocka_unit_test(test_from_own_node),
+		cmocka_unit_test(test_to_own_node),
 		cmocka_unit_test(test_union_of_policies),
 		cmocka_unit_test(test_endpoints),
 	};
