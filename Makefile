@@ -14,7 +14,6 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Irules -Inetsetup -Ienforcer -MMD -MP
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack)
-LDLIBS   += -pthread
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN)
 
 # Each module's fragment appends to these.

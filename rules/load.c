@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,25 +127,8 @@ static void on_yaml_error(void *ctx, int doc, int line, int col, const char *msg
 	np_diag_add(c->d, NP_SEV_ERROR, c->src, doc, NULL, line, col, "%s", msg);
 }
 
-/* The JSON tree of a source: the part of loading that needs no inventory, so it can run on
- * another thread. */
-struct parsed {
-	json_t *root;
-	json_error_t err;
-};
-
-static void parse_json(const struct np_source *src, struct parsed *out)
-{
-	/* duplicate keys are an error to the API server's strict decoding, and silently taking
-	 * the last one would hide a mistake */
-	size_t bom = src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3) ? 3 : 0;
-	out->root = json_loadb(src->text + bom, src->len - bom,
-			       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &out->err);
-}
-
-/* Turns a source into objects; pre is its parsed JSON tree (taken over) or NULL. */
-static void load_parsed(struct np_inventory *inv, const struct np_source *src,
-			struct parsed *pre, struct np_diags *diags)
+static void load_source(struct np_inventory *inv, const struct np_source *src,
+			struct np_diags *diags)
 {
 	struct np_pctx c = { .inv = inv, .d = diags, .src = src };
 	np_ptr_reserve(&c.p, 0);
@@ -155,28 +137,21 @@ static void load_parsed(struct np_inventory *inv, const struct np_source *src,
 		struct np_yaml_sink sink = { &yc, on_yaml_doc, on_yaml_error };
 		np_yaml_load(src->text, src->len, &sink);
 	} else {
-		struct parsed local;
-		if (!pre) {
-			parse_json(src, &local);
-			pre = &local;
-		}
-		json_error_t *err = &pre->err;
-		if (!pre->root)
-			np_diag_add(diags, NP_SEV_ERROR, src, 0, NULL, err->line > 0 ? err->line : 1,
-				    err->column > 0 ? err->column : 1, "JSON syntax error: %s",
-				    err->text);
+		json_error_t err;
+		/* duplicate keys are an error to the API server's strict decoding, and silently
+		 * taking the last one would hide a mistake */
+		size_t bom = src->len >= 3 && !memcmp(src->text, "\xef\xbb\xbf", 3) ? 3 : 0;
+		json_t *root = json_loadb(src->text + bom, src->len - bom,
+					  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+		if (!root)
+			np_diag_add(diags, NP_SEV_ERROR, src, 0, NULL, err.line > 0 ? err.line : 1,
+				    err.column > 0 ? err.column : 1, "JSON syntax error: %s",
+				    err.text);
 		else
-			load_object(&c, pre->root, NULL);
-		json_decref(pre->root);
-		pre->root = NULL;
+			load_object(&c, root, NULL);
+		json_decref(root);
 	}
 	free(c.p.s);
-}
-
-static void load_source(struct np_inventory *inv, const struct np_source *src,
-			struct np_diags *diags)
-{
-	load_parsed(inv, src, NULL, diags);
 }
 
 /* Format from the name; a name without a known extension is sniffed (JSON starts with '{'). */
@@ -281,101 +256,6 @@ static bool wanted(const char *name)
 	return ends_with(name, ".json") || ends_with(name, ".yaml") || ends_with(name, ".yml");
 }
 
-/* Parsing JSON with jansson is most of the cost of loading a large directory, so both cores
- * parse: a second thread claims JSON files ahead, in order, while this one turns trees into
- * objects in file order and parses a file itself when the helper has not claimed it yet. At
- * most PIPE_DEPTH trees wait, so memory stays bounded; objects and records come out exactly as
- * a sequential load makes them. */
-#define PIPE_DEPTH 4
-
-enum { FILE_FREE, FILE_CLAIMED, FILE_READY };
-
-struct pipe {
-	const struct np_source **srcs;
-	struct parsed *out;
-	unsigned char *state;
-	size_t n, consumed;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-};
-
-static void *parse_ahead(void *arg)
-{
-	struct pipe *p = arg;
-	for (size_t i = 0; i < p->n; i++) {
-		if (!p->srcs[i] || p->srcs[i]->yaml)
-			continue;
-		pthread_mutex_lock(&p->lock);
-		while (i >= p->consumed + PIPE_DEPTH && p->state[i] == FILE_FREE)
-			pthread_cond_wait(&p->cond, &p->lock);
-		bool mine = p->state[i] == FILE_FREE;
-		if (mine)
-			p->state[i] = FILE_CLAIMED;
-		pthread_mutex_unlock(&p->lock);
-		if (!mine)
-			continue; /* the loader took it */
-		struct parsed r;
-		parse_json(p->srcs[i], &r);
-		pthread_mutex_lock(&p->lock);
-		p->out[i] = r;
-		p->state[i] = FILE_READY;
-		pthread_cond_broadcast(&p->cond);
-		pthread_mutex_unlock(&p->lock);
-	}
-	return NULL;
-}
-
-static void load_pipelined(struct np_inventory *inv, const struct np_source **srcs, size_t n,
-			   struct np_diags *diags)
-{
-	size_t n_json = 0;
-	for (size_t i = 0; i < n; i++)
-		n_json += srcs[i] && !srcs[i]->yaml;
-	struct pipe p = { .srcs = srcs, .n = n };
-	pthread_t th;
-	bool threaded = n_json > 1;
-	if (threaded) {
-		p.out = calloc(n, sizeof(*p.out));
-		p.state = calloc(n, sizeof(*p.state));
-		if (!p.out || !p.state)
-			abort();
-		pthread_mutex_init(&p.lock, NULL);
-		pthread_cond_init(&p.cond, NULL);
-		/* without a thread (none can be had), load sequentially */
-		threaded = pthread_create(&th, NULL, parse_ahead, &p) == 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!srcs[i])
-			continue;
-		if (!threaded || srcs[i]->yaml) {
-			load_parsed(inv, srcs[i], NULL, diags);
-		} else {
-			pthread_mutex_lock(&p.lock);
-			bool mine = p.state[i] == FILE_FREE;
-			if (mine)
-				p.state[i] = FILE_CLAIMED;
-			else
-				while (p.state[i] != FILE_READY)
-					pthread_cond_wait(&p.cond, &p.lock);
-			pthread_mutex_unlock(&p.lock);
-			load_parsed(inv, srcs[i], mine ? NULL : &p.out[i], diags);
-		}
-		if (threaded) {
-			pthread_mutex_lock(&p.lock);
-			p.consumed = i + 1;
-			pthread_cond_broadcast(&p.cond);
-			pthread_mutex_unlock(&p.lock);
-		}
-	}
-	if (threaded) {
-		pthread_join(th, NULL);
-		pthread_mutex_destroy(&p.lock);
-		pthread_cond_destroy(&p.cond);
-	}
-	free(p.out);
-	free(p.state);
-}
-
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -421,7 +301,11 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 		free(names[i]);
 	}
 	free(names);
-	load_pipelined(inv, srcs, n, diags);
+	/* Parsing on a second thread was tried and measured slower on this 2-core machine (the
+	 * second thread's malloc arena and page faults cost more than the parse it took over). */
+	for (size_t i = 0; i < n; i++)
+		if (srcs[i])
+			load_source(inv, srcs[i], diags);
 	free(srcs);
 	np_inventory_finish(inv, diags);
 	return 0;
