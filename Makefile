@@ -42,7 +42,7 @@ PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
 TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
 
-.PHONY: all deps check test unit demo bench clean
+.PHONY: all deps check test unit demo bench install clean
 all: $(PROG_BINS)
 
 deps:
@@ -100,6 +100,10 @@ demo: deps
 bench: deps
 	$(MAKE) all $(TOOL_BINS)
 	sh tests/bench/run.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BUILD)/netpol $(DESTDIR)$(PREFIX)/sbin/netpol
 
 clean:
 	rm -rf build
