@@ -348,20 +348,24 @@ static void test_host_network_named_port(void **state)
 	unload(&fx);
 }
 
+/* Two nodes; x/a and the host-network pod x/h1 on n1 (x/h2 on n2 where a test adds it). */
+#define TWO_NODES                                                                              \
+	"apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"                             \
+	"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"                                      \
+	"status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}\n---\n"                  \
+	"apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n"                                      \
+	"status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}\n---\n"                  \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n"                          \
+	"spec: {nodeName: n1}\nstatus: {podIPs: [{ip: 10.0.0.1}]}\n---\n"                         \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: h1, namespace: x}\n"                         \
+	"spec: {nodeName: n1, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.10}]}\n---\n"
+
 static void test_from_own_node(void **state)
 {
 	/* Ingress from the pod's own node is never filtered (the kernel sees it on the output
 	 * path): the node's InternalIP and a host-network pod on it. Another node is filtered. */
 	struct fixture fx = load(
-		"apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"
-		"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"
-		"status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}\n---\n"
-		"apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n"
-		"status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n"
-		"spec: {nodeName: n1}\nstatus: {podIPs: [{ip: 10.0.0.1}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: h1, namespace: x}\n"
-		"spec: {nodeName: n1, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.10}]}\n---\n"
+		TWO_NODES
 		"apiVersion: v1\nkind: Pod\nmetadata: {name: h2, namespace: x}\n"
 		"spec: {nodeName: n2, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.11}]}\n---\n"
 		POLICY("x", "deny", "{podSelector: {}, policyTypes: [Ingress]}"));
@@ -384,15 +388,7 @@ static void test_to_own_node(void **state)
 	/* Egress to the pod's own node is never filtered either ("traffic to and from the node
 	 * where a Pod is running is always allowed"); to another node it is. */
 	struct fixture fx = load(
-		"apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"
-		"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"
-		"status: {addresses: [{type: InternalIP, address: 192.168.0.10}]}\n---\n"
-		"apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n"
-		"status: {addresses: [{type: InternalIP, address: 192.168.0.11}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: x}\n"
-		"spec: {nodeName: n1}\nstatus: {podIPs: [{ip: 10.0.0.1}]}\n---\n"
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: h1, namespace: x}\n"
-		"spec: {nodeName: n1, hostNetwork: true}\nstatus: {podIPs: [{ip: 192.168.0.10}]}\n---\n"
+		TWO_NODES
 		POLICY("x", "deny", "{podSelector: {}, policyTypes: [Egress]}"));
 	assert_true(allowed(&fx, "x/a", "192.168.0.10", UDP, 53, 4));
 	assert_true(allowed(&fx, "x/a", "x/h1", TCP, 10250, 4));
