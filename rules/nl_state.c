@@ -2,6 +2,7 @@
  * key encodings both sides share, and the diff between two states. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -482,15 +483,31 @@ static const void *ix_find(const struct ix *v, size_t n, const char *name)
 	return r ? r->obj : NULL;
 }
 
+/* Equal elements: key and key end are adjacent, so one memcmp covers both. Most elements of
+ * an incremental diff are equal, so this is the test the merge below makes first. */
+static bool elem_eq(const struct nl_elem *a, const struct nl_elem *b)
+{
+	_Static_assert(offsetof(struct nl_elem, hi) == NL_KEY_MAX, "lo and hi adjacent");
+	if (memcmp(a->lo, b->lo, 2 * NL_KEY_MAX))
+		return false;
+	return a->chain == b->chain || (a->chain && b->chain && !strcmp(a->chain, b->chain));
+}
+
 static void diff_elems(struct np_arena *a, const struct nl_set *o, const struct nl_set *c,
 		       struct nl_set_diff *sd)
 {
 	size_t no = o ? o->n_elems : 0, nc = c ? c->n_elems : 0;
+	size_t i = 0, j = 0;
+	/* the common case: equal sets, nothing to allocate */
+	while (i < no && j < nc && elem_eq(&o->elems[i], &c->elems[j]))
+		i++, j++;
+	if (i == no && j == nc)
+		return;
 	sd->del = np_arena_alloc(a, (no + 1) * sizeof(*sd->del));
 	sd->add = np_arena_alloc(a, (nc + 1) * sizeof(*sd->add));
-	size_t i = 0, j = 0;
 	while (i < no || j < nc) {
-		int r = i == no ? 1 : j == nc ? -1 : elem_cmp(&o->elems[i], &c->elems[j]);
+		int r = i == no ? 1 : j == nc ? -1 :
+			elem_eq(&o->elems[i], &c->elems[j]) ? 0 : elem_cmp(&o->elems[i], &c->elems[j]);
 		if (r < 0)
 			sd->del[sd->n_del++] = &o->elems[i++];
 		else if (r > 0)
@@ -565,8 +582,8 @@ static void diff_elems_recreate(struct np_arena *a, const struct nl_set *o, cons
 
 /* Why a present table cannot be updated in place, or NULL. */
 static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
-				  const struct nl_table *c, struct ix *os, struct ix *oc,
-				  struct ix *ok)
+				  const struct nl_table *c, const struct nl_set **ps,
+				  const struct nl_chain **pc, const struct nl_counter **pk)
 {
 	if (!o || !o->present)
 		return "not installed";
@@ -575,7 +592,7 @@ static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 	if (!str_eq(o->comment, c->comment))
 		return "table comment differs";
 	for (size_t i = 0; i < c->n_sets; i++) {
-		const struct nl_set *s = &c->sets[i], *os_ = ix_find(os, o->n_sets, s->name);
+		const struct nl_set *s = &c->sets[i], *os_ = ps[i];
 		if (!os_)
 			continue;
 		if (os_->garbled)
@@ -586,7 +603,7 @@ static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 			return np_arena_printf(a, "set %s: definition differs", s->name);
 	}
 	for (size_t i = 0; i < c->n_chains; i++) {
-		const struct nl_chain *ch = &c->chains[i], *oc_ = ix_find(oc, o->n_chains, ch->name);
+		const struct nl_chain *ch = &c->chains[i], *oc_ = pc[i];
 		if (!oc_)
 			continue;
 		if (oc_->base != ch->base || (ch->base && (oc_->hook != ch->hook ||
@@ -600,7 +617,7 @@ static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 			return np_arena_printf(a, "chain %s: comment differs", ch->name);
 	}
 	for (size_t i = 0; i < c->n_counters; i++) {
-		const struct nl_counter *k = &c->counters[i], *ok_ = ix_find(ok, o->n_counters, k->name);
+		const struct nl_counter *k = &c->counters[i], *ok_ = pk[i];
 		if (ok_ && !str_eq(ok_->comment, k->comment))
 			return np_arena_printf(a, "counter %s: comment differs", k->name);
 	}
@@ -619,7 +636,17 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 				     offsetof(struct nl_chain, name)) : NULL;
 	struct ix *ok = o ? ix_build(o->counters, o->n_counters, sizeof(*o->counters),
 				     offsetof(struct nl_counter, name)) : NULL;
-	td->replace = force_full ? "full replace requested" : table_mismatch(a, o, c, os, oc, ok);
+	/* each current object's namesake in the kernel, looked up once */
+	const struct nl_set **ps = np_arena_alloc(a, (c->n_sets + 1) * sizeof(*ps));
+	const struct nl_chain **pc = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*pc));
+	const struct nl_counter **pk = np_arena_alloc(a, (c->n_counters + 1) * sizeof(*pk));
+	for (size_t i = 0; o && i < c->n_sets; i++)
+		ps[i] = ix_find(os, o->n_sets, c->sets[i].name);
+	for (size_t i = 0; o && i < c->n_chains; i++)
+		pc[i] = ix_find(oc, o->n_chains, c->chains[i].name);
+	for (size_t i = 0; o && i < c->n_counters; i++)
+		pk[i] = ix_find(ok, o->n_counters, c->counters[i].name);
+	td->replace = force_full ? "full replace requested" : table_mismatch(a, o, c, ps, pc, pk);
 	bool full = td->replace != NULL;
 	size_t no_s = full ? 0 : o->n_sets, no_c = full ? 0 : o->n_chains;
 	size_t no_k = full ? 0 : o->n_counters;
@@ -627,7 +654,7 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	const char **rec = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*rec));
 	size_t n_rec = 0;
 	for (size_t i = 0; !full && i < c->n_chains; i++) {
-		const struct nl_chain *prev = ix_find(oc, o->n_chains, c->chains[i].name);
+		const struct nl_chain *prev = pc[i];
 		if (prev && !str_eq(prev->comment, c->chains[i].comment))
 			rec[n_rec++] = c->chains[i].name;
 	}
@@ -635,7 +662,7 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	td->sets = np_arena_alloc(a, (c->n_sets + no_s + 1) * sizeof(*td->sets));
 	for (size_t i = 0; i < c->n_sets; i++) {
 		const struct nl_set *s = &c->sets[i];
-		const struct nl_set *prev = full ? NULL : ix_find(os, o->n_sets, s->name);
+		const struct nl_set *prev = full ? NULL : ps[i];
 		struct nl_set_diff *sd = &td->sets[td->n_sets];
 		sd->old = prev;
 		sd->cur = s;
@@ -658,7 +685,7 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	td->chains = np_arena_alloc(a, (c->n_chains + no_c + 1) * sizeof(*td->chains));
 	for (size_t i = 0; i < c->n_chains; i++) {
 		const struct nl_chain *ch = &c->chains[i];
-		const struct nl_chain *prev = full ? NULL : ix_find(oc, o->n_chains, ch->name);
+		const struct nl_chain *prev = full ? NULL : pc[i];
 		bool recreate = prev && !str_eq(prev->comment, ch->comment);
 		bool rewrite = prev && !recreate && !chain_rules_eq(prev, ch);
 		if (!prev || rewrite || recreate) {
@@ -680,7 +707,7 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	td->counters = np_arena_alloc(a, (c->n_counters + no_k + 1) * sizeof(*td->counters));
 	for (size_t i = 0; i < c->n_counters; i++) {
 		const struct nl_counter *k = &c->counters[i];
-		if (full || !ix_find(ok, o->n_counters, k->name)) {
+		if (full || !pk[i]) {
 			td->counters[td->n_counters++] = (struct nl_counter_diff){ .cur = k };
 			d->changes++;
 		}
