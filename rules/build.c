@@ -100,6 +100,7 @@ static void strmap_put(struct strmap *m, const char *key, size_t val)
 struct bset {
 	struct rs_set s;
 	size_t cap;
+	size_t refs; /* rules that use it, counted when the table is finished */
 };
 
 struct btable {
@@ -925,6 +926,10 @@ static int set_cmp(const void *x, const void *y)
 		return a->s.vmap ? -1 : 1;
 	if (a->s.vmap)
 		return 0;
+	/* The kernel finds a rule's set by walking the table's set list in creation order, once
+	 * per lookup expression: the sets most rules use go first. */
+	if (a->refs != b->refs)
+		return a->refs > b->refs ? -1 : 1;
 	return strcmp(a->s.name, b->s.name);
 }
 
@@ -948,6 +953,25 @@ static int counter_cmp(const void *x, const void *y)
 static void table_finish(struct builder *b, struct btable *bt, struct rs_table *t)
 {
 	chain_end(b);
+	/* how many rules use each set; a set no rule refers to (left out because empty) is not
+	 * emitted */
+	struct strmap used = { 0 };
+	for (size_t i = 0; i < bt->n_chains; i++)
+		for (size_t j = 0; j < bt->chains[i].n_rules; j++) {
+			const struct rs_rule *r = &bt->chains[i].rules[j];
+			for (size_t k = 0; k < r->n_m; k++) {
+				size_t n = 0;
+				if (!r->m[k].set)
+					continue;
+				strmap_get(&used, r->m[k].set, &n);
+				strmap_put(&used, r->m[k].set, n + 1);
+			}
+		}
+	for (size_t i = 0; i < bt->n_sets; i++) {
+		size_t n = 0;
+		strmap_get(&used, bt->sets[i].s.name, &n);
+		bt->sets[i].refs = n;
+	}
 	/* stable order for maps: qsort is not stable, so sort the rest after the maps */
 	size_t n_maps = 0;
 	while (n_maps < bt->n_sets && bt->sets[n_maps].s.vmap)
@@ -960,21 +984,11 @@ static void table_finish(struct builder *b, struct btable *bt, struct rs_table *
 	if (bt->n_counters) /* NULL when there are none, and qsort's base must not be NULL */
 		qsort(bt->counters, bt->n_counters, sizeof(*bt->counters), counter_cmp);
 
-	/* sets no rule refers to (left out because empty) are not emitted */
-	struct strmap used = { 0 };
-	for (size_t i = 0; i < bt->n_chains; i++)
-		for (size_t j = 0; j < bt->chains[i].n_rules; j++) {
-			const struct rs_rule *r = &bt->chains[i].rules[j];
-			for (size_t k = 0; k < r->n_m; k++)
-				if (r->m[k].set)
-					strmap_put(&used, r->m[k].set, 0);
-		}
 	t->sets = np_arena_alloc(b->a, (bt->n_sets + 1) * sizeof(*t->sets));
 	t->n_sets = 0;
 	for (size_t i = 0; i < bt->n_sets; i++) {
 		struct rs_set *s = &bt->sets[i].s;
-		size_t dummy;
-		if (!s->vmap && !strmap_get(&used, s->name, &dummy)) {
+		if (!s->vmap && !bt->sets[i].refs) {
 			free(s->elems);
 			s->elems = NULL;
 			continue;
