@@ -84,11 +84,8 @@ static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const 
 int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen)
 {
 	struct ns_error e = { { 0 } };
-	struct ns_ctx *ctx = ns_ctx_new(state_dir, &e);
-	if (!ctx) {
-		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
-		return -EIO;
-	}
+	/* only reads records: a render must not create the state directory or open sockets */
+	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
 	json_t *names = NULL;
 	int rc = ns_network_names(ctx, &names, &e);
 	if (rc < 0) {

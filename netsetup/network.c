@@ -101,6 +101,17 @@ fail:
 	return NULL;
 }
 
+struct ns_ctx *ns_ctx_new_readonly(const char *state_dir)
+{
+	struct ns_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		abort();
+	ctx->state_dir = strdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
+	if (!ctx->state_dir)
+		abort();
+	return ctx;
+}
+
 void ns_ctx_free(struct ns_ctx *ctx)
 {
 	if (!ctx)

@@ -70,6 +70,9 @@ struct ns_ctx {
 
 /* Opens a context on state_dir (NULL: the default), creating its directories. */
 struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err);
+/* A context for reading records only (no directories created, no netlink socket): what
+ * readers such as `netpol render --state-dir` need, so a dry run changes nothing. */
+struct ns_ctx *ns_ctx_new_readonly(const char *state_dir);
 void ns_ctx_free(struct ns_ctx *ctx);
 
 const char *ns_driver_name(enum ns_driver_kind d);

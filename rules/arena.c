@@ -76,14 +76,6 @@ const char *np_arena_strdup(struct np_arena *a, const char *s)
 	return p;
 }
 
-const char *np_arena_strndup(struct np_arena *a, const char *s, size_t n)
-{
-	char *p = np_arena_alloc(a, n + 1);
-	memcpy(p, s, n);
-	p[n] = 0;
-	return p;
-}
-
 const char *np_arena_printf(struct np_arena *a, const char *fmt, ...)
 {
 	va_list ap, ap2;

@@ -12,7 +12,6 @@
 struct np_arena *np_arena_new(void);
 void np_arena_free(struct np_arena *a);
 /* np_arena_alloc and np_arena_strdup are declared in model.h. */
-const char *np_arena_strndup(struct np_arena *a, const char *s, size_t n);
 const char *np_arena_printf(struct np_arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -286,9 +286,6 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 		np_diag_add(diags, NP_SEV_NOTE, NULL, 0, NULL, 0, 0,
 			    "%s: no .json, .yaml or .yml files", dir);
 	qsort(names, n, sizeof(*names), cmp_name);
-	const struct np_source **srcs = calloc(n + 1, sizeof(*srcs));
-	if (!srcs)
-		abort();
 	for (size_t i = 0; i < n; i++) {
 		char *path;
 		if (asprintf(&path, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]) < 0)
@@ -296,17 +293,11 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 		struct stat st;
 		/* a subdirectory named like a file is skipped: loading is not recursive */
 		if (!(stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
-			srcs[i] = read_source(inv, path, diags);
+			np_inventory_load_file(inv, path, diags);
 		free(path);
 		free(names[i]);
 	}
 	free(names);
-	/* Parsing on a second thread was tried and measured slower on this 2-core machine (the
-	 * second thread's malloc arena and page faults cost more than the parse it took over). */
-	for (size_t i = 0; i < n; i++)
-		if (srcs[i])
-			load_source(inv, srcs[i], diags);
-	free(srcs);
 	np_inventory_finish(inv, diags);
 	return 0;
 }
