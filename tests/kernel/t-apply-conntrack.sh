@@ -3,16 +3,9 @@
 # (established flows would otherwise keep flowing past the new policy), and other flows are left
 # alone, as the kernel's conntrack table in the netns shows (not only netpol's own count). Flows
 # are made on the loopback of a throwaway netns that carries a pod address.
-SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NETPOL=${NETPOL:-$SRC/build/netpol}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "needs python3"; exit 77; }
+. "$(dirname "$0")/nsenv.sh"
 N=np-$$-ct
-TMP=$(mktemp -d)
-cleanup() { ip netns del $N 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
-. "$SRC/tests/cases/lib.sh"
+NSES="$N"
 fail=0
 ip netns add $N || exit 1
 ip netns exec $N ip link set lo up

@@ -4,16 +4,9 @@
 # rejection: a hidden test flag that adds a rule jumping to a missing chain (attributed like the
 # policy chain it lands in), and a table another live process owns (NFT_TABLE_F_OWNER: EPERM).
 # Each time the kernel must still hold the last good ruleset.
-SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NETPOL=${NETPOL:-$SRC/build/netpol}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v nft >/dev/null || { echo "needs nft"; exit 77; }
+. "$(dirname "$0")/nsenv.sh"
 N=np-$$-fail
-TMP=$(mktemp -d)
-cleanup() { [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null; wait 2>/dev/null; ip netns del $N 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
-. "$SRC/tests/cases/lib.sh"
+NSES="$N"
 fail=0
 # the ruleset, without the ownership marks (flags owner / # progname) a live owner adds
 listing() { ip netns exec $N nft list ruleset | sed -e 's/ # progname.*//' -e '/^[[:space:]]*flags /d'; }

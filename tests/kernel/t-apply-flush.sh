@@ -3,16 +3,9 @@
 # with nft; apply repairs; per-policy counters printed; flush removes both tables (and is fine
 # when they are absent); a PERSIST table outlives its owner and a new process re-claims it.
 # Another firewall's table in the same netns is left exactly as it was throughout.
-SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NETPOL=${NETPOL:-$SRC/build/netpol}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v nft >/dev/null || { echo "needs nft"; exit 77; }
+. "$(dirname "$0")/nsenv.sh"
 N=np-$$-flush
-TMP=$(mktemp -d)
-cleanup() { [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null; wait 2>/dev/null; ip netns del $N 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
-. "$SRC/tests/cases/lib.sh"
+NSES="$N"
 fail=0
 ns() { ip netns exec $N "$@"; }
 check() { # DESCRIPTION EXPECTED-RC PATTERN...

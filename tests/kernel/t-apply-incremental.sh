@@ -4,16 +4,9 @@
 # messages, no set or table re-created), and keep the objects of unchanged policies (their named
 # counters and chains keep their kernel handles, so counter values survive); a directory
 # without policies empties the dispatch maps.
-SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NETPOL=${NETPOL:-$SRC/build/netpol}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v nft >/dev/null && command -v python3 >/dev/null || { echo "needs nft and python3"; exit 77; }
+. "$(dirname "$0")/nsenv.sh"
 A=np-$$-inca B=np-$$-incb
-TMP=$(mktemp -d)
-cleanup() { ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
-. "$SRC/tests/cases/lib.sh"
+NSES="$A $B"
 fail=0
 # norm JSON: canonical lines (data/nftnorm.py), each rule tagged with its position in its chain
 # (data/nftorder.py) first, since nftnorm.py sorts every object

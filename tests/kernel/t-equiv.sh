@@ -5,16 +5,9 @@
 # and element order dropped; data/nftorder.py keeps each rule's position in its chain). Apply
 # runs with --table-flags 0: nft 1.0.6 reads past its flag names when it prints the PERSIST flag
 # in JSON and emits garbage.
-SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-NETPOL=${NETPOL:-$SRC/build/netpol}
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-command -v nft >/dev/null && command -v python3 >/dev/null || { echo "needs nft and python3"; exit 77; }
+. "$(dirname "$0")/nsenv.sh"
 A=np-$$-eqa B=np-$$-eqb
-TMP=$(mktemp -d)
-cleanup() { ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
-. "$SRC/tests/cases/lib.sh"
+NSES="$A $B"
 
 # the directories: our own small ones, every case's first step, the example policies
 n=0
