@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "cli.h"
 #include "ct.h"
 #include "emit_nl.h"
@@ -30,6 +31,7 @@ struct apply_opts {
 	const char *state_dir; /* merge netsetup's endpoint records, and serialize writers */
 	bool full, check, stats, no_ct, inject;
 	long hold_ms;
+	double ms_load;
 	long table_flags; /* tests: nft 1.0.6 cannot list PERSIST in JSON (it reads past its flag
 			     names), so the listing comparisons apply with 0 */
 };
@@ -93,35 +95,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 	return -1;
 }
 
-/* br_netfilter hands bridged pod traffic to the inet hooks only with these on (per netns). */
-static int ensure_br_netfilter(void)
-{
-	static const char *const knobs[] = { "/proc/sys/net/bridge/bridge-nf-call-iptables",
-					     "/proc/sys/net/bridge/bridge-nf-call-ip6tables" };
-	for (size_t i = 0; i < 2; i++) {
-		char v[8] = { 0 };
-		int fd = open(knobs[i], O_RDONLY);
-		if (fd < 0) {
-			fprintf(stderr, "netpol: %s: %s: bridged pod traffic would bypass the policy; "
-				"load br_netfilter (modprobe br_netfilter)\n", knobs[i], strerror(errno));
-			return -1;
-		}
-		ssize_t n = read(fd, v, sizeof(v) - 1);
-		close(fd);
-		if (n > 0 && v[0] == '1')
-			continue;
-		fd = open(knobs[i], O_WRONLY);
-		if (fd < 0 || write(fd, "1\n", 2) != 2) {
-			fprintf(stderr, "netpol: cannot enable %s: %s\n", knobs[i], strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-	}
-	return 0;
-}
-
 /* Kernel errors in the order of the batch; a rejected table (EPERM: another process owns it)
  * fails every message, so only the first few are shown. */
 static void print_kernel_errors(const struct np_diags *d)
@@ -133,55 +106,28 @@ static void print_kernel_errors(const struct np_diags *d)
 		fprintf(stderr, "netpol: ... and %zu more errors\n", d->errors - max);
 }
 
-/* Tests (--inject-error): append to the first policy chain a rule the kernel rejects (a jump
- * to a chain that does not exist), attributed like that chain's first rule, to show that a
- * rejected batch changes nothing and that the error names the policy. */
-static void inject_bad_rule(struct nl_batch *b, const struct nl_table *t)
-{
-	const char *chain = t->n_chains ? t->chains[0].name : "missing";
-	const char *origin = "test-only injected rule";
-	for (size_t i = 0; i < t->n_chains; i++) {
-		const struct rs_chain *c = t->chains[i].ir;
-		if (c && c->n_rules && c->rules[0].origin && !strncmp(c->rules[0].origin, "policy", 6)) {
-			chain = c->name;
-			origin = c->rules[0].origin;
-			break;
-		}
-	}
-	nl_batch_add_bad_rule(b, t->name, t->family, chain, origin);
-}
-
-/* Every writer of the ruleset that shares a state directory (netpol apply, policyd,
- * netpol-cni) holds an exclusive flock on STATE_DIR/ruleset.lock from read-back to commit, so
- * two diffs are never computed against the same kernel state. Returns the fd (or -1 without a
- * state directory); -2 on failure. */
-static int lock_ruleset(const char *state_dir)
-{
-	if (!state_dir)
-		return -1;
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/ruleset.lock", state_dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		fprintf(stderr, "netpol: lock %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -2;
-	}
-	return fd;
-}
-
-/* Loads and builds; prints errors. 0, 2 (input errors) or 1. */
-static int load_and_build(const struct apply_opts *o, struct np_inventory **inv,
-			  struct rs_ruleset **rs, struct nl_state **want)
+/* Loads DIR and merges the endpoint records; prints errors. 0 or 2 (input errors). */
+static int load_inventory(const struct apply_opts *o, struct np_inventory **inv)
 {
 	if (cli_load_inventory(o->dir, inv) < 0)
 		return 2;
 	char err[1024];
 	if (o->state_dir && endpoints_merge(*inv, o->state_dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "netpol: %s\n", err);
+		np_inventory_free(*inv);
+		*inv = NULL;
 		return 2;
 	}
+	return 0;
+}
+
+/* Loads and builds; prints errors. 0, 2 (input errors) or 1. */
+static int load_and_build(const struct apply_opts *o, struct np_inventory **inv,
+			  struct rs_ruleset **rs, struct nl_state **want)
+{
+	int rc = load_inventory(o, inv);
+	if (rc)
+		return rc;
 	int r = ruleset_build(*inv, &o->ro, rs);
 	if (r == 0)
 		r = nl_state_from_ruleset(*rs, want);
@@ -208,6 +154,35 @@ static int open_sock(struct nft_sock **s)
 	return r;
 }
 
+static const char *const mode_names[] = { "in sync", "incremental", "full replace" };
+
+static void print_report(const struct apply_opts *o, const struct ap_report *rep)
+{
+	const char *mode = mode_names[rep->mode == AP_MODE_NONE ? AP_MODE_INCREMENTAL : rep->mode];
+	if (o->check)
+		printf("netpol: check passed (%s, %zu messages; nothing committed)\n", mode,
+		       rep->stats.msgs);
+	else if (!rep->changes)
+		printf("netpol: in sync; nothing to change\n");
+	else
+		printf("netpol: applied (%s, %zu changes)\n", mode, rep->changes);
+	if (!o->stats)
+		return;
+	static const char *const tables[] = { "netpol", "netpol-spoof" };
+	for (size_t i = 0; i < 2; i++)
+		if (rep->replace_why[i][0])
+			printf("  table %s: full replace: %s\n", tables[i], rep->replace_why[i]);
+	const struct nl_batch_stats *st = &rep->stats;
+	printf("  messages %zu, bytes %zu: tables %zu, sets %zu, chains %zu, rules %zu, "
+	       "counters %zu, elements +%zu -%zu, deletes %zu\n",
+	       st->msgs, rep->bytes, st->tables, st->sets, st->chains, st->rules, st->counters,
+	       st->elems_add, st->elems_del, st->deletes);
+	printf("  time: load+build %.1f ms, read-back %.1f ms, diff+batch %.1f ms, kernel %.1f ms, "
+	       "conntrack %.1f ms (%zu connections cut, %zu restored), total %.1f ms\n",
+	       o->ms_load + rep->ms_build, rep->ms_read, rep->ms_diff, rep->ms_kernel, rep->ms_ct,
+	       rep->ct_revoked, rep->ct_restored, o->ms_load + rep->ms_total);
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	struct apply_opts o;
@@ -216,103 +191,48 @@ int cmd_apply(int argc, char **argv)
 		return rc;
 	double t0 = now_ms();
 	struct np_inventory *inv = NULL;
-	struct rs_ruleset *rs = NULL;
-	struct nl_state *want = NULL, *have = NULL;
-	struct nl_diff *diff = NULL;
-	struct nl_batch *b = NULL;
-	struct nft_sock *s = NULL;
-	struct np_diags diags;
-	int lock = -1;
-	np_diags_init(&diags);
-	rc = load_and_build(&o, &inv, &rs, &want);
+	rc = load_inventory(&o, &inv);
 	if (rc)
-		goto out;
-	double t_build = now_ms();
-	rc = 1;
-	if (ensure_br_netfilter() < 0 || open_sock(&s) < 0 || (lock = lock_ruleset(o.state_dir)) == -2)
-		goto out;
-	int r = o.full ? 0 : nft_read_state(s, want, &have);
+		return rc;
+	o.ms_load = now_ms() - t0;
+	struct ap_opts ao = { .ro = o.ro, .state_dir = o.state_dir,
+			      .table_flags = (uint32_t)o.table_flags, .check = o.check,
+			      .no_ct = o.no_ct, .inject_error = o.inject };
+	struct ap_ctx *ctx = NULL;
+	struct ap_report rep;
+	if (ap_ctx_new(&ao, &ctx) < 0)
+		abort();
+	int r = ap_apply(ctx, inv, o.full ? AP_FULL : 0, &rep);
 	if (r < 0) {
-		/* a read-back we cannot trust is the "unclear" case: replace everything */
-		fprintf(stderr, "netpol: reading back our tables failed (%s); replacing them\n",
-			strerror(-r));
-		o.full = true;
-	}
-	double t_read = now_ms();
-	nl_diff_compute(have, want, o.full, &diff);
-	/* a batch never holds a million messages: reserve that many seqs for it */
-	b = nl_batch_new(nft_sock_seq(s, 1u << 20));
-	nl_batch_add_diff(b, diff);
-	if (o.inject)
-		inject_bad_rule(b, &want->tables[0]);
-	nl_batch_finish(b, !o.check);
-	double t_diff = now_ms();
-	r = nft_send_batch(s, b, !o.check, &diags);
-	double t_send = now_ms();
-	if (r < 0) {
-		print_kernel_errors(&diags);
-		fprintf(stderr, "netpol: apply failed: %s\n",
-			r == -EINVAL ? "the kernel rejected the transaction; nothing was changed"
-				     : "the outcome is unknown; run apply again (it re-reads the kernel)");
+		print_kernel_errors(&rep.errors);
+		if (r == -EPERM)
+			fprintf(stderr, "netpol: apply failed: another process owns netpol's tables "
+				"(policyd?); nothing was changed\n");
+		else if (r == -EINVAL)
+			fprintf(stderr, "netpol: apply failed: the kernel rejected the transaction; "
+				"nothing was changed\n");
+		else if (rep.stats.msgs)
+			fprintf(stderr, "netpol: apply failed: the outcome is unknown; run apply "
+				"again (it re-reads the kernel)\n");
+		rc = 1;
 		goto out;
 	}
-	size_t ct_deleted = 0;
-	double t_ct = t_send;
-	if (!o.check && !o.no_ct && diff->changes) {
-		struct ct_affected aff;
-		ct_affected_from_diff(diff, &aff);
-		r = ct_flush_affected(&aff, &ct_deleted);
-		if (r < 0)
-			fprintf(stderr, "netpol: warning: conntrack clean-up failed: %s\n", strerror(-r));
-		ct_affected_free(&aff);
-		t_ct = now_ms();
-	}
-	const struct nl_batch_stats *st = nl_batch_stats(b);
-	const char *mode = "incremental";
-	for (size_t i = 0; i < diff->n_tables; i++)
-		if (diff->tables[i].replace)
-			mode = "full replace";
-	if (o.check)
-		printf("netpol: check passed (%s, %zu messages; nothing committed)\n", mode, st->msgs);
-	else if (!diff->changes)
-		printf("netpol: in sync; nothing to change\n");
-	else
-		printf("netpol: applied (%s, %zu changes)\n", mode, diff->changes);
-	for (size_t i = 0; i < diff->n_tables; i++)
-		if (diff->tables[i].replace && o.stats)
-			printf("  table %s: full replace: %s\n", diff->tables[i].cur->name,
-			       diff->tables[i].replace);
-	if (o.stats) {
-		printf("  messages %zu, bytes %zu: tables %zu, sets %zu, chains %zu, rules %zu, "
-		       "counters %zu, elements +%zu -%zu, deletes %zu\n",
-		       st->msgs, nl_batch_len(b), st->tables, st->sets, st->chains, st->rules,
-		       st->counters, st->elems_add, st->elems_del, st->deletes);
-		printf("  time: load+build %.1f ms, read-back %.1f ms, diff+batch %.1f ms, "
-		       "kernel %.1f ms, conntrack %.1f ms (%zu entries deleted), total %.1f ms\n",
-		       t_build - t0, t_read - t_build, t_diff - t_read, t_send - t_diff,
-		       t_ct - t_send, ct_deleted, now_ms() - t0);
-	}
+	print_report(&o, &rep);
+	if (rep.ct_error)
+		fprintf(stderr, "netpol: warning: conntrack step failed: %s\n",
+			strerror(-rep.ct_error));
 	/* macvlan pods: their own table inside their own netns */
 	struct podnet_opts po = podnet_opts_of(&o);
-	if (podnet_apply(inv, &po))
-		goto out;
+	if (podnet_apply(ap_ctx_model(ctx), &po))
+		rc = 1;
 	fflush(stdout);
 	if (o.hold_ms > 0) { /* tests: the owner flag holds while this socket is open */
 		struct timespec ts = { o.hold_ms / 1000, (o.hold_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	rc = 0;
 out:
-	if (lock >= 0)
-		close(lock);
-	nl_batch_free(b);
-	nl_diff_free(diff);
-	nl_state_free(have);
-	nl_state_free(want);
-	nft_sock_close(s);
-	ruleset_free(rs);
-	np_inventory_free(inv);
-	np_diags_free(&diags);
+	ap_report_free(&rep);
+	ap_ctx_free(ctx);
 	return rc;
 }
 

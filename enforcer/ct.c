@@ -1,7 +1,9 @@
 /* ct.c — conntrack clean-up after narrowing changes (libnetfilter_conntrack). */
 #include <errno.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <netinet/in.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "ct.h"
+#include "eval.h"
 
 static void add_range(struct ct_affected *a, uint8_t family, const uint8_t *lo,
 		      const uint8_t *hi)
@@ -106,24 +109,28 @@ struct dump_ctx {
 	size_t n, cap;
 };
 
+static bool touches(const struct ct_affected *a, const struct nf_conntrack *ct)
+{
+	uint8_t l3 = nfct_get_attr_u8(ct, ATTR_L3PROTO);
+	if (l3 == AF_INET)
+		return in_ranges(a, 4, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC)) ||
+		       in_ranges(a, 4, nfct_get_attr(ct, ATTR_ORIG_IPV4_DST)) ||
+		       in_ranges(a, 4, nfct_get_attr(ct, ATTR_REPL_IPV4_SRC)) ||
+		       in_ranges(a, 4, nfct_get_attr(ct, ATTR_REPL_IPV4_DST));
+	if (l3 == AF_INET6)
+		return in_ranges(a, 6, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC)) ||
+		       in_ranges(a, 6, nfct_get_attr(ct, ATTR_ORIG_IPV6_DST)) ||
+		       in_ranges(a, 6, nfct_get_attr(ct, ATTR_REPL_IPV6_SRC)) ||
+		       in_ranges(a, 6, nfct_get_attr(ct, ATTR_REPL_IPV6_DST));
+	return false;
+}
+
+/* Keeps entries already marked and entries touching the affected ranges. */
 static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 {
 	struct dump_ctx *c = data;
-	uint8_t l3 = nfct_get_attr_u8(ct, ATTR_L3PROTO);
-	bool hit;
-	if (l3 == AF_INET)
-		hit = in_ranges(c->a, 4, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC)) ||
-		      in_ranges(c->a, 4, nfct_get_attr(ct, ATTR_ORIG_IPV4_DST)) ||
-		      in_ranges(c->a, 4, nfct_get_attr(ct, ATTR_REPL_IPV4_SRC)) ||
-		      in_ranges(c->a, 4, nfct_get_attr(ct, ATTR_REPL_IPV4_DST));
-	else if (l3 == AF_INET6)
-		hit = in_ranges(c->a, 6, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC)) ||
-		      in_ranges(c->a, 6, nfct_get_attr(ct, ATTR_ORIG_IPV6_DST)) ||
-		      in_ranges(c->a, 6, nfct_get_attr(ct, ATTR_REPL_IPV6_SRC)) ||
-		      in_ranges(c->a, 6, nfct_get_attr(ct, ATTR_REPL_IPV6_DST));
-	else
-		hit = false;
-	if (hit) {
+	bool marked = nfct_get_attr_u32(ct, ATTR_MARK) & RS_CT_MARK_REVOKED;
+	if (marked || touches(c->a, ct)) {
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 64;
 			c->hit = realloc(c->hit, c->cap * sizeof(*c->hit));
@@ -149,25 +156,127 @@ static long ct_count(void)
 	return n;
 }
 
-int ct_flush_affected(const struct ct_affected *a, size_t *deleted)
+static bool judged_proto(uint8_t p)
 {
-	*deleted = 0;
-	if (!a->n || ct_count() == 0)
+	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP;
+}
+
+/* The flow as the forward hook saw its first packet: the original source, and the reply's
+ * source as destination (the real pod after any DNAT, e.g. a Service), its port likewise. */
+static void flow_of(const struct np_inventory *inv, const struct nf_conntrack *ct,
+		    struct np_flow *f)
+{
+	struct np_addr src = { 0 }, dst = { 0 };
+	if (nfct_get_attr_u8(ct, ATTR_L3PROTO) == AF_INET) {
+		src.family = dst.family = 4;
+		memcpy(src.b, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC), 4);
+		memcpy(dst.b, nfct_get_attr(ct, ATTR_REPL_IPV4_SRC), 4);
+	} else {
+		src.family = dst.family = 6;
+		memcpy(src.b, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC), 16);
+		memcpy(dst.b, nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), 16);
+	}
+	memset(f, 0, sizeof(*f));
+	np_endpoint_addr(inv, &src, &f->src);
+	np_endpoint_addr(inv, &dst, &f->dst);
+	f->proto = (enum np_proto)nfct_get_attr_u8(ct, ATTR_L4PROTO);
+	f->port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+}
+
+/* Denied by a side this table enforces: egress at a local source, ingress at a local
+ * destination. */
+static bool denied_here(const struct np_eval *ev, const struct rs_options *ro,
+			const struct np_flow *f)
+{
+	if (np_eval_allowed(ev, f))
+		return false;
+	struct np_verdict v;
+	if (np_eval_explain(ev, f, &v) < 0)
+		return false;
+	bool d = (!v.egress.allowed && f->src.pod && ruleset_pod_local(ro, f->src.pod)) ||
+		 (!v.ingress.allowed && f->dst.pod && ruleset_pod_local(ro, f->dst.pod));
+	np_verdict_clear(&v);
+	return d;
+}
+
+/* An update message names the entry by its original tuple (and zone) and carries the mark. */
+static int set_mark(struct nfct_handle *h, const struct nf_conntrack *ct, uint32_t mark)
+{
+	static const enum nf_conntrack_attr keep[] = {
+		ATTR_L3PROTO, ATTR_L4PROTO, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV4_DST,
+		ATTR_ORIG_IPV6_SRC, ATTR_ORIG_IPV6_DST, ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST,
+		ATTR_ZONE,
+	};
+	struct nf_conntrack *u = nfct_new();
+	if (!u)
+		abort();
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (nfct_attr_is_set(ct, keep[i]) > 0)
+			nfct_set_attr(u, keep[i], nfct_get_attr(ct, keep[i]));
+	nfct_set_attr_u32(u, ATTR_MARK, mark);
+	int r = nfct_query(h, NFCT_Q_UPDATE, u) == 0 ? 0 : -errno;
+	nfct_destroy(u);
+	return r;
+}
+
+int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
+	      const struct rs_options *ro, struct ct_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (ct_count() == 0)
 		return 0;
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	if (!h)
 		return errno ? -errno : -EIO;
 	struct dump_ctx c = { .a = a };
 	nfct_callback_register(h, NFCT_T_ALL, dump_cb, &c);
-	uint32_t family = AF_UNSPEC;
-	int r = nfct_query(h, NFCT_Q_DUMP, &family) < 0 ? -errno : 0;
-	nfct_callback_unregister(h);
-	/* deletes after the dump: the handle cannot do both at once */
-	for (size_t i = 0; i < c.n; i++) {
-		if (c.hit[i] && nfct_query(h, NFCT_Q_DESTROY, c.hit[i]) == 0)
-			(*deleted)++;
-		nfct_destroy(c.hit[i]);
+	int r;
+	if (a->n) {
+		uint32_t family = AF_UNSPEC;
+		r = nfct_query(h, NFCT_Q_DUMP, &family) < 0 ? -errno : 0;
+	} else {
+		/* nothing narrowed: only marked entries can change (allowed again), and the
+		 * kernel filters the dump by mark */
+		struct nfct_filter_dump *fd = nfct_filter_dump_create();
+		if (!fd)
+			abort();
+		struct nfct_filter_dump_mark m = { RS_CT_MARK_REVOKED, RS_CT_MARK_REVOKED };
+		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
+		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, AF_UNSPEC);
+		r = nfct_query(h, NFCT_Q_DUMP_FILTER, fd) < 0 ? -errno : 0;
+		nfct_filter_dump_destroy(fd);
 	}
+	nfct_callback_unregister(h);
+	/* changes after the dump: the handle cannot do both at once */
+	struct np_eval *ev = c.n ? np_eval_new(inv) : NULL;
+	if (c.n && !ev)
+		abort();
+	for (size_t i = 0; i < c.n; i++) {
+		struct nf_conntrack *ct = c.hit[i];
+		uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
+		bool marked = mark & RS_CT_MARK_REVOKED;
+		if (!judged_proto(nfct_get_attr_u8(ct, ATTR_L4PROTO))) {
+			/* no ports to judge by; such a flow's next packet is judged as new */
+			if (!marked && nfct_query(h, NFCT_Q_DESTROY, ct) == 0)
+				st->deleted++;
+		} else {
+			struct np_flow f;
+			flow_of(inv, ct, &f);
+			bool deny = denied_here(ev, ro, &f);
+			int e = 0;
+			if (deny && !marked) {
+				if (!(e = set_mark(h, ct, mark | RS_CT_MARK_REVOKED)))
+					st->revoked++;
+			} else if (!deny && marked) {
+				if (!(e = set_mark(h, ct, mark & ~RS_CT_MARK_REVOKED)))
+					st->restored++;
+			}
+			if (e < 0 && e != -ENOENT && !r) /* ENOENT: it ended meanwhile */
+				r = e;
+		}
+		nfct_destroy(ct);
+	}
+	np_eval_free(ev);
 	free(c.hit);
 	nfct_close(h);
 	return r;

@@ -1,7 +1,15 @@
 /* ct.h — after a change that narrows what is allowed, established flows would keep flowing
- * (`ct state established,related accept` comes first): delete the conntrack entries of flows
- * that may no longer be allowed, so their next packet is evaluated again. A still-allowed TCP
- * flow is picked up again as new (nf_conntrack_tcp_loose), so over-deleting costs nothing. */
+ * (`ct state established,related accept` comes first). Each live connection that may have lost
+ * permission is judged against the new model by the evaluator, in its original direction; one
+ * this node no longer allows gets the RS_CT_MARK_REVOKED conntrack mark, which every base chain
+ * drops first, in both directions.
+ *
+ * Why a mark and not deletion: a deleted entry is re-created by the next packet, and with
+ * nf_conntrack_tcp_loose (the default) a mid-stream segment from the *server* side — its
+ * retransmission of unacknowledged data — is picked up as a new flow server -> client, which
+ * policy may allow; every later client segment is then its reply. A UDP response in flight does
+ * the same. A marked entry keeps matching both directions, so no packet of the cut connection
+ * can start a new flow. Genuinely new connections (another source port) are unaffected. */
 #ifndef NETPOL_CT_H
 #define NETPOL_CT_H
 
@@ -9,6 +17,8 @@
 #include <stdint.h>
 
 #include "emit_nl.h"
+#include "model.h"
+#include "ruleset.h"
 
 /* Address ranges whose flows may have lost permission. */
 struct ct_affected {
@@ -25,8 +35,18 @@ struct ct_affected {
 void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out);
 void ct_affected_free(struct ct_affected *a);
 
-/* Deletes the conntrack entries (this netns) whose original or reply addresses fall in a.
- * Returns 0 and the count in *deleted, or -errno. */
-int ct_flush_affected(const struct ct_affected *a, size_t *deleted);
+struct ct_stats {
+	size_t revoked;  /* connections marked: no longer allowed here */
+	size_t restored; /* marked connections the model allows again: mark cleared */
+	size_t deleted;  /* entries of other protocols (ICMP, ...) in a, deleted: their next
+			    packet is judged by the ruleset as new */
+};
+
+/* Judges the conntrack entries of this netns against inv as the table built with ro enforces
+ * it (only the ends ro makes local count): TCP, UDP and SCTP entries with an address in a, and
+ * every entry already marked, are marked or unmarked; other protocols in a are deleted.
+ * Returns 0, or -errno (counts so far in *st). */
+int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
+	      const struct rs_options *ro, struct ct_stats *st);
 
 #endif

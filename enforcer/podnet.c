@@ -144,6 +144,7 @@ static int session_close(const struct np_pod *pod, struct pod_session *ps, int r
 
 struct apply_ctx {
 	const struct podnet_opts *o;
+	const struct np_inventory *inv;
 	struct nft_sock *socks[KEEP_SOCKS];
 	size_t n_socks;
 };
@@ -193,9 +194,14 @@ static int apply_one(const struct np_pod *pod, const struct rs_ruleset *rs, void
 	if (!o->check && !o->no_ct && ps.diff->changes) {
 		/* the pod's own conntrack table: the thread is still in its netns */
 		struct ct_affected aff;
-		size_t deleted = 0;
+		struct ct_stats cs;
+		struct rs_options ro = o->ro;
+		ro.netns_local = true;
+		char id[512];
+		snprintf(id, sizeof(id), "%s/%s", pod->ns, pod->name);
+		ro.local_pod = id;
 		ct_affected_from_diff(ps.diff, &aff);
-		r = ct_flush_affected(&aff, &deleted);
+		r = ct_revoke(&aff, c->inv, &ro, &cs);
 		if (r < 0)
 			fprintf(stderr, "netpol: warning: pod %s/%s: conntrack clean-up failed: %s\n",
 				pod->ns, pod->name, strerror(-r));
@@ -219,7 +225,7 @@ static int apply_one(const struct np_pod *pod, const struct rs_ruleset *rs, void
 
 int podnet_apply(const struct np_inventory *inv, const struct podnet_opts *o)
 {
-	struct apply_ctx c = { .o = o };
+	struct apply_ctx c = { .o = o, .inv = inv };
 	int rc = each_pod(inv, &o->ro, apply_one, &c);
 	close_kept(&c);
 	return rc;

@@ -138,22 +138,27 @@ struct builder {
 	size_t *n_sel_pods;
 };
 
-static bool pod_is_local(const struct builder *b, const struct np_pod *p)
+bool ruleset_pod_local(const struct rs_options *opt, const struct np_pod *p)
 {
 	if (p->host_network || p->n_ips == 0)
 		return false;
 	/* macvlan endpoints are enforced in their own netns (netns_local); their traffic never
 	 * crosses the node's hooks, so the node table leaves them out */
-	if (!b->opt->netns_local && p->attach && !strcmp(p->attach, "macvlan"))
+	if (!opt->netns_local && p->attach && !strcmp(p->attach, "macvlan"))
 		return false;
-	if (b->opt->local_pod) {
+	if (opt->local_pod) {
 		size_t l = strlen(p->ns);
-		return !strncmp(b->opt->local_pod, p->ns, l) && b->opt->local_pod[l] == '/' &&
-		       !strcmp(b->opt->local_pod + l + 1, p->name);
+		return !strncmp(opt->local_pod, p->ns, l) && opt->local_pod[l] == '/' &&
+		       !strcmp(opt->local_pod + l + 1, p->name);
 	}
-	if (!b->opt->node)
+	if (!opt->node)
 		return true;
-	return p->node && !strcmp(p->node, b->opt->node);
+	return p->node && !strcmp(p->node, opt->node);
+}
+
+static bool pod_is_local(const struct builder *b, const struct np_pod *p)
+{
+	return ruleset_pod_local(b->opt, p);
 }
 
 /* Short, valid nft name: prefix + text (+ suffix), hashed when too long. */
@@ -881,7 +886,13 @@ static void base_chain(struct builder *b, const char *name, enum rs_hook hook, i
 	c->hook = hook;
 	c->prio = prio;
 	c->origin = np_arena_printf(b->a, "base chain %s", name);
+	/* connections a policy change cut stay cut, both ways (ct.c sets the mark) */
 	struct rs_rule *r = chain_rule(b, c);
+	r->m[r->n_m].kind = RS_M_CT_MARK_BIT;
+	r->m[r->n_m++].mark = RS_CT_MARK_REVOKED;
+	r->anon_counter = true;
+	r->verdict = RS_V_DROP;
+	r = chain_rule(b, c);
 	r->m[r->n_m++].kind = RS_M_CT_ESTABLISHED;
 	r->verdict = RS_V_ACCEPT;
 	/* neighbour discovery from a pod's global address must never hit its egress chain */

@@ -479,11 +479,12 @@ static void e_verdict(struct rb *r, int verdict, const char *chain)
 		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
 }
 
-static void e_ct_state(struct rb *r, uint32_t mask, const char *what)
+/* ct KEY and MASK != 0 (state bits, mark bits: host byte order either way) */
+static void e_ct_bits(struct rb *r, uint32_t key, uint32_t mask, const char *what)
 {
 	uint32_t zero = 0;
 	struct nftnl_expr *e = rb_add(r, "ct", what);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	e = rb_add(r, "bitwise", what);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
@@ -535,11 +536,15 @@ static void rule_match(struct nl_batch *b, const struct nl_table *t, struct rb *
 	int fam = m->family == 6 ? 6 : 4;
 	switch (m->kind) {
 	case RS_M_CT_ESTABLISHED:
-		e_ct_state(r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED),
-			   "ct state established,related");
+		e_ct_bits(r, NFT_CT_STATE,
+			  NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED),
+			  "ct state established,related");
 		break;
 	case RS_M_CT_INVALID:
-		e_ct_state(r, NF_CT_STATE_INVALID_BIT, "ct state invalid");
+		e_ct_bits(r, NFT_CT_STATE, NF_CT_STATE_INVALID_BIT, "ct state invalid");
+		break;
+	case RS_M_CT_MARK_BIT:
+		e_ct_bits(r, NFT_CT_MARK, m->mark, "ct mark");
 		break;
 	case RS_M_ICMPV6_ND: { /* icmpv6 type 133-137 */
 		uint8_t lo = 133, hi = 137;

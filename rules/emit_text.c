@@ -199,6 +199,10 @@ static void rule(struct out *o, const struct rs_rule *r, bool with_comment)
 		case RS_M_CT_INVALID:
 			outs(o, "ct state invalid");
 			break;
+		case RS_M_CT_MARK_BIT:
+			snprintf(a, sizeof(a), "ct mark and 0x%08x != 0", m->mark);
+			outs(o, a);
+			break;
 		case RS_M_ICMPV6_ND:
 			outs(o, "icmpv6 type 133-137");
 			break;

@@ -58,6 +58,7 @@ struct rs_counter {
 enum rs_match_kind {
 	RS_M_CT_ESTABLISHED,  /* ct state established,related */
 	RS_M_CT_INVALID,      /* ct state invalid */
+	RS_M_CT_MARK_BIT,     /* ct mark and MARK != 0 */
 	RS_M_ICMPV6_ND,       /* icmpv6 type { nd-router-solicit .. nd-redirect } (133-137) */
 	RS_M_SADDR_IN,        /* ip[6] saddr @set          (family from the set's key) */
 	RS_M_DADDR_IN,        /* ip[6] daddr @set */
@@ -77,7 +78,14 @@ struct rs_match {
 	uint8_t family;        /* 4 or 6 for address matches */
 	struct np_addr addr;   /* *_EQ */
 	uint8_t proto;         /* RS_M_L4PROTO_EQ */
+	uint32_t mark;         /* RS_M_CT_MARK_BIT */
 };
+
+/* The conntrack mark bit netpol sets on a live connection that a policy change no longer
+ * allows: every base chain drops its packets, in both directions, first thing. Kept on the
+ * entry (rather than deleting it) so a mid-stream packet from either end can never be picked up
+ * as a new, allowed flow in the reverse direction; cleared if a later change allows it again. */
+#define RS_CT_MARK_REVOKED 0x00200000u
 
 enum rs_verdict_kind {
 	RS_V_NONE,     /* no verdict (a counting rule) */
@@ -159,6 +167,11 @@ struct rs_options {
 int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 		  struct rs_ruleset **out);
 void ruleset_free(struct rs_ruleset *rs);
+
+/* Whether the table built with opt dispatches pod p (it is enforced here): not host-network,
+ * has an address, on opt->node (or opt->local_pod), and not a macvlan endpoint (those have
+ * their own netns table) unless building for that netns. */
+bool ruleset_pod_local(const struct rs_options *opt, const struct np_pod *p);
 
 /* Lookup helpers for emitters and readback. */
 const struct rs_set *ruleset_table_set(const struct rs_table *t, const char *name);

@@ -1,0 +1,285 @@
+/* apply.c — see apply.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "ct.h"
+#include "nft.h"
+
+struct ap_ctx {
+	struct ap_opts o;
+	struct nft_sock *s;
+	/* the last commit: its model, IR and the kernel state it left (diffed against next time
+	 * unless a read-back is asked for) */
+	struct np_inventory *inv;
+	struct rs_ruleset *rs;
+	struct nl_state *state;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int ap_ctx_new(const struct ap_opts *o, struct ap_ctx **out)
+{
+	struct ap_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->o = *o;
+	*out = c;
+	return 0;
+}
+
+static void forget(struct ap_ctx *c)
+{
+	nl_state_free(c->state);
+	ruleset_free(c->rs);
+	np_inventory_free(c->inv);
+	c->state = NULL;
+	c->rs = NULL;
+	c->inv = NULL;
+}
+
+void ap_ctx_free(struct ap_ctx *c)
+{
+	if (!c)
+		return;
+	forget(c);
+	nft_sock_close(c->s);
+	free(c);
+}
+
+void ap_ctx_invalidate(struct ap_ctx *c)
+{
+	nl_state_free(c->state);
+	c->state = NULL;
+}
+
+const struct np_inventory *ap_ctx_model(const struct ap_ctx *c)
+{
+	return c->inv;
+}
+
+const struct nl_state *ap_ctx_state(const struct ap_ctx *c)
+{
+	return c->state;
+}
+
+void ap_report_free(struct ap_report *rep)
+{
+	if (rep)
+		np_diags_free(&rep->errors);
+}
+
+int ap_lock(const char *state_dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/ruleset.lock", state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ap_ensure_br_netfilter(char *err, size_t errlen)
+{
+	static const char *const knobs[] = { "/proc/sys/net/bridge/bridge-nf-call-iptables",
+					     "/proc/sys/net/bridge/bridge-nf-call-ip6tables" };
+	for (size_t i = 0; i < 2; i++) {
+		char v[8] = { 0 };
+		int fd = open(knobs[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			snprintf(err, errlen, "%s: %s: bridged pod traffic would bypass the policy; "
+				 "load br_netfilter (modprobe br_netfilter)", knobs[i], strerror(e));
+			return -e;
+		}
+		ssize_t n = read(fd, v, sizeof(v) - 1);
+		close(fd);
+		if (n > 0 && v[0] == '1')
+			continue;
+		fd = open(knobs[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "1\n", 2) != 2) {
+			int e = errno ? errno : EIO;
+			snprintf(err, errlen, "cannot enable %s: %s", knobs[i], strerror(e));
+			if (fd >= 0)
+				close(fd);
+			return -e;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Tests (inject_error): append to the first policy chain a rule the kernel rejects (a jump to
+ * a chain that does not exist), attributed like that chain's first rule, to show that a
+ * rejected batch changes nothing and that the error names the policy. */
+static void inject_bad_rule(struct nl_batch *b, const struct nl_table *t)
+{
+	const char *chain = t->n_chains ? t->chains[0].name : "missing";
+	const char *origin = "test-only injected rule";
+	for (size_t i = 0; i < t->n_chains; i++) {
+		const struct rs_chain *ch = t->chains[i].ir;
+		if (ch && ch->n_rules && ch->rules[0].origin &&
+		    !strncmp(ch->rules[0].origin, "policy", 6)) {
+			chain = ch->name;
+			origin = ch->rules[0].origin;
+			break;
+		}
+	}
+	nl_batch_add_bad_rule(b, t->name, t->family, chain, origin);
+}
+
+static int fail(struct ap_report *rep, int err, const char *what)
+{
+	np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: %s", what, strerror(-err));
+	return err;
+}
+
+/* Kernel-side conntrack step: cut the live flows the new model no longer allows (and give back
+ * the ones it allows again). */
+static void run_conntrack(struct ap_ctx *c, const struct nl_diff *diff,
+			  const struct np_inventory *inv, struct ap_report *rep)
+{
+	double t = now_ms();
+	struct ct_affected aff;
+	ct_affected_from_diff(diff, &aff);
+	struct ct_stats st = { 0 };
+	rep->ct_error = ct_revoke(&aff, inv, &c->o.ro, &st);
+	rep->ct_revoked = st.revoked;
+	rep->ct_restored = st.restored;
+	ct_affected_free(&aff);
+	rep->ms_ct = now_ms() - t;
+}
+
+int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct ap_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	np_diags_init(&rep->errors);
+	double t0 = now_ms();
+	struct rs_ruleset *rs = NULL;
+	struct nl_state *want = NULL, *have = NULL;
+	struct nl_diff *diff = NULL;
+	struct nl_batch *b = NULL;
+	int lock = -1, r;
+	char why[512];
+
+	r = ruleset_build(inv, &c->o.ro, &rs);
+	if (r == 0)
+		r = nl_state_from_ruleset(rs, &want);
+	if (r < 0) {
+		r = fail(rep, r, "building the ruleset");
+		goto out;
+	}
+	for (size_t i = 0; i < want->n_tables; i++)
+		want->tables[i].flags = c->o.table_flags;
+	rep->ms_build = now_ms() - t0;
+
+	if ((r = ap_ensure_br_netfilter(why, sizeof(why))) < 0) {
+		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", why);
+		goto out;
+	}
+	if (!c->s && (r = nft_sock_open(&c->s)) < 0) {
+		r = fail(rep, r, "nf_tables netlink socket");
+		goto out;
+	}
+	if (c->o.state_dir && (lock = ap_lock(c->o.state_dir)) < 0) {
+		r = lock;
+		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0,
+			    "lock %s/ruleset.lock: %s", c->o.state_dir, strerror(-r));
+		goto out;
+	}
+	double t_read = now_ms();
+	bool full = flags & AP_FULL;
+	const struct nl_state *base = NULL;
+	if (!full && (flags & AP_READBACK || !c->state)) {
+		r = nft_read_state(c->s, want, &have);
+		if (r < 0) /* a read-back we cannot trust is the "unclear" case: replace it all */
+			full = true;
+		base = have;
+		rep->read_back = true;
+	} else if (!full) {
+		base = c->state;
+	}
+	rep->ms_read = now_ms() - t_read;
+
+	double t_diff = now_ms();
+	r = nl_diff_compute(base, want, full, &diff);
+	if (r < 0) {
+		r = fail(rep, r, "computing the difference");
+		goto out;
+	}
+	/* a batch never holds a million messages: reserve that many seqs for it */
+	b = nl_batch_new(nft_sock_seq(c->s, 1u << 20));
+	nl_batch_add_diff(b, diff);
+	if (c->o.inject_error)
+		inject_bad_rule(b, &want->tables[0]);
+	nl_batch_finish(b, !c->o.check);
+	rep->ms_diff = now_ms() - t_diff;
+	rep->changes = diff->changes;
+	rep->mode = diff->changes ? AP_MODE_INCREMENTAL : AP_MODE_NONE;
+	for (size_t i = 0; i < diff->n_tables && i < 2; i++)
+		if (diff->tables[i].replace) {
+			rep->mode = AP_MODE_FULL;
+			snprintf(rep->replace_why[i], sizeof(rep->replace_why[i]), "%s",
+				 diff->tables[i].replace);
+		}
+	rep->stats = *nl_batch_stats(b);
+	rep->bytes = nl_batch_len(b);
+
+	double t_send = now_ms();
+	/* sent even without changes: its NEWTABLE claims (or re-claims) the tables' ownership */
+	r = nft_send_batch(c->s, b, !c->o.check, &rep->errors);
+	rep->ms_kernel = now_ms() - t_send;
+	if (r < 0) {
+		/* rejected: the kernel holds what it held; unknown: read it back next time */
+		if (r != -EINVAL || rep->read_back || !c->state)
+			ap_ctx_invalidate(c);
+		if (r == -EINVAL)
+			for (size_t i = 0; i < rep->errors.n; i++)
+				if (strstr(rep->errors.v[i].msg, "Operation not permitted")) {
+					r = -EPERM;
+					break;
+				}
+		goto out;
+	}
+	if (!c->o.check && !c->o.no_ct && diff->changes)
+		run_conntrack(c, diff, inv, rep);
+	/* the commit is the new base; the previous model and state go (a check's model is kept
+	 * as well, for the caller; its state is not what the kernel holds) */
+	forget(c);
+	c->inv = inv;
+	c->rs = rs;
+	c->state = c->o.check ? NULL : want;
+	if (c->o.check)
+		nl_state_free(want);
+	inv = NULL;
+	rs = NULL;
+	want = NULL;
+	r = 0;
+out:
+	if (lock >= 0)
+		close(lock);
+	nl_batch_free(b);
+	nl_diff_free(diff);
+	nl_state_free(have);
+	nl_state_free(want);
+	ruleset_free(rs);
+	np_inventory_free(inv);
+	rep->ms_total = now_ms() - t0;
+	return r;
+}

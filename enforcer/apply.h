@@ -1,0 +1,83 @@
+/* apply.h — the one apply pipeline that `netpol apply`, policyd and netpol-cni share:
+ * inventory → ruleset IR → read back (or the last commit) → diff → one nf_tables transaction →
+ * conntrack. A context keeps the last committed model and kernel
+ * state between calls, so a resident caller (policyd) diffs against what it committed last
+ * instead of reading the kernel back each time. Nothing here prints: results and errors are
+ * returned in a report. (macvlan pods' own tables are synced by podnet_apply, after this.) */
+#ifndef NETPOL_ENFORCER_APPLY_H
+#define NETPOL_ENFORCER_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "emit_nl.h"
+#include "model.h"
+#include "ruleset.h"
+
+struct ap_opts {
+	struct rs_options ro;
+	const char *state_dir; /* writers serialize on STATE/ruleset.lock; NULL: no lock */
+	uint32_t table_flags;  /* NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST unless set otherwise */
+	bool check;            /* the kernel validates the transaction; nothing is committed */
+	bool no_ct;            /* leave conntrack entries alone */
+	bool inject_error;     /* tests: add a rule the kernel rejects */
+};
+
+enum ap_mode { AP_MODE_NONE, AP_MODE_INCREMENTAL, AP_MODE_FULL };
+
+enum {
+	AP_FULL = 1 << 0,     /* replace every table whole */
+	AP_READBACK = 1 << 1, /* read the kernel back even though the context trusts its last
+				 commit (periodic resync, drift) */
+};
+
+struct ap_report {
+	enum ap_mode mode;
+	size_t changes;             /* 0: the kernel already held it */
+	struct nl_batch_stats stats;
+	size_t bytes;
+	char replace_why[2][96];    /* per table (inet, bridge): why it was replaced whole */
+	double ms_build, ms_read, ms_diff, ms_kernel, ms_ct, ms_total;
+	bool read_back;             /* the kernel was read back for this diff */
+	size_t ct_revoked;          /* live connections cut (no longer allowed) */
+	size_t ct_restored;         /* previously cut connections allowed again */
+	int ct_error;               /* the conntrack step failed (-errno); the ruleset is in */
+	struct np_diags errors;     /* what went wrong: kernel errors naming the policy, or why
+				       the pipeline could not run */
+};
+
+struct ap_ctx;
+
+/* A context for opts (copied; its strings must outlive the context). 0 or -ENOMEM. */
+int ap_ctx_new(const struct ap_opts *o, struct ap_ctx **out);
+void ap_ctx_free(struct ap_ctx *c);
+
+/* Applies inv, which must have loaded without errors (endpoint records already merged).
+ * Takes ownership of inv: it is the context's model after a commit and freed otherwise.
+ * Returns 0 when the kernel holds the ruleset (committed, or already in sync; for a check,
+ * when the kernel accepted it), -EINVAL when the kernel rejected the transaction (nothing
+ * changed: the previous ruleset stays), -EPERM when another process owns our tables, or
+ * another -errno (socket, lock, br_netfilter, or an unknown outcome: the next apply reads the
+ * kernel back). rep is filled in every case; release it with ap_report_free. */
+int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct ap_report *rep);
+void ap_report_free(struct ap_report *rep);
+
+/* The model of the last commit (with opts.check: of the last accepted check), or NULL. */
+const struct np_inventory *ap_ctx_model(const struct ap_ctx *c);
+/* The kernel state of the last commit (what our tables hold), or NULL. */
+const struct nl_state *ap_ctx_state(const struct ap_ctx *c);
+/* Forget the last commit: the next apply reads the kernel back (after a monitor saw someone
+ * else change our tables). */
+void ap_ctx_invalidate(struct ap_ctx *c);
+
+/* Takes the state directory's writer lock (STATE/ruleset.lock, flock). Returns the fd, or
+ * -errno. */
+int ap_lock(const char *state_dir);
+
+/* br_netfilter hands bridged pod traffic to the inet hooks only with
+ * bridge-nf-call-ip(6)tables on, per netns: turns them on. 0, or -errno with why in err. */
+int ap_ensure_br_netfilter(char *err, size_t errlen);
+
+#endif
