@@ -1,0 +1,23 @@
+/* ctl.h — policyd's control socket: a root-only unix stream socket (STATE/policyd.sock) that
+ * speaks line-delimited JSON, one reply line per request line. The requests:
+ *   {"cmd":"status"}              what policyd holds and how the last sync went
+ *   {"cmd":"sync","wait":true}    apply every change already written to the watched
+ *                                 directories (policies, endpoint records); with wait, reply
+ *                                 only once the kernel acked the commit that includes them
+ *   {"cmd":"reload","wait":true}  re-read every file (as SIGHUP does), then as sync
+ *   {"cmd":"resync","wait":true}  read our tables back from the kernel and repair drift
+ * Every reply has "ok" (bool) and, when false, "error" (text). */
+#ifndef NETPOL_ENFORCER_CTL_H
+#define NETPOL_ENFORCER_CTL_H
+
+#define CTL_SOCK_NAME "policyd.sock"
+
+/* Writes STATE/policyd.sock into buf. */
+void ctl_sock_path(const char *state_dir, char *buf, size_t size);
+
+/* Sends one request line (without its newline) and waits up to timeout_ms for one reply line.
+ * Returns 0 with *reply malloc'ed (no newline), -ENOENT or -ECONNREFUSED when no policyd
+ * listens there, -ETIMEDOUT, or another -errno. */
+int ctl_request(const char *sock_path, const char *request, int timeout_ms, char **reply);
+
+#endif
