@@ -1,0 +1,140 @@
+#!/bin/sh
+# A deny cuts live connections, every time, and nothing else: on the 9-pod topology, a two-way
+# echo connection x/b -> x/a (one TCP connection, or one UDP request/response flow, sending
+# every 10 ms) is running when a policy isolating x/a for ingress is applied; from the moment
+# `netpol apply` returns, not one more echo may come back on it (10 trials per protocol and
+# family). The race this guards against: with the entry merely deleted, x/a's retransmission
+# (or a UDP response in flight) was picked up as a new flow x/a -> x/b, which policy allows, and
+# the connection went on for ever in reverse. A genuinely new connection x/a -> x/b (allowed)
+# must still work after each cut, and long-lived connections y/b -> y/a (TCP over IPv4, UDP over
+# IPv6; y/a is isolated too, but allows y/b) must never miss an echo during all those applies.
+[ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+np_start_node apply
+ECHO="python3 $NP_SRC/tests/tools/echo.py"
+TRIALS=${NP_CUT_TRIALS:-10}
+fail=0
+PIDS=""
+stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; np_topo_down; }
+trap stop_all EXIT
+
+for p in x/a x/b y/a; do
+	ip netns exec "$(np_pod_ns $p)" $ECHO serve 90 >"$NP_TMP/echo-$(np_pod_short $p).log" 2>&1 &
+	PIDS="$PIDS $!"
+done
+for p in xa xb ya; do
+	for i in $(seq 100); do grep -q ready "$NP_TMP/echo-$p.log" && break; sleep 0.05; done
+	grep -q ready "$NP_TMP/echo-$p.log" || { echo "echo server in $p did not start"; exit 1; }
+done
+
+# ALLOW: y/a isolated for ingress, y/b allowed in. DENY: the same, and x/a isolated with no
+# ingress rule.
+np_base_inventory "$NP_TMP/allow"
+cat >"$NP_TMP/allow/np-y.yaml" <<'Y'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: a-from-b, namespace: y}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {pod: b}}}]
+Y
+cp -r "$NP_TMP/allow" "$NP_TMP/deny"
+cat >"$NP_TMP/deny/np-x.yaml" <<'Y'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Ingress]
+Y
+np_apply "$NP_TMP/allow" || exit 1
+
+# the connections that must never break
+ip netns exec "$(np_pod_ns y/b)" $ECHO client --proto tcp --to "$(np_pod_addr y/a 4)" --port 90 \
+	--stop-file "$NP_TMP/stop" >"$NP_TMP/steady-tcp4" 2>&1 &
+STEADY="$!"
+ip netns exec "$(np_pod_ns y/b)" $ECHO client --proto udp --to "$(np_pod_addr y/a 6)" --port 90 \
+	--stop-file "$NP_TMP/stop" >"$NP_TMP/steady-udp6" 2>&1 &
+STEADY="$STEADY $!"
+PIDS="$PIDS $STEADY"
+
+wait_up() { # FILE
+	for i in $(seq 200); do grep -q '^up' "$1" 2>/dev/null && return 0; grep -q 'never up' "$1" 2>/dev/null && break; sleep 0.05; done
+	return 1
+}
+
+cut=0 survived=0 rev_ok=0 rev_bad=0
+for fam in 4 6; do
+	for proto in tcp udp; do
+		for t in $(seq "$TRIALS"); do
+			np_apply "$NP_TMP/allow" || { fail=1; break 3; }
+			rm -f "$NP_TMP/cut"
+			out="$NP_TMP/trial-$proto$fam-$t"
+			ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto \
+				--to "$(np_pod_addr x/a $fam)" --port 90 --cut-file "$NP_TMP/cut" \
+				--seconds 1 >"$out" 2>&1 &
+			cpid=$!
+			if ! wait_up "$out"; then
+				echo "$proto IPv$fam trial $t: the connection x/b -> x/a never came up"; cat "$out"
+				kill $cpid 2>/dev/null; fail=1; continue
+			fi
+			np_apply "$NP_TMP/deny" || { fail=1; kill $cpid; break 3; }
+			touch "$NP_TMP/cut"
+			wait $cpid
+			if grep -q '^after-cut echoes 0$' "$out"; then
+				cut=$((cut + 1))
+			else
+				survived=$((survived + 1)); fail=1
+				echo "$proto IPv$fam trial $t: the connection survived the deny: $(tail -n1 "$out")"
+				np_node conntrack -L 2>/dev/null | grep -i "port=90" | head -3
+			fi
+			# x/a -> x/b is allowed (x/a's egress and x/b's ingress are not isolated)
+			if ip netns exec "$(np_pod_ns x/a)" $ECHO client --proto $proto \
+				--to "$(np_pod_addr x/b $fam)" --port 90 --seconds 0 >"$out.rev" 2>&1; then
+				rev_ok=$((rev_ok + 1))
+			else
+				rev_bad=$((rev_bad + 1)); fail=1
+				echo "$proto IPv$fam trial $t: new connection x/a -> x/b failed: $(cat "$out.rev")"
+			fi
+		done
+		echo "$proto IPv$fam: $TRIALS trials done"
+	done
+done
+# a cut connection that policy allows again works again (its mark is cleared), on the same
+# socket: TCP over IPv4, UDP over IPv6
+for pf in tcp:4 udp:6; do
+	proto=${pf%:*} fam=${pf#*:}
+	np_apply "$NP_TMP/allow" || fail=1
+	rm -f "$NP_TMP/cut" "$NP_TMP/restore"
+	out="$NP_TMP/restore-$proto$fam"
+	ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto --to "$(np_pod_addr x/a $fam)" \
+		--port 90 --cut-file "$NP_TMP/cut" --seconds 1 --restore-file "$NP_TMP/restore" \
+		--restore-seconds 6 >"$out" 2>&1 &
+	cpid=$!
+	wait_up "$out" || { echo "restore $proto IPv$fam: never up"; fail=1; kill $cpid; continue; }
+	np_apply "$NP_TMP/deny" || fail=1
+	touch "$NP_TMP/cut"
+	while ! grep -q after-cut "$out"; do sleep 0.05; done
+	np_apply "$NP_TMP/allow" || fail=1
+	touch "$NP_TMP/restore"
+	wait $cpid
+	if grep -q '^after-cut echoes 0$' "$out" && grep -q '^after-restore echoes [1-9]' "$out"; then
+		echo "restore $proto IPv$fam: cut, then the same connection works again ($(tail -n1 "$out"))"
+	else
+		echo "restore $proto IPv$fam: wrong: $(tr '\n' ' ' <"$out")"; fail=1
+	fi
+done
+
+touch "$NP_TMP/stop"
+for p in $STEADY; do wait "$p"; done
+for f in steady-tcp4 steady-udp6; do
+	res=$(tail -n1 "$NP_TMP/$f")
+	case "$res" in
+	"steady "*" broken 0") echo "$f (y/b -> y/a) through every apply: $res" ;;
+	*) echo "$f (y/b -> y/a) broke: $res"; fail=1 ;;
+	esac
+done
+echo "cut $cut of $((cut + survived)) live connections; new reverse connections $rev_ok ok, $rev_bad failed"
+[ $((cut + survived)) = $((TRIALS * 4)) ] || { echo "expected $((TRIALS * 4)) trials"; fail=1; }
+exit $fail
