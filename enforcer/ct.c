@@ -161,10 +161,47 @@ static bool judged_proto(uint8_t p)
 	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP;
 }
 
+/* Pods by address, sorted, so judging thousands of entries never scans every pod per entry
+ * (what np_endpoint_addr does). Host-network pods are left out: their address is the node's. */
+struct addr_index {
+	struct pod_addr {
+		struct np_addr addr;
+		const struct np_pod *pod;
+	} *v;
+	size_t n;
+};
+
+static int pod_addr_cmp(const void *a, const void *b)
+{
+	return np_addr_cmp(&((const struct pod_addr *)a)->addr, &((const struct pod_addr *)b)->addr);
+}
+
+static void addr_index_build(const struct np_inventory *inv, struct addr_index *x)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->n_pods; i++)
+		n += inv->pods[i].host_network ? 0 : inv->pods[i].n_ips;
+	x->v = calloc(n ? n : 1, sizeof(*x->v));
+	if (!x->v)
+		abort();
+	x->n = 0;
+	for (size_t i = 0; i < inv->n_pods; i++)
+		for (size_t j = 0; !inv->pods[i].host_network && j < inv->pods[i].n_ips; j++)
+			x->v[x->n++] = (struct pod_addr){ inv->pods[i].ips[j], &inv->pods[i] };
+	qsort(x->v, x->n, sizeof(*x->v), pod_addr_cmp);
+}
+
+static void endpoint_of(const struct addr_index *x, const struct np_addr *a, struct np_endpoint *e)
+{
+	struct pod_addr key = { .addr = *a };
+	const struct pod_addr *hit = bsearch(&key, x->v, x->n, sizeof(*x->v), pod_addr_cmp);
+	e->pod = hit ? hit->pod : NULL;
+	e->addr = *a;
+}
+
 /* The flow as the forward hook saw its first packet: the original source, and the reply's
  * source as destination (the real pod after any DNAT, e.g. a Service), its port likewise. */
-static void flow_of(const struct np_inventory *inv, const struct nf_conntrack *ct,
-		    struct np_flow *f)
+static void flow_of(const struct addr_index *x, const struct nf_conntrack *ct, struct np_flow *f)
 {
 	struct np_addr src = { 0 }, dst = { 0 };
 	if (nfct_get_attr_u8(ct, ATTR_L3PROTO) == AF_INET) {
@@ -177,8 +214,8 @@ static void flow_of(const struct np_inventory *inv, const struct nf_conntrack *c
 		memcpy(dst.b, nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), 16);
 	}
 	memset(f, 0, sizeof(*f));
-	np_endpoint_addr(inv, &src, &f->src);
-	np_endpoint_addr(inv, &dst, &f->dst);
+	endpoint_of(x, &src, &f->src);
+	endpoint_of(x, &dst, &f->dst);
 	f->proto = (enum np_proto)nfct_get_attr_u8(ct, ATTR_L4PROTO);
 	f->port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
 }
@@ -251,6 +288,9 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 	struct np_eval *ev = c.n ? np_eval_new(inv) : NULL;
 	if (c.n && !ev)
 		abort();
+	struct addr_index idx = { 0 };
+	if (c.n)
+		addr_index_build(inv, &idx);
 	for (size_t i = 0; i < c.n; i++) {
 		struct nf_conntrack *ct = c.hit[i];
 		uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
@@ -261,7 +301,7 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 				st->deleted++;
 		} else {
 			struct np_flow f;
-			flow_of(inv, ct, &f);
+			flow_of(&idx, ct, &f);
 			bool deny = denied_here(ev, ro, &f);
 			int e = 0;
 			if (deny && !marked) {
@@ -277,6 +317,7 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 		nfct_destroy(ct);
 	}
 	np_eval_free(ev);
+	free(idx.v);
 	free(c.hit);
 	nfct_close(h);
 	return r;
