@@ -12,6 +12,7 @@ struct np_namespace *np_inventory_add_namespace(struct np_inventory *inv);
 struct np_pod *np_inventory_add_pod(struct np_inventory *inv);
 struct np_policy *np_inventory_add_policy(struct np_inventory *inv);
 struct np_node *np_inventory_add_node(struct np_inventory *inv);
+struct np_admin_policy *np_inventory_add_admin(struct np_inventory *inv);
 
 /* Takes ownership of path (copied) and text (malloc'ed, len bytes plus a NUL the caller put
  * there); returns the source, owned by the inventory. */

@@ -30,7 +30,10 @@ static const char *list_item_kind(const char *list_kind)
 	} typed[] = { { "NetworkPolicyList", "NetworkPolicy" },
 		      { "PodList", "Pod" },
 		      { "NamespaceList", "Namespace" },
-		      { "NodeList", "Node" } };
+		      { "NodeList", "Node" },
+		      { "ClusterNetworkPolicyList", "ClusterNetworkPolicy" },
+		      { "AdminNetworkPolicyList", "AdminNetworkPolicy" },
+		      { "BaselineAdminNetworkPolicyList", "BaselineAdminNetworkPolicy" } };
 	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++)
 		if (!strcmp(typed[i].list, list_kind))
 			return typed[i].item;

@@ -34,6 +34,7 @@ void np_inventory_free(struct np_inventory *inv)
 	free(inv->pods);
 	free(inv->pols);
 	free(inv->nodes);
+	free(inv->admins);
 	np_arena_free(inv->arena);
 	free(inv);
 }
@@ -72,6 +73,12 @@ struct np_policy *np_inventory_add_policy(struct np_inventory *inv)
 struct np_node *np_inventory_add_node(struct np_inventory *inv)
 {
 	return grow((void **)&inv->nodes, &inv->n_nodes, &inv->cap_nodes, sizeof(*inv->nodes));
+}
+
+struct np_admin_policy *np_inventory_add_admin(struct np_inventory *inv)
+{
+	return grow((void **)&inv->admins, &inv->n_admins, &inv->cap_admins,
+		    sizeof(*inv->admins));
 }
 
 struct np_source *np_inventory_add_source(struct np_inventory *inv, const char *path, char *text,
@@ -147,6 +154,19 @@ static int cmp_pol(const void *a, const void *b)
 static int cmp_node(const void *a, const void *b)
 {
 	return strcmp(((const struct np_node *)a)->name, ((const struct np_node *)b)->name);
+}
+
+/* Evaluation order of the admin tiers; kind last so a CNP and an ANP of one name still have a
+ * fixed order (equal priorities are broken by name, as kube-network-policies and Calico do). */
+static int cmp_admin(const void *a, const void *b)
+{
+	const struct np_admin_policy *x = a, *y = b;
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	int r = strcmp(x->name, y->name);
+	return r ? r : strcmp(x->kind, y->kind);
 }
 
 static int cmp_label(const void *a, const void *b)
@@ -226,6 +246,20 @@ void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
 	DEDUP(inv->pods, inv->n_pods, struct np_pod, NS_OF, "Pod");
 	DEDUP(inv->pols, inv->n_pols, struct np_policy, NS_OF, "NetworkPolicy");
 	DEDUP(inv->nodes, inv->n_nodes, struct np_node, NO_NS, "Node");
+	msort((char *)inv->admins, inv->n_admins, sizeof(*inv->admins), cmp_admin);
+	/* names are unique per kind (cluster-scoped objects), whatever their priority */
+	for (size_t i = 0; i < inv->n_admins; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(inv->admins[i].kind, inv->admins[j].kind) &&
+			    !strcmp(inv->admins[i].name, inv->admins[j].name)) {
+				report_dup(diags, inv->admins[i].kind, &inv->admins[i].ref,
+					   &inv->admins[j].ref, NULL, inv->admins[i].name);
+				memmove(&inv->admins[i], &inv->admins[i + 1],
+					(inv->n_admins - i - 1) * sizeof(*inv->admins));
+				inv->n_admins--;
+				i--;
+				break;
+			}
 	for (size_t i = 0; i < inv->n_pods; i++)
 		add_implicit_ns(inv, inv->pods[i].ns);
 	for (size_t i = 0; i < inv->n_pols; i++)
@@ -385,4 +419,50 @@ bool np_policy_selects_pod(const struct np_policy *pol, const struct np_pod *pod
 {
 	return !pod->host_network && !strcmp(pol->ns, pod->ns) &&
 	       np_selector_matches(&pol->pod_sel, &pod->labels);
+}
+
+static bool ns_matches(const struct np_inventory *inv, const struct np_selector *sel,
+		       const char *name)
+{
+	const struct np_namespace *ns = np_inventory_namespace(inv, name);
+	struct np_label implicit = { METADATA_NAME_LABEL, name };
+	struct np_labels only_name = { &implicit, 1 };
+	return np_selector_matches(sel, ns ? &ns->labels : &only_name);
+}
+
+bool np_admin_selects_pod(const struct np_inventory *inv, const struct np_admin_policy *ap,
+			  const struct np_pod *pod)
+{
+	/* "host-networked pods are not included in subject selection" */
+	return !pod->host_network && ns_matches(inv, &ap->subj_ns, pod->ns) &&
+	       (!ap->subj_pod || np_selector_matches(ap->subj_pod, &pod->labels));
+}
+
+bool np_node_sel_has_addr(const struct np_inventory *inv, const struct np_selector *sel,
+			  const struct np_addr *addr)
+{
+	for (size_t i = 0; i < inv->n_nodes; i++) {
+		if (!np_selector_matches(sel, &inv->nodes[i].labels))
+			continue;
+		for (size_t j = 0; j < inv->nodes[i].n_addrs; j++)
+			if (!np_addr_cmp(&inv->nodes[i].addrs[j], addr))
+				return true;
+	}
+	return false;
+}
+
+const char *np_action_name(enum np_action a)
+{
+	switch (a) {
+	case NP_ACT_ACCEPT: return "Accept";
+	case NP_ACT_DENY: return "Deny";
+	case NP_ACT_PASS: return "Pass";
+	case NP_ACT_NONE: break;
+	}
+	return "-";
+}
+
+const char *np_tier_name(enum np_tier t)
+{
+	return t == NP_TIER_ADMIN ? "Admin" : "Baseline";
 }

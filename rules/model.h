@@ -73,6 +73,8 @@ struct np_peer {
 	struct np_selector *pod_sel; /* NULL = absent */
 	struct np_selector *ns_sel;  /* NULL = absent */
 	struct np_ipblock *ipblock;  /* NULL = absent */
+	struct np_selector *node_sel; /* admin tiers' `nodes` peer: the InternalIPs of the
+				       * matching Node objects (then every other field is NULL) */
 	const char *ptr;             /* JSON Pointer of this peer */
 };
 
@@ -85,8 +87,13 @@ struct np_port {
 	uint16_t port;       /* 0 = every port of proto (or: named) */
 	uint16_t end_port;   /* 0 = no range; else >= port */
 	const char *name;    /* named port (IANA_SVC_NAME), or NULL */
+	bool any_proto;      /* admin tiers' named ports carry no protocol: the container port's
+				name alone decides, with whatever protocol it declares */
 	const char *ptr;
 };
+
+/* Admin-tier rule actions (v1alpha1 Allow is read as Accept). NetworkPolicy rules have none. */
+enum np_action { NP_ACT_NONE, NP_ACT_ACCEPT, NP_ACT_DENY, NP_ACT_PASS };
 
 /* One ingress or egress rule. n_peers == 0: every peer (absent or empty from/to).
  * n_ports == 0: every port of every protocol. */
@@ -96,6 +103,8 @@ struct np_rule {
 	struct np_port *ports;
 	size_t n_ports;
 	const char *ptr;
+	enum np_action action; /* admin tiers only (NP_ACT_NONE in a NetworkPolicy) */
+	const char *name;      /* admin tiers: the rule's optional name, or NULL */
 };
 
 struct np_policy {
@@ -104,6 +113,31 @@ struct np_policy {
 	bool ingress, egress;       /* effective policyTypes, after inference when absent */
 	bool types_inferred;        /* spec.policyTypes was absent */
 	struct np_rule *in;         /* spec.ingress; none + ingress = deny all ingress */
+	size_t n_in;
+	struct np_rule *out;
+	size_t n_out;
+	struct np_ref ref;
+};
+
+enum np_tier { NP_TIER_ADMIN, NP_TIER_BASELINE };
+
+/* A cluster admin policy: ClusterNetworkPolicy (v1alpha2), or an AdminNetworkPolicy /
+ * BaselineAdminNetworkPolicy (v1alpha1) converted into the same model (Allow → Accept, ports →
+ * protocols, BANP → tier Baseline with priority 0). Evaluated per direction, tiers in order
+ * Admin → NetworkPolicy → Baseline → allow; inside a tier by (priority, name, kind); inside a
+ * policy the first matching rule decides. Every rule has at least one peer; each peer sets
+ * ns_sel (namespaces; pods' namespaceSelector, {} when absent) and pod_sel (pods), or one
+ * ipblock (networks, one peer per CIDR), or node_sel. */
+struct np_admin_policy {
+	const char *kind;           /* "ClusterNetworkPolicy", "AdminNetworkPolicy",
+				       "BaselineAdminNetworkPolicy" */
+	const char *short_kind;     /* "CNP", "ANP", "BANP": names read "CNP/egress-tcp" */
+	const char *name;
+	enum np_tier tier;
+	int priority;               /* 0..1000 (BANP: 0) */
+	struct np_selector subj_ns; /* subject namespaces (pods: its namespaceSelector) */
+	struct np_selector *subj_pod; /* subject pods' podSelector, NULL for namespaces */
+	struct np_rule *in;         /* ingress rules, in order */
 	size_t n_in;
 	struct np_rule *out;
 	size_t n_out;
@@ -145,6 +179,7 @@ struct np_pod {
 /* A Node object: name and addresses, used for overlay peers. */
 struct np_node {
 	const char *name;
+	struct np_labels labels; /* for the admin tiers' `nodes` peers */
 	struct np_addr *addrs; /* status.addresses of type InternalIP, in order */
 	size_t n_addrs;
 	struct np_ref ref;
@@ -161,11 +196,13 @@ struct np_inventory {
 	size_t n_pols;
 	struct np_node *nodes;    /* sorted by name */
 	size_t n_nodes;
+	struct np_admin_policy *admins; /* sorted by (tier, priority, name, kind): evaluation order */
+	size_t n_admins;
 
 	struct np_source **srcs;  /* every file loaded, owned */
 	size_t n_srcs;
 	struct np_arena *arena;
-	size_t cap_nss, cap_pods, cap_pols, cap_nodes, cap_srcs; /* loader bookkeeping */
+	size_t cap_nss, cap_pods, cap_pols, cap_nodes, cap_srcs, cap_admins; /* loader bookkeeping */
 };
 
 /* Creates an empty inventory; returns NULL only when out of memory. */
@@ -208,6 +245,14 @@ bool np_peer_selects_pod(const struct np_inventory *inv, const char *policy_ns,
 			 const struct np_peer *peer, const struct np_pod *pod);
 /* Does the policy's spec.podSelector select this pod (same namespace, not host network)? */
 bool np_policy_selects_pod(const struct np_policy *pol, const struct np_pod *pod);
+/* Does the admin policy's subject select this pod (never a host-network pod)? */
+bool np_admin_selects_pod(const struct np_inventory *inv, const struct np_admin_policy *ap,
+			  const struct np_pod *pod);
+/* Is addr an InternalIP of a Node the selector matches? */
+bool np_node_sel_has_addr(const struct np_inventory *inv, const struct np_selector *sel,
+			  const struct np_addr *addr);
+const char *np_action_name(enum np_action a); /* "Accept", "Deny", "Pass" */
+const char *np_tier_name(enum np_tier t);     /* "Admin", "Baseline" */
 
 /* Addresses and CIDRs. */
 int np_addr_parse(const char *s, struct np_addr *out);          /* 0 or -EINVAL */

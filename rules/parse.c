@@ -47,26 +47,26 @@ void np_pctx_note(struct np_pctx *c, const char *fmt, ...)
 
 #define perr np_pctx_error
 
-static size_t enter(struct np_pctx *c, const char *key)
+size_t np_pctx_enter(struct np_pctx *c, const char *key)
 {
 	size_t save = c->p.len;
 	np_ptr_push(&c->p, key, strlen(key));
 	return save;
 }
 
-static size_t enter_i(struct np_pctx *c, size_t i)
+size_t np_pctx_enter_i(struct np_pctx *c, size_t i)
 {
 	size_t save = c->p.len;
 	np_ptr_push_index(&c->p, i);
 	return save;
 }
 
-static void leave(struct np_pctx *c, size_t save)
+void np_pctx_leave(struct np_pctx *c, size_t save)
 {
 	np_ptr_truncate(&c->p, save);
 }
 
-static const char *here(struct np_pctx *c)
+const char *np_pctx_here(struct np_pctx *c)
 {
 	return np_arena_strdup(c->inv->arena, c->p.len ? c->p.s : "");
 }
@@ -87,13 +87,13 @@ const char *np_json_type_name(const json_t *v)
 }
 
 /* A field's value; NULL when absent or null. */
-static json_t *field(const json_t *obj, const char *key)
+json_t *np_json_field(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-static void type_error(struct np_pctx *c, const json_t *v, const char *want)
+void np_pctx_type_error(struct np_pctx *c, const json_t *v, const char *want)
 {
 	/* the classic YAML trap: `app: yes` or `version: 1` is not a string to kubectl either */
 	const char *hint = c->src && c->src->yaml && !strcmp(want, "a string") &&
@@ -104,38 +104,59 @@ static void type_error(struct np_pctx *c, const json_t *v, const char *want)
 }
 
 /* Checks that key holds a string (when present); reports at that key. */
-static const char *get_string(struct np_pctx *c, const json_t *obj, const char *key, bool required)
+const char *np_json_get_string(struct np_pctx *c, const json_t *obj, const char *key, bool required)
 {
-	json_t *v = field(obj, key);
-	size_t save = enter(c, key);
+	json_t *v = np_json_field(obj, key);
+	size_t save = np_pctx_enter(c, key);
 	const char *s = NULL;
 	if (!v) {
 		if (required)
 			perr(c, "missing required field \"%s\"", key);
 	} else if (!json_is_string(v)) {
-		type_error(c, v, "a string");
+		np_pctx_type_error(c, v, "a string");
 	} else if (strlen(json_string_value(v)) != json_string_length(v)) {
 		perr(c, "string contains a NUL byte");
 	} else {
 		s = json_string_value(v);
 	}
-	leave(c, save);
+	np_pctx_leave(c, save);
 	return s;
 }
 
-/* The value of key if it is an object/array (else an error); NULL when absent. */
-static json_t *get_typed(struct np_pctx *c, const json_t *obj, const char *key, json_type t)
+bool np_json_get_int(struct np_pctx *c, const json_t *obj, const char *key, long long lo,
+		     long long hi, long long *out)
 {
-	json_t *v = field(obj, key);
+	json_t *v = np_json_field(obj, key);
+	size_t save = np_pctx_enter(c, key);
+	bool ok = false;
+	if (!v)
+		perr(c, "missing required field \"%s\"", key);
+	else if (!json_is_integer(v))
+		np_pctx_type_error(c, v, "an integer");
+	else if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+		perr(c, "%s %lld out of range %lld-%lld", key, (long long)json_integer_value(v), lo,
+		     hi);
+	else
+		ok = true;
+	if (ok)
+		*out = json_integer_value(v);
+	np_pctx_leave(c, save);
+	return ok;
+}
+
+/* The value of key if it is an object/array (else an error); NULL when absent. */
+json_t *np_json_get_typed(struct np_pctx *c, const json_t *obj, const char *key, json_type t)
+{
+	json_t *v = np_json_field(obj, key);
 	if (!v || json_typeof(v) == t)
 		return v;
-	size_t save = enter(c, key);
-	type_error(c, v, t == JSON_OBJECT ? "an object" : "an array");
-	leave(c, save);
+	size_t save = np_pctx_enter(c, key);
+	np_pctx_type_error(c, v, t == JSON_OBJECT ? "an object" : "an array");
+	np_pctx_leave(c, save);
 	return NULL;
 }
 
-static void check_fields(struct np_pctx *c, const json_t *obj, const char *const *allowed)
+void np_json_check_fields(struct np_pctx *c, const json_t *obj, const char *const *allowed)
 {
 	const char *k;
 	json_t *v;
@@ -145,11 +166,11 @@ static void check_fields(struct np_pctx *c, const json_t *obj, const char *const
 			a++;
 		if (*a)
 			continue;
-		size_t save = enter(c, k);
+		size_t save = np_pctx_enter(c, k);
 		bool dir = !strcmp(k, "from") || !strcmp(k, "to");
 		perr(c, "unknown field \"%s\"%s", k,
 		     dir ? " (ingress rules take \"from\", egress rules \"to\")" : "");
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 }
 
@@ -278,10 +299,10 @@ static void parse_labels(struct np_pctx *c, const json_t *obj, struct np_labels 
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)obj, k, v) {
-		size_t save = enter(c, k);
+		size_t save = np_pctx_enter(c, k);
 		const char *why;
 		if (!json_is_string(v)) {
-			type_error(c, v, "a string");
+			np_pctx_type_error(c, v, "a string");
 		} else if ((why = np_check_label_key(k))) {
 			perr(c, "invalid label key \"%s\": %s", k, why);
 		} else if ((why = np_check_label_value(json_string_value(v)))) {
@@ -290,7 +311,7 @@ static void parse_labels(struct np_pctx *c, const json_t *obj, struct np_labels 
 			out->v[out->n].key = np_arena_strdup(c->inv->arena, k);
 			out->v[out->n++].value = np_arena_strdup(c->inv->arena, json_string_value(v));
 		}
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 	np_labels_sort(out); /* map keys are unique already */
 }
@@ -305,15 +326,15 @@ static void parse_expr(struct np_pctx *c, const json_t *e, struct np_sel_expr *o
 		    { "NotIn", NP_SEL_NOT_IN },
 		    { "Exists", NP_SEL_EXISTS },
 		    { "DoesNotExist", NP_SEL_DOES_NOT_EXIST } };
-	check_fields(c, e, fields);
-	const char *key = get_string(c, e, "key", true);
-	const char *op = get_string(c, e, "operator", true);
-	json_t *vals = get_typed(c, e, "values", JSON_ARRAY);
+	np_json_check_fields(c, e, fields);
+	const char *key = np_json_get_string(c, e, "key", true);
+	const char *op = np_json_get_string(c, e, "operator", true);
+	json_t *vals = np_json_get_typed(c, e, "values", JSON_ARRAY);
 	const char *why;
 	if (key && (why = np_check_label_key(key))) {
-		size_t save = enter(c, "key");
+		size_t save = np_pctx_enter(c, "key");
 		perr(c, "invalid label key \"%s\": %s", key, why);
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 	out->key = key ? np_arena_strdup(c->inv->arena, key) : "";
 	if (!op)
@@ -322,36 +343,36 @@ static void parse_expr(struct np_pctx *c, const json_t *e, struct np_sel_expr *o
 	while (i < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[i].name, op))
 		i++;
 	if (i == sizeof(ops) / sizeof(ops[0])) {
-		size_t save = enter(c, "operator");
+		size_t save = np_pctx_enter(c, "operator");
 		perr(c, "unknown operator \"%s\" (want In, NotIn, Exists or DoesNotExist)", op);
-		leave(c, save);
+		np_pctx_leave(c, save);
 		return;
 	}
 	out->op = ops[i].op;
 	size_t n = vals ? json_array_size(vals) : 0;
 	bool set_op = out->op == NP_SEL_IN || out->op == NP_SEL_NOT_IN;
 	if (set_op && !n) {
-		size_t save = enter(c, "values");
+		size_t save = np_pctx_enter(c, "values");
 		perr(c, "operator %s needs at least one value", op);
-		leave(c, save);
+		np_pctx_leave(c, save);
 	} else if (!set_op && n) {
-		size_t save = enter(c, "values");
+		size_t save = np_pctx_enter(c, "values");
 		perr(c, "operator %s takes no values", op);
-		leave(c, save);
+		np_pctx_leave(c, save);
 		return;
 	}
 	out->values = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*out->values));
 	for (size_t j = 0; j < n; j++) {
 		json_t *v = json_array_get(vals, j);
-		size_t save = enter(c, "values");
-		enter_i(c, j);
+		size_t save = np_pctx_enter(c, "values");
+		np_pctx_enter_i(c, j);
 		if (!json_is_string(v))
-			type_error(c, v, "a string");
+			np_pctx_type_error(c, v, "a string");
 		else if ((why = np_check_label_value(json_string_value(v))))
 			perr(c, "invalid label value \"%s\": %s", json_string_value(v), why);
 		else
 			out->values[out->n_values++] = np_arena_strdup(c->inv->arena, json_string_value(v));
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 	/* sorted and unique, for binary search and for stable set names downstream */
 	qsort(out->values, out->n_values, sizeof(*out->values), cmp_cstr);
@@ -363,43 +384,43 @@ static void parse_expr(struct np_pctx *c, const json_t *e, struct np_sel_expr *o
 }
 
 /* sel: the selector object (c->p at it). */
-static void parse_selector(struct np_pctx *c, const json_t *sel, struct np_selector *out)
+void np_parse_selector(struct np_pctx *c, const json_t *sel, struct np_selector *out)
 {
 	static const char *const fields[] = { "matchLabels", "matchExpressions", NULL };
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(sel)) {
-		type_error(c, sel, "an object (a label selector)");
+		np_pctx_type_error(c, sel, "an object (a label selector)");
 		return;
 	}
-	check_fields(c, sel, fields);
-	json_t *ml = get_typed(c, sel, "matchLabels", JSON_OBJECT);
-	size_t save = enter(c, "matchLabels");
+	np_json_check_fields(c, sel, fields);
+	json_t *ml = np_json_get_typed(c, sel, "matchLabels", JSON_OBJECT);
+	size_t save = np_pctx_enter(c, "matchLabels");
 	parse_labels(c, ml, &out->match_labels);
-	leave(c, save);
-	json_t *me = get_typed(c, sel, "matchExpressions", JSON_ARRAY);
+	np_pctx_leave(c, save);
+	json_t *me = np_json_get_typed(c, sel, "matchExpressions", JSON_ARRAY);
 	size_t n = me ? json_array_size(me) : 0;
 	out->exprs = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*out->exprs));
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(me, i);
-		save = enter(c, "matchExpressions");
-		enter_i(c, i);
+		save = np_pctx_enter(c, "matchExpressions");
+		np_pctx_enter_i(c, i);
 		if (!json_is_object(e))
-			type_error(c, e, "an object");
+			np_pctx_type_error(c, e, "an object");
 		else
 			parse_expr(c, e, &out->exprs[out->n_exprs++]);
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 }
 
 static struct np_selector *opt_selector(struct np_pctx *c, const json_t *obj, const char *key)
 {
-	json_t *v = field(obj, key);
+	json_t *v = np_json_field(obj, key);
 	if (!v)
 		return NULL;
 	struct np_selector *s = np_arena_alloc(c->inv->arena, sizeof(*s));
-	size_t save = enter(c, key);
-	parse_selector(c, v, s);
-	leave(c, save);
+	size_t save = np_pctx_enter(c, key);
+	np_parse_selector(c, v, s);
+	np_pctx_leave(c, save);
 	return s;
 }
 
@@ -409,27 +430,27 @@ static void parse_ipblock(struct np_pctx *c, const json_t *ib, struct np_ipblock
 {
 	static const char *const fields[] = { "cidr", "except", NULL };
 	char buf[64], buf2[64];
-	check_fields(c, ib, fields);
-	const char *cidr = get_string(c, ib, "cidr", true);
-	json_t *ex = get_typed(c, ib, "except", JSON_ARRAY);
+	np_json_check_fields(c, ib, fields);
+	const char *cidr = np_json_get_string(c, ib, "cidr", true);
+	json_t *ex = np_json_get_typed(c, ib, "except", JSON_ARRAY);
 	bool hb = false;
-	size_t save = enter(c, "cidr");
+	size_t save = np_pctx_enter(c, "cidr");
 	bool cidr_ok = cidr && np_cidr_parse(cidr, &out->cidr, &hb) == 0;
 	if (cidr && !cidr_ok)
 		perr(c, "invalid CIDR \"%s\" (want e.g. 10.0.0.0/8 or fd00::/64)", cidr);
 	else if (hb)
 		np_pctx_note(c, "CIDR %s has host bits set; it means %s", cidr,
 			     np_cidr_str(&out->cidr, buf));
-	leave(c, save);
+	np_pctx_leave(c, save);
 	size_t n = ex ? json_array_size(ex) : 0;
 	out->except = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*out->except));
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_array_get(ex, i);
 		struct np_cidr e;
-		save = enter(c, "except");
-		enter_i(c, i);
+		save = np_pctx_enter(c, "except");
+		np_pctx_enter_i(c, i);
 		if (!json_is_string(v)) {
-			type_error(c, v, "a string");
+			np_pctx_type_error(c, v, "a string");
 		} else if (np_cidr_parse(json_string_value(v), &e, &hb) < 0) {
 			perr(c, "invalid CIDR \"%s\" in except", json_string_value(v));
 		} else if (cidr_ok && e.addr.family != out->cidr.addr.family) {
@@ -443,27 +464,27 @@ static void parse_ipblock(struct np_pctx *c, const json_t *ib, struct np_ipblock
 		} else {
 			out->except[out->n_except++] = e;
 		}
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 }
 
 static void parse_peer(struct np_pctx *c, const json_t *pj, struct np_peer *out)
 {
 	static const char *const fields[] = { "podSelector", "namespaceSelector", "ipBlock", NULL };
-	out->ptr = here(c);
-	check_fields(c, pj, fields);
+	out->ptr = np_pctx_here(c);
+	np_json_check_fields(c, pj, fields);
 	out->pod_sel = opt_selector(c, pj, "podSelector");
 	out->ns_sel = opt_selector(c, pj, "namespaceSelector");
-	json_t *ib = get_typed(c, pj, "ipBlock", JSON_OBJECT);
+	json_t *ib = np_json_get_typed(c, pj, "ipBlock", JSON_OBJECT);
 	if (ib) {
 		out->ipblock = np_arena_alloc(c->inv->arena, sizeof(*out->ipblock));
-		size_t save = enter(c, "ipBlock");
+		size_t save = np_pctx_enter(c, "ipBlock");
 		parse_ipblock(c, ib, out->ipblock);
 		if (out->pod_sel || out->ns_sel)
 			perr(c, "ipBlock cannot be combined with %s in one peer; use separate peers",
 			     out->pod_sel ? "podSelector" : "namespaceSelector");
-		leave(c, save);
-	} else if (!out->pod_sel && !out->ns_sel && !field(pj, "ipBlock")) {
+		np_pctx_leave(c, save);
+	} else if (!out->pod_sel && !out->ns_sel && !np_json_field(pj, "ipBlock")) {
 		perr(c, "empty peer: give podSelector, namespaceSelector or ipBlock (an empty "
 			"from/to list, not an empty peer, means everyone)");
 	}
@@ -472,12 +493,12 @@ static void parse_peer(struct np_pctx *c, const json_t *pj, struct np_peer *out)
 static void parse_port(struct np_pctx *c, const json_t *pj, struct np_port *out)
 {
 	static const char *const fields[] = { "protocol", "port", "endPort", NULL };
-	out->ptr = here(c);
+	out->ptr = np_pctx_here(c);
 	out->proto = NP_PROTO_TCP;
-	check_fields(c, pj, fields);
-	const char *proto = get_string(c, pj, "protocol", false);
+	np_json_check_fields(c, pj, fields);
+	const char *proto = np_json_get_string(c, pj, "protocol", false);
 	if (proto) {
-		size_t save = enter(c, "protocol");
+		size_t save = np_pctx_enter(c, "protocol");
 		if (!strcmp(proto, "TCP"))
 			out->proto = NP_PROTO_TCP;
 		else if (!strcmp(proto, "UDP"))
@@ -486,10 +507,10 @@ static void parse_port(struct np_pctx *c, const json_t *pj, struct np_port *out)
 			out->proto = NP_PROTO_SCTP;
 		else
 			perr(c, "unknown protocol \"%s\" (want TCP, UDP or SCTP)", proto);
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
-	json_t *port = field(pj, "port"), *end = field(pj, "endPort");
-	size_t save = enter(c, "port");
+	json_t *port = np_json_field(pj, "port"), *end = np_json_field(pj, "endPort");
+	size_t save = np_pctx_enter(c, "port");
 	bool numeric = false;
 	if (port && json_is_integer(port)) {
 		json_int_t v = json_integer_value(port);
@@ -509,14 +530,14 @@ static void parse_port(struct np_pctx *c, const json_t *pj, struct np_port *out)
 		else
 			out->name = np_arena_strdup(c->inv->arena, json_string_value(port));
 	} else if (port) {
-		type_error(c, port, "an integer or a port name");
+		np_pctx_type_error(c, port, "an integer or a port name");
 	}
-	leave(c, save);
+	np_pctx_leave(c, save);
 	if (!end)
 		return;
-	save = enter(c, "endPort");
+	save = np_pctx_enter(c, "endPort");
 	if (!json_is_integer(end))
-		type_error(c, end, "an integer");
+		np_pctx_type_error(c, end, "an integer");
 	else if (!port)
 		perr(c, "endPort requires port");
 	else if (out->name || (port && !json_is_integer(port)))
@@ -528,90 +549,71 @@ static void parse_port(struct np_pctx *c, const json_t *pj, struct np_port *out)
 		     out->port);
 	else if (numeric)
 		out->end_port = (uint16_t)json_integer_value(end);
-	leave(c, save);
+	np_pctx_leave(c, save);
 }
-
-/* Generic "array of objects" walk: calls fn on each element, with c->p at it. */
-#define EACH_OBJECT(c, arr, key, i, elem, ...)                                                   \
-	for (size_t i = 0; (arr) && i < json_array_size(arr); i++) {                             \
-		json_t *elem = json_array_get(arr, i);                                           \
-		size_t save_##i = enter(c, key);                                                 \
-		enter_i(c, i);                                                                   \
-		if (!json_is_object(elem))                                                       \
-			type_error(c, elem, "an object");                                        \
-		else {                                                                           \
-			__VA_ARGS__;                                                             \
-		}                                                                                \
-		leave(c, save_##i);                                                              \
-	}
 
 static void parse_rules(struct np_pctx *c, const json_t *spec, const char *key,
 			const char *peers_key, struct np_rule **out, size_t *n_out)
 {
 	const char *fields[] = { peers_key, "ports", NULL };
-	json_t *rules = get_typed(c, spec, key, JSON_ARRAY);
+	json_t *rules = np_json_get_typed(c, spec, key, JSON_ARRAY);
 	size_t n = rules ? json_array_size(rules) : 0;
 	*out = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(**out));
 	*n_out = 0;
-	EACH_OBJECT(c, rules, key, i, rj, {
+	NP_EACH_OBJECT(c, rules, key, i, rj, {
 		struct np_rule *r = &(*out)[(*n_out)++];
-		r->ptr = here(c);
-		check_fields(c, rj, fields);
-		json_t *peers = get_typed(c, rj, peers_key, JSON_ARRAY);
-		json_t *ports = get_typed(c, rj, "ports", JSON_ARRAY);
+		r->ptr = np_pctx_here(c);
+		np_json_check_fields(c, rj, fields);
+		json_t *peers = np_json_get_typed(c, rj, peers_key, JSON_ARRAY);
+		json_t *ports = np_json_get_typed(c, rj, "ports", JSON_ARRAY);
 		r->peers = np_arena_alloc(c->inv->arena,
 					  ((peers ? json_array_size(peers) : 0) + 1) * sizeof(*r->peers));
 		r->ports = np_arena_alloc(c->inv->arena,
 					  ((ports ? json_array_size(ports) : 0) + 1) * sizeof(*r->ports));
-		EACH_OBJECT(c, peers, peers_key, j, pj, parse_peer(c, pj, &r->peers[r->n_peers++]));
-		EACH_OBJECT(c, ports, "ports", j, pj, parse_port(c, pj, &r->ports[r->n_ports++]));
+		NP_EACH_OBJECT(c, peers, peers_key, j, pj, parse_peer(c, pj, &r->peers[r->n_peers++]));
+		NP_EACH_OBJECT(c, ports, "ports", j, pj, parse_port(c, pj, &r->ports[r->n_ports++]));
 	});
 }
 
-struct meta {
-	const char *name, *ns;
-	struct np_labels labels; /* validated for every kind, as the API server does */
-	json_t *annotations;
-};
 
 /* metadata.name (required) and, for namespaced kinds, metadata.namespace ("default"). */
-static void parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool name_is_label,
-		       struct meta *m)
+void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool name_is_label,
+		       struct np_meta *m)
 {
 	memset(m, 0, sizeof(*m));
-	json_t *md = field(obj, "metadata");
-	size_t save = enter(c, "metadata");
+	json_t *md = np_json_field(obj, "metadata");
+	size_t save = np_pctx_enter(c, "metadata");
 	if (!md) {
 		perr(c, "missing required field \"metadata\"");
 	} else if (!json_is_object(md)) {
-		type_error(c, md, "an object");
+		np_pctx_type_error(c, md, "an object");
 		md = NULL;
 	}
 	if (md) {
-		const char *name = get_string(c, md, "name", true), *why;
+		const char *name = np_json_get_string(c, md, "name", true), *why;
 		if (name && (why = name_is_label ? np_check_dns_label(name) :
 						   np_check_dns_subdomain(name))) {
-			size_t s2 = enter(c, "name");
+			size_t s2 = np_pctx_enter(c, "name");
 			perr(c, "invalid name \"%s\": %s", name, why);
-			leave(c, s2);
+			np_pctx_leave(c, s2);
 		}
 		m->name = name;
 		if (namespaced) {
-			const char *ns = get_string(c, md, "namespace", false);
+			const char *ns = np_json_get_string(c, md, "namespace", false);
 			if (ns && (why = np_check_dns_label(ns))) {
-				size_t s2 = enter(c, "namespace");
+				size_t s2 = np_pctx_enter(c, "namespace");
 				perr(c, "invalid namespace \"%s\": %s", ns, why);
-				leave(c, s2);
+				np_pctx_leave(c, s2);
 			}
 			m->ns = ns && *ns ? ns : "default";
 		}
-		json_t *labels = get_typed(c, md, "labels", JSON_OBJECT);
-		size_t s2 = enter(c, "labels");
+		json_t *labels = np_json_get_typed(c, md, "labels", JSON_OBJECT);
+		size_t s2 = np_pctx_enter(c, "labels");
 		parse_labels(c, labels, &m->labels);
-		leave(c, s2);
-		m->annotations = get_typed(c, md, "annotations", JSON_OBJECT);
+		np_pctx_leave(c, s2);
+		m->annotations = np_json_get_typed(c, md, "annotations", JSON_OBJECT);
 	}
-	leave(c, save);
+	np_pctx_leave(c, save);
 }
 
 static void parse_policy(struct np_pctx *c, const json_t *obj)
@@ -620,34 +622,34 @@ static void parse_policy(struct np_pctx *c, const json_t *obj)
 	static const char *const sfields[] = { "podSelector", "policyTypes", "ingress", "egress",
 					       NULL };
 	struct np_policy pol;
-	struct meta m;
+	struct np_meta m;
 	memset(&pol, 0, sizeof(pol));
-	pol.ref = (struct np_ref){ c->src, c->doc, here(c) };
-	check_fields(c, obj, top);
-	parse_meta(c, obj, true, false, &m);
-	json_t *spec = get_typed(c, obj, "spec", JSON_OBJECT);
-	size_t save = enter(c, "spec");
-	if (!spec && !field(obj, "spec"))
+	pol.ref = (struct np_ref){ c->src, c->doc, np_pctx_here(c) };
+	np_json_check_fields(c, obj, top);
+	np_parse_meta(c, obj, true, false, &m);
+	json_t *spec = np_json_get_typed(c, obj, "spec", JSON_OBJECT);
+	size_t save = np_pctx_enter(c, "spec");
+	if (!spec && !np_json_field(obj, "spec"))
 		perr(c, "missing required field \"spec\"");
 	if (spec) {
-		check_fields(c, spec, sfields);
-		json_t *ps = field(spec, "podSelector");
-		size_t s2 = enter(c, "podSelector");
+		np_json_check_fields(c, spec, sfields);
+		json_t *ps = np_json_field(spec, "podSelector");
+		size_t s2 = np_pctx_enter(c, "podSelector");
 		if (!ps)
 			perr(c, "missing required field \"podSelector\" (use {} to select every pod "
 				"in the namespace)");
 		else
-			parse_selector(c, ps, &pol.pod_sel);
-		leave(c, s2);
+			np_parse_selector(c, ps, &pol.pod_sel);
+		np_pctx_leave(c, s2);
 		parse_rules(c, spec, "ingress", "from", &pol.in, &pol.n_in);
 		parse_rules(c, spec, "egress", "to", &pol.out, &pol.n_out);
-		json_t *types = get_typed(c, spec, "policyTypes", JSON_ARRAY);
+		json_t *types = np_json_get_typed(c, spec, "policyTypes", JSON_ARRAY);
 		for (size_t i = 0; types && i < json_array_size(types); i++) {
 			json_t *t = json_array_get(types, i);
-			s2 = enter(c, "policyTypes");
-			enter_i(c, i);
+			s2 = np_pctx_enter(c, "policyTypes");
+			np_pctx_enter_i(c, i);
 			if (!json_is_string(t))
-				type_error(c, t, "a string");
+				np_pctx_type_error(c, t, "a string");
 			else if (!strcmp(json_string_value(t), "Ingress"))
 				pol.ingress = true;
 			else if (!strcmp(json_string_value(t), "Egress"))
@@ -655,22 +657,22 @@ static void parse_policy(struct np_pctx *c, const json_t *obj)
 			else
 				perr(c, "unknown policy type \"%s\" (want Ingress or Egress)",
 				     json_string_value(t));
-			leave(c, s2);
+			np_pctx_leave(c, s2);
 		}
 		if (types && json_array_size(types) > 2) {
-			s2 = enter(c, "policyTypes");
+			s2 = np_pctx_enter(c, "policyTypes");
 			perr(c, "policyTypes may hold at most 2 entries");
-			leave(c, s2);
+			np_pctx_leave(c, s2);
 		}
 		/* pkg/apis/networking/v1/defaults.go: no (or an empty) policyTypes means Ingress,
 		 * plus Egress when len(spec.egress) != 0 — an empty egress list does not count */
 		if (!types || !json_array_size(types)) {
 			pol.types_inferred = true;
 			pol.ingress = true;
-			pol.egress = json_array_size(field(spec, "egress")) != 0;
+			pol.egress = json_array_size(np_json_field(spec, "egress")) != 0;
 		}
 	}
-	leave(c, save);
+	np_pctx_leave(c, save);
 	if (c->errors)
 		return;
 	pol.ns = np_arena_strdup(c->inv->arena, m.ns);
@@ -683,10 +685,10 @@ static void parse_policy(struct np_pctx *c, const json_t *obj)
 static void parse_namespace(struct np_pctx *c, const json_t *obj)
 {
 	struct np_namespace ns;
-	struct meta m;
+	struct np_meta m;
 	memset(&ns, 0, sizeof(ns));
-	ns.ref = (struct np_ref){ c->src, c->doc, here(c) };
-	parse_meta(c, obj, false, true, &m);
+	ns.ref = (struct np_ref){ c->src, c->doc, np_pctx_here(c) };
+	np_parse_meta(c, obj, false, true, &m);
 	ns.labels = m.labels;
 	if (c->errors)
 		return;
@@ -695,12 +697,12 @@ static void parse_namespace(struct np_pctx *c, const json_t *obj)
 	 * overwrites any other value), so selectors can name a namespace by it */
 	const char *given = np_labels_get(&ns.labels, METADATA_NAME_LABEL);
 	if (given && strcmp(given, ns.name)) {
-		size_t save = enter(c, "metadata");
-		enter(c, "labels");
-		enter(c, METADATA_NAME_LABEL);
+		size_t save = np_pctx_enter(c, "metadata");
+		np_pctx_enter(c, "labels");
+		np_pctx_enter(c, METADATA_NAME_LABEL);
 		np_pctx_note(c, "label %s is always the namespace name; \"%s\" is replaced by \"%s\"",
 			     METADATA_NAME_LABEL, given, ns.name);
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 	struct np_label *v = np_arena_alloc(c->inv->arena, (ns.labels.n + 1) * sizeof(*v));
 	size_t n = 0;
@@ -716,52 +718,43 @@ static void parse_namespace(struct np_pctx *c, const json_t *obj)
 
 static enum np_proto parse_proto_field(struct np_pctx *c, const json_t *obj)
 {
-	const char *p = get_string(c, obj, "protocol", false);
+	const char *p = np_json_get_string(c, obj, "protocol", false);
 	if (!p || !strcmp(p, "TCP"))
 		return NP_PROTO_TCP;
 	if (!strcmp(p, "UDP"))
 		return NP_PROTO_UDP;
 	if (!strcmp(p, "SCTP"))
 		return NP_PROTO_SCTP;
-	size_t save = enter(c, "protocol");
+	size_t save = np_pctx_enter(c, "protocol");
 	perr(c, "unknown protocol \"%s\" (want TCP, UDP or SCTP)", p);
-	leave(c, save);
+	np_pctx_leave(c, save);
 	return NP_PROTO_TCP;
 }
 
 static void parse_container_ports(struct np_pctx *c, const json_t *spec, struct np_pod *pod)
 {
-	json_t *ctrs = get_typed(c, spec, "containers", JSON_ARRAY);
+	json_t *ctrs = np_json_get_typed(c, spec, "containers", JSON_ARRAY);
 	size_t total = 0;
 	for (size_t i = 0; ctrs && i < json_array_size(ctrs); i++)
-		total += json_array_size(field(json_array_get(ctrs, i), "ports"));
+		total += json_array_size(np_json_field(json_array_get(ctrs, i), "ports"));
 	pod->ports = np_arena_alloc(c->inv->arena, (total + 1) * sizeof(*pod->ports));
-	EACH_OBJECT(c, ctrs, "containers", i, ctr, {
-		json_t *ports = get_typed(c, ctr, "ports", JSON_ARRAY);
+	NP_EACH_OBJECT(c, ctrs, "containers", i, ctr, {
+		json_t *ports = np_json_get_typed(c, ctr, "ports", JSON_ARRAY);
 		size_t first = pod->n_ports;
-		EACH_OBJECT(c, ports, "ports", j, pj, {
+		NP_EACH_OBJECT(c, ports, "ports", j, pj, {
 			struct np_container_port *cp = &pod->ports[pod->n_ports];
-			const char *name = get_string(c, pj, "name", false), *why;
-			json_t *num = field(pj, "containerPort");
-			size_t s2 = enter(c, "name");
+			const char *name = np_json_get_string(c, pj, "name", false), *why;
+			size_t s2 = np_pctx_enter(c, "name");
 			if (name && (why = np_check_port_name(name)))
 				perr(c, "invalid port name \"%s\": %s", name, why);
 			/* names are unique within a container, as the API server checks */
 			for (size_t k = first; name && k < pod->n_ports; k++)
 				if (pod->ports[k].name && !strcmp(pod->ports[k].name, name))
 					perr(c, "duplicate port name \"%s\" in this container", name);
-			leave(c, s2);
-			s2 = enter(c, "containerPort");
-			if (!num)
-				perr(c, "missing required field \"containerPort\"");
-			else if (!json_is_integer(num))
-				type_error(c, num, "an integer");
-			else if (json_integer_value(num) < 1 || json_integer_value(num) > 65535)
-				perr(c, "containerPort %lld out of range 1-65535",
-				     (long long)json_integer_value(num));
-			else
-				cp->port = (uint16_t)json_integer_value(num);
-			leave(c, s2);
+			np_pctx_leave(c, s2);
+			long long num;
+			if (np_json_get_int(c, pj, "containerPort", 1, 65535, &num))
+				cp->port = (uint16_t)num;
 			cp->proto = parse_proto_field(c, pj);
 			cp->name = name ? np_arena_strdup(c->inv->arena, name) : NULL;
 			pod->n_ports++;
@@ -791,24 +784,24 @@ static void add_pod_ip(struct np_pctx *c, struct np_pod *pod, const char *s)
 
 static void parse_pod_status(struct np_pctx *c, const json_t *st, struct np_pod *pod)
 {
-	json_t *ips = get_typed(c, st, "podIPs", JSON_ARRAY);
+	json_t *ips = np_json_get_typed(c, st, "podIPs", JSON_ARRAY);
 	size_t n = ips ? json_array_size(ips) : 0;
 	pod->ips = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*pod->ips));
-	EACH_OBJECT(c, ips, "podIPs", i, ipj, {
-		const char *ip = get_string(c, ipj, "ip", true);
-		size_t s2 = enter(c, "ip");
+	NP_EACH_OBJECT(c, ips, "podIPs", i, ipj, {
+		const char *ip = np_json_get_string(c, ipj, "ip", true);
+		size_t s2 = np_pctx_enter(c, "ip");
 		if (ip)
 			add_pod_ip(c, pod, ip);
-		leave(c, s2);
+		np_pctx_leave(c, s2);
 	});
 	if (n)
 		return;
 	/* older objects (and hand-written ones) carry only status.podIP */
-	const char *ip = get_string(c, st, "podIP", false);
-	size_t save = enter(c, "podIP");
+	const char *ip = np_json_get_string(c, st, "podIP", false);
+	size_t save = np_pctx_enter(c, "podIP");
 	if (ip && *ip)
 		add_pod_ip(c, pod, ip);
-	leave(c, save);
+	np_pctx_leave(c, save);
 }
 
 static const char *check_ifname(const char *s)
@@ -827,40 +820,40 @@ static const char *check_ifname(const char *s)
 static void parse_pod(struct np_pctx *c, const json_t *obj)
 {
 	struct np_pod pod;
-	struct meta m;
+	struct np_meta m;
 	memset(&pod, 0, sizeof(pod));
-	pod.ref = (struct np_ref){ c->src, c->doc, here(c) };
-	parse_meta(c, obj, true, false, &m);
+	pod.ref = (struct np_ref){ c->src, c->doc, np_pctx_here(c) };
+	np_parse_meta(c, obj, true, false, &m);
 	pod.labels = m.labels;
-	size_t save = enter(c, "metadata"), s2;
-	enter(c, "annotations");
-	const char *hif = m.annotations ? get_string(c, m.annotations, HOST_IF_ANNOTATION, false) :
+	size_t save = np_pctx_enter(c, "metadata"), s2;
+	np_pctx_enter(c, "annotations");
+	const char *hif = m.annotations ? np_json_get_string(c, m.annotations, HOST_IF_ANNOTATION, false) :
 					  NULL, *why;
 	if (hif && (why = check_ifname(hif))) {
-		enter(c, HOST_IF_ANNOTATION);
+		np_pctx_enter(c, HOST_IF_ANNOTATION);
 		perr(c, "invalid interface name \"%s\": %s", hif, why);
 	}
-	leave(c, save);
-	json_t *spec = get_typed(c, obj, "spec", JSON_OBJECT);
-	save = enter(c, "spec");
+	np_pctx_leave(c, save);
+	json_t *spec = np_json_get_typed(c, obj, "spec", JSON_OBJECT);
+	save = np_pctx_enter(c, "spec");
 	if (spec) {
-		const char *node = get_string(c, spec, "nodeName", false);
+		const char *node = np_json_get_string(c, spec, "nodeName", false);
 		pod.node = node && *node ? np_arena_strdup(c->inv->arena, node) : NULL;
-		json_t *hn = field(spec, "hostNetwork");
+		json_t *hn = np_json_field(spec, "hostNetwork");
 		if (hn && !json_is_boolean(hn)) {
-			s2 = enter(c, "hostNetwork");
-			type_error(c, hn, "a boolean");
-			leave(c, s2);
+			s2 = np_pctx_enter(c, "hostNetwork");
+			np_pctx_type_error(c, hn, "a boolean");
+			np_pctx_leave(c, s2);
 		}
 		pod.host_network = hn && json_is_true(hn);
 		parse_container_ports(c, spec, &pod);
 	}
-	leave(c, save);
-	json_t *st = get_typed(c, obj, "status", JSON_OBJECT);
-	save = enter(c, "status");
+	np_pctx_leave(c, save);
+	json_t *st = np_json_get_typed(c, obj, "status", JSON_OBJECT);
+	save = np_pctx_enter(c, "status");
 	if (st)
 		parse_pod_status(c, st, &pod);
-	leave(c, save);
+	np_pctx_leave(c, save);
 	if (c->errors)
 		return;
 	pod.ns = np_arena_strdup(c->inv->arena, m.ns);
@@ -872,31 +865,32 @@ static void parse_pod(struct np_pctx *c, const json_t *obj)
 static void parse_node(struct np_pctx *c, const json_t *obj)
 {
 	struct np_node node;
-	struct meta m;
+	struct np_meta m;
 	memset(&node, 0, sizeof(node));
-	node.ref = (struct np_ref){ c->src, c->doc, here(c) };
-	parse_meta(c, obj, false, false, &m);
-	json_t *st = get_typed(c, obj, "status", JSON_OBJECT);
-	size_t save = enter(c, "status");
-	json_t *addrs = st ? get_typed(c, st, "addresses", JSON_ARRAY) : NULL;
+	node.ref = (struct np_ref){ c->src, c->doc, np_pctx_here(c) };
+	np_parse_meta(c, obj, false, false, &m);
+	json_t *st = np_json_get_typed(c, obj, "status", JSON_OBJECT);
+	size_t save = np_pctx_enter(c, "status");
+	json_t *addrs = st ? np_json_get_typed(c, st, "addresses", JSON_ARRAY) : NULL;
 	size_t n = addrs ? json_array_size(addrs) : 0;
 	node.addrs = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*node.addrs));
-	EACH_OBJECT(c, addrs, "addresses", i, aj, {
-		const char *type = get_string(c, aj, "type", true);
-		const char *addr = get_string(c, aj, "address", true);
-		size_t s2 = enter(c, "address");
+	NP_EACH_OBJECT(c, addrs, "addresses", i, aj, {
+		const char *type = np_json_get_string(c, aj, "type", true);
+		const char *addr = np_json_get_string(c, aj, "address", true);
+		size_t s2 = np_pctx_enter(c, "address");
 		if (type && addr && !strcmp(type, "InternalIP")) {
 			if (np_addr_parse(addr, &node.addrs[node.n_addrs]) < 0)
 				perr(c, "invalid IP address \"%s\"", addr);
 			else
 				node.n_addrs++;
 		}
-		leave(c, s2);
+		np_pctx_leave(c, s2);
 	});
-	leave(c, save);
+	np_pctx_leave(c, save);
 	if (c->errors)
 		return;
 	node.name = np_arena_strdup(c->inv->arena, m.name);
+	node.labels = m.labels;
 	*np_inventory_add_node(c->inv) = node;
 }
 
@@ -910,6 +904,9 @@ static const struct {
 	{ "Namespace", "v1", parse_namespace },
 	{ "Pod", "v1", parse_pod },
 	{ "Node", "v1", parse_node },
+	{ "ClusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2", np_parse_cnp },
+	{ "AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", np_parse_anp },
+	{ "BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1", np_parse_banp },
 };
 
 void np_parse_object(struct np_pctx *c, json_t *obj, const char *kind, bool need_api_version)
@@ -919,18 +916,19 @@ void np_parse_object(struct np_pctx *c, json_t *obj, const char *kind, bool need
 	while (i < sizeof(kinds) / sizeof(kinds[0]) && strcmp(kinds[i].kind, kind))
 		i++;
 	if (i == sizeof(kinds) / sizeof(kinds[0])) {
-		size_t save = enter(c, "kind");
-		np_pctx_note(c, "skipping kind %s (netpol reads NetworkPolicy, Namespace, Pod, Node)",
+		size_t save = np_pctx_enter(c, "kind");
+		np_pctx_note(c, "skipping kind %s (netpol reads NetworkPolicy, ClusterNetworkPolicy, "
+			     "AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, Pod, Node)",
 			     kind);
-		leave(c, save);
+		np_pctx_leave(c, save);
 		return;
 	}
-	const char *av = get_string(c, obj, "apiVersion", need_api_version);
+	const char *av = np_json_get_string(c, obj, "apiVersion", need_api_version);
 	if (av && strcmp(av, kinds[i].api_version)) {
-		size_t save = enter(c, "apiVersion");
+		size_t save = np_pctx_enter(c, "apiVersion");
 		perr(c, "unsupported apiVersion \"%s\" for %s (want %s)", av, kind,
 		     kinds[i].api_version);
-		leave(c, save);
+		np_pctx_leave(c, save);
 	}
 	kinds[i].parse(c, obj);
 }
