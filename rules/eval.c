@@ -14,6 +14,10 @@ struct np_eval {
 	 * scans every policy of the inventory. */
 	size_t *in_off, *out_off;
 	const struct np_policy **in_pols, **out_pols;
+	/* Per pod, the admin policies whose subject selects it, in evaluation order:
+	 * admins [adm_off[i], adm_off[i+1]) of adm[]. */
+	size_t *adm_off;
+	const struct np_admin_policy **adm;
 };
 
 static void *xcalloc(size_t n, size_t sz)
@@ -55,6 +59,28 @@ static void index_direction(const struct np_inventory *inv, bool ingress, size_t
 	*pols_out = pols;
 }
 
+static void index_admins(struct np_eval *ev)
+{
+	const struct np_inventory *inv = ev->inv;
+	size_t n = 0;
+	ev->adm_off = xcalloc(inv->n_pods + 1, sizeof(*ev->adm_off));
+	for (int pass = 0; pass < 2; pass++) {
+		n = 0;
+		for (size_t i = 0; i < inv->n_pods; i++) {
+			ev->adm_off[i] = n;
+			for (size_t j = 0; j < inv->n_admins; j++)
+				if (np_admin_selects_pod(inv, &inv->admins[j], &inv->pods[i])) {
+					if (pass)
+						ev->adm[n] = &inv->admins[j];
+					n++;
+				}
+		}
+		if (!pass)
+			ev->adm = xcalloc(n, sizeof(*ev->adm));
+	}
+	ev->adm_off[inv->n_pods] = n;
+}
+
 struct np_eval *np_eval_new(const struct np_inventory *inv)
 {
 	struct np_eval *ev = calloc(1, sizeof(*ev));
@@ -63,6 +89,7 @@ struct np_eval *np_eval_new(const struct np_inventory *inv)
 	ev->inv = inv;
 	index_direction(inv, true, &ev->in_off, &ev->in_pols);
 	index_direction(inv, false, &ev->out_off, &ev->out_pols);
+	index_admins(ev);
 	return ev;
 }
 
@@ -74,6 +101,8 @@ void np_eval_free(struct np_eval *ev)
 	free(ev->out_off);
 	free(ev->in_pols);
 	free(ev->out_pols);
+	free(ev->adm_off);
+	free(ev->adm);
 	free(ev);
 }
 
@@ -141,6 +170,9 @@ static bool peer_matches(const struct np_inventory *inv, const char *policy_ns,
 {
 	if (peer->ipblock)
 		return ipblock_contains(peer->ipblock, &far->addr);
+	if (peer->node_sel) /* a host-network pod's address is its node's */
+		return (!far->pod || far->pod->host_network) &&
+		       np_node_sel_has_addr(inv, peer->node_sel, &far->addr);
 	return far->pod && np_peer_selects_pod(inv, policy_ns, peer, far->pod);
 }
 
@@ -150,7 +182,7 @@ static bool peer_matches(const struct np_inventory *inv, const char *policy_ns,
  * named-port sets leave it out too. */
 static bool port_matches(const struct np_port *e, const struct np_flow *f)
 {
-	if (e->proto != f->proto)
+	if (!e->any_proto && e->proto != f->proto)
 		return false;
 	if (e->name) {
 		const struct np_pod *dst = f->dst.pod;
@@ -158,7 +190,7 @@ static bool port_matches(const struct np_port *e, const struct np_flow *f)
 			return false;
 		for (size_t i = 0; i < dst->n_ports; i++) {
 			const struct np_container_port *cp = &dst->ports[i];
-			if (cp->name && !strcmp(cp->name, e->name) && cp->proto == e->proto &&
+			if (cp->name && !strcmp(cp->name, e->name) && cp->proto == f->proto &&
 			    cp->port == f->port)
 				return true;
 		}
@@ -225,6 +257,53 @@ static bool own_node(const struct np_inventory *inv, const struct np_pod *self,
 	return false;
 }
 
+/* One admin tier for self, per direction: the first matching rule of each selecting policy, in
+ * order. Returns true when Accept or Deny decided (sv filled); false to go on (a Pass taken is
+ * recorded in sv). */
+static bool tier_eval(const struct np_eval *ev, const struct np_flow *f, bool ingress,
+		      enum np_tier tier, struct np_side_verdict *sv)
+{
+	const struct np_endpoint *self = ingress ? &f->dst : &f->src;
+	const struct np_endpoint *far = ingress ? &f->src : &f->dst;
+	const struct np_inventory *inv = ev->inv;
+	if (self->pod < inv->pods || self->pod >= inv->pods + inv->n_pods)
+		return false;
+	size_t i = (size_t)(self->pod - inv->pods);
+	for (size_t k = ev->adm_off[i]; k < ev->adm_off[i + 1]; k++) {
+		const struct np_admin_policy *ap = ev->adm[k];
+		if (ap->tier != tier)
+			continue;
+		const struct np_rule *rules = ingress ? ap->in : ap->out;
+		size_t n = ingress ? ap->n_in : ap->n_out;
+		/* the rule matcher wants a policy for its namespace; admin peers always name
+		 * their namespaces, so an empty one serves */
+		static const struct np_policy cluster = { .ns = "", .name = "" };
+		for (size_t r = 0; r < n; r++) {
+			size_t peer_i, port_i;
+			if (!rule_matches(inv, &cluster, &rules[r], far, f, &peer_i, &port_i))
+				continue;
+			if (rules[r].action == NP_ACT_PASS) {
+				if (tier == NP_TIER_ADMIN) {
+					sv->pass_admin = ap;
+					sv->pass_admin_rule = r;
+				} else {
+					sv->pass_baseline = ap;
+					sv->pass_baseline_rule = r;
+				}
+				return false; /* the rest of this tier is skipped */
+			}
+			sv->allowed = rules[r].action == NP_ACT_ACCEPT;
+			sv->why = tier == NP_TIER_ADMIN ? NP_WHY_ADMIN : NP_WHY_BASELINE;
+			sv->admin = ap;
+			sv->admin_rule = r;
+			sv->peer = peer_i;
+			sv->port = port_i;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Decides one side. With want_list, sv->isolating is an allocated copy of the isolating
  * policies; without, it is left NULL (np_eval_allowed allocates nothing). */
 static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool ingress,
@@ -252,10 +331,14 @@ static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 		sv->why = NP_WHY_FROM_NODE;
 		return;
 	}
+	if (tier_eval(ev, f, ingress, NP_TIER_ADMIN, sv))
+		return;
 	size_t n;
 	const struct np_policy *const *pols = isolating(ev, self->pod, ingress, &n);
 	if (!n) {
-		sv->why = NP_WHY_NOT_ISOLATED;
+		/* not isolated by NetworkPolicy: the Baseline tier, then the default (allow) */
+		if (!tier_eval(ev, f, ingress, NP_TIER_BASELINE, sv))
+			sv->why = NP_WHY_NOT_ISOLATED;
 		return;
 	}
 	sv->isolated = true;
@@ -340,6 +423,10 @@ const char *np_side_why_str(enum np_side_why why)
 		return "outside the cluster: not enforced here";
 	case NP_WHY_FROM_NODE:
 		return "to or from the pod's own node: never filtered";
+	case NP_WHY_ADMIN:
+		return "decided by an Admin-tier rule";
+	case NP_WHY_BASELINE:
+		return "decided by a Baseline-tier rule";
 	}
 	return "?";
 }

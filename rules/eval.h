@@ -6,7 +6,13 @@
  * isolated in a direction iff some policy selecting it has that direction in its effective
  * policyTypes; an isolated side is allowed only if some rule of a selecting policy matches
  * (union of rules); a non-isolated side is allowed. Host-network pods are never isolated; a pod
- * reaching itself is always allowed; an address outside the cluster enforces nothing itself. */
+ * reaching itself is always allowed; an address outside the cluster enforces nothing itself.
+ *
+ * The cluster admin tiers wrap that decision, per direction: Admin-tier policies first (by
+ * priority, then name), where the first matching rule of a policy decides (Accept allows, Deny
+ * drops, Pass skips the rest of the tier); then NetworkPolicy, which decides alone for a pod it
+ * isolates in that direction; then Baseline-tier policies the same way (Pass: the default);
+ * then the default, allow. */
 #ifndef NETPOL_EVAL_H
 #define NETPOL_EVAL_H
 
@@ -39,6 +45,8 @@ enum np_side_why {
 	NP_WHY_EXTERNAL,      /* a bare address outside the cluster enforces nothing: allowed */
 	NP_WHY_FROM_NODE,     /* traffic to or from the pod's own node (a Node InternalIP of its
 			       * nodeName, or a host-network pod there) is never filtered: allowed */
+	NP_WHY_ADMIN,         /* an Admin-tier rule (Accept or Deny) decided: sv->admin, admin_rule */
+	NP_WHY_BASELINE,      /* a Baseline-tier rule (Accept or Deny) decided */
 };
 
 #define NP_EVAL_ALL SIZE_MAX /* peer/port index when the rule has no peers / no ports */
@@ -53,6 +61,14 @@ struct np_side_verdict {
 	 * peer and port indexes that matched (NP_EVAL_ALL when the rule has none). */
 	const struct np_policy *policy;
 	size_t rule, peer, port;
+	/* NP_WHY_ADMIN / NP_WHY_BASELINE: the deciding admin policy and rule index (peer, port as
+	 * above). */
+	const struct np_admin_policy *admin;
+	size_t admin_rule;
+	/* A Pass taken on the way, per tier (NULL when none): the policy and its rule index. An
+	 * Admin Pass hands the flow to NetworkPolicy, a Baseline Pass to the default (allow). */
+	const struct np_admin_policy *pass_admin, *pass_baseline;
+	size_t pass_admin_rule, pass_baseline_rule;
 };
 
 struct np_verdict {
