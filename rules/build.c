@@ -10,35 +10,10 @@
 
 #include "arena.h"
 #include "interval.h"
+#include "build_int.h"
 #include "ruleset.h"
 
 #define MAX_NAME 200 /* nft allows 255; leave room for prefixes and suffixes */
-
-/* A growable array in the arena: old blocks are abandoned, at most doubling the space. */
-#define VEC_PUSH(a, arr, n, cap)                                                        \
-	do {                                                                            \
-		if ((n) == (cap)) {                                                     \
-			size_t nc__ = (cap) ? (cap) * 2 : 8;                            \
-			void *p__ = np_arena_alloc((a), nc__ * sizeof(*(arr)));         \
-			if (n)                                                          \
-				memcpy(p__, (arr), (n) * sizeof(*(arr)));               \
-			(arr) = p__;                                                    \
-			(cap) = nc__;                                                   \
-		}                                                                       \
-		memset(&(arr)[(n)], 0, sizeof(*(arr)));                                 \
-		(n)++;                                                                  \
-	} while (0)
-
-struct strmap_ent {
-	const char *key;
-	size_t val;
-};
-
-/* Open addressing, string keys owned by the arena. */
-struct strmap {
-	struct strmap_ent *v;
-	size_t n, cap;
-};
 
 static uint64_t fnv1a(const char *s)
 {
@@ -94,49 +69,6 @@ static void strmap_put(struct strmap *m, const char *key, size_t val)
 	e->key = key;
 	e->val = val;
 }
-
-/* A set under construction: its elements grow in a malloc'ed array, copied to the arena at
- * the end. */
-struct bset {
-	struct rs_set s;
-	size_t cap;
-	size_t refs; /* rules that use it, counted when the table is finished */
-};
-
-struct btable {
-	struct bset *sets;
-	size_t n_sets, cap_sets;
-	struct rs_chain *chains;
-	size_t n_chains, cap_chains;
-	struct rs_counter *counters;
-	size_t n_counters, cap_counters;
-	struct strmap set_idx;
-};
-
-struct podlist {
-	size_t *v; /* indexes into inv->pods, ascending, unique */
-	size_t n, cap;
-};
-
-struct builder {
-	const struct np_inventory *inv;
-	const struct rs_options *opt;
-	struct np_arena *a;
-	struct btable inet;
-	/* rules of the chain being built grow here and are copied to the arena, exactly sized,
-	 * when it is done (a doubling array in the arena would leave every old copy behind) */
-	struct rs_rule *scratch;
-	size_t n_scratch, cap_scratch;
-	struct btable *cur_table;
-	size_t cur_chain;
-	/* pods selected by a rule's selector peers, by the peers' canonical text */
-	struct strmap peer_cache;
-	struct podlist *lists;
-	size_t n_lists, cap_lists;
-	/* per policy: indexes of the pods its spec.podSelector selects */
-	size_t **sel_pods;
-	size_t *n_sel_pods;
-};
 
 bool ruleset_pod_local(const struct rs_options *opt, const struct np_pod *p)
 {
@@ -400,7 +332,7 @@ static void add_pod_addrs(void *ctx, const struct np_pod *pod)
 static bool rule_has_selector_peer(const struct np_rule *r)
 {
 	for (size_t i = 0; i < r->n_peers; i++)
-		if (!r->peers[i].ipblock)
+		if (!r->peers[i].ipblock && !r->peers[i].node_sel)
 			return true;
 	return false;
 }
@@ -410,7 +342,7 @@ static char *peer_canon(const struct np_policy *pol, const struct np_rule *r)
 {
 	struct sbuf canon = { 0 };
 	for (size_t i = 0; i < r->n_peers; i++) {
-		if (r->peers[i].ipblock)
+		if (r->peers[i].ipblock || r->peers[i].node_sel)
 			continue;
 		if (canon.n)
 			sb_puts(&canon, " | ");
@@ -454,7 +386,7 @@ static const struct podlist *peer_pods(struct builder *b, const struct np_policy
 	struct podlist *l = &b->lists[b->n_lists - 1];
 	struct collect_ctx ctx = { b, l };
 	for (size_t i = 0; i < r->n_peers; i++)
-		if (!r->peers[i].ipblock)
+		if (!r->peers[i].ipblock && !r->peers[i].node_sel)
 			for_peer_pods(b, pol->ns, &r->peers[i], collect_pod, &ctx);
 	if (l->n > 1) { /* a pod several peers select counts once */
 		qsort(l->v, l->n, sizeof(size_t), size_cmp);
@@ -644,7 +576,8 @@ static void add_named(struct bset *s, const struct np_rule *r, const struct np_p
 			continue;
 		for (size_t j = 0; j < pod->n_ports; j++) {
 			const struct np_container_port *cp = &pod->ports[j];
-			if (!cp->name || cp->proto != p->proto || strcmp(cp->name, p->name))
+			if (!cp->name || (!p->any_proto && cp->proto != p->proto) ||
+			    strcmp(cp->name, p->name))
 				continue;
 			struct rs_elem *e = set_add(s);
 			e->addr_lo = e->addr_hi = *addr;
@@ -671,9 +604,9 @@ static void add_named_pod(void *ctx, const struct np_pod *pod)
 
 /* Named ports resolve on the destination pod: for ingress the selected (local) pods, for
  * egress every peer pod (the key then also stands for peer membership). */
-static const char *named_set(struct builder *b, const struct np_policy *pol, size_t pol_idx,
-			     const struct np_rule *r, size_t rule_idx, bool ingress,
-			     uint8_t family)
+static const char *named_set(struct builder *b, const struct np_policy *pol,
+			     const struct build_targets *tg, const struct np_rule *r,
+			     size_t rule_idx, bool ingress, uint8_t family)
 {
 	char text[600];
 	snprintf(text, sizeof(text), "%s/%s-%c%zu", pol->ns, pol->name, ingress ? 'i' : 'e',
@@ -690,8 +623,8 @@ static const char *named_set(struct builder *b, const struct np_policy *pol, siz
 						    rule_idx));
 	struct named_ctx ctx = { b, s, r, family };
 	if (ingress) {
-		for (size_t i = 0; i < b->n_sel_pods[pol_idx]; i++) {
-			const struct np_pod *pod = &b->inv->pods[b->sel_pods[pol_idx][i]];
+		for (size_t i = 0; i < tg->n; i++) {
+			const struct np_pod *pod = &b->inv->pods[tg->v[i]];
 			if (pod_is_local(b, pod))
 				add_named_pod(&ctx, pod);
 		}
@@ -744,6 +677,123 @@ static const char *nonempty(struct builder *b, const char *name)
 	return name;
 }
 
+/* The InternalIPs of the Nodes a rule's `nodes` peers select, for one family (admin tiers). */
+static const char *node_set(struct builder *b, const struct np_policy *pol,
+			    const struct np_rule *r, uint8_t family)
+{
+	struct sbuf canon = { 0 };
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (!r->peers[i].node_sel)
+			continue;
+		sb_puts(&canon, canon.n ? " | node " : "node ");
+		sb_selector(&canon, r->peers[i].node_sel);
+	}
+	const char *name = hashname(b, family == 4 ? "node4-" : "node6-", canon.p);
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name, family == 4 ? RS_KEY_IPV4 : RS_KEY_IPV6,
+				   false, &created);
+	if (created) {
+		s->s.comment = mkcomment(b, canon.p);
+		s->s.origin = np_arena_printf(b->a, "policy %s/%s nodes", pol->ns, pol->name);
+		for (size_t i = 0; i < r->n_peers; i++)
+			for (size_t n = 0; r->peers[i].node_sel && n < b->inv->n_nodes; n++) {
+				const struct np_node *node = &b->inv->nodes[n];
+				if (!np_selector_matches(r->peers[i].node_sel, &node->labels))
+					continue;
+				for (size_t k = 0; k < node->n_addrs; k++)
+					if (node->addrs[k].family == family)
+						set_add_addr(s, &node->addrs[k]);
+			}
+	}
+	free(canon.p);
+	return s->s.name;
+}
+
+static bool rule_has_node_peer(const struct np_rule *r)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i].node_sel)
+			return true;
+	return false;
+}
+
+/* Appends the nft rules of one policy rule to the open chain c: at most (peer set | CIDR set |
+ * node set) x (port set | named-port set) rules per family, each counting into counter and
+ * ending in verdict (to target for jump/goto). tg: the local pods the policy selects (where
+ * ingress named ports resolve). */
+void build_rule_expand(struct builder *b, struct rs_chain *c, const struct np_policy *pol,
+		       const struct build_targets *tg, const struct np_rule *r, size_t ri,
+		       bool ingress, const struct build_verdict *v)
+{
+	const char *ptext = policy_text(b, pol);
+	const char *counter = v->counter;
+	const enum rs_match_kind peer_addr = ingress ? RS_M_SADDR_IN : RS_M_DADDR_IN;
+	const char *origin = np_arena_printf(b->a, "policy %s %s rule %zu", ptext,
+					     ingress ? "ingress" : "egress", ri);
+	const char *ports = rule_has_numeric_port(r) ? port_set(b, pol, r) : NULL;
+	bool plain = r->n_ports == 0 || ports; /* a rule without named ports to match */
+#define RULE_END(rr)                                      \
+	do {                                              \
+		(rr)->counter = counter;                  \
+		(rr)->verdict = v->verdict;               \
+		(rr)->target = v->target;                 \
+		(rr)->origin = origin;                    \
+	} while (0)
+	if (r->n_peers == 0 && plain) {
+		/* every peer: no address match, so one rule serves both families */
+		struct rs_rule *rr = chain_rule(b, c);
+		if (ports)
+			rule_match(rr, RS_M_L4_PORT_IN, ports, 0);
+		RULE_END(rr);
+	}
+	for (uint8_t family = 4; family <= 6; family += 2) {
+		/* A rule whose set is empty can never match, so it is left out, and a set no
+		 * rule uses is dropped when the table is finished: a quarter of the sets of a
+		 * large cluster are empty (an IPv6 set where no pod has IPv6, a named port
+		 * nobody defines), and the kernel's commit time grows with the set count. When
+		 * a set fills later, the policy chain changes, which incremental apply handles. */
+		const char *named = rule_has_named_port(r)
+					    ? nonempty(b, named_set(b, pol, tg, r, ri, ingress, family))
+					    : NULL;
+		/* peer alternatives of this family; none of them: the family stays closed */
+		const char *peers[3];
+		size_t n_peers = 0;
+		bool peer_match = plain || (named && ingress); /* egress named sets imply it */
+		const char *ps;
+		if (peer_match && rule_has_selector_peer(r) &&
+		    (ps = nonempty(b, peer_set(b, pol, r, family))))
+			peers[n_peers++] = ps;
+		if (peer_match && rule_has_ipblock(r, family) &&
+		    (ps = nonempty(b, cidr_set(b, pol, r, family))))
+			peers[n_peers++] = ps;
+		if (plain && rule_has_node_peer(r) && (ps = nonempty(b, node_set(b, pol, r, family))))
+			peers[n_peers++] = ps;
+		for (size_t pi = 0; pi < n_peers; pi++) {
+			if (plain) {
+				struct rs_rule *rr = chain_rule(b, c);
+				rule_match(rr, peer_addr, peers[pi], family);
+				if (ports)
+					rule_match(rr, RS_M_L4_PORT_IN, ports, 0);
+				RULE_END(rr);
+			}
+			if (named && ingress) {
+				struct rs_rule *rr = chain_rule(b, c);
+				rule_match(rr, peer_addr, peers[pi], family);
+				rule_match(rr, RS_M_DADDR_L4_PORT_IN, named, family);
+				RULE_END(rr);
+			}
+		}
+		/* Named ports with every peer (ingress or egress), or egress named ports whose
+		 * set already holds only peer addresses: the set lookup is the whole match. */
+		if (named && (r->n_peers == 0 || !ingress)) {
+			struct rs_rule *rr = chain_rule(b, c);
+			rule_match(rr, RS_M_DADDR_L4_PORT_IN, named, family);
+			RULE_END(rr);
+		}
+	}
+#undef RULE_END
+}
+
 /* One policy chain per direction: each rule expands to (peer match) x (port match), at most
  * four nft rules per family. */
 static void policy_chain(struct builder *b, const struct np_policy *pol, size_t pol_idx,
@@ -763,74 +813,10 @@ static void policy_chain(struct builder *b, const struct np_policy *pol, size_t 
 	b->inet.counters[b->inet.n_counters - 1].comment =
 		mkcomment(b, np_arena_printf(b->a, "%s %s allowed", ptext,
 					     ingress ? "ingress" : "egress"));
-	const enum rs_match_kind peer_addr = ingress ? RS_M_SADDR_IN : RS_M_DADDR_IN;
-
-	for (size_t ri = 0; ri < n_rules; ri++) {
-		const struct np_rule *r = &rules[ri];
-		const char *origin = np_arena_printf(b->a, "policy %s %s rule %zu", ptext,
-						     ingress ? "ingress" : "egress", ri);
-		const char *ports = rule_has_numeric_port(r) ? port_set(b, pol, r) : NULL;
-		bool plain = r->n_ports == 0 || ports; /* a rule without named ports to match */
-		if (r->n_peers == 0 && plain) {
-			/* every peer: no address match, so one rule serves both families */
-			struct rs_rule *rr = chain_rule(b, c);
-			if (ports)
-				rule_match(rr, RS_M_L4_PORT_IN, ports, 0);
-			rr->counter = counter;
-			rr->verdict = RS_V_ACCEPT;
-			rr->origin = origin;
-		}
-		for (uint8_t family = 4; family <= 6; family += 2) {
-			/* A rule whose set is empty can never match, so it is left out, and a set no
-			 * rule uses is dropped when the table is finished: a quarter of the sets of a
-			 * large cluster are empty (an IPv6 set where no pod has IPv6, a named port
-			 * nobody defines), and the kernel's commit time grows with the set count. When
-			 * a set fills later, the policy chain changes, which incremental apply handles. */
-			const char *named = rule_has_named_port(r)
-						    ? nonempty(b, named_set(b, pol, pol_idx, r, ri,
-									    ingress, family))
-						    : NULL;
-			/* peer alternatives of this family; none of them: the family stays closed */
-			const char *peers[2];
-			size_t n_peers = 0;
-			bool peer_match = plain || (named && ingress); /* egress named sets imply it */
-			const char *ps;
-			if (peer_match && rule_has_selector_peer(r) &&
-			    (ps = nonempty(b, peer_set(b, pol, r, family))))
-				peers[n_peers++] = ps;
-			if (peer_match && rule_has_ipblock(r, family) &&
-			    (ps = nonempty(b, cidr_set(b, pol, r, family))))
-				peers[n_peers++] = ps;
-			for (size_t pi = 0; pi < n_peers; pi++) {
-				if (plain) {
-					struct rs_rule *rr = chain_rule(b, c);
-					rule_match(rr, peer_addr, peers[pi], family);
-					if (ports)
-						rule_match(rr, RS_M_L4_PORT_IN, ports, 0);
-					rr->counter = counter;
-					rr->verdict = RS_V_ACCEPT;
-					rr->origin = origin;
-				}
-				if (named && ingress) {
-					struct rs_rule *rr = chain_rule(b, c);
-					rule_match(rr, peer_addr, peers[pi], family);
-					rule_match(rr, RS_M_DADDR_L4_PORT_IN, named, family);
-					rr->counter = counter;
-					rr->verdict = RS_V_ACCEPT;
-					rr->origin = origin;
-				}
-			}
-			/* Named ports with every peer (ingress or egress), or egress named ports whose
-			 * set already holds only peer addresses: the set lookup is the whole match. */
-			if (named && (r->n_peers == 0 || !ingress)) {
-				struct rs_rule *rr = chain_rule(b, c);
-				rule_match(rr, RS_M_DADDR_L4_PORT_IN, named, family);
-				rr->counter = counter;
-				rr->verdict = RS_V_ACCEPT;
-				rr->origin = origin;
-			}
-		}
-	}
+	struct build_targets tg = { b->sel_pods[pol_idx], b->n_sel_pods[pol_idx] };
+	struct build_verdict v = { RS_V_ACCEPT, NULL, counter };
+	for (size_t ri = 0; ri < n_rules; ri++)
+		build_rule_expand(b, c, pol, &tg, &rules[ri], ri, ingress, &v);
 }
 
 /* Per-pod chain: hygiene, self, one jump per selecting policy with rules, then deny. */
@@ -899,6 +885,8 @@ static void base_chain(struct builder *b, const char *name, enum rs_hook hook, i
 	r = chain_rule(b, c);
 	r->m[r->n_m++].kind = RS_M_ICMPV6_ND;
 	r->verdict = RS_V_ACCEPT;
+	bool ingress = vmap == RS_V_DADDR_VMAP;
+	build_admin_dispatch(b, c, ingress, false);
 	r = chain_rule(b, c);
 	r->verdict = vmap;
 	r->target = map4;
@@ -907,6 +895,7 @@ static void base_chain(struct builder *b, const char *name, enum rs_hook hook, i
 	r->verdict = vmap;
 	r->target = map6;
 	r->family = 6;
+	build_admin_dispatch(b, c, ingress, true);
 }
 
 static int elem_cmp(const void *x, const void *y)
@@ -1050,6 +1039,7 @@ static void build_inet(struct builder *b, struct rs_table *t)
 	new_map(b, "ing6", RS_KEY_IPV6);
 	new_map(b, "egr4", RS_KEY_IPV4);
 	new_map(b, "egr6", RS_KEY_IPV6);
+	build_admin_maps(b);
 	if (b->opt->netns_local) {
 		/* inside the pod's own netns: its traffic leaves through output, arrives at input */
 		base_chain(b, "egress-out", RS_HOOK_OUTPUT, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
@@ -1138,6 +1128,7 @@ static void build_inet(struct builder *b, struct rs_table *t)
 		free(pol_of_pod[p]);
 	free(pol_of_pod);
 	free(pol_of_pod_n);
+	build_admin_tiers(b);
 	table_finish(b, &b->inet, t);
 }
 
@@ -1271,4 +1262,58 @@ const struct rs_chain *ruleset_table_chain(const struct rs_table *t, const char 
 		if (!strcmp(t->chains[i].name, name))
 			return &t->chains[i];
 	return NULL;
+}
+
+/* ---- what build_admin.c uses ---- */
+
+bool build_pod_is_local(const struct builder *b, const struct np_pod *p)
+{
+	return pod_is_local(b, p);
+}
+
+const char *build_name(struct builder *b, const char *prefix, const char *text, const char *suffix)
+{
+	return mkname(b, prefix, text, suffix);
+}
+
+const char *build_hashname(struct builder *b, const char *prefix, const char *canon)
+{
+	return hashname(b, prefix, canon);
+}
+
+const char *build_comment(struct builder *b, const char *text)
+{
+	return mkcomment(b, text);
+}
+
+struct rs_chain *build_chain(struct builder *b, const char *name)
+{
+	return table_chain(b, &b->inet, name);
+}
+
+struct rs_rule *build_rule(struct builder *b, struct rs_chain *c)
+{
+	return chain_rule(b, c);
+}
+
+void build_counter(struct builder *b, const char *name, const char *comment)
+{
+	VEC_PUSH(b->a, b->inet.counters, b->inet.n_counters, b->inet.cap_counters);
+	b->inet.counters[b->inet.n_counters - 1].name = name;
+	b->inet.counters[b->inet.n_counters - 1].comment = comment;
+}
+
+void build_map(struct builder *b, const char *name, enum rs_key key)
+{
+	new_map(b, name, key);
+}
+
+void build_map_add(struct builder *b, const char *map, const struct np_addr *addr,
+		   const char *target)
+{
+	size_t idx = 0;
+	strmap_get(&b->inet.set_idx, map, &idx);
+	struct rs_elem *e = set_add(&b->inet.sets[idx]);
+	e->addr_lo = e->addr_hi = *addr;
+	e->target = target;
 }

@@ -1,0 +1,124 @@
+/* build_int.h — what the ruleset builder's files (build.c, build_admin.c) share. Internal to
+ * rules/build*.c; ruleset.h is the builder's public API. */
+#ifndef NETPOL_BUILD_INT_H
+#define NETPOL_BUILD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "arena.h"
+#include "ruleset.h"
+
+/* A growable array in the arena: old blocks are abandoned, at most doubling the space. */
+#define VEC_PUSH(a, arr, n, cap)                                                        \
+	do {                                                                            \
+		if ((n) == (cap)) {                                                     \
+			size_t nc__ = (cap) ? (cap) * 2 : 8;                            \
+			void *p__ = np_arena_alloc((a), nc__ * sizeof(*(arr)));         \
+			if (n)                                                          \
+				memcpy(p__, (arr), (n) * sizeof(*(arr)));               \
+			(arr) = p__;                                                    \
+			(cap) = nc__;                                                   \
+		}                                                                       \
+		memset(&(arr)[(n)], 0, sizeof(*(arr)));                                 \
+		(n)++;                                                                  \
+	} while (0)
+
+struct strmap_ent {
+	const char *key;
+	size_t val;
+};
+
+/* Open addressing, string keys owned by the arena. */
+struct strmap {
+	struct strmap_ent *v;
+	size_t n, cap;
+};
+
+/* A set under construction: its elements grow in a malloc'ed array, copied to the arena at
+ * the end. */
+struct bset {
+	struct rs_set s;
+	size_t cap;
+	size_t refs; /* rules that use it, counted when the table is finished */
+};
+
+struct btable {
+	struct bset *sets;
+	size_t n_sets, cap_sets;
+	struct rs_chain *chains;
+	size_t n_chains, cap_chains;
+	struct rs_counter *counters;
+	size_t n_counters, cap_counters;
+	struct strmap set_idx;
+};
+
+struct podlist {
+	size_t *v; /* indexes into inv->pods, ascending, unique */
+	size_t n, cap;
+};
+
+struct builder {
+	const struct np_inventory *inv;
+	const struct rs_options *opt;
+	struct np_arena *a;
+	struct btable inet;
+	/* rules of the chain being built grow here and are copied to the arena, exactly sized,
+	 * when it is done (a doubling array in the arena would leave every old copy behind) */
+	struct rs_rule *scratch;
+	size_t n_scratch, cap_scratch;
+	struct btable *cur_table;
+	size_t cur_chain;
+	/* pods selected by a rule's selector peers, by the peers' canonical text */
+	struct strmap peer_cache;
+	struct podlist *lists;
+	size_t n_lists, cap_lists;
+	/* per policy: indexes of the pods its spec.podSelector selects */
+	size_t **sel_pods;
+	size_t *n_sel_pods;
+};
+
+/* Local pods a policy selects (indexes into inv->pods): where ingress named ports resolve. */
+struct build_targets {
+	const size_t *v;
+	size_t n;
+};
+
+/* How every nft rule of one policy rule ends: its verdict (and jump/goto target) and the
+ * named counter it counts into (NULL: none). */
+struct build_verdict {
+	enum rs_verdict_kind verdict;
+	const char *target;
+	const char *counter;
+};
+
+/* Helpers of build.c. */
+bool build_pod_is_local(const struct builder *b, const struct np_pod *p);
+const char *build_name(struct builder *b, const char *prefix, const char *text, const char *suffix);
+const char *build_hashname(struct builder *b, const char *prefix, const char *canon);
+const char *build_comment(struct builder *b, const char *text);
+/* Starts a regular chain of the inet table; rules go in with build_rule until the next one. */
+struct rs_chain *build_chain(struct builder *b, const char *name);
+struct rs_rule *build_rule(struct builder *b, struct rs_chain *c);
+void build_counter(struct builder *b, const char *name, const char *comment);
+/* A verdict map of the inet table (created empty), and one "addr : goto target" element. */
+void build_map(struct builder *b, const char *name, enum rs_key key);
+void build_map_add(struct builder *b, const char *map, const struct np_addr *addr,
+		   const char *target);
+/* One rule of a policy as nft rules in the open chain c (see build.c). */
+void build_rule_expand(struct builder *b, struct rs_chain *c, const struct np_policy *pol,
+		       const struct build_targets *tg, const struct np_rule *r, size_t ri,
+		       bool ingress, const struct build_verdict *v);
+
+/* The admin tiers (build_admin.c). Everything is added only when the inventory has admin
+ * policies, so a NetworkPolicy-only ruleset is unchanged by them. */
+/* Creates the tier dispatch maps (call right after the NetworkPolicy maps). */
+void build_admin_maps(struct builder *b);
+/* Appends the dispatch rules of the tier before (admin) or after (baseline) NetworkPolicy to
+ * a base chain of direction ingress. */
+void build_admin_dispatch(struct builder *b, struct rs_chain *c, bool ingress, bool baseline);
+/* The tier chains and dispatch elements for every local pod an admin policy selects. */
+void build_admin_tiers(struct builder *b);
+
+#endif
