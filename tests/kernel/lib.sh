@@ -22,13 +22,34 @@ NP_SERVER_PIDS=""
 
 np_log() { printf '%s\n' "$*" >&2; }
 
+# Another set of pods (call before np_start_node): FILE lines "NS/POD SHORT IPV4 IPV6" (SHORT
+# names the pod's netns and veth: at most 10 characters). The addresses must lie in the
+# bridge's 10.200.0.0/24 and fd00:200::/64; .1 and ::1 are the node.
+declare -A NP_TOPO_SHORT NP_TOPO_A4 NP_TOPO_A6
+np_topo_load() {
+	local name short a4 a6
+	NP_PODS=""
+	while read -r name short a4 a6; do
+		case "$name" in '#'* | '') continue ;; esac
+		NP_PODS="$NP_PODS${NP_PODS:+ }$name"
+		NP_TOPO_SHORT[$name]=$short NP_TOPO_A4[$name]=$a4 NP_TOPO_A6[$name]=$a6
+	done <"$1"
+}
+
 # np_pod_short x/a -> xa ; np_pod_ns x/a -> np-PID-xa
-np_pod_short() { printf '%s' "${1%%/*}${1##*/}"; }
+np_pod_short() {
+	if [ -n "${NP_TOPO_SHORT[$1]:-}" ]; then printf '%s' "${NP_TOPO_SHORT[$1]}"; return; fi
+	printf '%s' "${1%%/*}${1##*/}"
+}
 np_pod_ns() { printf '%s-%s' "$NP_PFX" "$(np_pod_short "$1")"; }
 
 # np_pod_addr POD FAMILY -> the pod's address
 np_pod_addr() {
 	local n
+	if [ -n "${NP_TOPO_A4[$1]:-}" ]; then
+		if [ "$2" = 6 ]; then printf '%s' "${NP_TOPO_A6[$1]}"; else printf '%s' "${NP_TOPO_A4[$1]}"; fi
+		return
+	fi
 	case "${1%%/*}" in x) n=1 ;; y) n=2 ;; z) n=3 ;; *) return 1 ;; esac
 	case "${1##*/}" in a) n=${n}1 ;; b) n=${n}2 ;; c) n=${n}3 ;; *) return 1 ;; esac
 	if [ "$2" = 6 ]; then printf 'fd00:200::%s' "$n"; else printf '10.200.0.%s' "$n"; fi

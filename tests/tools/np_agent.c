@@ -398,6 +398,19 @@ struct receiver {
 	int family, fd;
 };
 
+/* Sends a header-included packet from a raw socket. The address's port must be 0: an IPv6 raw
+ * socket reads sin6_port as a protocol number (rawv6_sendmsg) and refuses one above 255, so
+ * SCTP and UDP probes to ports over 255 were silently never sent over IPv6. */
+static ssize_t raw_sendto(int fd, const void *pkt, size_t len, const struct addr *dst)
+{
+	struct sockaddr_storage ss = dst->ss;
+	if (dst->family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	return sendto(fd, pkt, len, 0, (struct sockaddr *)&ss, dst->len);
+}
+
 #define PROBE_TAG_BASE 0x4e500000u /* initiate tag = base + probe index */
 
 static void probe_send(struct probe *p, int idx)
@@ -408,7 +421,7 @@ static void probe_send(struct probe *p, int idx)
 		size_t len = build_packet(true, &p->src, &p->daddr, pkt, sport, p->port,
 					  PROBE_TAG_BASE + (uint32_t)idx);
 
-		sendto(p->fd, pkt, len, 0, (struct sockaddr *)&p->daddr.ss, p->daddr.len);
+		raw_sendto(p->fd, pkt, len, &p->daddr);
 	} else {
 		char msg[32];
 		int len = snprintf(msg, sizeof(msg), "np-%d", idx);
@@ -723,7 +736,7 @@ static int cmd_raw_probe(int argc, char **argv)
 		unsigned sport = 20000 + (unsigned)((token + (uint32_t)i * 7919) % 40000);
 		size_t len = build_packet(sctp, &src, &dst, pkt, sport, port, token);
 
-		if (sendto(tx, pkt, len, 0, (struct sockaddr *)&dst.ss, dst.len) == (ssize_t)len)
+		if (raw_sendto(tx, pkt, len, &dst) == (ssize_t)len)
 			sent++;
 		else
 			fprintf(stderr, "np_agent: sendto: %s\n", strerror(errno));
