@@ -75,10 +75,13 @@ int cmd_check(int argc, char **argv)
 				d.errors + d.warnings + d.notes - d.n);
 	}
 	/* with --json, stdout stays one JSON document; the summary goes to stderr */
-	fprintf(as_json ? stderr : stdout,
-		"%zu error%s, %zu warning%s; %zu namespaces, %zu pods, %zu policies\n", d.errors,
+	FILE *out = as_json ? stderr : stdout;
+	fprintf(out, "%zu error%s, %zu warning%s; %zu namespaces, %zu pods, %zu policies", d.errors,
 		d.errors == 1 ? "" : "s", d.warnings, d.warnings == 1 ? "" : "s", inv->n_nss,
 		inv->n_pods, inv->n_pols);
+	if (inv->n_admins)
+		fprintf(out, ", %zu admin-tier policies", inv->n_admins);
+	fprintf(out, "\n");
 	int rc = r < 0 || d.errors ? 2 : strict && d.warnings ? 1 : 0;
 	np_diags_free(&d);
 	np_inventory_free(inv);

@@ -188,4 +188,5 @@ void np_lint(const struct np_inventory *inv, struct np_diags *d)
 		}
 	}
 	free(dns);
+	np_lint_admin(inv, d);
 }

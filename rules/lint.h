@@ -12,4 +12,8 @@
  * has none (a directory of policies alone is linted for what can be said without pods). */
 void np_lint(const struct np_inventory *inv, struct np_diags *d);
 
+/* The admin tiers' part of np_lint (lint_admin.c): equal priorities over the same pods, Pass in
+ * the Baseline tier, rules an earlier rule of the same policy always matches first. */
+void np_lint_admin(const struct np_inventory *inv, struct np_diags *d);
+
 #endif

@@ -364,8 +364,8 @@ static enum np_action parse_action(struct np_pctx *c, const struct admin_kind *k
 		hint = k->v1 ? " (Accept is the v1alpha2 spelling)" : " (Allow is the v1alpha1 spelling)";
 	else if (!strcmp(a, "Pass"))
 		hint = " (a BaselineAdminNetworkPolicy has no Pass)";
-	perr(c, "unknown action \"%s\" (want %s, Deny%s)%s", a, accept,
-	     k->pass_allowed ? " or Pass" : "", hint);
+	perr(c, "unknown action \"%s\" (want %s%s)%s", a, accept,
+	     k->pass_allowed ? ", Deny or Pass" : " or Deny", hint);
 	leave(c, save);
 	return NP_ACT_NONE;
 }

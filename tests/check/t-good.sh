@@ -19,7 +19,8 @@ import json, sys
 recs = json.load(sys.stdin)
 assert recs == [{"severity": "note", "file": "good/40-more.json", "line": 11, "column": 34,
                  "pointer": "/items/2/kind",
-                 "message": "skipping kind ConfigMap (netpol reads NetworkPolicy, Namespace, Pod, Node)"}], recs
+                 "message": "skipping kind ConfigMap (netpol reads NetworkPolicy, ClusterNetworkPolicy, "
+                            "AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, Pod, Node)"}], recs
 ' || { echo "FAIL: --json content"; fail=1; }
 fi
 

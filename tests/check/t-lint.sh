@@ -43,4 +43,18 @@ YAML
 out=$("$NETPOL" check "$tmp" 2>&1)
 case $out in *"cannot reach DNS"*) echo "FAIL: DNS warning despite allow-dns"; fail=1 ;; esac
 expect "$out" "0 errors, 7 warnings"
+
+# the admin tiers: equal priorities over the same pods, Pass in Baseline, a shadowed rule
+out=$("$NETPOL" check lint-admin 2>&1); rc=$?
+[ $rc -eq 0 ] || { echo "FAIL: admin lint warnings must exit 0, got $rc"; fail=1; }
+expect "$out" "lint-admin/admin.yaml:12:5: warning: ClusterNetworkPolicy guard-a: rule egress[1] can never match: egress[0] (all-pods) matches every flow it does, first [at /spec/egress/1]"
+expect "$out" "lint-admin/admin.yaml:21:13: warning: ClusterNetworkPolicy guard-b: same tier and priority (20) as ClusterNetworkPolicy guard-a over the same pods"
+expect "$out" "lint-admin/admin.yaml:35:5: warning: ClusterNetworkPolicy base: ingress[0]: Pass in the Baseline tier goes to the default"
+expect "$out" "0 errors, 3 warnings; 2 namespaces, 2 pods, 0 policies, 3 admin-tier policies"
+# a subject that selects other pods: no equal-priority warning
+sed 's/app: web/app: none/' lint-admin/admin.yaml >"$tmp/admin.yaml"
+cp lint-admin/inventory.yaml "$tmp/"
+rm -f "$tmp"/policies.yaml "$tmp"/zz-dns.yaml
+out=$("$NETPOL" check "$tmp" 2>&1)
+case $out in *"same tier and priority"*) echo "FAIL: equal-priority warning for disjoint subjects"; fail=1 ;; esac
 exit $fail
