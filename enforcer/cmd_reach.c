@@ -285,6 +285,15 @@ static void print_policy_list(const struct np_side_verdict *sv)
 		printf("%s%s/%s", i ? ", " : "", sv->isolating[i]->ns, sv->isolating[i]->name);
 }
 
+/* "CNP/egress-tcp egress[3] \"deny-to-slytherin\"" */
+static void print_admin_rule(const struct np_admin_policy *ap, bool ingress, size_t rule)
+{
+	const struct np_rule *r = ingress ? &ap->in[rule] : &ap->out[rule];
+	printf("%s/%s %s[%zu]", ap->short_kind, ap->name, ingress ? "ingress" : "egress", rule);
+	if (r->name)
+		printf(" \"%s\"", r->name);
+}
+
 static void print_side(const char *dir, const struct np_endpoint *ep,
 		       const struct np_side_verdict *sv)
 {
@@ -292,7 +301,29 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 	bool ingress = !strcmp(dir, "ingress");
 
 	printf("  %-7s at %s: ", dir, endpoint_name(ep, name, sizeof(name)));
+	if (sv->pass_admin) {
+		printf("Admin tier passes (");
+		print_admin_rule(sv->pass_admin, ingress, sv->pass_admin_rule);
+		printf(" Pass); ");
+	}
+	if (sv->why == NP_WHY_ADMIN || sv->why == NP_WHY_BASELINE) {
+		const struct np_rule *r = ingress ? &sv->admin->in[sv->admin_rule]
+						  : &sv->admin->out[sv->admin_rule];
+		if (sv->why == NP_WHY_BASELINE)
+			printf("not isolated by NetworkPolicy; ");
+		printf("%s tier: %s by ", np_tier_name(sv->admin->tier),
+		       sv->allowed ? "allowed" : "dropped");
+		print_admin_rule(sv->admin, ingress, sv->admin_rule);
+		printf(" %s\n", np_action_name(r->action));
+		return;
+	}
 	if (!sv->isolated) {
+		if (sv->pass_baseline) {
+			printf("not isolated by NetworkPolicy; Baseline tier passes (");
+			print_admin_rule(sv->pass_baseline, ingress, sv->pass_baseline_rule);
+			printf(" Pass): allowed\n");
+			return;
+		}
 		printf("%s: allowed\n", np_side_why_str(sv->why));
 		return;
 	}
@@ -312,7 +343,19 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 	printf(" allows it\n");
 }
 
-static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verdict *sv)
+static json_t *admin_rule_json(const struct np_admin_policy *ap, bool ingress, size_t rule)
+{
+	const struct np_rule *r = ingress ? &ap->in[rule] : &ap->out[rule];
+	json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s?}", "tier", np_tier_name(ap->tier), "kind",
+			      ap->kind, "policy", ap->name, "rule", (int)rule, "action",
+			      np_action_name(r->action), "name", r->name);
+	if (!o)
+		abort();
+	return o;
+}
+
+static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verdict *sv,
+			 bool ingress)
 {
 	char name[300], pol[600];
 	json_t *iso = json_array();
@@ -325,6 +368,16 @@ static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verd
 			      sv->isolated, "isolating", iso);
 	if (!o)
 		abort();
+	if (sv->why == NP_WHY_ADMIN || sv->why == NP_WHY_BASELINE)
+		json_object_set_new(o, "decided_by", admin_rule_json(sv->admin, ingress, sv->admin_rule));
+	json_t *passes = json_array();
+	if (sv->pass_admin)
+		json_array_append_new(passes, admin_rule_json(sv->pass_admin, ingress,
+							      sv->pass_admin_rule));
+	if (sv->pass_baseline)
+		json_array_append_new(passes, admin_rule_json(sv->pass_baseline, ingress,
+							      sv->pass_baseline_rule));
+	json_object_set_new(o, "passes", passes);
 	if (sv->why == NP_WHY_RULE) {
 		snprintf(pol, sizeof(pol), "%s/%s", sv->policy->ns, sv->policy->name);
 		json_object_set_new(o, "policy", json_string(pol));
@@ -347,7 +400,8 @@ static void print_explain_json(const struct np_flow *f, const struct np_verdict 
 		endpoint_name(&f->src, sn, sizeof(sn)), "to", endpoint_name(&f->dst, dn, sizeof(dn)),
 		"from_addr", np_addr_str(&f->src.addr, sa), "to_addr", np_addr_str(&f->dst.addr, da),
 		"protocol", np_proto_name(f->proto), "port", (int)f->port, "family", family, "egress",
-		side_json(&f->src, &vd->egress), "ingress", side_json(&f->dst, &vd->ingress));
+		side_json(&f->src, &vd->egress, false), "ingress",
+		side_json(&f->dst, &vd->ingress, true));
 	if (!root)
 		abort();
 	json_dumpf(root, stdout, JSON_COMPACT);
