@@ -51,6 +51,17 @@ static void all_isolated(const struct nl_table *t, struct ct_affected *out)
 	}
 }
 
+/* Does the table hold the admin tiers (their dispatch maps)? There a peer set that gains an
+ * address can narrow: the set may feed an admin Deny, or a Pass that hands the flow to a
+ * NetworkPolicy which drops it. */
+static bool has_admin_tiers(const struct nl_table *t)
+{
+	for (size_t i = 0; i < t->n_sets; i++)
+		if (!strcmp(t->sets[i].name, "aegr4") || !strcmp(t->sets[i].name, "begr4"))
+			return true;
+	return false;
+}
+
 void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -59,6 +70,7 @@ void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 		if (td->cur->family != NFPROTO_INET)
 			continue; /* the bridge table is stateless */
 		bool all = td->replace != NULL;
+		bool tiers = has_admin_tiers(td->cur);
 		for (size_t i = 0; i < td->n_chains; i++)
 			all |= td->chains[i].old != NULL; /* rewritten, recreated or removed */
 		for (size_t i = 0; i < td->n_sets && !all; i++) {
@@ -73,6 +85,8 @@ void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 			} else {
 				for (size_t j = 0; j < sd->n_del; j++)
 					add_range(out, fam, sd->del[j]->lo, sd->del[j]->hi);
+				for (size_t j = 0; tiers && j < sd->n_add; j++)
+					add_range(out, fam, sd->add[j]->lo, sd->add[j]->hi);
 				if (!sd->cur) /* a whole peer set went away */
 					for (size_t j = 0; j < s->n_elems; j++)
 						add_range(out, fam, s->elems[j].lo, s->elems[j].hi);

@@ -9,6 +9,9 @@
 # ruleset (incremental changes); the case then applies a directory without policies, which must
 # open everything again, and `netpol flush` starts the next case from nothing.
 #
+# NP_EXTRA_INV=DIR adds DIR's files to every step's inventory (t-conformance-admin.sh runs the
+# cases with a permissive admin-tier policy that way).
+#
 # Usage: t-conformance.sh [CASE...]   (default: every case)
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
@@ -52,6 +55,7 @@ run_step() { # step_dir label
 	local sd=$1 label=$2 inv="$NP_TMP/inv" specs="" spec key proto port fam k bad rbad rc=0
 	rm -rf "$inv"
 	case_assemble "$sd" "$inv" || { echo "  $label: cannot assemble the inventory"; return 1; }
+	[ -z "${NP_EXTRA_INV:-}" ] || cp "$NP_EXTRA_INV"/* "$inv"/ || return 1
 	nsteps=$((nsteps + 1))
 	if ! np_node "$NETPOL" apply "$inv" >"$NP_TMP/apply.log" 2>&1; then
 		echo "  $label: netpol apply FAILED:"; sed 's/^/      /' "$NP_TMP/apply.log" | head -20
