@@ -560,9 +560,66 @@ static void test_deterministic(void **state)
 	free(texts[1]);
 }
 
+
+/* The admin tiers: maps only when admin policies exist; elements only for the pods a tier's
+ * policies select; tier chains shared by pods with the same policies; actions as verdicts. */
+static void test_admin_tiers(void **state)
+{
+	struct fixture f;
+	build(&f, NS_L("shop", "{team: a}") NS_L("lab", "{team: b}")
+		  POD("shop", "a", "{app: a}", "n1", "[{ip: 10.1.0.2}, {ip: 'fd00::2'}]", NOPORTS)
+		  POD("shop", "b", "{app: b}", "n1", "[{ip: 10.1.0.3}]", NOPORTS)
+		  POD("lab", "c", "{app: c}", "n1", "[{ip: 10.1.0.4}]", NOPORTS));
+	assert_null(ruleset_table_set(f.t, "aing4"));
+	assert_int_equal(chain(f.t, "ingress-fwd")->n_rules, 4);
+	done(&f);
+
+	build(&f, NS_L("shop", "{team: a}") NS_L("lab", "{team: b}")
+		  POD("shop", "a", "{app: a}", "n1", "[{ip: 10.1.0.2}, {ip: 'fd00::2'}]", NOPORTS)
+		  POD("shop", "b", "{app: b}", "n1", "[{ip: 10.1.0.3}]", NOPORTS)
+		  POD("lab", "c", "{app: c}", "n1", "[{ip: 10.1.0.4}]", NOPORTS)
+		  "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n"
+		  "metadata: {name: guard}\nspec: {tier: Admin, priority: 1, subject: {namespaces:"
+		  " {matchLabels: {team: a}}}, ingress: [{action: Pass, from: [{namespaces: "
+		  "{matchLabels: {team: b}}}]}, {action: Deny, from: [{namespaces: {}}]}]}\n---\n");
+	/* shop's two pods share one tier chain; lab's pod has none */
+	const struct rs_set *m = ruleset_table_set(f.t, "aing4");
+	assert_non_null(m);
+	assert_int_equal(m->n_elems, 2);
+	assert_string_equal(m->elems[0].target, m->elems[1].target);
+	assert_int_equal(ruleset_table_set(f.t, "aing6")->n_elems, 1);
+	assert_int_equal(ruleset_table_set(f.t, "bing4")->n_elems, 0);
+	assert_int_equal(ruleset_table_set(f.t, "aegr4")->n_elems, 0);
+	/* base chain: ct, nd, Admin vmaps, NetworkPolicy vmaps, Baseline vmaps */
+	const struct rs_chain *base = chain(f.t, "ingress-fwd");
+	assert_int_equal(base->n_rules, 8);
+	assert_string_equal(base->rules[2].target, "aing4");
+	assert_string_equal(base->rules[4].target, "ing4");
+	assert_string_equal(base->rules[6].target, "bing4");
+	/* tier chain: jump the policy, then hand over to NetworkPolicy */
+	const struct rs_chain *tc = chain(f.t, m->elems[0].target);
+	assert_int_equal(tc->n_rules, 2);
+	assert_int_equal(tc->rules[0].verdict, RS_V_JUMP);
+	assert_string_equal(tc->rules[0].target, "apol-CNP/guard-in");
+	assert_int_equal(tc->rules[1].verdict, RS_V_GOTO);
+	assert_string_equal(tc->rules[1].target, "tier-np-in");
+	/* the policy chain: Pass = goto tier-np-in, Deny = drop, each counted per rule */
+	const struct rs_chain *pc = chain(f.t, "apol-CNP/guard-in");
+	assert_int_equal(pc->rules[0].verdict, RS_V_GOTO);
+	assert_string_equal(pc->rules[0].target, "tier-np-in");
+	assert_string_equal(pc->rules[0].counter, "cnt-CNP/guard-in-0");
+	assert_int_equal(pc->rules[pc->n_rules - 1].verdict, RS_V_DROP);
+	assert_string_equal(pc->rules[pc->n_rules - 1].counter, "cnt-CNP/guard-in-1");
+	const struct rs_chain *np = chain(f.t, "tier-np-in");
+	assert_int_equal(np->rules[np->n_rules - 1].verdict, RS_V_ACCEPT);
+	done(&f);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_admin_tiers),
 		cmocka_unit_test(test_dispatch_and_chains),
 		cmocka_unit_test(test_rule_comments),
 		cmocka_unit_test(test_ipblock_normalized),

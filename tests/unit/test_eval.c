@@ -454,6 +454,93 @@ static void test_endpoints(void **state)
 	unload(&fx);
 }
 
+
+/* ---- cluster admin tiers ---- */
+
+#define CNP(name, tier, prio, subject, rules)                                                   \
+	"apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n"            \
+	"metadata: {name: " name "}\nspec: {tier: " tier ", priority: " prio ", subject: "      \
+	subject ", " rules "}\n---\n"
+#define DENY_ALL_IN_X POLICY("x", "deny-in", "{podSelector: {}, policyTypes: [Ingress]}")
+
+static void test_admin_accept_skips_networkpolicy(void **state)
+{
+	struct fixture fx = load(BASE DENY_ALL_IN_X CNP(
+		"ok-y", "Admin", "5", "{namespaces: {matchLabels: {team: red}}}",
+		"ingress: [{action: Accept, from: [{namespaces: {matchLabels: {team: blue}}}]}]"));
+	struct np_verdict v;
+	explain(&fx, "y/a", "x/a", NP_PROTO_TCP, 80, 4, &v);
+	assert_true(v.allowed);
+	assert_int_equal(v.ingress.why, NP_WHY_ADMIN);
+	assert_string_equal(v.ingress.admin->name, "ok-y");
+	np_verdict_clear(&v);
+	/* x/b -> x/a matches no Admin rule: the NetworkPolicy denies */
+	explain(&fx, "x/b", "x/a", NP_PROTO_TCP, 80, 4, &v);
+	assert_false(v.allowed);
+	assert_int_equal(v.ingress.why, NP_WHY_NO_RULE);
+	np_verdict_clear(&v);
+	unload(&fx);
+	(void)state;
+}
+
+static void test_admin_pass_goes_to_networkpolicy(void **state)
+{
+	struct fixture fx = load(BASE DENY_ALL_IN_X CNP(
+		"pass-y", "Admin", "5", "{namespaces: {}}",
+		"ingress: [{action: Pass, from: [{namespaces: {matchLabels: {team: blue}}}]}]")
+		CNP("deny-y", "Admin", "6", "{namespaces: {}}",
+		    "ingress: [{action: Deny, from: [{namespaces: {}}]}]")
+		CNP("accept-all", "Baseline", "0", "{namespaces: {}}",
+		    "ingress: [{action: Accept, from: [{namespaces: {}}]}]"));
+	struct np_verdict v;
+	/* Pass at 5 skips the Deny at 6; x is isolated by NetworkPolicy, which denies, and the
+	 * Baseline Accept is never reached */
+	explain(&fx, "y/a", "x/a", NP_PROTO_TCP, 80, 4, &v);
+	assert_false(v.allowed);
+	assert_int_equal(v.ingress.why, NP_WHY_NO_RULE);
+	assert_non_null(v.ingress.pass_admin);
+	assert_string_equal(v.ingress.pass_admin->name, "pass-y");
+	np_verdict_clear(&v);
+	/* x/b -> y/a: no Pass for x's pods, so the Deny at 6 decides */
+	explain(&fx, "x/b", "y/a", NP_PROTO_TCP, 80, 4, &v);
+	assert_false(v.allowed);
+	assert_int_equal(v.ingress.why, NP_WHY_ADMIN);
+	assert_string_equal(v.ingress.admin->name, "deny-y");
+	np_verdict_clear(&v);
+	unload(&fx);
+	(void)state;
+}
+
+static void test_admin_egress_accept_keeps_ingress(void **state)
+{
+	struct fixture fx = load(BASE DENY_ALL_IN_X CNP(
+		"out-ok", "Admin", "1", "{namespaces: {}}",
+		"egress: [{action: Accept, to: [{networks: ['10.0.0.0/8', 'fd00::/64']}]}]"));
+	struct np_flow f = flow(&fx, "y/a", "x/b", NP_PROTO_TCP, 80, 4);
+	/* egress accepted at y/a, ingress still denied at x/b by its NetworkPolicy */
+	assert_false(np_eval_allowed(fx.ev, &f));
+	f = flow(&fx, "x/a", "y/a", NP_PROTO_TCP, 80, 4);
+	assert_true(np_eval_allowed(fx.ev, &f));
+	unload(&fx);
+	(void)state;
+}
+
+static void test_anp_named_port_any_protocol(void **state)
+{
+	struct fixture fx = load(BASE
+		"apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n"
+		"metadata: {name: dns-only}\nspec: {priority: 3, subject: {namespaces: {}},"
+		" egress: [{action: Allow, to: [{namespaces: {}}], ports: [{namedPort: dns}]},"
+		" {action: Deny, to: [{namespaces: {}}]}]}\n---\n");
+	/* x/a's container port "dns" is UDP 53: the protocol-less named port matches it */
+	struct np_flow f = flow(&fx, "x/b", "x/a", NP_PROTO_UDP, 53, 4);
+	assert_true(np_eval_allowed(fx.ev, &f));
+	f = flow(&fx, "x/b", "x/a", NP_PROTO_TCP, 53, 4);
+	assert_false(np_eval_allowed(fx.ev, &f));
+	unload(&fx);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +558,10 @@ int main(void)
 		cmocka_unit_test(test_to_own_node),
 		cmocka_unit_test(test_union_of_policies),
 		cmocka_unit_test(test_endpoints),
+		cmocka_unit_test(test_admin_accept_skips_networkpolicy),
+		cmocka_unit_test(test_admin_pass_goes_to_networkpolicy),
+		cmocka_unit_test(test_admin_egress_accept_keeps_ingress),
+		cmocka_unit_test(test_anp_named_port_any_protocol),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
