@@ -2,7 +2,10 @@
  * List files, for the compile and apply benchmarks.
  *
  *   gen_cluster OUTDIR [--pods 10000] [--namespaces 100] [--policies 1000] [--seed 1]
- *                      [--nodes 10]
+ *                      [--nodes 10] [--admin 0]
+ *   --admin N adds N ClusterNetworkPolicies of 25 rules each (the v1alpha2 limit), 80 % in the
+ *   Admin tier and 20 % in the Baseline tier, with namespace and pod subjects, pod, namespace
+ *   and networks peers, Accept/Deny/Pass, numbered and ranged ports: admin-policies.json.
  *
  * OUTDIR (created if missing) gets namespaces.json, and per namespace NS pods-NS.json and
  * netpol-NS.json (one file per namespace so a benchmark can churn one namespace by rewriting
@@ -27,7 +30,7 @@
 #include <sys/stat.h>
 
 struct gen {
-	long pods, nss, pols, nodes;
+	long pods, nss, pols, nodes, admins;
 	uint64_t rng;
 	const char *out;
 };
@@ -407,6 +410,66 @@ static void gen_policies(struct gen *g)
 	}
 }
 
+static json_t *cnp_rule(struct gen *g, long i, int r, bool ingress, bool baseline)
+{
+	static const char *const actions[] = { "Pass", "Deny", "Accept" };
+	char name[64], cidr[64];
+	snprintf(name, sizeof(name), "rule-%d", r);
+	json_t *peer;
+	switch (r % 3) {
+	case 0:
+		peer = json_pack("{s:o}", "namespaces", labels1("team", ns_team(i + r)));
+		break;
+	case 1:
+		peer = json_pack("{s:{s:o, s:o}}", "pods", "namespaceSelector",
+				 labels1("env", envs[(i + r) % 3]), "podSelector",
+				 labels1("app", apps[rndn(g, 8)]));
+		break;
+	default:
+		if (ingress) {
+			peer = json_pack("{s:o}", "namespaces", labels1("env", envs[r % 3]));
+			break;
+		}
+		snprintf(cidr, sizeof(cidr), "10.%ld.%d.0/24", 100 + i % 100, r);
+		peer = json_pack("{s:[s, s]}", "networks", cidr, "fd00:99::/64");
+		break;
+	}
+	json_t *proto = r % 2 ? json_pack("{s:{s:{s:i}}}", "tcp", "destinationPort", "number",
+					  7000 + r)
+			      : json_pack("{s:{s:{s:{s:i, s:i}}}}", "udp", "destinationPort",
+					  "range", "start", 7000 + r, "end", 7100 + r);
+	return json_pack("{s:s, s:s, s:[o], s:[o]}", "name", name, "action",
+			 actions[(i + r) % 3 + (baseline && (i + r) % 3 == 0)], ingress ? "from" : "to",
+			 peer, "protocols", proto);
+}
+
+static void gen_admins(struct gen *g)
+{
+	if (!g->admins)
+		return;
+	json_t *list = list_new(), *items = json_object_get(list, "items");
+	for (long i = 0; i < g->admins; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "admin-%03ld", i);
+		json_t *subject = i % 2 ? json_pack("{s:o}", "namespaces", labels1("team", ns_team(i)))
+				       : json_pack("{s:{s:o, s:o}}", "pods", "namespaceSelector",
+						   labels1("env", envs[i % 3]), "podSelector",
+						   labels1("app", apps[i % 8]));
+		json_t *in = json_array(), *out = json_array();
+		for (int r = 0; r < 25; r++)
+			json_array_append_new(r < 13 ? in : out,
+					      cnp_rule(g, i, r, r < 13, i >= g->admins * 8 / 10));
+		json_array_append_new(
+			items, json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:o, s:o, s:o}}",
+					 "apiVersion", "policy.networking.k8s.io/v1alpha2", "kind",
+					 "ClusterNetworkPolicy", "metadata", "name", name, "spec",
+					 "tier", i < g->admins * 8 / 10 ? "Admin" : "Baseline",
+					 "priority", (int)(i % 1000), "subject", subject, "ingress", in,
+					 "egress", out));
+	}
+	list_write(g, list, "admin-policies.json");
+}
+
 static long num_arg(const char *opt, const char *v, long min)
 {
 	char *end;
@@ -432,18 +495,20 @@ int main(int argc, char **argv)
 			g.pols = num_arg(a, v, 0), i++;
 		else if (!strcmp(a, "--nodes"))
 			g.nodes = num_arg(a, v, 1), i++;
+		else if (!strcmp(a, "--admin"))
+			g.admins = num_arg(a, v, 0), i++;
 		else if (!strcmp(a, "--seed"))
 			g.rng = (uint64_t)num_arg(a, v, 0), i++;
 		else if (a[0] == '-' || g.out) {
 			fprintf(stderr, "usage: gen_cluster OUTDIR [--pods N] [--namespaces N] "
-					"[--policies N] [--seed N] [--nodes N]\n");
+					"[--policies N] [--seed N] [--nodes N] [--admin N]\n");
 			return 2;
 		} else
 			g.out = a;
 	}
 	if (!g.out) {
 		fprintf(stderr, "usage: gen_cluster OUTDIR [--pods N] [--namespaces N] "
-				"[--policies N] [--seed N] [--nodes N]\n");
+				"[--policies N] [--seed N] [--nodes N] [--admin N]\n");
 		return 2;
 	}
 	if (g.nss > 1000) {
@@ -455,5 +520,6 @@ int main(int argc, char **argv)
 	gen_namespaces(&g);
 	gen_pods(&g);
 	gen_policies(&g);
+	gen_admins(&g);
 	return 0;
 }
