@@ -19,6 +19,18 @@ for c in "$SRC"/tests/cases/*/1; do
 	[ -d "$c" ] || continue
 	n=$((n + 1)); case_assemble "$c" "$TMP/dir$n" >/dev/null 2>&1 || exit 1
 done
+# the admin tiers: a few steps of the conformance port (every peer, port and action kind) and
+# the admin golden inputs
+for c in "$SRC"/tests/admin-cases/CNPAdminTierGress/1 "$SRC"/tests/admin-cases/CNPAdminTierEgressNodePeers/1 \
+	"$SRC"/tests/admin-cases/CNPAdminTierIngressNamedPort/1 \
+	"$SRC"/tests/admin-cases/CNPBaselineTierEgressInlineCIDRPeers/4 "$SRC"/tests/golden/admin-*/in; do
+	[ -d "$c" ] || continue
+	n=$((n + 1))
+	case $c in
+	*/in) cp -r "$c" "$TMP/dir$n" ;;
+	*) case_assemble "$c" "$TMP/dir$n" >/dev/null 2>&1 || exit 1 ;;
+	esac
+done
 for d in "$SRC/policies" "$SRC"/policies/*/; do
 	ls "$d"/*.yaml >/dev/null 2>&1 || ls "$d"/*.json >/dev/null 2>&1 || continue
 	n=$((n + 1)); mkdir -p "$TMP/dir$n"
