@@ -716,16 +716,16 @@ static void parse_namespace(struct np_pctx *c, const json_t *obj)
 	*np_inventory_add_namespace(c->inv) = ns;
 }
 
-static enum np_proto parse_proto_field(struct np_pctx *c, const json_t *obj)
+enum np_proto np_json_get_proto(struct np_pctx *c, const json_t *obj, const char *key)
 {
-	const char *p = np_json_get_string(c, obj, "protocol", false);
+	const char *p = np_json_get_string(c, obj, key, false);
 	if (!p || !strcmp(p, "TCP"))
 		return NP_PROTO_TCP;
 	if (!strcmp(p, "UDP"))
 		return NP_PROTO_UDP;
 	if (!strcmp(p, "SCTP"))
 		return NP_PROTO_SCTP;
-	size_t save = np_pctx_enter(c, "protocol");
+	size_t save = np_pctx_enter(c, key);
 	perr(c, "unknown protocol \"%s\" (want TCP, UDP or SCTP)", p);
 	np_pctx_leave(c, save);
 	return NP_PROTO_TCP;
@@ -755,7 +755,7 @@ static void parse_container_ports(struct np_pctx *c, const json_t *spec, struct 
 			long long num;
 			if (np_json_get_int(c, pj, "containerPort", 1, 65535, &num))
 				cp->port = (uint16_t)num;
-			cp->proto = parse_proto_field(c, pj);
+			cp->proto = np_json_get_proto(c, pj, "protocol");
 			cp->name = name ? np_arena_strdup(c->inv->arena, name) : NULL;
 			pod->n_ports++;
 		});

@@ -50,6 +50,8 @@ bool np_json_get_int(struct np_pctx *c, const json_t *obj, const char *key, long
 json_t *np_json_get_typed(struct np_pctx *c, const json_t *obj, const char *key, json_type t);
 /* An error for every key of obj not in the NULL-terminated allowed list. */
 void np_json_check_fields(struct np_pctx *c, const json_t *obj, const char *const *allowed);
+/* A protocol name at key: TCP (also when absent), UDP or SCTP; TCP after an error. */
+enum np_proto np_json_get_proto(struct np_pctx *c, const json_t *obj, const char *key);
 /* A label selector (c->p at it). */
 void np_parse_selector(struct np_pctx *c, const json_t *sel, struct np_selector *out);
 

@@ -218,21 +218,6 @@ static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json
 	return true;
 }
 
-static enum np_proto proto_of(struct np_pctx *c, const json_t *obj, const char *key)
-{
-	const char *p = np_json_get_string(c, obj, key, false);
-	if (!p || !strcmp(p, "TCP"))
-		return NP_PROTO_TCP;
-	if (!strcmp(p, "UDP"))
-		return NP_PROTO_UDP;
-	if (!strcmp(p, "SCTP"))
-		return NP_PROTO_SCTP;
-	size_t save = enter(c, key);
-	perr(c, "unknown protocol \"%s\" (want TCP, UDP or SCTP)", p);
-	leave(c, save);
-	return NP_PROTO_TCP;
-}
-
 /* An integer 1..65535 at key; 0 after an error. */
 static uint16_t port_at(struct np_pctx *c, const json_t *obj, const char *key)
 {
@@ -336,11 +321,11 @@ static void parse_v1_port(struct np_pctx *c, const json_t *pj, struct np_port *o
 		np_pctx_type_error(c, v, "an object");
 	} else if (which == 0) {
 		np_json_check_fields(c, v, numf);
-		out->proto = proto_of(c, v, "protocol");
+		out->proto = np_json_get_proto(c, v, "protocol");
 		out->port = port_at(c, v, "port");
 	} else {
 		np_json_check_fields(c, v, rangef);
-		out->proto = proto_of(c, v, "protocol");
+		out->proto = np_json_get_proto(c, v, "protocol");
 		range_at(c, v, out);
 	}
 	leave(c, save);

@@ -1,8 +1,7 @@
 #!/bin/sh
 # Admin-tier benchmark: what 100 ClusterNetworkPolicies of 25 rules each cost.
-#   compile   netpol render DIR --node N (median of RUNS) on the 10,000-pod / 1,000-policy
-#             cluster of gen_cluster, without and with `--admin 100`
-#   apply     full apply --node N and the incremental apply of one added pod, same two clusters
+#   compile   compile.sh and apply.sh with ADMIN=100: the 10,000-pod / 1,000-policy cluster
+#   apply     plus 100 admin policies (their runs without it, earlier in make bench, compare)
 #   conn/s    np_agent connrate x/a -> x/b on the 9-pod topology of tests/kernel/lib.sh with
 #             10 NetworkPolicies selecting x/b, then the same plus 100 admin policies (25 rules,
 #             80 Admin / 20 Baseline) selecting the y and z pods but not x, then plus the same
@@ -10,77 +9,29 @@
 #             policies of 25 rules that do not match, then NetworkPolicy decides)
 # Figures are printed, not asserted. Targets: connection rate with the admin policies >= 0.95x
 # without; incremental apply of one pod <= 5 ms.
-# Env: NETPOL_BUILD, NETPOL, RUNS (3), SECS (3), PODS, NAMESPACES, POLICIES, NODES
+# Env: NETPOL_BUILD, NETPOL, RUNS (3), SECS (3); PODS etc. as compile.sh and apply.sh
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
 . "$(dirname "$0")/../kernel/lib.sh"
 RUNS=${RUNS:-3} SECS=${SECS:-3}
-PODS=${PODS:-10000} NAMESPACES=${NAMESPACES:-100} POLICIES=${POLICIES:-1000} NODES=${NODES:-10}
-GEN=$NP_BUILD/tests/gen_cluster
 np_require_root
 np_require_netpol apply
-[ -x "$GEN" ] || { echo "admin.sh: missing $GEN (make tests-built)"; exit 2; }
+
+# ---- compile and apply: the 10,000-pod cluster of compile.sh and apply.sh, plus 100 admin
+# policies (their runs without ADMIN are the comparison) ----
+here=$(cd "$(dirname "$0")" && pwd)
+ADMIN=100 sh "$here/compile.sh" || exit 1
+echo
+ADMIN=100 sh "$here/apply.sh" || exit 1
+echo
+
 trap np_topo_down EXIT
 trap "exit 2" INT TERM HUP
 np_topo_up || exit 1
 np_servers_start || exit 1
 np_node sh -c 'f=/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait; [ -w $f ] && echo 1 >$f; true'
-B=$NP_PFX-bench
-ip netns add "$B" || exit 2
-trap 'ip netns del $B 2>/dev/null; np_topo_down' EXIT
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-# ---- compile and apply on the generated cluster ----
-"$GEN" "$NP_TMP/adm" --pods "$PODS" --namespaces "$NAMESPACES" --policies "$POLICIES" \
-	--nodes "$NODES" --admin 100 >/dev/null || exit 2
-mkdir -p "$NP_TMP/np" && cp "$NP_TMP/adm"/*.json "$NP_TMP/np"/ && rm "$NP_TMP/np/admin-policies.json"
-NODE=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['items'][0]['spec']['nodeName'])" \
-	"$NP_TMP/np/pods-ns-000.json") || exit 2
-echo "cluster: $PODS pods, $NAMESPACES namespaces, $POLICIES NetworkPolicies; node $NODE;" \
-	"with admin: + 100 ClusterNetworkPolicies x 25 rules"
-stat() { # FILE KEY: the value of "KEY N ms" in an apply --stats output
-	awk -v k="$2" '/time:/ { for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$1"
-}
-python3 - "$NP_TMP/np/pods-ns-000.json" "$NP_TMP/extra.json" <<'PY' || exit 2
-import json, sys
-pod = json.load(open(sys.argv[1]))["items"][0]
-pod["metadata"]["name"] = "bench-added-0"
-pod["metadata"]["annotations"]["netpol.io/host-interface"] = "vethbench0"
-pod["status"]["podIP"] = "10.255.255.1"
-pod["status"]["podIPs"] = [{"ip": "10.255.255.1"}, {"ip": "fd00:ffff::1"}]
-json.dump({"apiVersion": "v1", "kind": "List", "items": [pod]}, open(sys.argv[2], "w"))
-PY
-for c in np adm; do
-	d=$NP_TMP/$c
-	: >"$NP_TMP/render"; : >"$NP_TMP/full"; : >"$NP_TMP/inc"; : >"$NP_TMP/incmsg"
-	for i in $(seq "$RUNS"); do
-		t0=$(ms); "$NETPOL" render "$d" --node "$NODE" >"$NP_TMP/r.nft" || exit 1; t1=$(ms)
-		echo $((t1 - t0)) >>"$NP_TMP/render"
-		rm -f "$d/zz-added.json"
-		ip netns exec "$B" "$NETPOL" flush >/dev/null
-		ip netns exec "$B" "$NETPOL" apply --stats --node "$NODE" "$d" >"$NP_TMP/out" 2>&1 ||
-			{ cat "$NP_TMP/out"; exit 1; }
-		awk '/time:/ { for (i = 1; i < NF; i++) { if ($i == "diff+batch") b = $(i + 1); if ($i == "kernel") k = $(i + 1) } print b + k }' \
-			"$NP_TMP/out" >>"$NP_TMP/full"
-		grep messages "$NP_TMP/out" >"$NP_TMP/fullmsg"
-		cp "$NP_TMP/extra.json" "$d/zz-added.json"
-		ip netns exec "$B" "$NETPOL" apply --stats --node "$NODE" "$d" >"$NP_TMP/out" 2>&1 ||
-			{ cat "$NP_TMP/out"; exit 1; }
-		grep -q incremental "$NP_TMP/out" || { echo "expected an incremental apply:"; cat "$NP_TMP/out"; exit 1; }
-		awk '/time:/ { for (i = 1; i < NF; i++) { if ($i == "diff+batch") b = $(i + 1); if ($i == "kernel") k = $(i + 1) } print b + k }' \
-			"$NP_TMP/out" >>"$NP_TMP/inc"
-		grep messages "$NP_TMP/out" >"$NP_TMP/incmsg"
-		rm -f "$d/zz-added.json"
-	done
-	label=$([ $c = np ] && echo "without admin policies" || echo "with 100 admin policies")
-	printf '%-24s render %5s ms | full apply (batch+kernel) %6s ms | one pod added %5s ms\n' \
-		"$label" "$(median <"$NP_TMP/render")" "$(median <"$NP_TMP/full")" "$(median <"$NP_TMP/inc")"
-	echo "    full: $(sed 's/^ *//' "$NP_TMP/fullmsg")"
-	echo "    incremental: $(sed 's/^ *//' "$NP_TMP/incmsg")"
-done
-ip netns exec "$B" "$NETPOL" flush >/dev/null
 
 # ---- connection rate on the 9-pod topology ----
 np_base_inventory "$NP_TMP/c-np"

@@ -8,6 +8,7 @@
 # `apply --stats` (phases: load+build, read-back, diff+batch, kernel commit, conntrack) and are
 # printed, not asserted. Targets: full < 250 ms, one pod added < 5 ms (kernel transaction).
 # Env: NETPOL_BUILD, NETPOL, PODS, NAMESPACES, POLICIES, NODES, SEED, RUNS (3).
+# ADMIN=N adds N admin-tier policies of 25 rules (gen_cluster --admin).
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NETPOL_BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$SRC/$BUILD" ;; esac
@@ -27,11 +28,11 @@ trap 'exit 2' INT TERM HUP
 ip netns add $N || exit 2
 
 "$GEN" "$tmp/cluster" --pods "$PODS" --namespaces "$NAMESPACES" --policies "$POLICIES" \
-	--nodes "$NODES" --seed "$SEED" >/dev/null || exit 2
+	--nodes "$NODES" --seed "$SEED" --admin "${ADMIN:-0}" >/dev/null || exit 2
 # the node of the first pod of the first namespace; the added pod goes there too
 NODE=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['items'][0]['spec']['nodeName'])" \
 	"$tmp/cluster/pods-ns-000.json") || exit 2
-echo "cluster: $PODS pods, $NAMESPACES namespaces, $POLICIES policies, $NODES nodes; node $NODE"
+echo "cluster: $PODS pods, $NAMESPACES namespaces, $POLICIES policies, ${ADMIN:-0} admin policies, $NODES nodes; node $NODE"
 
 # run LABEL ARGS...: RUNS applies starting from no tables; prints the median phases
 full() {

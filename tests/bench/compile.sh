@@ -8,6 +8,7 @@
 # splits render into load / build / emit (build/tests/compile_phases).
 # Prints one line per figure with its target; figures are reported, not asserted.
 # Env: NETPOL_BUILD (build dir), NETPOL, RUNS (5), PODS, NAMESPACES, POLICIES, NODES, SEED,
+# ADMIN=N adds N admin-tier policies of 25 rules (gen_cluster --admin).
 #      KEEP=1 keeps the generated directory.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NETPOL_BUILD:-build}
@@ -26,8 +27,8 @@ tmp=$(mktemp -d "/tmp/np-$$-bench.XXXXXX") || exit 2
 trap 'exit 2' INT TERM HUP
 
 "$GEN" "$tmp/cluster" --pods "$PODS" --namespaces "$NAMESPACES" --policies "$POLICIES" \
-	--nodes "$NODES" --seed "$SEED" || exit 2
-echo "cluster: $PODS pods, $NAMESPACES namespaces, $POLICIES policies, $NODES nodes, seed $SEED;" \
+	--nodes "$NODES" --seed "$SEED" --admin "${ADMIN:-0}" || exit 2
+echo "cluster: $PODS pods, $NAMESPACES namespaces, $POLICIES policies, ${ADMIN:-0} admin policies, $NODES nodes, seed $SEED;" \
 	"$(du -sk "$tmp/cluster" | cut -f1) KiB of kubectl-style JSON in $(ls "$tmp/cluster" | wc -l) files"
 
 now_ns() { date +%s%N; }

@@ -193,6 +193,21 @@ np_base_inventory() {
 	cp "$NP_SRC/tests/cases/_base/"* "$1/"
 }
 
+# np_apply_in_sync DIR LABEL: netpol apply DIR in the node netns, then `netpol status DIR` must
+# find the kernel in sync (an incremental apply must leave exactly what DIR compiles to). Prints
+# what failed under LABEL; returns 0, 1 (apply failed) or 2 (not in sync).
+np_apply_in_sync() {
+	if ! np_node "$NETPOL" apply "$1" >"$NP_TMP/apply.log" 2>&1; then
+		echo "  $2: netpol apply FAILED:"; sed 's/^/      /' "$NP_TMP/apply.log" | head -20
+		return 1
+	fi
+	if ! np_node "$NETPOL" status "$1" >"$NP_TMP/status.log" 2>&1; then
+		echo "  $2: netpol status does not report 'in sync' after apply:"
+		sed 's/^/      /' "$NP_TMP/status.log" | head -20
+		return 2
+	fi
+}
+
 # np_apply DIR: netpol apply in the node netns; prints its output on failure.
 np_apply() {
 	np_node "$NETPOL" apply "$1" >"$NP_TMP/apply.log" 2>&1 && return 0

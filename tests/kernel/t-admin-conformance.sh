@@ -50,15 +50,11 @@ run_step() { # step_dir label
 	rm -rf "$inv"
 	case_assemble "$sd" "$inv" || { echo "  $label: cannot assemble the inventory"; return 1; }
 	nsteps=$((nsteps + 1))
-	if ! np_node "$NETPOL" apply "$inv" >"$NP_TMP/apply.log" 2>&1; then
-		echo "  $label: netpol apply FAILED:"; sed 's/^/      /' "$NP_TMP/apply.log" | head -20
-		apply_fail=$((apply_fail + 1)); return 1
-	fi
-	if ! np_node "$NETPOL" status "$inv" >"$NP_TMP/status.log" 2>&1; then
-		echo "  $label: netpol status does not report 'in sync' after apply:"
-		sed 's/^/      /' "$NP_TMP/status.log" | head -20
-		status_fail=$((status_fail + 1)); rc=1
-	fi
+	np_apply_in_sync "$inv" "$label"
+	case $? in
+	1) apply_fail=$((apply_fail + 1)); return 1 ;;
+	2) status_fail=$((status_fail + 1)); rc=1 ;;
+	esac
 	expand "$sd/expect" >"$NP_TMP/want.lst"
 	probe "$NP_TMP/want.lst" "$NP_TMP/got.lst" || { echo "  $label: prober failed"; return 1; }
 	while read -r from to proto port fam want got; do

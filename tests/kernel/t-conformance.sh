@@ -57,16 +57,11 @@ run_step() { # step_dir label
 	case_assemble "$sd" "$inv" || { echo "  $label: cannot assemble the inventory"; return 1; }
 	[ -z "${NP_EXTRA_INV:-}" ] || cp "$NP_EXTRA_INV"/* "$inv"/ || return 1
 	nsteps=$((nsteps + 1))
-	if ! np_node "$NETPOL" apply "$inv" >"$NP_TMP/apply.log" 2>&1; then
-		echo "  $label: netpol apply FAILED:"; sed 's/^/      /' "$NP_TMP/apply.log" | head -20
-		apply_fail=$((apply_fail + 1)); return 1
-	fi
-	# the incremental apply must leave exactly what the directory compiles to
-	if ! np_node "$NETPOL" status "$inv" >"$NP_TMP/status.log" 2>&1; then
-		echo "  $label: netpol status does not report 'in sync' after apply:"
-		sed 's/^/      /' "$NP_TMP/status.log" | head -20
-		status_fail=$((status_fail + 1)); rc=1
-	fi
+	np_apply_in_sync "$inv" "$label"
+	case $? in
+	1) apply_fail=$((apply_fail + 1)); return 1 ;;
+	2) status_fail=$((status_fail + 1)); rc=1 ;;
+	esac
 	expand_expect "$sd/expect" >"$NP_TMP/expect.lst"
 	specs=$(awk '{print $1 ":" $2 ":" $3}' "$NP_TMP/expect.lst" | sort -u)
 	[ -n "$specs" ] || { echo "  $label: no probe blocks in expect"; return 1; }
