@@ -4,7 +4,7 @@
 BUILD    ?= build
 SAN      ?=
 CC       ?= gcc
-PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack
+PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack libmicrohttpd
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
             -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
@@ -13,7 +13,7 @@ CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined 
 LDFLAGS  += -fsanitize=address,undefined
 endif
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Irules -Inetsetup -Ienforcer -MMD -MP
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd)
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN)
 
 # Each module's fragment appends to these.
