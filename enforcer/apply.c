@@ -233,6 +233,10 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 			full = true;
 		base = have;
 		rep->read_back = true;
+		struct nl_diff *drift = NULL;
+		if (r == 0 && c->state && nl_diff_compute(have, c->state, false, &drift) == 0)
+			rep->drift = drift->changes;
+		nl_diff_free(drift);
 	} else if (!full) {
 		base = c->state;
 	}

@@ -41,6 +41,8 @@ struct ap_report {
 	char replace_why[2][96];    /* per table (inet, bridge): why it was replaced whole */
 	double ms_build, ms_read, ms_diff, ms_kernel, ms_ct, ms_total;
 	bool read_back;             /* the kernel was read back for this diff */
+	size_t drift;               /* with a read-back: what differed from the last commit
+				       (changes someone else made to our tables) */
 	size_t ct_revoked;          /* live connections cut (no longer allowed) */
 	size_t ct_restored;         /* previously cut connections allowed again */
 	int ct_error;               /* the conntrack step failed (-errno); the ruleset is in */

@@ -309,11 +309,12 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 	d->last_ok = true;
 	d->last_error[0] = 0;
 	d->generation++;
-	if (rep.changes)
+	if (rep.stats.msgs)
 		d->st.commits++;
-	if (readback && rep.changes && d->first_done) {
+	if (rep.drift) {
 		d->st.drift_repairs++;
-		pd_log(d, "drift repaired (%s): %zu changes", trigger, rep.changes);
+		pd_log(d, "drift repaired (%s): our tables differed from the last commit in %zu "
+		       "places", trigger, rep.drift);
 	}
 	d->st.conns_cut += rep.ct_revoked;
 	d->st.conns_restored += rep.ct_restored;
@@ -384,7 +385,6 @@ static void on_monitor(void *data, uint32_t events)
 		return;
 	d->st.foreign_changes += (uint64_t)n;
 	pd_log(d, "another process changed our tables (%d notifications): reading back", n);
-	ap_ctx_invalidate(d->ap);
 	pd_sync(d, "monitor", SYNC_READBACK);
 }
 
@@ -498,7 +498,6 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 		r = d->last_ok ? 0 : -EIO;
 	} else if (!strcmp(cmd, "resync")) {
 		watch_read(d->watch, &d->ev);
-		ap_ctx_invalidate(d->ap);
 		uint64_t before = d->st.drift_repairs;
 		r = pd_sync(d, "resync request", SYNC_READBACK);
 		if (r == 0) {

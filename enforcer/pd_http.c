@@ -90,7 +90,7 @@ static void write_syncs(struct pd *d, FILE *f)
 	metrics_hist_write(f, "netpol_policy_implementation_delay_seconds", NULL, NULL,
 			   &d->st.delay);
 	metrics_family(f, "netpol_transactions_total", "counter",
-		       "nf_tables transactions that changed something");
+		       "nf_tables transactions sent (one per sync; bursts share one)");
 	metrics_sample(f, "netpol_transactions_total", (double)d->st.commits, NULL);
 	metrics_family(f, "netpol_generation", "gauge", "Successful syncs since start");
 	metrics_sample(f, "netpol_generation", (double)d->generation, NULL);
