@@ -467,6 +467,7 @@ static json_t *status_json(struct pd *d)
 			      (json_int_t)d->st.drift_repairs, "mass_delete_held",
 			      (json_int_t)d->mass_held, "connections_cut",
 			      (json_int_t)d->st.conns_cut);
+	json_object_set_new(j, "synced", json_boolean(d->first_done));
 	json_object_set_new(j, "held", held_json(d));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
@@ -576,7 +577,7 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 	d->rescan_pending = true;
 	d->endpoints_dirty = true;
 	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
-	if ((r = nftmon_new(tables, 2, &d->mon)) < 0) {
+	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0) {
 		r = fail(err, errlen, r, "nf_tables monitor");
 		goto fail;
 	}
@@ -596,12 +597,13 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 		goto fail;
 	}
 	d->watch_src = evloop_source_add(l, watch_fd(d->watch), EPOLLIN, on_watch, d);
-	d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
+	if (d->mon)
+		d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
 	d->sig_src = evloop_source_add(l, d->sigfd, EPOLLIN, on_signal, d);
 	d->t_sync = evloop_timer_add(l, on_sync_timer, d);
 	d->t_resync = evloop_timer_add(l, on_resync, d);
 	d->t_tick = evloop_timer_add(l, on_tick, d);
-	if (!d->watch_src || !d->mon_src || !d->sig_src || !d->t_sync || !d->t_resync ||
+	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
 	    !d->t_tick) {
 		r = fail(err, errlen, -errno, "event loop");
 		goto fail;

@@ -66,6 +66,7 @@ int main(int argc, char **argv)
 		{ "resync", required_argument, NULL, 'R' },
 		{ "allow-mass-delete", no_argument, NULL, 'A' },
 		{ "no-owner", no_argument, NULL, 'O' },
+		{ "no-monitor", no_argument, NULL, 'M' }, /* tests */
 		{ "gap", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "cleanup", no_argument, NULL, 'C' },
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
 		case 's': o.no_spoof = true; break;
 		case 'A': o.allow_mass_delete = true; break;
 		case 'O': o.no_owner = true; break;
+		case 'M': o.no_monitor = true; break;
 		case 'C': cleanup = true; break;
 		case 'R':
 		case 'g':

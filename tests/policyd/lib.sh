@@ -37,7 +37,8 @@ pd_setup() {
 
 pd_ctl() { $PDTOOL ctl "$PD_STATE/policyd.sock" "$1"; }
 
-# pd_start [ARGS...]: policyd in the node netns; waits until its control socket says ready.
+# pd_start [ARGS...]: policyd in the node netns; waits until its control socket says the first
+# sync is done.
 pd_start() {
 	local i
 	# ip netns exec execs policyd: $! is policyd's own pid (signals reach it)
@@ -45,7 +46,7 @@ pd_start() {
 		--metrics 127.0.0.1:9753 "$@" >>"$PD_LOG" 2>&1 &
 	PD_PID=$!
 	for i in $(seq 200); do
-		pd_ctl '{"cmd":"status"}' 2>/dev/null | grep -q '"ready":true' && return 0
+		pd_ctl '{"cmd":"status"}' 2>/dev/null | grep -q '"synced":true' && return 0
 		kill -0 "$PD_PID" 2>/dev/null || break
 		sleep 0.1
 	done
