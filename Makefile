@@ -102,8 +102,13 @@ bench: deps
 	sh tests/bench/run.sh
 
 PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
 	install -D -m 0755 $(BUILD)/netpol $(DESTDIR)$(PREFIX)/sbin/netpol
+	install -D -m 0755 $(BUILD)/policyd $(DESTDIR)$(PREFIX)/sbin/policyd
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' enforcer/policyd.service >$(DESTDIR)$(UNITDIR)/netpol-policyd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netpol-policyd.service
 
 clean:
 	rm -rf build

@@ -698,9 +698,12 @@ static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
 		c->out->rules++;
 		c->pk = c->by = 0;
 		nftnl_expr_foreach(r, counter_expr_cb, c);
-		int dir = !strncmp(chain, "pol-", 4) && ends_with(chain, "-in") ? NFT_DROP_INGRESS
-			: !strncmp(chain, "pol-", 4) && ends_with(chain, "-out") ? NFT_DROP_EGRESS
-										 : NFT_DROP_OTHER;
+		bool pol = !strncmp(chain, "pol-", 4);
+		int dir = !strncmp(chain, "ing-", 4) || (pol && ends_with(chain, "-in"))
+				  ? NFT_DROP_INGRESS
+			  : !strncmp(chain, "egr-", 4) || (pol && ends_with(chain, "-out"))
+				  ? NFT_DROP_EGRESS
+				  : NFT_DROP_OTHER;
 		c->out->drop_packets[dir] += c->pk;
 		c->out->drop_bytes[dir] += c->by;
 	}

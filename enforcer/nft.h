@@ -47,8 +47,8 @@ struct nft_counters {
 	size_t rules, chains;
 };
 enum { NFT_DROP_INGRESS, NFT_DROP_EGRESS, NFT_DROP_OTHER };
-/* Policy chains are "pol-...-in" and "pol-...-out"; other chains' drops count as OTHER (cut
- * connections, spoofed sources). 0, -ENOENT when the table is absent, or -errno. */
+/* Pod chains "ing-NS/POD" and "egr-NS/POD" (and policy chains "pol-...-in|-out") give the
+ * direction; other chains' drops count as OTHER (cut connections, spoofed sources). 0, -ENOENT when the table is absent, or -errno. */
 int nft_read_counters(struct nft_sock *s, const char *table, uint32_t family,
 		      struct nft_counters *out);
 void nft_counters_free(struct nft_counters *c);
