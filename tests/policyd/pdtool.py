@@ -10,6 +10,8 @@ python3-prometheus-client).
                                         until STOPFILE exists; writes "attempts N connected C"
   pdtool.py notify-listen PATH OUT      receives sd_notify datagrams on PATH ('@' = abstract),
                                         appends each to OUT, one line per KEY=VALUE
+  pdtool.py flips N DEST A B            writes A and B in turn over DEST N times (temporary
+                                        file + rename), 2 ms apart; ends with A when N is even
   pdtool.py metrics-parse FILE          parses Prometheus text; prints "NAME{labels} value" of
                                         every sample, sorted; exits 1 when it does not parse
 """
@@ -107,6 +109,16 @@ def notify_listen(path, out):
                 f.write(line + "\n")
 
 
+def flips(n, dest, a, b):
+    texts = [open(b).read(), open(a).read()]
+    tmp = os.path.join(os.path.dirname(dest), ".flip.tmp")
+    for i in range(1, n + 1):
+        with open(tmp, "w") as f:
+            f.write(texts[i % 2 == 0])
+        os.rename(tmp, dest)
+        time.sleep(0.002)
+
+
 def metrics_parse(path):
     from prometheus_client.parser import text_string_to_metric_families
     text = open(path).read()
@@ -131,6 +143,8 @@ def main():
         deny_probe(args[0], int(args[1]), args[2], args[3])
     elif cmd == "notify-listen":
         notify_listen(args[0], args[1])
+    elif cmd == "flips":
+        flips(int(args[0]), args[1], args[2], args[3])
     elif cmd == "metrics-parse":
         try:
             metrics_parse(args[0])
