@@ -273,8 +273,7 @@ int watch_read(struct watch *w, struct watch_events *ev)
 			return 0;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		if (!ev->t_first)
-			ev->t_first = mono_ms();
+		double t_read = mono_ms();
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
 			p += sizeof(*e) + e->len;
@@ -301,5 +300,9 @@ int watch_read(struct watch *w, struct watch_events *ev)
 			if (s)
 				on_state_event(w, s, e, ev);
 		}
+		/* the clock starts at the read that brought the first event that matters (not,
+		 * say, our own writes of last good copies into the state directory) */
+		if (!ev->t_first && watch_events_any(ev))
+			ev->t_first = t_read;
 	}
 }
