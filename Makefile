@@ -42,7 +42,7 @@ PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
 TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
 
-.PHONY: all deps check test unit demo bench install clean
+.PHONY: all deps check test unit demo bench install install-unit clean
 all: $(PROG_BINS)
 
 deps:
@@ -103,9 +103,12 @@ bench: deps
 
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-install: all
+install: all install-unit
 	install -D -m 0755 $(BUILD)/netpol $(DESTDIR)$(PREFIX)/sbin/netpol
 	install -D -m 0755 $(BUILD)/policyd $(DESTDIR)$(PREFIX)/sbin/policyd
+
+# the systemd unit alone (tests/policyd/t-notify.sh verifies what this writes)
+install-unit:
 	@mkdir -p $(DESTDIR)$(UNITDIR)
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' enforcer/policyd.service >$(DESTDIR)$(UNITDIR)/netpol-policyd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netpol-policyd.service

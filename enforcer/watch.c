@@ -60,7 +60,7 @@ void watch_events_clear(struct watch_events *ev)
 	for (size_t i = 0; i < ev->n; i++)
 		free(ev->names[i]);
 	ev->n = 0;
-	ev->rescan = ev->endpoints = false;
+	ev->rescan = ev->endpoints = ev->dir = false;
 	ev->overflows = 0;
 	ev->t_first = 0;
 }
@@ -75,7 +75,7 @@ void watch_events_free(struct watch_events *ev)
 
 bool watch_events_any(const struct watch_events *ev)
 {
-	return ev->n || ev->rescan || ev->endpoints;
+	return ev->n || ev->rescan || ev->endpoints || ev->dir;
 }
 
 static void st_add(struct watch *w, const char *path, enum wkind kind)
@@ -211,6 +211,7 @@ static void on_dir_event(struct watch *w, const struct inotify_event *e, struct 
 			inotify_rm_watch(w->fd, w->wd_dir);
 		if (!(e->mask & IN_DELETE_SELF))
 			w->wd_dir = -1;
+		ev->dir = true;
 		if (dir_attach(w)) /* already back (rename over it) */
 			ev->rescan = true;
 		return;
@@ -287,6 +288,7 @@ int watch_read(struct watch *w, struct watch_events *ev)
 			if (e->wd == w->wd_parent && e->wd != w->wd_dir) {
 				if (e->len && !strcmp(e->name, w->base)) {
 					bool was = w->wd_dir >= 0;
+					ev->dir = true;
 					if (dir_attach(w) || was)
 						ev->rescan = true;
 				}

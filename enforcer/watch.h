@@ -17,6 +17,7 @@ struct watch_events {
 			       "..data" swap (changed keys get no event of their own), or the
 			       directory came back */
 	bool endpoints;     /* an endpoint record may have changed */
+	bool dir;           /* the policy directory itself went away or came back */
 	size_t overflows;   /* IN_Q_OVERFLOW seen */
 	double t_first;     /* CLOCK_MONOTONIC ms of the read that brought the first event (0: none) */
 };

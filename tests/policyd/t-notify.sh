@@ -12,10 +12,9 @@ pd_setup
 
 # the unit, as make install writes it, pointing at this build
 DEST=$NP_TMP/inst
-make -s -C "$NP_SRC" install BUILD="${NP_BUILD#$NP_SRC/}" DESTDIR="$DEST" PREFIX=/usr >/dev/null 2>&1 ||
-	make -s -C "$NP_SRC" install DESTDIR="$DEST" PREFIX=/usr >/dev/null 2>&1
+make -s -C "$NP_SRC" install-unit DESTDIR="$DEST" PREFIX=/usr >/dev/null 2>&1
 UNIT=$DEST/usr/lib/systemd/system/netpol-policyd.service
-check "make install ships the unit" [ -f "$UNIT" ]
+check "make install(-unit) ships the unit" [ -f "$UNIT" ]
 sed "s|/usr/sbin|$NP_BUILD|g" "$UNIT" >"$NP_TMP/netpol-policyd.service"
 systemd-analyze verify "$NP_TMP/netpol-policyd.service" >"$NP_TMP/verify.out" 2>&1; RC=$?
 sed 's/^/    /' "$NP_TMP/verify.out"
