@@ -30,7 +30,9 @@ int nftmon_new(const char *const *tables, size_t n, struct nftmon **out)
 			abort();
 	m->n = n;
 	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	int grp = NFNLGRP_NFTABLES, rcv = 4 << 20;
+	/* a full replace of a large node notifies ~100,000 objects at once (every set element):
+	 * a smaller queue overflows on our own commit, and an overflow must count as drift */
+	int grp = NFNLGRP_NFTABLES, rcv = 32 << 20;
 	if (!m->nl || mnl_socket_bind(m->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    mnl_socket_setsockopt(m->nl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
 		int e = errno ? -errno : -EIO;

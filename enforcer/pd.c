@@ -4,6 +4,7 @@
  * per-file objects with the endpoint records into one inventory and hands it to ap_apply,
  * which diffs against the last commit and sends one transaction. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -326,6 +327,8 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 	int lkg_err = 0;
 	if (store_lkg_flush(d->store, &lkg_err))
 		pd_log(d, "saving last good copies: %s", strerror(lkg_err));
+	if (committed > 16 || full)
+		malloc_trim(0); /* a big sync freed the file texts and the old model: give it back */
 	if (has_macvlan(ap_ctx_model(d->ap))) {
 		struct podnet_opts po = { .ro = { .node = d->o.node, .reject = d->o.reject },
 					  .table_flags = ap_ctx_table_flags(d->ap) };

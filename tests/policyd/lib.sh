@@ -117,3 +117,25 @@ policy() {
 
 # put FILE < content: writes by rename into place (a temporary name in the same directory)
 put() { cat >"$(dirname "$1")/.tmp.$$" && mv -f "$(dirname "$1")/.tmp.$$" "$1"; }
+
+# pd_traffic_start: an echo server on x/a:90, a client on x/b keeping one connection to it busy
+# (tests/policyd/pdtool.py busy) and a client on y/a trying x/a:80 over and over (deny-probe),
+# until pd_traffic_stop; their verdicts land in $NP_TMP/busy.out and $NP_TMP/deny.out. CLIENTS
+# holds the clients' pids (more may be added); STOP is the file that stops them.
+pd_traffic_start() {
+	local xa i
+	xa=$(np_pod_addr x/a 4)
+	pd_bg ip netns exec "$(np_pod_ns x/a)" $PDTOOL echo-server 90 >"$NP_TMP/echo.log" 2>&1
+	for i in $(seq 50); do grep -q ready "$NP_TMP/echo.log" && break; sleep 0.1; done
+	STOP=$NP_TMP/stop
+	pd_bg ip netns exec "$(np_pod_ns x/b)" $PDTOOL busy "$xa" 90 "$STOP" "$NP_TMP/busy.out"
+	CLIENTS=$!
+	pd_bg ip netns exec "$(np_pod_ns y/a)" $PDTOOL deny-probe "$xa" 80 "$STOP" "$NP_TMP/deny.out"
+	CLIENTS="$CLIENTS $!"
+}
+
+pd_traffic_stop() {
+	local p
+	touch "$STOP"
+	for p in $CLIENTS; do wait "$p" 2>/dev/null; done
+}

@@ -14,14 +14,7 @@ check "policyd starts" pd_start
 check "x/b -> x/a allowed" expect_conn x/b x/a 1
 check "y/a -> x/a denied" expect_conn y/a x/a 0
 
-XA=$(np_pod_addr x/a 4)
-pd_bg ip netns exec "$(np_pod_ns x/a)" $PDTOOL echo-server 90 >"$NP_TMP/echo.log" 2>&1
-for i in $(seq 50); do grep -q ready "$NP_TMP/echo.log" && break; sleep 0.1; done
-STOP=$NP_TMP/stop
-pd_bg ip netns exec "$(np_pod_ns x/b)" $PDTOOL busy "$XA" 90 "$STOP" "$NP_TMP/busy.out"
-CLIENTS=$!
-pd_bg ip netns exec "$(np_pod_ns y/a)" $PDTOOL deny-probe "$XA" 80 "$STOP" "$NP_TMP/deny.out"
-CLIENTS="$CLIENTS $!"
+pd_traffic_start
 # a stream of changes: another namespace's policy flips every 20 ms
 (
 	i=0
@@ -41,9 +34,7 @@ sleep 1
 check "while dead: y/a -> x/a still denied" expect_conn y/a x/a 0
 check "restart adopts the tables" pd_start
 sleep 1
-touch "$STOP"
-sleep 0.5
-for p in $CLIENTS; do wait "$p" 2>/dev/null; done
+pd_traffic_stop
 cat "$NP_TMP/busy.out" "$NP_TMP/deny.out" | sed 's/^/    /'
 check "the long-lived allowed connection survived the kill and the restart (0 errors)" \
 	grep -q "roundtrips [1-9][0-9]* errors 0" "$NP_TMP/busy.out"

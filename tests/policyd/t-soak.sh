@@ -15,14 +15,7 @@ echo "$A" >"$PD_DIR/np-x.yaml"
 check "policyd starts" pd_start
 check "x/b -> x/a allowed" expect_conn x/b x/a 1
 check "y/a -> x/a denied" expect_conn y/a x/a 0
-XA=$(np_pod_addr x/a 4)
-pd_bg ip netns exec "$(np_pod_ns x/a)" $PDTOOL echo-server 90 >"$NP_TMP/echo.log" 2>&1
-for i in $(seq 50); do grep -q ready "$NP_TMP/echo.log" && break; sleep 0.1; done
-STOP=$NP_TMP/stop
-pd_bg ip netns exec "$(np_pod_ns x/b)" $PDTOOL busy "$XA" 90 "$STOP" "$NP_TMP/busy.out"
-CLIENTS=$!
-pd_bg ip netns exec "$(np_pod_ns y/a)" $PDTOOL deny-probe "$XA" 80 "$STOP" "$NP_TMP/deny.out"
-CLIENTS="$CLIENTS $!"
+pd_traffic_start
 sleep 0.5
 echo "$A" >"$NP_TMP/a.yaml"; echo "$B" >"$NP_TMP/b.yaml"
 START=$(date +%s.%N)
@@ -31,8 +24,7 @@ END=$(date +%s.%N)
 echo "    $FLIPS flips written in $(echo "$END - $START" | bc 2>/dev/null || echo "?") s"
 # the last flip (even count: A) must be what the kernel ends with: z/a denied again
 check "the last version is enforced (z/a -> x/a denied)" expect_conn z/a x/a 0
-touch "$STOP"
-for p in $CLIENTS; do wait "$p" 2>/dev/null; done
+pd_traffic_stop
 cat "$NP_TMP/busy.out" "$NP_TMP/deny.out" | sed 's/^/    /'
 check "allowed flow: round trips and 0 errors" grep -q "roundtrips [1-9][0-9]* errors 0" "$NP_TMP/busy.out"
 check "denied flow: attempts and 0 successes" grep -q "attempts [1-9][0-9]* connected 0$" "$NP_TMP/deny.out"
