@@ -21,6 +21,7 @@ struct pd_opts {
 	bool no_owner;            /* tables without the owner flag (what pre-6.9 kernels get) */
 	bool no_monitor;          /* tests: no NFNLGRP_NFTABLES monitor (drift waits for a
 				     resync or SIGHUP) */
+	bool inject_error;        /* tests: every transaction carries a rule the kernel rejects */
 	long long resync_ms;      /* read back and repair every so often; 0: never */
 	double gap_ms;            /* a change while idle applies at once; the next within this
 				     long of a sync waits for it (bursts coalesce) */

@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 		{ "resync", required_argument, NULL, 'R' },
 		{ "allow-mass-delete", no_argument, NULL, 'A' },
 		{ "no-owner", no_argument, NULL, 'O' },
-		{ "no-monitor", no_argument, NULL, 'M' }, /* tests */
+		{ "no-monitor", no_argument, NULL, 'M' },   /* tests */
+		{ "inject-error", no_argument, NULL, 'I' }, /* tests */
 		{ "gap", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "cleanup", no_argument, NULL, 'C' },
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 		case 'A': o.allow_mass_delete = true; break;
 		case 'O': o.no_owner = true; break;
 		case 'M': o.no_monitor = true; break;
+		case 'I': o.inject_error = true; break;
 		case 'C': cleanup = true; break;
 		case 'R':
 		case 'g':

@@ -50,4 +50,21 @@ CODE=$(readyz)
 check "/readyz 200 again" [ "$CODE" = 200 ]
 check "metrics: no config errors" pd_metrics "$NP_TMP/m2"
 check "  netpol_config_errors 0" [ "$(metric "$NP_TMP/m2" 'netpol_config_errors{}')" = 0 ]
+
+# a transaction the kernel rejects (a test-only bad rule in every batch): logged against the
+# policy, retried once as a full replace, and the previous ruleset stays
+pd_stop TERM
+policy np x | put "$PD_DIR/np-x.yaml"
+check "back to deny (by hand)" sh -c "ip netns exec $NP_NODE $NETPOL apply $PD_DIR >/dev/null"
+check "  y/a -> x/b denied" expect_conn y/a x/b 0
+cp "$NP_TMP/open.yaml" "$PD_DIR/np-x.yaml"
+ip netns exec "$NP_NODE" "$POLICYD" --policy-dir "$PD_DIR" --state-dir "$PD_STATE" --metrics none --inject-error \
+	>"$NP_TMP/reject.log" 2>&1 &
+REJ=$!
+sleep 2
+kill -TERM "$REJ"; wait "$REJ" 2>/dev/null
+sed -n '1,6p' "$NP_TMP/reject.log" | cut -c1-220 | sed 's/^/    /'
+check "kernel rejection logged against the policy" grep -q "kernel: policy x/np" "$NP_TMP/reject.log"
+check "  retried once as a full replace" grep -q "retrying as a full replace" "$NP_TMP/reject.log"
+check "  the previous ruleset stays: y/a -> x/b still denied" expect_conn y/a x/b 0
 pd_finish
