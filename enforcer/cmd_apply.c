@@ -199,8 +199,10 @@ static json_t *policyd_status(const char *state_dir)
 	return j;
 }
 
-/* The kernel refused our tables (EPERM): another process holds the owner flag. */
-static void print_owned(const char *state_dir)
+/* The kernel refused our tables (EPERM): another process holds the owner flag. Says who and
+ * what to do instead, then the kernel's own words for the first message only (every message
+ * of the batch fails the same way). */
+static void print_owned(const char *state_dir, const struct np_diags *errors)
 {
 	json_t *st = policyd_status(state_dir);
 	const char *dir = st ? json_string_value(json_object_get(st, "policy_dir")) : NULL;
@@ -210,6 +212,9 @@ static void print_owned(const char *state_dir)
 		"with SIGHUP or {\"cmd\":\"reload\"} on %s/%s\n",
 		st ? "policyd" : "another process (policyd?)", dir ? " (" : "", dir ? dir : "",
 		dir ? ")" : "", state_dir ? state_dir : DEFAULT_STATE_DIR, CTL_SOCK_NAME);
+	if (errors->n)
+		fprintf(stderr, "netpol: (the kernel refused the first message: %s)\n",
+			errors->v[0].msg);
 	json_decref(st);
 }
 
@@ -277,7 +282,7 @@ int cmd_apply(int argc, char **argv)
 	int r = ap_apply(ctx, inv, o.full ? AP_FULL : 0, &rep);
 	if (r < 0) {
 		if (r == -EPERM) /* who owns it, not the kernel's bare EPERM per message */
-			print_owned(o.state_dir);
+			print_owned(o.state_dir, &rep.errors);
 		else
 			print_kernel_errors(&rep.errors);
 		if (r == -EINVAL)

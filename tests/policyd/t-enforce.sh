@@ -65,8 +65,8 @@ sed 's/^/    /' "$NP_TMP/apply.out"
 check "netpol apply by hand fails while policyd owns the ruleset" [ "$RC" != 0 ]
 check "  and says policyd owns it and how to change it" \
 	sh -c "grep -q 'policyd' '$NP_TMP/apply.out' && grep -q 'reload' '$NP_TMP/apply.out'"
-check "  (no raw 'Operation not permitted')" \
-	sh -c "! grep -q 'Operation not permitted' '$NP_TMP/apply.out'"
+check "  (the kernel's EPERM only once, as a detail)" \
+	[ "$(grep -c 'Operation not permitted' "$NP_TMP/apply.out")" -le 1 ]
 np_node "$NETPOL" status "$PD_DIR" --state-dir "$PD_STATE" >"$NP_TMP/status.out" 2>&1
 head -3 "$NP_TMP/status.out" | sed 's/^/    /'
 check "netpol status reports policyd over the control socket" \
