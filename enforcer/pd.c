@@ -328,8 +328,9 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 	int lkg_err = 0;
 	if (store_lkg_flush(d->store, &lkg_err))
 		pd_log(d, "saving last good copies: %s", strerror(lkg_err));
-	if (committed > 16 || full)
-		malloc_trim(0); /* a big sync freed the file texts and the old model: give it back */
+	/* the previous model, IR and kernel state were just freed (and, after a big sync, the
+	 * file texts): give the pages back, or the peak of every sync stays resident */
+	malloc_trim(0);
 	if (has_macvlan(ap_ctx_model(d->ap))) {
 		struct podnet_opts po = { .ro = { .node = d->o.node, .reject = d->o.reject },
 					  .table_flags = ap_ctx_table_flags(d->ap) };
