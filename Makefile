@@ -4,7 +4,7 @@
 BUILD    ?= build
 SAN      ?=
 CC       ?= gcc
-PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack
+PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack libmicrohttpd
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
             -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
@@ -13,7 +13,7 @@ CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined 
 LDFLAGS  += -fsanitize=address,undefined
 endif
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Irules -Inetsetup -Ienforcer -MMD -MP
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd)
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN)
 
 # Each module's fragment appends to these.
@@ -42,7 +42,7 @@ PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
 TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
 
-.PHONY: all deps check test unit demo bench install clean
+.PHONY: all deps check test unit demo bench install install-unit clean
 all: $(PROG_BINS)
 
 deps:
@@ -102,8 +102,16 @@ bench: deps
 	sh tests/bench/run.sh
 
 PREFIX ?= /usr/local
-install: all
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: all install-unit
 	install -D -m 0755 $(BUILD)/netpol $(DESTDIR)$(PREFIX)/sbin/netpol
+	install -D -m 0755 $(BUILD)/policyd $(DESTDIR)$(PREFIX)/sbin/policyd
+
+# the systemd unit alone (tests/policyd/t-notify.sh verifies what this writes)
+install-unit:
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' enforcer/policyd.service >$(DESTDIR)$(UNITDIR)/netpol-policyd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/netpol-policyd.service
 
 clean:
 	rm -rf build

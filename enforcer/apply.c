@@ -64,6 +64,27 @@ void ap_ctx_invalidate(struct ap_ctx *c)
 	c->state = NULL;
 }
 
+uint32_t ap_ctx_portid(const struct ap_ctx *c)
+{
+	return c->s ? nft_sock_portid(c->s) : 0;
+}
+
+uint32_t ap_ctx_table_flags(const struct ap_ctx *c)
+{
+	return c->o.table_flags;
+}
+
+/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). */
+static bool persist_refused(const struct ap_ctx *c, const struct np_diags *d)
+{
+	if (!(c->o.table_flags & NL_TABLE_F_PERSIST))
+		return false;
+	for (size_t i = 0; i < d->n; i++)
+		if (strstr(d->v[i].msg, "Operation not supported"))
+			return true;
+	return false;
+}
+
 const struct np_inventory *ap_ctx_model(const struct ap_ctx *c)
 {
 	return c->inv;
@@ -212,39 +233,61 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 			full = true;
 		base = have;
 		rep->read_back = true;
+		struct nl_diff *drift = NULL;
+		if (r == 0 && c->state && nl_diff_compute(have, c->state, false, &drift) == 0)
+			rep->drift = drift->changes;
+		nl_diff_free(drift);
 	} else if (!full) {
 		base = c->state;
 	}
 	rep->ms_read = now_ms() - t_read;
 
 	double t_diff = now_ms();
-	r = nl_diff_compute(base, want, full, &diff);
-	if (r < 0) {
-		r = fail(rep, r, "computing the difference");
-		goto out;
-	}
-	/* a batch never holds a million messages: reserve that many seqs for it */
-	b = nl_batch_new(nft_sock_seq(c->s, 1u << 20));
-	nl_batch_add_diff(b, diff);
-	if (c->o.inject_error)
-		inject_bad_rule(b, &want->tables[0]);
-	nl_batch_finish(b, !c->o.check);
-	rep->ms_diff = now_ms() - t_diff;
-	rep->changes = diff->changes;
-	rep->mode = diff->changes ? AP_MODE_INCREMENTAL : AP_MODE_NONE;
-	for (size_t i = 0; i < diff->n_tables && i < 2; i++)
-		if (diff->tables[i].replace) {
-			rep->mode = AP_MODE_FULL;
-			snprintf(rep->replace_why[i], sizeof(rep->replace_why[i]), "%s",
-				 diff->tables[i].replace);
+	for (;;) {
+		r = nl_diff_compute(base, want, full, &diff);
+		if (r < 0) {
+			r = fail(rep, r, "computing the difference");
+			goto out;
 		}
-	rep->stats = *nl_batch_stats(b);
-	rep->bytes = nl_batch_len(b);
+		/* a batch never holds a million messages: reserve that many seqs for it */
+		b = nl_batch_new(nft_sock_seq(c->s, 1u << 20));
+		nl_batch_add_diff(b, diff);
+		if (c->o.inject_error)
+			inject_bad_rule(b, &want->tables[0]);
+		nl_batch_finish(b, !c->o.check);
+		rep->ms_diff = now_ms() - t_diff;
+		rep->changes = diff->changes;
+		rep->mode = diff->changes ? AP_MODE_INCREMENTAL : AP_MODE_NONE;
+		for (size_t i = 0; i < diff->n_tables && i < 2; i++)
+			if (diff->tables[i].replace) {
+				rep->mode = AP_MODE_FULL;
+				snprintf(rep->replace_why[i], sizeof(rep->replace_why[i]), "%s",
+					 diff->tables[i].replace);
+			}
+		rep->stats = *nl_batch_stats(b);
+		rep->bytes = nl_batch_len(b);
 
-	double t_send = now_ms();
-	/* sent even without changes: its NEWTABLE claims (or re-claims) the tables' ownership */
-	r = nft_send_batch(c->s, b, !c->o.check, &rep->errors);
-	rep->ms_kernel = now_ms() - t_send;
+		double t_send = now_ms();
+		/* sent even without changes: its NEWTABLE claims (or re-claims) the tables'
+		 * ownership */
+		r = nft_send_batch(c->s, b, !c->o.check, &rep->errors);
+		rep->ms_kernel = now_ms() - t_send;
+		if (r == -EINVAL && persist_refused(c, &rep->errors)) {
+			/* before 6.9: an owned table would die with this process (fail open), so
+			 * go without the owner flag; the monitor and resync repair others' edits */
+			c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER);
+			for (size_t i = 0; i < want->n_tables; i++)
+				want->tables[i].flags = c->o.table_flags;
+			np_diags_free(&rep->errors);
+			np_diags_init(&rep->errors);
+			nl_batch_free(b);
+			nl_diff_free(diff);
+			b = NULL;
+			diff = NULL;
+			continue;
+		}
+		break;
+	}
 	if (r < 0) {
 		/* rejected: the kernel holds what it held; unknown: read it back next time */
 		if (r != -EINVAL || rep->read_back || !c->state)

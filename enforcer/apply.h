@@ -41,6 +41,8 @@ struct ap_report {
 	char replace_why[2][96];    /* per table (inet, bridge): why it was replaced whole */
 	double ms_build, ms_read, ms_diff, ms_kernel, ms_ct, ms_total;
 	bool read_back;             /* the kernel was read back for this diff */
+	size_t drift;               /* with a read-back: what differed from the last commit
+				       (changes someone else made to our tables) */
 	size_t ct_revoked;          /* live connections cut (no longer allowed) */
 	size_t ct_restored;         /* previously cut connections allowed again */
 	int ct_error;               /* the conntrack step failed (-errno); the ruleset is in */
@@ -68,6 +70,12 @@ void ap_report_free(struct ap_report *rep);
 const struct np_inventory *ap_ctx_model(const struct ap_ctx *c);
 /* The kernel state of the last commit (what our tables hold), or NULL. */
 const struct nl_state *ap_ctx_state(const struct ap_ctx *c);
+/* The port id of the context's nf_tables socket (0 before the first apply): notifications of
+ * its own commits carry it. */
+uint32_t ap_ctx_portid(const struct ap_ctx *c);
+/* The table flags in force: opts.table_flags, or 0 once the kernel refused NFT_TABLE_F_PERSIST
+ * (before 6.9; then tables go without the owner flag so they outlive the process). */
+uint32_t ap_ctx_table_flags(const struct ap_ctx *c);
 /* Forget the last commit: the next apply reads the kernel back (after a monitor saw someone
  * else change our tables). */
 void ap_ctx_invalidate(struct ap_ctx *c);

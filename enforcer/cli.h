@@ -10,6 +10,7 @@ int cmd_explain(int argc, char **argv); /* netpol explain DIR --from X --to Y --
 int cmd_apply(int argc, char **argv);   /* netpol apply DIR [--node NAME] */
 int cmd_status(int argc, char **argv);  /* netpol status DIR [--node NAME] */
 int cmd_flush(int argc, char **argv);   /* netpol flush */
-int cmd_net(int argc, char **argv);     /* netpol net create|ls|inspect|rm|attach|detach ... */
+int cmd_net(int argc, char **argv);
+int cmd_reload(int argc, char **argv);  /* netpol reload [--state-dir DIR]: policyd re-reads all */     /* netpol net create|ls|inspect|rm|attach|detach ... */
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "ct.h"
+#include "ctl.h"
 #include "emit_nl.h"
 #include "endpoints.h"
 #include "load.h"
@@ -183,6 +185,81 @@ static void print_report(const struct apply_opts *o, const struct ap_report *rep
 	       rep->ct_revoked, rep->ct_restored, o->ms_load + rep->ms_total);
 }
 
+#define DEFAULT_STATE_DIR "/run/netpol"
+
+/* Asks policyd for its status on STATE/policyd.sock; the reply, or NULL when none runs. */
+static json_t *policyd_status(const char *state_dir)
+{
+	char path[4096], *reply = NULL;
+	ctl_sock_path(state_dir ? state_dir : DEFAULT_STATE_DIR, path, sizeof(path));
+	if (ctl_request(path, "{\"cmd\":\"status\"}", 2000, &reply) < 0)
+		return NULL;
+	json_t *j = json_loads(reply, 0, NULL);
+	free(reply);
+	return j;
+}
+
+/* The kernel refused our tables (EPERM): another process holds the owner flag. Says who and
+ * what to do instead, then the kernel's own words for the first message only (every message
+ * of the batch fails the same way). */
+static void print_owned(const char *state_dir, const struct np_diags *errors)
+{
+	json_t *st = policyd_status(state_dir);
+	const char *dir = st ? json_string_value(json_object_get(st, "policy_dir")) : NULL;
+	fprintf(stderr, "netpol: apply refused: %s owns netpol's tables; nothing was changed.\n"
+		"netpol: while policyd runs, change the ruleset through it: edit the files in its "
+		"policy directory%s%s%s (it applies them at once), or make it re-read everything "
+		"with SIGHUP or {\"cmd\":\"reload\"} on %s/%s\n",
+		st ? "policyd" : "another process (policyd?)", dir ? " (" : "", dir ? dir : "",
+		dir ? ")" : "", state_dir ? state_dir : DEFAULT_STATE_DIR, CTL_SOCK_NAME);
+	if (errors->n)
+		fprintf(stderr, "netpol: (the kernel refused the first message: %s)\n",
+			errors->v[0].msg);
+	json_decref(st);
+}
+
+/* netpol status while policyd runs: what policyd says about itself, first. */
+static void print_policyd_status(const char *state_dir)
+{
+	json_t *st = policyd_status(state_dir);
+	if (!st)
+		return;
+	printf("policyd: pid %lld, generation %lld, tables %s, %s\n",
+	       (long long)json_integer_value(json_object_get(st, "pid")),
+	       (long long)json_integer_value(json_object_get(st, "generation")),
+	       json_string_value(json_object_get(st, "tables")),
+	       json_is_true(json_object_get(st, "ready")) ? "ready" : "not ready");
+	const char *why = json_string_value(json_object_get(st, "not_ready"));
+	if (why)
+		printf("policyd: %s\n", why);
+	json_decref(st);
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	const char *state_dir = DEFAULT_STATE_DIR;
+	if (argc == 3 && !strcmp(argv[1], "--state-dir")) {
+		state_dir = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: netpol reload [--state-dir DIR]\n");
+		return 2;
+	}
+	char path[4096], *reply = NULL;
+	ctl_sock_path(state_dir, path, sizeof(path));
+	/* a reload of a large directory parses everything again: give it minutes */
+	int r = ctl_request(path, "{\"cmd\":\"reload\",\"wait\":true}", 300000, &reply);
+	if (r < 0) {
+		fprintf(stderr, "netpol: reload: no policyd answers on %s: %s\n", path, strerror(-r));
+		return 1;
+	}
+	json_t *j = json_loads(reply, 0, NULL);
+	bool ok = json_is_true(json_object_get(j, "ok"));
+	printf("%s\n", reply);
+	json_decref(j);
+	free(reply);
+	return ok ? 0 : 1;
+}
+
 int cmd_apply(int argc, char **argv)
 {
 	struct apply_opts o;
@@ -204,14 +281,14 @@ int cmd_apply(int argc, char **argv)
 		abort();
 	int r = ap_apply(ctx, inv, o.full ? AP_FULL : 0, &rep);
 	if (r < 0) {
-		print_kernel_errors(&rep.errors);
-		if (r == -EPERM)
-			fprintf(stderr, "netpol: apply failed: another process owns netpol's tables "
-				"(policyd?); nothing was changed\n");
-		else if (r == -EINVAL)
+		if (r == -EPERM) /* who owns it, not the kernel's bare EPERM per message */
+			print_owned(o.state_dir, &rep.errors);
+		else
+			print_kernel_errors(&rep.errors);
+		if (r == -EINVAL)
 			fprintf(stderr, "netpol: apply failed: the kernel rejected the transaction; "
 				"nothing was changed\n");
-		else if (rep.stats.msgs)
+		else if (r != -EPERM && rep.stats.msgs)
 			fprintf(stderr, "netpol: apply failed: the outcome is unknown; run apply "
 				"again (it re-reads the kernel)\n");
 		rc = 1;
@@ -266,6 +343,7 @@ int cmd_status(int argc, char **argv)
 	struct nl_state *want = NULL, *have = NULL;
 	struct nl_diff *diff = NULL;
 	struct nft_sock *s = NULL;
+	print_policyd_status(o.state_dir);
 	rc = load_and_build(&o, &inv, &rs, &want);
 	if (rc)
 		goto out;

@@ -7,7 +7,9 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/gen.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/object.h>
+#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
@@ -69,6 +71,11 @@ int nft_sock_open(struct nft_sock **out)
 	s->seq = (uint32_t)time(NULL) << 8;
 	*out = s;
 	return 0;
+}
+
+uint32_t nft_sock_portid(const struct nft_sock *s)
+{
+	return s->portid;
 }
 
 void nft_sock_close(struct nft_sock *s)
@@ -652,4 +659,120 @@ int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_st
 		return 0;
 	}
 	return -EAGAIN;
+}
+
+struct counter_ctx {
+	struct nft_counters *out;
+	const char *table;
+	size_t cap;
+	uint64_t pk, by; /* the rule being parsed */
+};
+
+static int counter_expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct counter_ctx *c = data;
+	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter")) {
+		c->pk += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		c->by += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return MNL_CB_OK;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct counter_ctx *c = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		nftnl_rule_free(r);
+		return MNL_CB_OK;
+	}
+	const char *table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	const char *chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	if (table && chain && !strcmp(table, c->table)) {
+		c->out->rules++;
+		c->pk = c->by = 0;
+		nftnl_expr_foreach(r, counter_expr_cb, c);
+		bool pol = !strncmp(chain, "pol-", 4);
+		int dir = !strncmp(chain, "ing-", 4) || (pol && ends_with(chain, "-in"))
+				  ? NFT_DROP_INGRESS
+			  : !strncmp(chain, "egr-", 4) || (pol && ends_with(chain, "-out"))
+				  ? NFT_DROP_EGRESS
+				  : NFT_DROP_OTHER;
+		c->out->drop_packets[dir] += c->pk;
+		c->out->drop_bytes[dir] += c->by;
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+static int counter_obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct counter_ctx *c = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	if (o && nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
+		struct nft_counters *out = c->out;
+		if (out->n_named == c->cap &&
+		    !(out->named = realloc(out->named, (c->cap = c->cap ? c->cap * 2 : 64) *
+								 sizeof(*out->named))))
+			abort();
+		struct nft_counter_val *v = &out->named[out->n_named++];
+		memset(v, 0, sizeof(*v));
+		snprintf(v->name, sizeof(v->name), "%s", nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
+		v->packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+		v->bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
+		uint32_t len = 0;
+		const void *ud = nftnl_obj_get_data(o, NFTNL_OBJ_USERDATA, &len);
+		struct udata_find f = { NFTNL_UDATA_OBJ_COMMENT, NULL };
+		if (ud)
+			nftnl_udata_parse(ud, len, udata_cb, &f);
+		if (f.val)
+			snprintf(v->comment, sizeof(v->comment), "%s", f.val);
+	}
+	nftnl_obj_free(o);
+	return MNL_CB_OK;
+}
+
+static int counter_chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	((struct counter_ctx *)data)->out->chains++;
+	return MNL_CB_OK;
+}
+
+int nft_read_counters(struct nft_sock *s, const char *table, uint32_t family,
+		      struct nft_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct counter_ctx c = { .out = out, .table = table };
+	char buf[1024];
+	struct nlmsghdr *nlh = req_hdr(s, buf, NFT_MSG_GETCHAIN, (uint16_t)family, NLM_F_DUMP);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	int r = request(s, nlh, counter_chain_cb, &c);
+	if (r == 0) {
+		nlh = req_hdr(s, buf, NFT_MSG_GETRULE, (uint16_t)family, NLM_F_DUMP);
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
+		r = request(s, nlh, counter_rule_cb, &c);
+	}
+	if (r == 0) {
+		nlh = req_hdr(s, buf, NFT_MSG_GETOBJ, (uint16_t)family, NLM_F_DUMP);
+		mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
+		mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
+		r = request(s, nlh, counter_obj_cb, &c);
+	}
+	if (r < 0)
+		nft_counters_free(out);
+	return r;
+}
+
+void nft_counters_free(struct nft_counters *c)
+{
+	free(c->named);
+	c->named = NULL;
+	c->n_named = 0;
 }

@@ -15,6 +15,8 @@ struct nft_sock;
  * buffers forced large enough for big batches. 0 or -errno. */
 int nft_sock_open(struct nft_sock **out);
 void nft_sock_close(struct nft_sock *s);
+/* The socket's netlink port id: nf_tables notifications of its own commits carry it. */
+uint32_t nft_sock_portid(const struct nft_sock *s);
 /* A sequence number for the next batch (and dumps): batches of one socket never reuse seqs. */
 uint32_t nft_sock_seq(struct nft_sock *s, uint32_t count);
 
@@ -30,5 +32,25 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
  * values. A table the kernel does not have is returned with present = false. Retries when the
  * ruleset generation changes during the dumps. */
 int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_state **out);
+
+/* Counters of one table as the kernel holds them now, without the set elements (cheap enough
+ * for every metrics scrape): the named counters (per policy and direction) and the sums of the
+ * anonymous counters on drop rules, by the chain they are in. */
+struct nft_counter_val {
+	char name[128], comment[256];
+	uint64_t packets, bytes;
+};
+struct nft_counters {
+	struct nft_counter_val *named;
+	size_t n_named;
+	uint64_t drop_packets[3], drop_bytes[3]; /* NFT_DROP_INGRESS, _EGRESS, _OTHER */
+	size_t rules, chains;
+};
+enum { NFT_DROP_INGRESS, NFT_DROP_EGRESS, NFT_DROP_OTHER };
+/* Pod chains "ing-NS/POD" and "egr-NS/POD" (and policy chains "pol-...-in|-out") give the
+ * direction; other chains' drops count as OTHER (cut connections, spoofed sources). 0, -ENOENT when the table is absent, or -errno. */
+int nft_read_counters(struct nft_sock *s, const char *table, uint32_t family,
+		      struct nft_counters *out);
+void nft_counters_free(struct nft_counters *c);
 
 #endif

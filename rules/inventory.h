@@ -19,6 +19,10 @@ struct np_admin_policy *np_inventory_add_admin(struct np_inventory *inv);
 struct np_source *np_inventory_add_source(struct np_inventory *inv, const char *path, char *text,
 					  size_t len, int yaml);
 
+/* Reads a whole regular file (at most 256 MiB) into a malloc'ed, NUL-terminated buffer. 0 or
+ * -errno (-EISDIR, -EFBIG, -EINVAL for a non-regular file). */
+int np_file_read(const char *path, char **out, size_t *len);
+
 /* Sorts labels by key in place; returns the index of the first duplicate key, or -1. */
 long np_labels_sort(struct np_labels *labels);
 

@@ -183,7 +183,7 @@ int np_inventory_load_buffer(struct np_inventory *inv, const char *name, const c
 	return 0;
 }
 
-static int read_all(const char *path, char **out, size_t *len)
+int np_file_read(const char *path, char **out, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -231,7 +231,7 @@ static const struct np_source *read_source(struct np_inventory *inv, const char 
 {
 	char *text = NULL;
 	size_t len = 0;
-	int r = read_all(path, &text, &len);
+	int r = np_file_read(path, &text, &len);
 	if (r < 0) {
 		np_diag_add(diags, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: cannot read: %s", path,
 			    strerror(-r));
@@ -250,7 +250,7 @@ int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np
 }
 
 /* Editor and VCS leftovers are not input: dotfiles (also .*.swp), foo~, #foo#. */
-static bool wanted(const char *name)
+bool np_path_wanted(const char *name)
 {
 	size_t n = strlen(name);
 	if (name[0] == '.' || name[n - 1] == '~' || (name[0] == '#' && name[n - 1] == '#') ||
@@ -277,7 +277,7 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (!wanted(de->d_name))
+		if (!np_path_wanted(de->d_name))
 			continue;
 		if (n == cap && !(names = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names))))
 			abort();

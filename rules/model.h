@@ -216,6 +216,10 @@ void np_inventory_free(struct np_inventory *inv);
  * cannot be read (then a record says so too). */
 int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_diags *diags);
 
+/* Is name (a file name, no directory) one load_dir reads? (*.json, *.yaml, *.yml; not dotfiles,
+ * "*~", "#*#", "*.swp") */
+bool np_path_wanted(const char *name);
+
 /* Loads one file (same rules); call np_inventory_finish after the last one. */
 int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np_diags *diags);
 /* Loads objects from a buffer (name is used in messages), for tests and stdin. */

@@ -116,6 +116,42 @@ for pair in "$blocked" "$allowed"; do
 	"$NETPOL" explain "$DEMO" --from "$1" --to "$2" --port 80/TCP | sed 's/^/   /'
 	echo
 done
+# policyd: the same directory, watched; a file written into it is enforced at once
+POLICYD="$NP_BUILD/policyd"
+open_pair=""  # a flow that connects because nobody isolates its destination for ingress
+while read -r p port f from to v; do
+	[ "$p $port $f $v" = "TCP 80 4 1" ] && [ "$from" != "$to" ] || continue
+	"$NETPOL" explain "$DEMO" --from "$from" --to "$to" --port 80/TCP |
+		grep -q "ingress at $to: not isolated" && { open_pair="$from $to"; break; }
+done <"$NP_TMP/m"
+if [ -x "$POLICYD" ] && [ -n "$open_pair" ]; then
+	set -- $open_pair
+	from=$1 to=$2 ns=${2%%/*}
+	pdir="$NP_TMP/watched" pstate="$NP_TMP/pd-state"
+	cp -r "$DEMO" "$pdir"
+	bold "== 4. policyd --policy-dir DIR: write a file, and it is enforced"
+	ip netns exec "$NP_NODE" "$POLICYD" --policy-dir "$pdir" --state-dir "$pstate" \
+		--metrics none 2>"$NP_TMP/policyd.log" &
+	pd=$!
+	for i in $(seq 100); do grep -q "ready" "$NP_TMP/policyd.log" && break; sleep 0.05; done
+	probe1() { echo "$(np_pod_ns "$from") $(np_pod_addr "$to" 4) tcp 80" >"$NP_TMP/p1.in"
+		"$NP_AGENT" probe --timeout-ms 300 "$NP_TMP/p1.in" | awk '{print $NF}'; }
+	echo "   $from -> $to TCP 80: $(probe1) (1 = connects); policyd adopted the applied tables"
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: demo-deny, namespace: %s}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n' \
+		"$ns" >"$pdir/.deny.tmp"
+	echo "   mv deny.yaml into the directory (deny all ingress in namespace $ns)"
+	mv "$pdir/.deny.tmp" "$pdir/deny.yaml"
+	for i in $(seq 50); do [ "$(probe1)" = 0 ] && break; sleep 0.05; done
+	echo "   $from -> $to TCP 80: $(probe1)"
+	rm "$pdir/deny.yaml"
+	echo "   rm deny.yaml"
+	for i in $(seq 50); do [ "$(probe1)" = 1 ] && break; sleep 0.05; done
+	echo "   $from -> $to TCP 80: $(probe1)"
+	kill -TERM "$pd"; wait "$pd"
+	echo "   policyd's log (one line per sync):"
+	sed 's/^/     /' "$NP_TMP/policyd.log"
+	echo
+fi
 np_node "$NETPOL" flush >/dev/null 2>&1
 if [ $rc = 0 ]; then bold "the kernel enforced exactly what netpol reach predicted"; else
 	bold "MISMATCH between the kernel and netpol reach (see above)"; fi

@@ -1,0 +1,127 @@
+/* httpd.c — see httpd.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "httpd.h"
+
+struct httpd {
+	struct MHD_Daemon *d;
+	struct evloop *l;
+	struct evsource *src;
+	httpd_fn fn;
+	void *data;
+};
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct httpd *h = cls;
+	char *body = NULL;
+	const char *ctype = "text/plain; charset=utf-8";
+	int status;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		body = strdup("GET only\n");
+	} else {
+		status = h->fn(h->data, url, &body, &ctype);
+	}
+	if (!body && !(body = strdup("")))
+		abort();
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void on_ready(void *data, uint32_t events)
+{
+	MHD_run(((struct httpd *)data)->d);
+}
+
+/* "IP:PORT" or "[IP6]:PORT" */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535)
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+		if (n < 3 || host[n - 1] != ']')
+			return -EINVAL;
+		host[n - 1] = 0;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+int httpd_new(const char *addr, struct evloop *l, httpd_fn fn, void *data, struct httpd **out)
+{
+	struct sockaddr_storage ss;
+	int r = parse_addr(addr, &ss);
+	if (r < 0)
+		return r;
+	struct httpd *h = calloc(1, sizeof(*h));
+	if (!h)
+		abort();
+	*h = (struct httpd){ .l = l, .fn = fn, .data = data };
+	unsigned flags = MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	errno = 0;
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT, 32u,
+				MHD_OPTION_END);
+	if (!h->d) {
+		free(h);
+		return errno ? -errno : -EADDRINUSE;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	h->src = info ? evloop_source_add(l, info->epoll_fd, EPOLLIN, on_ready, h) : NULL;
+	if (!h->src) {
+		MHD_stop_daemon(h->d);
+		free(h);
+		return -EIO;
+	}
+	*out = h;
+	return 0;
+}
+
+void httpd_tick(struct httpd *h)
+{
+	if (h)
+		MHD_run(h->d);
+}
+
+void httpd_free(struct httpd *h)
+{
+	if (!h)
+		return;
+	evloop_source_del(h->l, h->src);
+	MHD_stop_daemon(h->d);
+	free(h);
+}

@@ -1,0 +1,670 @@
+/* pd.c — see pd.h. The flow of one sync: events only mark files dirty (no kernel I/O); a sync
+ * re-reads those files into the store (per-file last good), commits the store's pending
+ * changes (unless the mass-delete guard or a deleted file's grace keeps some back), merges the
+ * per-file objects with the endpoint records into one inventory and hands it to ap_apply,
+ * which diffs against the last commit and sends one transaction. */
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "endpoints.h"
+#include "load.h"
+#include "pd_int.h"
+#include "podnet.h"
+#include "sdnotify.h"
+
+#define TABLE_INET "netpol"
+#define TABLE_SPOOF "netpol-spoof"
+
+void pd_log(struct pd *d, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (d->o.log)
+		d->o.log(d->o.log_arg, line);
+}
+
+const char *pd_table_mode(const struct pd *d)
+{
+	uint32_t f = ap_ctx_table_flags(d->ap);
+	if ((f & NL_TABLE_F_OWNER) && (f & NL_TABLE_F_PERSIST))
+		return "owner+persist";
+	if (f & NL_TABLE_F_OWNER)
+		return "owner";
+	return d->o.no_owner ? "unowned (--no-owner)"
+			     : "unowned (the kernel refused the persist flag: before 6.9)";
+}
+
+const char *pd_unready_why(struct pd *d, char *buf, size_t size)
+{
+	size_t held = store_held_count(d->store);
+	if (d->dir_missing)
+		snprintf(buf, size, "policy directory %s is missing; the last good state stays",
+			 d->o.policy_dir);
+	else if (!d->first_done)
+		snprintf(buf, size, "first sync not done%s%s", d->last_error[0] ? ": " : "",
+			 d->last_error);
+	else if (!d->last_ok)
+		snprintf(buf, size, "last sync failed: %s", d->last_error);
+	else if (d->mass_held)
+		snprintf(buf, size, "%zu objects held back by the mass-delete guard (SIGHUP or "
+			 "{\"cmd\":\"reload\"} applies the deletion)", d->mass_held);
+	else if (held) {
+		size_t off = (size_t)snprintf(buf, size, "%zu file%s held at last good content:",
+					      held, held == 1 ? "" : "s");
+		for (size_t i = 0; i < held && off < size; i++) {
+			struct store_held h;
+			store_held_get(d->store, i, &h);
+			struct tm tm;
+			char since[32];
+			gmtime_r(&h.since, &tm);
+			strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			off += (size_t)snprintf(buf + off, size - off, "\n%s (since %s): %s", h.name,
+						since, h.error);
+		}
+	} else
+		return NULL;
+	return buf;
+}
+
+static void notify_status(struct pd *d)
+{
+	struct store_totals t;
+	store_totals_get(d->store, &t);
+	char msg[512];
+	snprintf(msg, sizeof(msg), "STATUS=generation %llu: %zu policies, %zu pods from %zu files"
+		 "%s%zu held%s",
+		 d->generation, t.policies, t.pods, t.files, t.held ? "; " : "", t.held,
+		 t.held ? " at last good content" : "");
+	if (!t.held) /* drop the "0 held" */
+		snprintf(msg, sizeof(msg), "STATUS=generation %llu: %zu policies, %zu pods from %zu "
+			 "files%s", d->generation, t.policies, t.pods, t.files,
+			 d->last_ok ? "" : "; last sync failed");
+	sdnotify_send(msg);
+}
+
+/* ---- reading what changed ---- */
+
+/* Applies what the queued events name to the store. Returns the number of files changed. */
+static int take_events(struct pd *d, double now)
+{
+	struct watch_events *ev = &d->ev;
+	int changed = 0;
+	if (ev->t_first && (!d->t_oldest || ev->t_first < d->t_oldest))
+		d->t_oldest = ev->t_first;
+	d->st.overflows += ev->overflows;
+	if (ev->endpoints)
+		d->endpoints_dirty = true;
+	bool present = watch_dir_present(d->watch);
+	if (ev->rescan || d->rescan_pending || (d->dir_missing && present)) {
+		int r = store_rescan(d->store, now);
+		d->st.rescans++;
+		if (r < 0) { /* missing: keep everything as it is until it comes back */
+			if (!d->dir_missing)
+				pd_log(d, "policy directory %s: %s; keeping the last good state",
+				       d->o.policy_dir, strerror(-r));
+			d->dir_missing = true;
+		} else {
+			if (d->dir_missing)
+				pd_log(d, "policy directory %s is back", d->o.policy_dir);
+			d->dir_missing = false;
+			changed += r;
+		}
+		d->rescan_pending = false;
+	} else if (!present) {
+		if (!d->dir_missing)
+			pd_log(d, "policy directory %s is gone; keeping the last good state",
+			       d->o.policy_dir);
+		d->dir_missing = true;
+	} else {
+		for (size_t i = 0; i < ev->n; i++) {
+			enum store_refresh r = store_file_refresh(d->store, ev->names[i], now);
+			changed += r != STORE_SAME;
+		}
+	}
+	watch_events_clear(ev);
+	return changed;
+}
+
+static void log_held(struct pd *d)
+{
+	size_t n = store_held_count(d->store);
+	for (size_t i = 0; i < n; i++) {
+		struct store_held h;
+		store_held_get(d->store, i, &h);
+		pd_log(d, "%s: held at %s:\n%s", h.name,
+		       h.has_good ? "its last good content" : "nothing (it never parsed)", h.error);
+	}
+}
+
+/* ---- the sync ---- */
+
+enum { SYNC_READBACK = 1, SYNC_FULL = 2, SYNC_ALLOW_REMOVALS = 4 };
+
+static void arm_sync(struct pd *d, double ms)
+{
+	evloop_timer_arm(d->t_sync, ms < 1 ? 1 : (long long)(ms + 0.999), 0);
+	d->sync_armed = true;
+}
+
+/* Builds the inventory for the current store content and endpoint records. */
+static int merged_inventory(struct pd *d, struct np_inventory **out)
+{
+	struct np_diags diags;
+	np_diags_init(&diags);
+	struct np_inventory *inv = NULL;
+	int r = store_inventory_merge(d->store, &inv, &diags);
+	if (r == 0 && diags.errors) {
+		/* duplicates across files: the first (in file name order) is kept */
+		np_diags_locate(&diags);
+		for (size_t i = 0; i < diags.n; i++) {
+			char line[2048];
+			np_diag_format(&diags.v[i], line, sizeof(line));
+			pd_log(d, "%s", line);
+		}
+	}
+	np_diags_free(&diags);
+	if (r == 0 && d->o.state_dir) {
+		char err[900];
+		int m = endpoints_merge(inv, d->o.state_dir, err, sizeof(err));
+		if (m < 0) {
+			snprintf(d->last_error, sizeof(d->last_error), "endpoint records: %s", err);
+			np_inventory_free(inv);
+			return m;
+		}
+	}
+	*out = inv;
+	return r;
+}
+
+static void log_kernel_errors(struct pd *d, const struct ap_report *rep)
+{
+	for (size_t i = 0; i < rep->errors.n && i < 8; i++)
+		pd_log(d, "kernel: %s", rep->errors.v[i].msg);
+	if (rep->errors.errors > 8)
+		pd_log(d, "kernel: ... and %zu more errors", rep->errors.errors - 8);
+}
+
+static bool has_macvlan(const struct np_inventory *inv)
+{
+	for (size_t i = 0; inv && i < inv->n_pods; i++)
+		if (inv->pods[i].attach && !strcmp(inv->pods[i].attach, "macvlan"))
+			return true;
+	return false;
+}
+
+static struct ap_opts ap_opts_of(const struct pd_opts *o)
+{
+	struct ap_opts ao = { .state_dir = o->state_dir };
+	ao.ro.node = o->node;
+	ao.ro.reject = o->reject;
+	ao.ro.no_spoof_table = o->no_spoof;
+	ao.table_flags = o->no_owner ? 0 : NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
+	ao.inject_error = o->inject_error;
+	return ao;
+}
+
+/* Runs one sync now. Returns 0 (applied, or nothing to apply) or -errno (nothing changed in
+ * the kernel). trigger names the cause in the log. */
+static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
+{
+	double t0 = evloop_now_ms();
+	if (d->sync_armed) {
+		evloop_timer_arm(d->t_sync, 0, 0);
+		d->sync_armed = false;
+	}
+	int files = take_events(d, t0);
+	if (flags & SYNC_READBACK)
+		d->readback_pending = true;
+	if (flags & SYNC_FULL)
+		d->full_pending = true;
+	if (flags & SYNC_ALLOW_REMOVALS)
+		d->allow_removals_once = true;
+	double t_parse = evloop_now_ms() - t0;
+	if (files && store_held_count(d->store))
+		log_held(d);
+
+	/* the mass-delete guard: a change removing over half of the objects waits for an
+	 * operator (SIGHUP, reload) unless --allow-mass-delete */
+	struct store_totals tot;
+	store_totals_get(d->store, &tot);
+	size_t removed = store_pending_removed(d->store);
+	bool allow = d->o.allow_mass_delete || d->allow_removals_once || removed * 2 <= tot.objects;
+	double wait = 0;
+	/* while the directory is missing nothing it held is taken as deleted */
+	size_t committed = d->dir_missing ? 0 : store_pending_commit(d->store, allow, t0,
+						d->first_done ? d->o.grace_ms : 0, &wait);
+	size_t still = store_pending_removed(d->store);
+	if (!allow && still && still != d->mass_held)
+		pd_log(d, "held back: these changes would remove %zu of %zu objects; SIGHUP or "
+		       "{\"cmd\":\"reload\"} applies them (or run with --allow-mass-delete)",
+		       still, tot.objects);
+	d->mass_held = allow ? 0 : still;
+	d->allow_removals_once = false;
+	if (wait > 0)
+		arm_sync(d, wait);
+
+	bool need = committed || d->endpoints_dirty || d->readback_pending || d->full_pending ||
+		    !d->first_done;
+	if (!need || (d->dir_missing && !d->first_done)) {
+		if (!d->first_done && d->dir_missing)
+			snprintf(d->last_error, sizeof(d->last_error), "waiting for %s",
+				 d->o.policy_dir);
+		return 0;
+	}
+	bool readback = d->readback_pending, full = d->full_pending;
+	d->endpoints_dirty = d->readback_pending = d->full_pending = false;
+
+	struct np_inventory *inv = NULL;
+	double t_merge = evloop_now_ms();
+	int r = merged_inventory(d, &inv);
+	t_merge = evloop_now_ms() - t_merge;
+	struct ap_report rep;
+	memset(&rep, 0, sizeof(rep));
+	np_diags_init(&rep.errors);
+	if (r == 0) {
+		r = ap_apply(d->ap, inv, (readback ? AP_READBACK : 0) | (full ? AP_FULL : 0), &rep);
+		if (r == -EINVAL) {
+			/* rejected: the previous ruleset stays; say which policy, then try once
+			 * more as a full replace */
+			d->st.kernel_rejections++;
+			log_kernel_errors(d, &rep);
+			ap_report_free(&rep);
+			pd_log(d, "the kernel rejected the transaction; retrying as a full replace");
+			if ((r = merged_inventory(d, &inv)) == 0)
+				r = ap_apply(d->ap, inv, AP_FULL, &rep);
+			full = true;
+		}
+	}
+	double t_end = evloop_now_ms();
+	int kind = rep.mode == AP_MODE_FULL || full ? PD_KIND_FULL : PD_KIND_INCREMENTAL;
+	d->st.syncs[kind][r == 0 ? PD_OK : PD_ERROR]++;
+	metrics_hist_observe(&d->st.duration[kind], (t_end - t0) / 1e3);
+	d->last_sync_end = t_end;
+	if (r < 0) {
+		log_kernel_errors(d, &rep);
+		if (rep.errors.n)
+			snprintf(d->last_error, sizeof(d->last_error), "%s", rep.errors.v[0].msg);
+		else if (r != -EINVAL && !d->last_error[0])
+			snprintf(d->last_error, sizeof(d->last_error), "%s", strerror(-r));
+		pd_log(d, "sync (%s) failed: %s; the previous ruleset stays; retrying in 1 s",
+		       trigger, d->last_error);
+		d->last_ok = false;
+		d->readback_pending = true; /* outcome may be unknown: trust nothing */
+		arm_sync(d, 1000);
+		ap_report_free(&rep);
+		notify_status(d);
+		return r;
+	}
+	d->last_ok = true;
+	d->last_error[0] = 0;
+	d->generation++;
+	if (rep.stats.msgs)
+		d->st.commits++;
+	if (rep.drift) {
+		d->st.drift_repairs++;
+		pd_log(d, "drift repaired (%s): our tables differed from the last commit in %zu "
+		       "places", trigger, rep.drift);
+	}
+	d->st.conns_cut += rep.ct_revoked;
+	d->st.conns_restored += rep.ct_restored;
+	if (d->t_oldest && committed) {
+		metrics_hist_observe(&d->st.delay, (t_end - d->t_oldest) / 1e3);
+		d->t_oldest = 0;
+	}
+	store_retired_free(d->store); /* the context's model is now the new merge */
+	int lkg_err = 0;
+	if (store_lkg_flush(d->store, &lkg_err))
+		pd_log(d, "saving last good copies: %s", strerror(lkg_err));
+	/* the previous model, IR and kernel state were just freed (and, after a big sync, the
+	 * file texts): give the pages back, or the peak of every sync stays resident */
+	malloc_trim(0);
+	if (has_macvlan(ap_ctx_model(d->ap))) {
+		struct podnet_opts po = { .ro = { .node = d->o.node, .reject = d->o.reject },
+					  .table_flags = ap_ctx_table_flags(d->ap) };
+		podnet_apply(ap_ctx_model(d->ap), &po);
+	}
+	static const char *const modes[] = { "in sync", "incremental", "full replace" };
+	pd_log(d, "sync %llu (%s): %zu file%s changed, %s, %zu changes in %zu messages; "
+	       "parse %.1f ms, merge %.1f ms, build %.1f ms, read-back %.1f ms, diff %.1f ms, "
+	       "kernel %.1f ms, conntrack %.1f ms, total %.1f ms; %zu connections cut",
+	       d->generation, trigger, committed, committed == 1 ? "" : "s", modes[rep.mode],
+	       rep.changes, rep.stats.msgs, t_parse, t_merge, rep.ms_build, rep.ms_read,
+	       rep.ms_diff, rep.ms_kernel, rep.ms_ct, t_end - t0, rep.ct_revoked);
+	if (rep.ct_error)
+		pd_log(d, "conntrack step failed: %s", strerror(-rep.ct_error));
+	ap_report_free(&rep);
+	if (!d->first_done) {
+		d->first_done = true;
+		pd_log(d, "ready: first sync done in %.1f ms since start (tables %s)",
+		       t_end - d->started_ms, pd_table_mode(d));
+		sdnotify_send("READY=1");
+	}
+	notify_status(d);
+	return 0;
+}
+
+/* ---- event sources ---- */
+
+static void on_watch(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	int r = watch_read(d->watch, &d->ev);
+	if (r < 0)
+		pd_log(d, "inotify: %s", strerror(-r));
+	if (!watch_events_any(&d->ev) || d->sync_armed)
+		return;
+	/* leading edge: at once when idle; right after a sync, wait out the gap so a burst
+	 * coalesces into the next transaction */
+	double since = evloop_now_ms() - d->last_sync_end;
+	if (since >= d->o.gap_ms)
+		pd_sync(d, "inotify", 0);
+	else
+		arm_sync(d, d->o.gap_ms - since);
+}
+
+static void on_sync_timer(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	d->sync_armed = false;
+	pd_sync(d, "inotify", 0);
+}
+
+static void on_monitor(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	int n = nftmon_read(d->mon, ap_ctx_portid(d->ap));
+	if (n <= 0 || !d->first_done)
+		return;
+	d->st.foreign_changes += (uint64_t)n;
+	pd_log(d, "another process changed our tables (%d notifications): reading back", n);
+	pd_sync(d, "monitor", SYNC_READBACK);
+}
+
+static void on_resync(void *data, uint32_t events)
+{
+	pd_sync(data, "resync", SYNC_READBACK);
+}
+
+static void reload(struct pd *d, const char *why)
+{
+	char msg[128];
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	sdnotify_send(msg);
+	watch_read(d->watch, &d->ev);
+	d->rescan_pending = true;
+	d->endpoints_dirty = true;
+	pd_sync(d, why, SYNC_READBACK | SYNC_ALLOW_REMOVALS);
+	sdnotify_send("READY=1");
+}
+
+static void on_signal(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	struct signalfd_siginfo si;
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			pd_log(d, "SIGHUP: re-reading everything and the kernel");
+			reload(d, "SIGHUP");
+		} else {
+			pd_log(d, "signal %u: exiting; the ruleset stays in force", si.ssi_signo);
+			sdnotify_send("STOPPING=1");
+			d->exiting = true;
+		}
+	}
+}
+
+static void on_tick(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	double now = evloop_now_ms();
+	if (d->wd_usec && now - d->last_wd_ms >= d->wd_usec / 2000.0) {
+		sdnotify_send("WATCHDOG=1");
+		d->last_wd_ms = now;
+	}
+	httpd_tick(d->http);
+}
+
+/* ---- control socket ---- */
+
+static json_t *held_json(struct pd *d)
+{
+	json_t *a = json_array();
+	size_t n = store_held_count(d->store);
+	for (size_t i = 0; i < n; i++) {
+		struct store_held h;
+		store_held_get(d->store, i, &h);
+		json_array_append_new(a, json_pack("{s:s,s:I,s:s,s:b}", "file", h.name, "since",
+						   (json_int_t)h.since, "error", h.error,
+						   "last_good_enforced", h.has_good));
+	}
+	return a;
+}
+
+static json_t *status_json(struct pd *d)
+{
+	struct store_totals t;
+	store_totals_get(d->store, &t);
+	char why[4096];
+	const char *unready = pd_unready_why(d, why, sizeof(why));
+	json_t *j = json_pack("{s:b,s:I,s:I,s:b,s:b,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ok", 1,
+			      "pid", (json_int_t)getpid(), "generation",
+			      (json_int_t)d->generation, "ready", unready == NULL, "last_sync_ok",
+			      d->last_ok, "tables", pd_table_mode(d), "policy_dir",
+			      d->o.policy_dir, "files", (json_int_t)t.files, "policies",
+			      (json_int_t)t.policies, "pods", (json_int_t)t.pods, "namespaces",
+			      (json_int_t)t.namespaces, "drift_repairs",
+			      (json_int_t)d->st.drift_repairs, "mass_delete_held",
+			      (json_int_t)d->mass_held, "connections_cut",
+			      (json_int_t)d->st.conns_cut);
+	json_object_set_new(j, "synced", json_boolean(d->first_done));
+	json_object_set_new(j, "held", held_json(d));
+	if (unready)
+		json_object_set_new(j, "not_ready", json_string(unready));
+	if (d->last_error[0])
+		json_object_set_new(j, "last_error", json_string(d->last_error));
+	return j;
+}
+
+static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
+{
+	struct pd *d = data;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	int r = 0;
+	if (!cmd) {
+		ctlsrv_reply(c, json_pack("{s:b,s:s}", "ok", 0, "error", "no \"cmd\""));
+		return;
+	}
+	if (!strcmp(cmd, "status")) {
+		ctlsrv_reply(c, status_json(d));
+		return;
+	}
+	if (!strcmp(cmd, "sync")) {
+		/* whatever was written before this request is in the queue now: read it all, so
+		 * the commit includes it */
+		watch_read(d->watch, &d->ev);
+		r = pd_sync(d, "sync request", 0);
+	} else if (!strcmp(cmd, "reload")) {
+		reload(d, "reload request");
+		r = d->last_ok ? 0 : -EIO;
+	} else if (!strcmp(cmd, "resync")) {
+		watch_read(d->watch, &d->ev);
+		uint64_t before = d->st.drift_repairs;
+		r = pd_sync(d, "resync request", SYNC_READBACK);
+		if (r == 0) {
+			ctlsrv_reply(c, json_pack("{s:b,s:I,s:b}", "ok", 1, "generation",
+						  (json_int_t)d->generation, "repaired",
+						  d->st.drift_repairs != before));
+			return;
+		}
+	} else {
+		ctlsrv_reply(c, json_pack("{s:b,s:s}", "ok", 0, "error",
+					  "unknown cmd (status, sync, reload, resync)"));
+		return;
+	}
+	if (r < 0 || !d->first_done)
+		ctlsrv_reply(c, json_pack("{s:b,s:s,s:I}", "ok", 0, "error",
+					  d->last_error[0] ? d->last_error : strerror(r ? -r : EAGAIN),
+					  "generation", (json_int_t)d->generation));
+	else
+		ctlsrv_reply(c, json_pack("{s:b,s:I,s:I}", "ok", 1, "generation",
+					  (json_int_t)d->generation, "held",
+					  (json_int_t)store_held_count(d->store)));
+}
+
+/* ---- life cycle ---- */
+
+static int fail(char *err, size_t errlen, int r, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(-r));
+	return r;
+}
+
+int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen)
+{
+	struct pd *d = calloc(1, sizeof(*d));
+	if (!d)
+		abort();
+	d->o = *o;
+	d->l = l;
+	d->sigfd = -1;
+	d->started_ms = evloop_now_ms();
+	int r = 0;
+	char path[4096];
+	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
+		r = fail(err, errlen, -errno, o->state_dir);
+		goto fail;
+	}
+	struct ap_opts ao = ap_opts_of(o);
+	if ((r = ap_ctx_new(&ao, &d->ap)) < 0) {
+		r = fail(err, errlen, r, "apply context");
+		goto fail;
+	}
+	if (o->state_dir) {
+		ctl_sock_path(o->state_dir, path, sizeof(path));
+		if ((r = ctlsrv_new(path, l, on_request, d, &d->ctl)) < 0) {
+			if (r == -EADDRINUSE)
+				snprintf(err, errlen, "%s: another policyd answers there", path);
+			else
+				fail(err, errlen, r, path);
+			goto fail;
+		}
+		snprintf(path, sizeof(path), "%s/lkg", o->state_dir);
+	}
+	if ((r = store_new(o->policy_dir, o->state_dir ? path : NULL, &d->store)) < 0) {
+		r = fail(err, errlen, r, "last good copies");
+		goto fail;
+	}
+	int lkg = store_lkg_load(d->store);
+	if (lkg > 0)
+		pd_log(d, "last good copies of %d files loaded (what the previous run enforced)",
+		       lkg);
+	/* the watch exists before the scan, so nothing written meanwhile is missed */
+	if ((r = watch_new(o->policy_dir, o->state_dir, &d->watch)) < 0) {
+		r = fail(err, errlen, r, "inotify");
+		goto fail;
+	}
+	d->rescan_pending = true;
+	d->endpoints_dirty = true;
+	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
+	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0) {
+		r = fail(err, errlen, r, "nf_tables monitor");
+		goto fail;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		r = fail(err, errlen, -errno, "signalfd");
+		goto fail;
+	}
+	if (o->metrics_addr &&
+	    (r = httpd_new(o->metrics_addr, l, pd_http_serve, d, &d->http)) < 0) {
+		r = fail(err, errlen, r, o->metrics_addr);
+		goto fail;
+	}
+	d->watch_src = evloop_source_add(l, watch_fd(d->watch), EPOLLIN, on_watch, d);
+	if (d->mon)
+		d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
+	d->sig_src = evloop_source_add(l, d->sigfd, EPOLLIN, on_signal, d);
+	d->t_sync = evloop_timer_add(l, on_sync_timer, d);
+	d->t_resync = evloop_timer_add(l, on_resync, d);
+	d->t_tick = evloop_timer_add(l, on_tick, d);
+	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
+	    !d->t_tick) {
+		r = fail(err, errlen, -errno, "event loop");
+		goto fail;
+	}
+	d->wd_usec = sdnotify_watchdog_usec();
+	long long tick = 1000;
+	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
+		tick = (long long)(d->wd_usec / 2000) > 0 ? (long long)(d->wd_usec / 2000) : 1;
+	evloop_timer_arm(d->t_tick, tick, tick);
+	if (o->resync_ms > 0)
+		evloop_timer_arm(d->t_resync, o->resync_ms, o->resync_ms);
+	*out = d;
+	return 0;
+fail:
+	pd_free(d);
+	return r;
+}
+
+int pd_run(struct pd *d)
+{
+	sdnotify_send("STATUS=reading the policy directory");
+	pd_sync(d, "start", 0);
+	if (d->wd_usec) {
+		sdnotify_send("WATCHDOG=1");
+		d->last_wd_ms = evloop_now_ms();
+	}
+	while (!d->exiting) {
+		int r = evloop_run_once(d->l, -1);
+		if (r < 0) {
+			pd_log(d, "event loop: %s", strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+void pd_free(struct pd *d)
+{
+	if (!d)
+		return;
+	evloop_source_del(d->l, d->watch_src);
+	evloop_source_del(d->l, d->mon_src);
+	evloop_source_del(d->l, d->sig_src);
+	evloop_timer_del(d->l, d->t_sync);
+	evloop_timer_del(d->l, d->t_resync);
+	evloop_timer_del(d->l, d->t_tick);
+	httpd_free(d->http);
+	ctlsrv_free(d->ctl);
+	nftmon_free(d->mon);
+	watch_free(d->watch);
+	watch_events_free(&d->ev);
+	/* the context's model points into the store: free it first */
+	ap_ctx_free(d->ap);
+	store_free(d->store);
+	nft_sock_close(d->scrape);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	free(d);
+}

@@ -1,0 +1,44 @@
+/* pd.h — policyd's core: keeps the kernel in step with a policy directory and the state
+ * directory's endpoint records. It wires its sources into an event loop (inotify, signals,
+ * the nf_tables monitor, the control socket, timers, HTTP) and runs every sync through the one
+ * apply pipeline (apply.h), diffing against its last commit. Nothing here prints: each log line
+ * goes to the caller's log function. */
+#ifndef NETPOL_ENFORCER_PD_H
+#define NETPOL_ENFORCER_PD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "evloop.h"
+
+struct pd_opts {
+	const char *policy_dir;
+	const char *state_dir;    /* endpoint records, control socket, lock, last good copies */
+	const char *node;         /* pods on this node are enforced here; NULL: every pod */
+	const char *metrics_addr; /* "127.0.0.1:9753"; NULL: no HTTP endpoint */
+	bool reject, no_spoof;
+	bool allow_mass_delete;   /* apply changes removing over half of the objects at once */
+	bool no_owner;            /* tables without the owner flag (what pre-6.9 kernels get) */
+	bool no_monitor;          /* tests: no NFNLGRP_NFTABLES monitor (drift waits for a
+				     resync or SIGHUP) */
+	bool inject_error;        /* tests: every transaction carries a rule the kernel rejects */
+	long long resync_ms;      /* read back and repair every so often; 0: never */
+	double gap_ms;            /* a change while idle applies at once; the next within this
+				     long of a sync waits for it (bursts coalesce) */
+	double grace_ms;          /* a deleted file's objects go only if it stays away this long
+				     (editors delete and recreate) */
+	void (*log)(void *arg, const char *line);
+	void *log_arg;
+};
+
+struct pd;
+
+/* Reads the last good copies and the directory, takes the control socket, listens; writes
+ * nothing to the kernel yet. 0, or -errno with the reason in err. */
+int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen);
+/* Runs until SIGTERM/SIGINT (or a fatal error): the first sync, then events. Returns 0 on a
+ * requested exit; the ruleset stays in force. */
+int pd_run(struct pd *d);
+void pd_free(struct pd *d);
+
+#endif

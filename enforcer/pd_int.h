@@ -1,0 +1,73 @@
+/* pd_int.h — policyd core internals shared by pd.c (sync, sources) and pd_http.c (/healthz,
+ * /readyz, /metrics). Not an API. */
+#ifndef NETPOL_ENFORCER_PD_INT_H
+#define NETPOL_ENFORCER_PD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "apply.h"
+#include "ctlsrv.h"
+#include "evloop.h"
+#include "httpd.h"
+#include "metrics.h"
+#include "nft.h"
+#include "nftmon.h"
+#include "pd.h"
+#include "store.h"
+#include "watch.h"
+
+enum { PD_KIND_INCREMENTAL, PD_KIND_FULL };
+enum { PD_OK, PD_ERROR };
+
+struct pd_stats {
+	uint64_t syncs[2][2];             /* [kind][outcome] */
+	struct metrics_hist duration[2];  /* by kind */
+	struct metrics_hist delay;        /* file event -> commit acked */
+	uint64_t drift_repairs, conns_cut, conns_restored, overflows, rescans, commits;
+	uint64_t kernel_rejections, foreign_changes;
+};
+
+struct pd {
+	struct pd_opts o;
+	struct evloop *l;
+	struct ap_ctx *ap;
+	struct store *store;
+	struct watch *watch;
+	struct watch_events ev;   /* read, not yet applied */
+	struct nftmon *mon;
+	struct ctlsrv *ctl;
+	struct httpd *http;
+	struct nft_sock *scrape;  /* metrics reads (never writes) */
+	int sigfd;
+	struct evsource *watch_src, *mon_src, *sig_src;
+	struct evsource *t_sync, *t_resync, *t_tick;
+	unsigned long long wd_usec;
+	double last_wd_ms;
+
+	bool exiting, first_done, last_ok, sync_armed;
+	char last_error[1024];
+	bool endpoints_dirty, readback_pending, full_pending, allow_removals_once, rescan_pending;
+	bool dir_missing;
+	double t_oldest;          /* CLOCK_MONOTONIC ms of the oldest event not yet committed */
+	double last_sync_end;
+	double started_ms;
+	unsigned long long generation;
+	size_t mass_held;         /* objects the mass-delete guard keeps back */
+	struct pd_stats st;
+	/* local pods by isolation, computed once per generation for /metrics */
+	unsigned long long iso_gen;
+	size_t iso[4];            /* none, ingress, egress, both */
+};
+
+void pd_log(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The /healthz, /readyz, /metrics handler (httpd_fn). */
+int pd_http_serve(void *data, const char *path, char **body, const char **ctype);
+/* Why the daemon is not ready, or NULL when it is; buf holds the text. */
+const char *pd_unready_why(struct pd *d, char *buf, size_t size);
+/* "owner+persist", or what else the tables carry. */
+const char *pd_table_mode(const struct pd *d);
+
+#endif

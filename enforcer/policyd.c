@@ -1,0 +1,143 @@
+/* policyd — the node daemon: keeps netpol's tables in step with a directory of Kubernetes
+ * objects and the state directory's endpoint records. Options and wiring only; the daemon is
+ * enforcer/pd.c.
+ *
+ *   policyd --policy-dir DIR [--state-dir S] [--node NAME] [--metrics ADDR|none] [--reject]
+ *           [--no-spoof] [--resync 180s] [--allow-mass-delete]
+ *   policyd --cleanup [--state-dir S]     remove netpol's tables (the daemon never does) */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "evloop.h"
+#include "pd.h"
+
+static void log_stderr(void *arg, const char *line)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	char when[32];
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	fprintf(stderr, "policyd %s.%03ld: %s\n", when, ts.tv_nsec / 1000000, line);
+}
+
+/* "180s", "3m", "500ms", "1h", or plain seconds; -1 when malformed. */
+static long long parse_duration_ms(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	if (!*end || !strcmp(end, "s"))
+		return (long long)(v * 1000);
+	if (!strcmp(end, "ms"))
+		return (long long)v;
+	if (!strcmp(end, "m"))
+		return (long long)(v * 60000);
+	if (!strcmp(end, "h"))
+		return (long long)(v * 3600000);
+	return -1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: policyd --policy-dir DIR [--state-dir DIR] [--node NAME]\n"
+		   "               [--metrics ADDR:PORT|none] [--reject] [--no-spoof]\n"
+		   "               [--resync DURATION] [--allow-mass-delete]\n"
+		   "       policyd --cleanup [--state-dir DIR]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy-dir", required_argument, NULL, 'p' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "reject", no_argument, NULL, 'r' },
+		{ "no-spoof", no_argument, NULL, 's' },
+		{ "resync", required_argument, NULL, 'R' },
+		{ "allow-mass-delete", no_argument, NULL, 'A' },
+		{ "no-owner", no_argument, NULL, 'O' },
+		{ "no-monitor", no_argument, NULL, 'M' },   /* tests */
+		{ "inject-error", no_argument, NULL, 'I' }, /* tests */
+		{ "gap", required_argument, NULL, 'g' },
+		{ "grace", required_argument, NULL, 'G' },
+		{ "cleanup", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
+			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
+			     .log = log_stderr };
+	bool cleanup = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		long long ms;
+		switch (c) {
+		case 'p': o.policy_dir = optarg; break;
+		case 'D': o.state_dir = optarg; break;
+		case 'n': o.node = optarg; break;
+		case 'm': o.metrics_addr = strcmp(optarg, "none") ? optarg : NULL; break;
+		case 'r': o.reject = true; break;
+		case 's': o.no_spoof = true; break;
+		case 'A': o.allow_mass_delete = true; break;
+		case 'O': o.no_owner = true; break;
+		case 'M': o.no_monitor = true; break;
+		case 'I': o.inject_error = true; break;
+		case 'C': cleanup = true; break;
+		case 'R':
+		case 'g':
+		case 'G':
+			if ((ms = parse_duration_ms(optarg)) < 0) {
+				fprintf(stderr, "policyd: bad duration '%s' (e.g. 180s, 500ms, 3m)\n",
+					optarg);
+				return 2;
+			}
+			if (c == 'R')
+				o.resync_ms = ms;
+			else if (c == 'g')
+				o.gap_ms = (double)ms;
+			else
+				o.grace_ms = (double)ms;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cleanup) {
+		char *fargv[] = { "flush", "--state-dir", (char *)o.state_dir, NULL };
+		return cmd_flush(3, fargv);
+	}
+	if (!o.policy_dir) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct evloop *l = NULL;
+	struct pd *d = NULL;
+	char err[1024] = "";
+	int r = evloop_new(&l);
+	if (r == 0)
+		r = pd_new(&o, l, &d, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "policyd: %s\n", err[0] ? err : strerror(-r));
+		evloop_free(l);
+		return 1;
+	}
+	r = pd_run(d);
+	pd_free(d);
+	evloop_free(l);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,581 @@
+/* store.c — see store.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inventory.h"
+#include "store.h"
+
+struct sfile {
+	char *name;
+	struct np_inventory *inv;  /* current (last good) objects, or NULL */
+	uint64_t hash;             /* of inv's content */
+	struct np_inventory *next; /* pending new content, or NULL */
+	uint64_t next_hash;
+	bool gone;                 /* pending removal: the file is not there */
+	double gone_since;
+	bool held;                 /* the content on disk has errors */
+	uint64_t bad_hash;
+	time_t held_since;
+	char *errors;
+	bool lkg_dirty;            /* inv's content is not yet in the LKG directory */
+};
+
+struct store {
+	char *dir, *lkg_dir;
+	struct sfile *f;           /* sorted by name */
+	size_t n, cap;
+	struct np_inventory **retired;
+	size_t n_retired, cap_retired;
+	char **unlink;             /* LKG copies to remove */
+	size_t n_unlink, cap_unlink;
+};
+
+#define GROW(v, n, cap)                                                                    \
+	do {                                                                               \
+		if ((n) == (cap) &&                                                        \
+		    !((v) = realloc((v), ((cap) = (cap) ? (cap) * 2 : 16) * sizeof(*(v))))) \
+			abort();                                                           \
+	} while (0)
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+	return h ^ n;
+}
+
+static size_t objects(const struct np_inventory *inv)
+{
+	return inv ? inv->n_nss + inv->n_pods + inv->n_pols + inv->n_nodes : 0;
+}
+
+int store_new(const char *dir, const char *lkg_dir, struct store **out)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (!(s->dir = strdup(dir)) || (lkg_dir && !(s->lkg_dir = strdup(lkg_dir))))
+		abort();
+	if (lkg_dir && mkdir(lkg_dir, 0700) < 0 && errno != EEXIST) {
+		int e = -errno;
+		store_free(s);
+		return e;
+	}
+	*out = s;
+	return 0;
+}
+
+static void retire(struct store *s, struct np_inventory *inv)
+{
+	if (!inv)
+		return;
+	GROW(s->retired, s->n_retired, s->cap_retired);
+	s->retired[s->n_retired++] = inv;
+}
+
+void store_retired_free(struct store *s)
+{
+	for (size_t i = 0; i < s->n_retired; i++)
+		np_inventory_free(s->retired[i]);
+	s->n_retired = 0;
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->f[i].name);
+		np_inventory_free(s->f[i].inv);
+		np_inventory_free(s->f[i].next);
+		free(s->f[i].errors);
+	}
+	store_retired_free(s);
+	for (size_t i = 0; i < s->n_unlink; i++)
+		free(s->unlink[i]);
+	free(s->unlink);
+	free(s->retired);
+	free(s->f);
+	free(s->dir);
+	free(s->lkg_dir);
+	free(s);
+}
+
+static size_t find_pos(const struct store *s, const char *name, bool *found)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = strcmp(s->f[mid].name, name);
+		if (!r) {
+			*found = true;
+			return mid;
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static struct sfile *file_get(struct store *s, const char *name, bool create)
+{
+	bool found;
+	size_t i = find_pos(s, name, &found);
+	if (found)
+		return &s->f[i];
+	if (!create)
+		return NULL;
+	GROW(s->f, s->n, s->cap);
+	memmove(&s->f[i + 1], &s->f[i], (s->n - i) * sizeof(*s->f));
+	s->n++;
+	memset(&s->f[i], 0, sizeof(*s->f));
+	if (!(s->f[i].name = strdup(name)))
+		abort();
+	return &s->f[i];
+}
+
+static void file_remove(struct store *s, struct sfile *f)
+{
+	size_t i = (size_t)(f - s->f);
+	free(f->name);
+	np_inventory_free(f->next);
+	free(f->errors);
+	memmove(&s->f[i], &s->f[i + 1], (s->n - i - 1) * sizeof(*s->f));
+	s->n--;
+}
+
+static int yaml_of(const char *name)
+{
+	size_t n = strlen(name);
+	return !(n > 5 && !strcmp(name + n - 5, ".json"));
+}
+
+/* The source text is kept only to locate error records, and a committed file has none: the
+ * parsed objects are what is used (the text is most of a large cluster's memory). */
+static void drop_text(struct np_inventory *inv)
+{
+	for (size_t i = 0; i < inv->n_srcs; i++) {
+		char *empty = calloc(1, 1);
+		if (!empty)
+			abort();
+		free(inv->srcs[i]->text);
+		inv->srcs[i]->text = empty;
+		inv->srcs[i]->len = 0;
+	}
+}
+
+/* Parses text; returns the inventory, or NULL with the errors formatted into *errors. */
+static struct np_inventory *parse(const char *path, const char *text, size_t len, int yaml,
+				  char **errors)
+{
+	struct np_diags d;
+	np_diags_init(&d);
+	struct np_inventory *inv = np_inventory_new();
+	if (!inv)
+		abort();
+	np_inventory_load_buffer(inv, path, text, len, yaml, &d);
+	if (!d.errors) {
+		np_diags_free(&d);
+		return inv;
+	}
+	np_diags_locate(&d);
+	np_diags_sort(&d);
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *m = open_memstream(&buf, &blen);
+	for (size_t i = 0, shown = 0; m && i < d.n && shown < 20; i++) {
+		if (d.v[i].sev != NP_SEV_ERROR)
+			continue;
+		char line[2048];
+		np_diag_format(&d.v[i], line, sizeof(line));
+		fprintf(m, "%s%s", shown++ ? "\n" : "", line);
+	}
+	if (m)
+		fclose(m);
+	*errors = buf;
+	np_diags_free(&d);
+	np_inventory_free(inv);
+	return NULL;
+}
+
+int store_lkg_load(struct store *s)
+{
+	if (!s->lkg_dir)
+		return 0;
+	DIR *d = opendir(s->lkg_dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!np_path_wanted(de->d_name))
+			continue;
+		char path[PATH_MAX], *text = NULL, *errors = NULL;
+		size_t len = 0;
+		snprintf(path, sizeof(path), "%s/%s", s->lkg_dir, de->d_name);
+		if (np_file_read(path, &text, &len) < 0)
+			continue;
+		/* messages name the policy file, not the copy */
+		char shown[PATH_MAX];
+		snprintf(shown, sizeof(shown), "%s/%s", s->dir, de->d_name);
+		struct np_inventory *inv = parse(shown, text, len, yaml_of(de->d_name), &errors);
+		if (inv) {
+			drop_text(inv);
+			struct sfile *f = file_get(s, de->d_name, true);
+			np_inventory_free(f->inv);
+			f->inv = inv;
+			f->hash = fnv1a(text, len);
+			n++;
+		}
+		free(errors);
+		free(text);
+	}
+	closedir(d);
+	return n;
+}
+
+static void drop_next(struct sfile *f)
+{
+	np_inventory_free(f->next);
+	f->next = NULL;
+}
+
+static void clear_held(struct sfile *f)
+{
+	f->held = false;
+	free(f->errors);
+	f->errors = NULL;
+}
+
+static void set_held(struct sfile *f, uint64_t h, char *errors)
+{
+	if (!f->held)
+		f->held_since = time(NULL);
+	f->held = true;
+	f->bad_hash = h;
+	free(f->errors);
+	f->errors = errors;
+	drop_next(f);
+	f->gone = false;
+}
+
+enum store_refresh store_file_refresh(struct store *s, const char *name, double now)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	int r = np_file_read(path, &text, &len);
+	struct sfile *f = file_get(s, name, r == 0);
+	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR || r == -EINVAL) {
+		/* gone (or not a file: not input either) */
+		if (!f || f->gone)
+			return STORE_SAME;
+		if (!f->inv) { /* it never had good content: nothing to remove */
+			file_remove(s, f);
+			return STORE_SAME;
+		}
+		drop_next(f);
+		clear_held(f);
+		f->gone = true;
+		f->gone_since = now;
+		return STORE_GONE;
+	}
+	if (r < 0) {
+		if (!f)
+			f = file_get(s, name, true);
+		char *msg = NULL;
+		if (asprintf(&msg, "%s: cannot read: %s", path, strerror(-r)) < 0)
+			abort();
+		bool was = f->held;
+		set_held(f, 0, msg);
+		return was ? STORE_SAME : STORE_BAD;
+	}
+	enum store_refresh out = STORE_SAME;
+	uint64_t h = fnv1a(text, len);
+	f->gone = false;
+	if (len == 0 && f->inv) {
+		/* an in-place rewrite caught between truncate and write: its last good content
+		 * stays until the next event (delete a file to remove its objects) */
+		char *msg = NULL;
+		if (asprintf(&msg, "%s: empty (being written?); its last good content stays", path) < 0)
+			abort();
+		bool was = f->held && f->bad_hash == h;
+		set_held(f, h, msg);
+		out = was ? STORE_SAME : STORE_BAD;
+	} else if (f->next && h == f->next_hash) {
+		out = STORE_SAME;
+	} else if (f->inv && h == f->hash && !f->held) {
+		if (f->next) { /* back to what is enforced: nothing pending any more */
+			drop_next(f);
+			out = STORE_CHANGED;
+		}
+	} else if (f->held && h == f->bad_hash) {
+		out = STORE_SAME;
+	} else if (f->inv && h == f->hash) {
+		drop_next(f); /* fixed back to exactly the last good content */
+		clear_held(f);
+		out = STORE_CHANGED;
+	} else {
+		char *errors = NULL;
+		struct np_inventory *inv = parse(path, text, len, yaml_of(name), &errors);
+		if (!inv) {
+			set_held(f, h, errors);
+			out = STORE_BAD;
+		} else {
+			drop_next(f);
+			clear_held(f);
+			f->next = inv;
+			f->next_hash = h;
+			out = STORE_CHANGED;
+		}
+	}
+	free(text);
+	return out;
+}
+
+int store_rescan(struct store *s, double now)
+{
+	DIR *d = opendir(s->dir);
+	if (!d)
+		return -errno;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (np_path_wanted(de->d_name)) {
+			GROW(names, n, cap);
+			if (!(names[n++] = strdup(de->d_name)))
+				abort();
+		}
+	closedir(d);
+	int changed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (store_file_refresh(s, names[i], now) != STORE_SAME)
+			changed++;
+		free(names[i]);
+	}
+	free(names);
+	/* the known files not listed: gone (refresh checks, in case one appeared meanwhile) */
+	for (size_t i = 0; i < s->n;) {
+		char *name = strdup(s->f[i].name);
+		if (!name)
+			abort();
+		size_t before = s->n;
+		if (store_file_refresh(s, name, now) != STORE_SAME)
+			changed++;
+		free(name);
+		if (s->n == before)
+			i++;
+	}
+	return changed;
+}
+
+static size_t removed_by(const struct sfile *f)
+{
+	if (f->gone)
+		return objects(f->inv);
+	if (f->next && objects(f->next) < objects(f->inv))
+		return objects(f->inv) - objects(f->next);
+	return 0;
+}
+
+size_t store_pending_removed(const struct store *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += removed_by(&s->f[i]);
+	return n;
+}
+
+bool store_pending_any(const struct store *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->f[i].gone || s->f[i].next)
+			return true;
+	return false;
+}
+
+size_t store_pending_commit(struct store *s, bool allow_removals, double now, double grace_ms,
+			    double *next_ms)
+{
+	size_t done = 0;
+	double wait = 0;
+	for (size_t i = 0; i < s->n;) {
+		struct sfile *f = &s->f[i];
+		if (!f->gone && !f->next) {
+			i++;
+			continue;
+		}
+		if (!allow_removals && removed_by(f)) {
+			i++;
+			continue;
+		}
+		if (f->gone) {
+			double left = f->gone_since + grace_ms - now;
+			if (left > 0) {
+				if (!wait || left < wait)
+					wait = left;
+				i++;
+				continue;
+			}
+			retire(s, f->inv);
+			f->inv = NULL;
+			GROW(s->unlink, s->n_unlink, s->cap_unlink);
+			if (!(s->unlink[s->n_unlink++] = strdup(f->name)))
+				abort();
+			file_remove(s, f);
+			done++;
+			continue;
+		}
+		retire(s, f->inv);
+		f->inv = f->next;
+		f->hash = f->next_hash;
+		f->next = NULL;
+		f->lkg_dirty = true;
+		for (size_t j = 0; j < s->n_unlink; j++) /* deleted, then written again */
+			if (!strcmp(s->unlink[j], f->name)) {
+				free(s->unlink[j]);
+				s->unlink[j] = s->unlink[--s->n_unlink];
+				break;
+			}
+		done++;
+		i++;
+	}
+	if (next_ms)
+		*next_ms = wait;
+	return done;
+}
+
+int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_diags *diags)
+{
+	struct np_inventory *m = np_inventory_new();
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct np_inventory *v = s->f[i].inv;
+		if (!v)
+			continue;
+		for (size_t j = 0; j < v->n_nss; j++)
+			*np_inventory_add_namespace(m) = v->nss[j];
+		for (size_t j = 0; j < v->n_pods; j++)
+			*np_inventory_add_pod(m) = v->pods[j];
+		for (size_t j = 0; j < v->n_pols; j++)
+			*np_inventory_add_policy(m) = v->pols[j];
+		for (size_t j = 0; j < v->n_nodes; j++)
+			*np_inventory_add_node(m) = v->nodes[j];
+	}
+	np_inventory_finish(m, diags);
+	*out = m;
+	return 0;
+}
+
+/* Writes path atomically: a temporary name beside it, fsync, rename. 0 or -errno. */
+static int write_atomic(const char *dir, const char *name, const char *text, size_t len)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	int r = 0;
+	while (off < len && r == 0) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EINTR)
+			r = -errno;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int store_lkg_flush(struct store *s, int *err)
+{
+	int failed = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sfile *f = &s->f[i];
+		if (!f->lkg_dirty || !f->inv || !f->inv->n_srcs)
+			continue;
+		struct np_source *src = f->inv->srcs[0];
+		int r = s->lkg_dir ? write_atomic(s->lkg_dir, f->name, src->text, src->len) : 0;
+		if (r < 0) {
+			failed++;
+			*err = -r;
+			continue;
+		}
+		f->lkg_dirty = false;
+		drop_text(f->inv);
+	}
+	for (size_t i = 0; i < s->n_unlink; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", s->lkg_dir ? s->lkg_dir : "", s->unlink[i]);
+		if (s->lkg_dir && unlink(path) < 0 && errno != ENOENT) {
+			failed++;
+			*err = errno;
+		}
+		free(s->unlink[i]);
+	}
+	s->n_unlink = 0;
+	return failed;
+}
+
+size_t store_held_count(const struct store *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += s->f[i].held;
+	return n;
+}
+
+void store_held_get(const struct store *s, size_t i, struct store_held *out)
+{
+	for (size_t j = 0; j < s->n; j++) {
+		if (!s->f[j].held || i--)
+			continue;
+		*out = (struct store_held){ s->f[j].name, s->f[j].held_since,
+					    s->f[j].errors ? s->f[j].errors : "",
+					    s->f[j].inv != NULL };
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+}
+
+void store_totals_get(const struct store *s, struct store_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sfile *f = &s->f[i];
+		const struct np_inventory *v = f->inv;
+		t->files++;
+		t->held += f->held;
+		t->pending += f->gone || f->next;
+		if (!v)
+			continue;
+		t->objects += objects(v);
+		t->policies += v->n_pols;
+		t->pods += v->n_pods;
+		t->namespaces += v->n_nss;
+		if (f->held)
+			t->policies_held += v->n_pols;
+	}
+}

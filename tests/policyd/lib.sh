@@ -1,0 +1,141 @@
+# tests/policyd/lib.sh — what the policyd tests share (sourced by bash scripts): the 9-pod
+# topology of tests/kernel/lib.sh (namespaces named after this shell's pid), a policyd in its
+# node netns pointed at a temporary policy directory and state directory, real-connection
+# probes that poll until a generous deadline, and check/finish bookkeeping. On exit (signals
+# too) every process started here is stopped by its pid and the namespaces are deleted.
+. "$(dirname "${BASH_SOURCE[0]}")/../kernel/lib.sh"
+POLICYD=${POLICYD:-$NP_BUILD/policyd}
+PDTOOL="/usr/bin/python3 $NP_SRC/tests/policyd/pdtool.py"
+PD_PID="" PD_PIDS="" PD_NSES="" PD_FAILS=0 PD_DIR="" PD_STATE="" PD_LOG=""
+PD_DEADLINE=${PD_DEADLINE:-20} # seconds a probe may take to show the expected verdict
+
+pd_down() {
+	local p
+	[ -n "$PD_PID" ] && { kill -TERM "$PD_PID" 2>/dev/null; wait "$PD_PID" 2>/dev/null; }
+	for p in $PD_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PD_PIDS; do wait "$p" 2>/dev/null; done
+	for p in $PD_NSES; do ip netns del "$p" 2>/dev/null; done
+	if [ "$PD_FAILS" != 0 ] && [ -n "$PD_LOG" ] && [ -f "$PD_LOG" ]; then
+		echo "---- policyd log (last 40 lines) ----"; tail -n 40 "$PD_LOG"
+	fi
+	np_topo_down
+}
+
+# pd_setup: skip unless root, build the topology, start the servers, fill the policy
+# directory with the base inventory (9 pods, 3 namespaces, no policy).
+pd_setup() {
+	np_require_root
+	[ -x "$POLICYD" ] || { echo "missing $POLICYD"; exit 2; }
+	[ -x /usr/bin/python3 ] || { echo "needs /usr/bin/python3 (tests/install-deps.sh)"; exit 2; }
+	trap pd_down EXIT
+	trap "exit 2" INT TERM HUP
+	np_topo_up || { echo "topology setup failed"; exit 1; }
+	np_servers_start || { echo "servers did not start"; exit 1; }
+	PD_DIR=$NP_TMP/policies PD_STATE=$NP_TMP/state PD_LOG=$NP_TMP/policyd.log
+	np_base_inventory "$PD_DIR"
+}
+
+pd_ctl() { $PDTOOL ctl "$PD_STATE/policyd.sock" "$1"; }
+
+# pd_start [ARGS...]: policyd in the node netns; waits until its control socket says the first
+# sync is done.
+pd_start() {
+	local i
+	# ip netns exec execs policyd: $! is policyd's own pid (signals reach it)
+	ip netns exec "$NP_NODE" "$POLICYD" --policy-dir "$PD_DIR" --state-dir "$PD_STATE" \
+		--metrics 127.0.0.1:9753 "$@" >>"$PD_LOG" 2>&1 &
+	PD_PID=$!
+	for i in $(seq 200); do
+		pd_ctl '{"cmd":"status"}' 2>/dev/null | grep -q '"synced":true' && return 0
+		kill -0 "$PD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	np_log "policyd did not become ready:"; tail -n 20 "$PD_LOG" >&2
+	return 1
+}
+
+# pd_stop [SIGNAL]: signals policyd (TERM by default) and waits for it.
+pd_stop() {
+	kill -"${1:-TERM}" "$PD_PID" 2>/dev/null
+	wait "$PD_PID" 2>/dev/null
+	local rc=$?
+	PD_PID=""
+	return $rc
+}
+
+# pd_bg CMD...: runs CMD in the background; its pid is stopped on exit.
+pd_bg() { "$@" & PD_PIDS="$PD_PIDS $!"; }
+
+# probe FROM TO [PORT] [FAMILY] -> prints 1 (TCP connect succeeded) or 0
+probe() {
+	echo "$(np_pod_ns "$1") $(np_pod_addr "$2" "${4:-4}") tcp ${3:-80}" >"$NP_TMP/p1.in"
+	"$NP_AGENT" probe --timeout-ms 400 "$NP_TMP/p1.in" | awk '{print $NF}'
+}
+
+# expect_conn FROM TO WANT [PORT]: polls until the probe gives WANT (1 connects, 0 blocked)
+# or PD_DEADLINE passes. A blocked verdict is confirmed by a second probe.
+expect_conn() {
+	local end=$(( $(date +%s) + PD_DEADLINE )) got
+	while :; do
+		got=$(probe "$1" "$2" "${4:-80}")
+		[ "$got" = "$3" ] && { [ "$3" = 1 ] || [ "$(probe "$1" "$2" "${4:-80}")" = 0 ]; } &&
+			return 0
+		[ "$(date +%s)" -ge "$end" ] && break
+		sleep 0.1
+	done
+	np_log "  $1 -> $2:${4:-80}: got $got, wanted $3 after ${PD_DEADLINE}s"
+	return 1
+}
+
+# check DESCRIPTION CMD...: runs CMD; counts a failure.
+check() {
+	local d=$1; shift
+	if "$@"; then echo "ok   $d"; else echo "FAIL $d"; PD_FAILS=$((PD_FAILS + 1)); fi
+}
+
+pd_finish() {
+	if [ "$PD_FAILS" != 0 ]; then echo "$PD_FAILS check(s) failed"; exit 1; fi
+	echo "all checks passed"
+}
+
+# pd_metrics OUT: scrapes /metrics inside the node netns and parses it with
+# prometheus_client (fails when it does not parse); OUT gets "name{labels} value" lines.
+pd_metrics() {
+	np_node curl -sf --max-time 10 http://127.0.0.1:9753/metrics >"$1.raw" || return 1
+	$PDTOOL metrics-parse "$1.raw" >"$1"
+}
+
+# metric FILE 'name{labels}' -> its value (integer part), or nothing
+metric() { awk -v k="$2" '$1 == k { v = $2; sub(/\.0$/, "", v); print v }' "$1"; }
+
+# policy NAME NS [INGRESS_FROM_YAML]: a NetworkPolicy selecting every pod of NS for ingress;
+# without a third argument it allows nothing (default deny), else the from: list given.
+policy() {
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n' "$1" "$2"
+	if [ -n "${3:-}" ]; then printf '  ingress:\n  - from: %s\n' "$3"; fi
+}
+
+# put FILE < content: writes by rename into place (a temporary name in the same directory)
+put() { cat >"$(dirname "$1")/.tmp.$$" && mv -f "$(dirname "$1")/.tmp.$$" "$1"; }
+
+# pd_traffic_start: an echo server on x/a:90, a client on x/b keeping one connection to it busy
+# (tests/policyd/pdtool.py busy) and a client on y/a trying x/a:80 over and over (deny-probe),
+# until pd_traffic_stop; their verdicts land in $NP_TMP/busy.out and $NP_TMP/deny.out. CLIENTS
+# holds the clients' pids (more may be added); STOP is the file that stops them.
+pd_traffic_start() {
+	local xa i
+	xa=$(np_pod_addr x/a 4)
+	pd_bg ip netns exec "$(np_pod_ns x/a)" $PDTOOL echo-server 90 >"$NP_TMP/echo.log" 2>&1
+	for i in $(seq 50); do grep -q ready "$NP_TMP/echo.log" && break; sleep 0.1; done
+	STOP=$NP_TMP/stop
+	pd_bg ip netns exec "$(np_pod_ns x/b)" $PDTOOL busy "$xa" 90 "$STOP" "$NP_TMP/busy.out"
+	CLIENTS=$!
+	pd_bg ip netns exec "$(np_pod_ns y/a)" $PDTOOL deny-probe "$xa" 80 "$STOP" "$NP_TMP/deny.out"
+	CLIENTS="$CLIENTS $!"
+}
+
+pd_traffic_stop() {
+	local p
+	touch "$STOP"
+	for p in $CLIENTS; do wait "$p" 2>/dev/null; done
+}
