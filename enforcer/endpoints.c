@@ -87,7 +87,9 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 	/* only reads records: a render must not create the state directory or open sockets */
 	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
 	json_t *names = NULL;
-	int rc = ns_network_names(ctx, &names, &e);
+	/* every network with records, defined here or not: a chained CNI plugin records the
+	 * pods of a network netsetup never created */
+	int rc = ns_endpoint_networks(ctx, &names, &e);
 	if (rc < 0) {
 		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
 		ns_ctx_free(ctx);
