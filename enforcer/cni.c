@@ -155,9 +155,19 @@ static int network_ensure(struct cni_op *op, struct cni_err *e)
 	if (inline_network(op->c, &net, e) < 0)
 		return -1;
 	int rc = ns_network_create(op->ns, &net, &ne);
-	if (rc < 0 && rc != -EEXIST) /* a parallel ADD may have created it first */
+	if (rc == 0)
+		return 0;
+	if (rc != -EEXIST)
 		return cni_fail(e, CNI_ERR_ATTACH, "cannot create the network", "%s", ne.msg);
-	return 0;
+	/* A parallel ADD reserved the name first: its definition is complete once it loads. */
+	for (int waited = 0; waited < op->c->timeout_ms; waited += 5) {
+		if (ns_network_load(op->ns, main_network(op->c), &net, &ne) == 0)
+			return 0;
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
+	return cni_fail(e, CNI_ERR_TRY_AGAIN, "network not ready",
+			"network %s is being created by another ADD: %s", main_network(op->c), ne.msg);
 }
 
 /* Static addresses asked for: CNI_ARGS IP=a,b and runtimeConfig "ips" (capability "ips"). */
@@ -202,12 +212,12 @@ static json_t *main_result(const struct ns_endpoint *ep, const char *version)
 		json_array_append_new(ifs, json_pack("{s:s}", "name", ep->host_ifname));
 		idx = 1;
 	}
-	if (ep->netns[0])
+	if (ep->ifname[0]) /* a host endpoint has no interface of its own */
 		json_array_append_new(ifs, json_pack("{s:s,s:s,s:s}", "name", ep->ifname, "mac",
 						     ns_mac_format(ep->mac, mac), "sandbox", ep->netns));
 	for (size_t i = 0; i < ep->n_addrs; i++) {
 		json_t *ip = json_pack("{s:s}", "address", ns_prefix_format(&ep->addrs[i], buf));
-		if (ep->netns[0])
+		if (ep->ifname[0])
 			json_object_set_new(ip, "interface", json_integer(idx));
 		if (ep->gateways[i].family) {
 			json_object_set_new(ip, "gateway", json_string(ns_ip_format(&ep->gateways[i], buf)));

@@ -108,8 +108,12 @@ def main():
     with open(conflist) as f:
         conf = json.load(f)
     plugins = conf["plugins"]
-    supported = {p["type"]: versions_of(p["type"]) for p in plugins}
-    if os.environ.get("CNIRUN_VERSION"):
+    forced = os.environ.get("CNIRUN_VERSION")
+    if forced and os.environ.get("CNIRUN_DOWNGRADE") != "1" and command not in ("STATUS", "GC"):
+        supported = {p["type"]: [forced] for p in plugins}  # told, not asked
+    else:
+        supported = {p["type"]: versions_of(p["type"]) for p in plugins}
+    if forced:
         version = os.environ["CNIRUN_VERSION"]
     else:
         cands = set([conf.get("cniVersion", "0.4.0")] + conf.get("cniVersions", []))

@@ -78,3 +78,13 @@ cni_maps() {
 cni_policy() { # NAME <<YAML
 	cat >"$POL/$1.yaml"
 }
+
+# plugin CMD CONF_JSON_FILE CID POD NS/NAME: netpol-cni alone (main mode), run directly the way
+# a runtime runs a one-plugin network; prints its stdout
+plugin() {
+	ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$3" \
+		CNI_NETNS="/run/netns/$4" CNI_IFNAME=eth0 CNI_PATH="$CNI_PATH" \
+		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${5%%/*};K8S_POD_NAME=${5##*/}" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" \
+		"$CNI_PLUGIN" <"$2"
+}
