@@ -102,8 +102,10 @@ bench: deps
 	sh tests/bench/run.sh
 
 PREFIX ?= /usr/local
+CNIDIR ?= /opt/cni/bin
 install: all
 	install -D -m 0755 $(BUILD)/netpol $(DESTDIR)$(PREFIX)/sbin/netpol
+	install -D -m 0755 $(BUILD)/netpol-cni $(DESTDIR)$(CNIDIR)/netpol-cni
 
 clean:
 	rm -rf build
