@@ -267,6 +267,8 @@ static int record_chained(struct cni_op *op, struct cni_err *e)
 	ep->labels = json_incref(op->c->labels);
 	snprintf(ep->cni_network, sizeof(ep->cni_network), "%s", op->c->name);
 	snprintf(ep->container_id, sizeof(ep->container_id), "%s", op->env->container_id);
+	if (op->c->node)
+		snprintf(ep->node, sizeof(ep->node), "%s", op->c->node);
 	time_t t = time(NULL);
 	struct tm tm;
 	gmtime_r(&t, &tm);
@@ -286,7 +288,7 @@ static int attach_main(struct cni_op *op, struct ns_endpoint **ep, struct cni_er
 		return -1;
 	struct ns_attach_req req = { .netns = op->env->netns, .id = op->id,
 				     .ifname = op->env->ifname, .cni_network = op->c->name,
-				     .container_id = op->env->container_id };
+				     .container_id = op->env->container_id, .node = op->c->node };
 	if (static_ips(op, &req, e) < 0)
 		return -1;
 	snprintf(pod, sizeof(pod), "%s/%s", op->pod_ns, op->pod_name);

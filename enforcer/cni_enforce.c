@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "apply.h"
-#include "arena.h"
 #include "cni_enforce.h"
 #include "ctl.h"
 #include "endpoints.h"
@@ -86,11 +85,6 @@ static int inventory_load(const struct cni_conf *c, struct np_inventory **out, s
 		np_inventory_free(inv);
 		return cni_fail(e, CNI_ERR_STATE, "cannot read the endpoint records", "%s", err);
 	}
-	/* With "node" set only pods on that node are local; an endpoint recorded in this node's
-	 * state directory without a Pod object naming another node is one of them. */
-	for (size_t i = 0; c->node && i < inv->n_pods; i++)
-		if (inv->pods[i].attach && !inv->pods[i].node)
-			inv->pods[i].node = np_arena_strdup(inv->arena, c->node);
 	*out = inv;
 	return 0;
 }

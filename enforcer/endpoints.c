@@ -51,7 +51,7 @@ static void new_pod(struct np_inventory *inv, const struct ns_endpoint *ep)
 	struct np_pod *pod = np_inventory_add_pod(inv);
 	pod->ns = np_arena_strdup(a, ep->pod_ns);
 	pod->name = np_arena_strdup(a, ep->pod_name);
-	pod->node = node_of(inv, &ep->host);
+	pod->node = ep->node[0] ? np_arena_strdup(a, ep->node) : node_of(inv, &ep->host);
 	size_t n = ep->labels ? json_object_size(ep->labels) : 0;
 	pod->labels.v = np_arena_alloc(a, (n + 1) * sizeof(*pod->labels.v));
 	const char *k;

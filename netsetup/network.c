@@ -323,6 +323,8 @@ json_t *ns_endpoint_to_json(const struct ns_endpoint *ep)
 							ep->pod_name));
 	json_object_set_new(j, "labels", ep->labels ? json_incref(ep->labels) : json_object());
 	json_object_set_new(j, "created", json_string(ep->created));
+	if (ep->node[0])
+		json_object_set_new(j, "node", json_string(ep->node));
 	if (ep->container_id[0])
 		json_object_set_new(j, "cni", json_pack("{s:s,s:s}", "network", ep->cni_network,
 							"containerID", ep->container_id));
@@ -343,6 +345,7 @@ int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *er
 	copy_str(ep->ifname, sizeof(ep->ifname), j, "ifname");
 	copy_str(ep->host_ifname, sizeof(ep->host_ifname), j, "host_ifname");
 	copy_str(ep->created, sizeof(ep->created), j, "created");
+	copy_str(ep->node, sizeof(ep->node), j, "node");
 	json_array_foreach(addrs, i, v) {
 		if (ep->n_addrs == NS_MAX_SUBNETS ||
 		    ns_prefix_parse(json_string_value(v), &ep->addrs[ep->n_addrs]) < 0)
@@ -957,6 +960,8 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 	}
 	if ((rc = parse_labels(req->labels, &ep->labels, err)) < 0)
 		return rc;
+	if (req->node)
+		snprintf(ep->node, sizeof(ep->node), "%s", req->node);
 	if (req->container_id) {
 		snprintf(ep->cni_network, sizeof(ep->cni_network), "%s", req->cni_network ? req->cni_network : "");
 		snprintf(ep->container_id, sizeof(ep->container_id), "%s", req->container_id);

@@ -64,6 +64,8 @@ struct ns_endpoint {
 	 * of the (containerID, ifname) pair, so CNI GC can tell which records are its own */
 	char cni_network[64];
 	char container_id[128];
+	char node[254];            /* the Kubernetes node it was attached on, when the attacher
+				     knows it (netpol-cni's "node"); "" otherwise */
 };
 
 /* The context every operation runs in. */
@@ -110,6 +112,7 @@ struct ns_attach_req {
 	const char *labels;        /* "k=v,k2=v2" or NULL */
 	const char *cni_network;   /* CNI attachments: see struct ns_endpoint; else NULL */
 	const char *container_id;
+	const char *node;          /* see struct ns_endpoint; NULL: unknown */
 };
 
 /* Attaches a container; on failure nothing is left (no interface, lease or record). On success

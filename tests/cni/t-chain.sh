@@ -119,6 +119,16 @@ out=$(direct '{"cniVersion":"1.1.0"}' CNI_COMMAND=VERSION)
 check "VERSION lists 0.3.1 0.4.0 1.0.0 1.1.0" [ "$(printf '%s' "$out" | jq -c '[.supportedVersions[] | select(. == "0.3.1" or . == "0.4.0" or . == "1.0.0" or . == "1.1.0")] | length')" = 4 ]
 unset CNIRUN_VERSION CNIRUN_DOWNGRADE
 
+echo "== node"
+jq '.plugins[1].node = "node-1" | .cniVersion = "1.0.0"' "$STATE/conf/chain-1.0.0.conflist" >"$STATE/conf/node.conflist"
+cni_pod "$T"nd
+rn=$(cni_add "$STATE/conf/node.conflist" nd "$T"nd default/nd '{"app":"db"}')
+check "node: the record names the node" [ "$(jq -r .node "$NPS/endpoints/cnitest/nd-eth0.json")" = node-1 ]
+check "node: an endpoint-only pod recorded on this node is dispatched here" \
+	sh -c "ip netns exec $NODE nft list map inet netpol ing4 | grep -q '$(cni_addr "$rn" 4)'"
+check "node: netpol status --node agrees with the kernel" ip netns exec "$NODE" "$NETPOL" status "$POL" --node node-1 --state-dir "$NPS"
+cni_del "$STATE/conf/node.conflist" nd "$T"nd default/nd
+
 echo "== errors"
 good='{"cniVersion":"1.0.0","name":"cnitest","type":"netpol-cni","policyDir":"'"$POL"'","stateDir":"'"$NPS"'"}'
 env_add="CNI_COMMAND=ADD CNI_CONTAINERID=e1 CNI_NETNS=/run/netns/${T}g1 CNI_IFNAME=eth0"
