@@ -103,9 +103,11 @@ bench: deps
 
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+CNIDIR ?= /opt/cni/bin
 install: all install-unit
 	install -D -m 0755 $(BUILD)/netpol $(DESTDIR)$(PREFIX)/sbin/netpol
 	install -D -m 0755 $(BUILD)/policyd $(DESTDIR)$(PREFIX)/sbin/policyd
+	install -D -m 0755 $(BUILD)/netpol-cni $(DESTDIR)$(CNIDIR)/netpol-cni
 
 # the systemd unit alone (tests/policyd/t-notify.sh verifies what this writes)
 install-unit:

@@ -51,7 +51,7 @@ static void new_pod(struct np_inventory *inv, const struct ns_endpoint *ep)
 	struct np_pod *pod = np_inventory_add_pod(inv);
 	pod->ns = np_arena_strdup(a, ep->pod_ns);
 	pod->name = np_arena_strdup(a, ep->pod_name);
-	pod->node = node_of(inv, &ep->host);
+	pod->node = ep->node[0] ? np_arena_strdup(a, ep->node) : node_of(inv, &ep->host);
 	size_t n = ep->labels ? json_object_size(ep->labels) : 0;
 	pod->labels.v = np_arena_alloc(a, (n + 1) * sizeof(*pod->labels.v));
 	const char *k;
@@ -87,7 +87,9 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 	/* only reads records: a render must not create the state directory or open sockets */
 	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
 	json_t *names = NULL;
-	int rc = ns_network_names(ctx, &names, &e);
+	/* every network with records, defined here or not: a chained CNI plugin records the
+	 * pods of a network netsetup never created */
+	int rc = ns_endpoint_networks(ctx, &names, &e);
 	if (rc < 0) {
 		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
 		ns_ctx_free(ctx);

@@ -10,8 +10,9 @@
 /* For every endpoint record under state_dir that names a pod (--pod NS/NAME): a Pod object of
  * that namespace/name gets the record's addresses (when it has none), host interface, driver
  * and netns; without a Pod object, a pod is created from the record (its labels, its
- * addresses). Endpoint-only pods are on the Node whose InternalIP is the endpoint's host
- * address, if such a Node object exists. Returns the number of endpoints merged, or a negative
+ * addresses). Records of every network under STATE/endpoints count, defined or not (chained
+ * CNI attachments have none). Endpoint-only pods are on the node their record names, else on
+ * the Node whose InternalIP is the endpoint's host address, if such a Node object exists. Returns the number of endpoints merged, or a negative
  * errno with a message in err. */
 int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen);
 

@@ -323,13 +323,18 @@ json_t *ns_endpoint_to_json(const struct ns_endpoint *ep)
 							ep->pod_name));
 	json_object_set_new(j, "labels", ep->labels ? json_incref(ep->labels) : json_object());
 	json_object_set_new(j, "created", json_string(ep->created));
+	if (ep->node[0])
+		json_object_set_new(j, "node", json_string(ep->node));
+	if (ep->container_id[0])
+		json_object_set_new(j, "cni", json_pack("{s:s,s:s}", "network", ep->cni_network,
+							"containerID", ep->container_id));
 	return j;
 }
 
 int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *err)
 {
 	json_t *addrs = json_object_get(j, "addresses"), *gws = json_object_get(j, "gateways");
-	json_t *pod = json_object_get(j, "pod"), *v;
+	json_t *pod = json_object_get(j, "pod"), *cni = json_object_get(j, "cni"), *v;
 	const char *s;
 	size_t i;
 
@@ -340,6 +345,7 @@ int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *er
 	copy_str(ep->ifname, sizeof(ep->ifname), j, "ifname");
 	copy_str(ep->host_ifname, sizeof(ep->host_ifname), j, "host_ifname");
 	copy_str(ep->created, sizeof(ep->created), j, "created");
+	copy_str(ep->node, sizeof(ep->node), j, "node");
 	json_array_foreach(addrs, i, v) {
 		if (ep->n_addrs == NS_MAX_SUBNETS ||
 		    ns_prefix_parse(json_string_value(v), &ep->addrs[ep->n_addrs]) < 0)
@@ -362,6 +368,10 @@ int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *er
 	if (json_is_object(pod)) {
 		copy_str(ep->pod_ns, sizeof(ep->pod_ns), pod, "namespace");
 		copy_str(ep->pod_name, sizeof(ep->pod_name), pod, "name");
+	}
+	if (json_is_object(cni)) {
+		copy_str(ep->cni_network, sizeof(ep->cni_network), cni, "network");
+		copy_str(ep->container_id, sizeof(ep->container_id), cni, "containerID");
 	}
 	json_decref(ep->labels);
 	v = json_object_get(j, "labels");
@@ -398,8 +408,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists "*.json" file stems in dir, sorted; *out is a JSON array of strings. */
-static int list_stems(const char *dir, json_t **out, struct ns_error *err)
+/* Lists "*.json" file stems in dir (json_stems), or the valid names of its other entries,
+ * sorted; *out is a JSON array of strings. */
+static int list_entries(const char *dir, bool json_stems, json_t **out, struct ns_error *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -417,8 +428,13 @@ static int list_stems(const char *dir, json_t **out, struct ns_error *err)
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json"))
+		if (!json_stems) {
+			if (!valid_name(de->d_name, 63))
+				continue;
+			len += 5; /* kept whole below */
+		} else if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json")) {
 			continue;
+		}
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			v = realloc(v, cap * sizeof(*v));
@@ -444,7 +460,81 @@ int ns_network_names(struct ns_ctx *ctx, json_t **out, struct ns_error *err)
 	char dir[4096];
 
 	snprintf(dir, sizeof(dir), "%s/networks", ctx->state_dir);
-	return list_stems(dir, out, err);
+	return list_entries(dir, true, out, err);
+}
+
+int ns_endpoint_networks(struct ns_ctx *ctx, json_t **out, struct ns_error *err)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/endpoints", ctx->state_dir);
+	return list_entries(dir, false, out, err);
+}
+
+int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err)
+{
+	char path[4096 + 200];
+	json_t *j;
+	int rc;
+
+	if (!valid_name(ep->network, sizeof(ep->network) - 1) || !valid_name(ep->id, sizeof(ep->id) - 1))
+		return ns_error_set(err, -EINVAL, "bad network name or endpoint id '%s/%s'",
+				    ep->network, ep->id);
+	path_epdir(ctx, ep->network, path, sizeof(path));
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return ns_error_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
+	path_endpoint(ctx, ep->network, ep->id, path, sizeof(path));
+	j = ns_endpoint_to_json(ep);
+	rc = write_json(path, j, err);
+	json_decref(j);
+	return rc;
+}
+
+int ns_endpoint_get(struct ns_ctx *ctx, const char *network, const char *id,
+		    struct ns_endpoint **out, struct ns_error *err)
+{
+	char path[4096 + 200];
+	json_error_t jerr;
+	json_t *j;
+	struct ns_endpoint *ep;
+	int rc;
+
+	if (!valid_name(network, 63) || !valid_name(id, 127))
+		return ns_error_set(err, -EINVAL, "bad network name or endpoint id");
+	path_endpoint(ctx, network, id, path, sizeof(path));
+	j = json_load_file(path, 0, &jerr);
+	if (!j) {
+		if (access(path, F_OK) < 0)
+			return ns_error_set(err, -ENOENT, "no endpoint %s in network %s", id, network);
+		return ns_error_set(err, -EBADMSG, "%s: %s", path, jerr.text);
+	}
+	ep = ns_endpoint_new();
+	rc = ns_endpoint_from_json(j, ep, err);
+	json_decref(j);
+	if (rc < 0) {
+		ns_endpoint_free(ep);
+		return rc;
+	}
+	*out = ep;
+	return 0;
+}
+
+int ns_endpoint_forget(struct ns_ctx *ctx, const char *network, const char *id,
+		       struct ns_error *err)
+{
+	char path[4096 + 200];
+
+	if (!valid_name(network, 63) || !valid_name(id, 127))
+		return ns_error_set(err, -EINVAL, "bad network name or endpoint id");
+	path_endpoint(ctx, network, id, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return ns_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+bool ns_name_valid(const char *s, size_t max)
+{
+	return valid_name(s, max);
 }
 
 void ns_endpoints_free(struct ns_endpoint *v, size_t n)
@@ -464,7 +554,7 @@ int ns_endpoints_load(struct ns_ctx *ctx, const char *network, struct ns_endpoin
 	int rc;
 
 	path_epdir(ctx, network, dir, sizeof(dir));
-	if ((rc = list_stems(dir, &names, err)) < 0)
+	if ((rc = list_entries(dir, true, &names, err)) < 0)
 		return rc;
 	v = calloc(json_array_size(names) + 1, sizeof(*v));
 	if (!v)
@@ -870,6 +960,12 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 	}
 	if ((rc = parse_labels(req->labels, &ep->labels, err)) < 0)
 		return rc;
+	if (req->node)
+		snprintf(ep->node, sizeof(ep->node), "%s", req->node);
+	if (req->container_id) {
+		snprintf(ep->cni_network, sizeof(ep->cni_network), "%s", req->cni_network ? req->cni_network : "");
+		snprintf(ep->container_id, sizeof(ep->container_id), "%s", req->container_id);
+	}
 	now_rfc3339(ep->created);
 	return 0;
 }

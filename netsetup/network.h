@@ -60,6 +60,12 @@ struct ns_endpoint {
 	char pod_ns[128], pod_name[256]; /* optional --pod NS/NAME */
 	json_t *labels;            /* object of strings; owned */
 	char created[32];
+	/* set when a CNI runtime made the attachment: the CNI network name and the container id
+	 * of the (containerID, ifname) pair, so CNI GC can tell which records are its own */
+	char cni_network[64];
+	char container_id[128];
+	char node[254];            /* the Kubernetes node it was attached on, when the attacher
+				     knows it (netpol-cni's "node"); "" otherwise */
 };
 
 /* The context every operation runs in. */
@@ -104,6 +110,9 @@ struct ns_attach_req {
 	size_t n_ips;
 	const char *pod;           /* "NS/NAME" or NULL */
 	const char *labels;        /* "k=v,k2=v2" or NULL */
+	const char *cni_network;   /* CNI attachments: see struct ns_endpoint; else NULL */
+	const char *container_id;
+	const char *node;          /* see struct ns_endpoint; NULL: unknown */
 };
 
 /* Attaches a container; on failure nothing is left (no interface, lease or record). On success
@@ -123,6 +132,24 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 
 /* A stable 32-bit hash (FNV-1a) of "a/b", for interface names derived from long names. */
 uint32_t ns_name_hash(const char *a, const char *b);
+
+/* Writes ep as STATE/endpoints/NETWORK/ID.json atomically (temp file + rename), creating the
+ * network's endpoint directory: the record of an attachment made by someone else (a chained
+ * CNI plugin records the interface the previous plugin created). */
+int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err);
+/* Reads STATE/endpoints/NETWORK/ID.json into a new record (free with ns_endpoint_free);
+ * -ENOENT when there is none. */
+int ns_endpoint_get(struct ns_ctx *ctx, const char *network, const char *id,
+		    struct ns_endpoint **out, struct ns_error *err);
+/* Removes a record written by ns_endpoint_save; absent is success. */
+int ns_endpoint_forget(struct ns_ctx *ctx, const char *network, const char *id,
+		       struct ns_error *err);
+/* Names of every network that has endpoint records (STATE/endpoints/NAME/), sorted, whether
+ * or not a definition exists (records of chained CNI attachments have none). */
+int ns_endpoint_networks(struct ns_ctx *ctx, json_t **out, struct ns_error *err);
+/* Whether s is a valid network name or endpoint id (the CNI rule: alphanumeric first, then
+ * [A-Za-z0-9_.-], at most max characters). */
+bool ns_name_valid(const char *s, size_t max);
 
 /* ---- used by the drivers (driver.h) ---- */
 

@@ -252,3 +252,7 @@ np_reach() {
 	ncol > 0 && $1 ~ /\// && NF == ncol + 1 { for (i = 2; i <= NF; i++) print $1, col[i - 1], val($i) }
 	'
 }
+
+# A harness variant may redefine the functions above (tests/cni/topo.sh builds the pods through
+# the CNI chain): NP_LIB_EXTRA names the file.
+if [ -n "${NP_LIB_EXTRA:-}" ]; then . "$NP_LIB_EXTRA"; fi
