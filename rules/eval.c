@@ -7,17 +7,20 @@
 
 #include "eval.h"
 
+/* What selects one pod, found the first time a verdict needs it: a judge of a handful of flows
+ * (the conntrack step after a change) must not pay for every pod of a 10,000-pod cluster. */
+struct pod_sel {
+	bool done;
+	const struct np_policy **in, **out;  /* the policies isolating it, per direction */
+	size_t n_in, n_out;
+	const struct np_admin_policy **adm;  /* admin policies whose subject selects it, in
+						evaluation order */
+	size_t n_adm;
+};
+
 struct np_eval {
 	const struct np_inventory *inv;
-	/* Per pod (index into inv->pods), the policies isolating it, as offsets into pol lists:
-	 * policies [off[i], off[i+1]) of pols[] select pod i. Precomputed so a verdict never
-	 * scans every policy of the inventory. */
-	size_t *in_off, *out_off;
-	const struct np_policy **in_pols, **out_pols;
-	/* Per pod, the admin policies whose subject selects it, in evaluation order:
-	 * admins [adm_off[i], adm_off[i+1]) of adm[]. */
-	size_t *adm_off;
-	const struct np_admin_policy **adm;
+	struct pod_sel *sel; /* per pod (index into inv->pods) */
 };
 
 static void *xcalloc(size_t n, size_t sz)
@@ -28,57 +31,33 @@ static void *xcalloc(size_t n, size_t sz)
 	return p;
 }
 
-/* Fills off[] and pols[] for one direction. */
-static void index_direction(const struct np_inventory *inv, bool ingress, size_t **off_out,
-			    const struct np_policy ***pols_out)
+/* The selections of pod i, computed on first use. The cache is not part of what an evaluator
+ * means, so verdicts keep taking a const evaluator. */
+static const struct pod_sel *pod_sel(const struct np_eval *cev, size_t i)
 {
-	size_t *off = xcalloc(inv->n_pods + 1, sizeof(*off));
-	size_t n = 0;
-
-	/* Two passes over the same predicate: count, then fill — no reallocation. */
-	for (size_t i = 0; i < inv->n_pods; i++)
-		for (size_t j = 0; j < inv->n_pols; j++) {
-			const struct np_policy *pol = &inv->pols[j];
-			if ((ingress ? pol->ingress : pol->egress) &&
-			    np_policy_selects_pod(pol, &inv->pods[i]))
-				n++;
-		}
-	const struct np_policy **pols = xcalloc(n, sizeof(*pols));
-	n = 0;
-	for (size_t i = 0; i < inv->n_pods; i++) {
-		off[i] = n;
-		for (size_t j = 0; j < inv->n_pols; j++) {
-			const struct np_policy *pol = &inv->pols[j];
-			if ((ingress ? pol->ingress : pol->egress) &&
-			    np_policy_selects_pod(pol, &inv->pods[i]))
-				pols[n++] = pol;
-		}
-	}
-	off[inv->n_pods] = n;
-	*off_out = off;
-	*pols_out = pols;
-}
-
-static void index_admins(struct np_eval *ev)
-{
+	struct np_eval *ev = (struct np_eval *)cev;
+	struct pod_sel *ps = &ev->sel[i];
+	if (ps->done)
+		return ps;
 	const struct np_inventory *inv = ev->inv;
-	size_t n = 0;
-	ev->adm_off = xcalloc(inv->n_pods + 1, sizeof(*ev->adm_off));
-	for (int pass = 0; pass < 2; pass++) {
-		n = 0;
-		for (size_t i = 0; i < inv->n_pods; i++) {
-			ev->adm_off[i] = n;
-			for (size_t j = 0; j < inv->n_admins; j++)
-				if (np_admin_selects_pod(inv, &inv->admins[j], &inv->pods[i])) {
-					if (pass)
-						ev->adm[n] = &inv->admins[j];
-					n++;
-				}
-		}
-		if (!pass)
-			ev->adm = xcalloc(n, sizeof(*ev->adm));
+	const struct np_pod *pod = &inv->pods[i];
+	ps->in = xcalloc(inv->n_pols, sizeof(*ps->in));
+	ps->out = xcalloc(inv->n_pols, sizeof(*ps->out));
+	for (size_t j = 0; j < inv->n_pols; j++) {
+		const struct np_policy *pol = &inv->pols[j];
+		if (!(pol->ingress || pol->egress) || !np_policy_selects_pod(pol, pod))
+			continue;
+		if (pol->ingress)
+			ps->in[ps->n_in++] = pol;
+		if (pol->egress)
+			ps->out[ps->n_out++] = pol;
 	}
-	ev->adm_off[inv->n_pods] = n;
+	ps->adm = xcalloc(inv->n_admins, sizeof(*ps->adm));
+	for (size_t j = 0; j < inv->n_admins; j++)
+		if (np_admin_selects_pod(inv, &inv->admins[j], pod))
+			ps->adm[ps->n_adm++] = &inv->admins[j];
+	ps->done = true;
+	return ps;
 }
 
 struct np_eval *np_eval_new(const struct np_inventory *inv)
@@ -87,9 +66,7 @@ struct np_eval *np_eval_new(const struct np_inventory *inv)
 	if (!ev)
 		return NULL;
 	ev->inv = inv;
-	index_direction(inv, true, &ev->in_off, &ev->in_pols);
-	index_direction(inv, false, &ev->out_off, &ev->out_pols);
-	index_admins(ev);
+	ev->sel = xcalloc(inv->n_pods, sizeof(*ev->sel));
 	return ev;
 }
 
@@ -97,12 +74,12 @@ void np_eval_free(struct np_eval *ev)
 {
 	if (!ev)
 		return;
-	free(ev->in_off);
-	free(ev->out_off);
-	free(ev->in_pols);
-	free(ev->out_pols);
-	free(ev->adm_off);
-	free(ev->adm);
+	for (size_t i = 0; i < ev->inv->n_pods; i++) {
+		free(ev->sel[i].in);
+		free(ev->sel[i].out);
+		free(ev->sel[i].adm);
+	}
+	free(ev->sel);
 	free(ev);
 }
 
@@ -137,7 +114,7 @@ int np_endpoint_addr(const struct np_inventory *inv, const struct np_addr *addr,
 	return 0;
 }
 
-/* The policies isolating pod in one direction, as a slice of the precomputed lists. */
+/* The policies isolating pod in one direction. */
 static const struct np_policy *const *isolating(const struct np_eval *ev, const struct np_pod *pod,
 						 bool ingress, size_t *n)
 {
@@ -146,10 +123,9 @@ static const struct np_policy *const *isolating(const struct np_eval *ev, const 
 		*n = 0; /* not a pod of this inventory: nothing selects it */
 		return NULL;
 	}
-	size_t i = (size_t)(pod - inv->pods);
-	const size_t *off = ingress ? ev->in_off : ev->out_off;
-	*n = off[i + 1] - off[i];
-	return (ingress ? ev->in_pols : ev->out_pols) + off[i];
+	const struct pod_sel *ps = pod_sel(ev, (size_t)(pod - inv->pods));
+	*n = ingress ? ps->n_in : ps->n_out;
+	return ingress ? ps->in : ps->out;
 }
 
 static bool ipblock_contains(const struct np_ipblock *b, const struct np_addr *a)
@@ -268,9 +244,9 @@ static bool tier_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 	const struct np_inventory *inv = ev->inv;
 	if (self->pod < inv->pods || self->pod >= inv->pods + inv->n_pods)
 		return false;
-	size_t i = (size_t)(self->pod - inv->pods);
-	for (size_t k = ev->adm_off[i]; k < ev->adm_off[i + 1]; k++) {
-		const struct np_admin_policy *ap = ev->adm[k];
+	const struct pod_sel *ps = pod_sel(ev, (size_t)(self->pod - inv->pods));
+	for (size_t k = 0; k < ps->n_adm; k++) {
+		const struct np_admin_policy *ap = ps->adm[k];
 		if (ap->tier != tier)
 			continue;
 		const struct np_rule *rules = ingress ? ap->in : ap->out;
