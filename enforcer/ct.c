@@ -105,16 +105,55 @@ void ct_affected_free(struct ct_affected *a)
 	memset(a, 0, sizeof(*a));
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+	const struct ct_range *x = a, *y = b;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->lo, y->lo, 16);
+}
+
+/* Sorts the ranges and merges overlapping ones, so a lookup is a binary search: after a change
+ * to every chain, every isolated pod's address is a range, and each of tens of thousands of
+ * conntrack entries is looked up four times. */
+static void normalize(struct ct_affected *a)
+{
+	if (!a->n)
+		return;
+	qsort(a->v, a->n, sizeof(*a->v), range_cmp);
+	size_t w = 0;
+	for (size_t i = 1; i < a->n; i++) {
+		struct ct_range *last = &a->v[w], *r = &a->v[i];
+		if (r->family == last->family && memcmp(r->lo, last->hi, 16) <= 0) {
+			if (memcmp(r->hi, last->hi, 16) > 0)
+				memcpy(last->hi, r->hi, 16);
+		} else {
+			a->v[++w] = *r;
+		}
+	}
+	a->n = w + 1;
+}
+
 static bool in_ranges(const struct ct_affected *a, uint8_t family, const void *addr)
 {
 	if (!addr)
 		return false;
 	unsigned len = family == 4 ? 4 : 16;
-	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].family == family && memcmp(addr, a->v[i].lo, len) >= 0 &&
-		    memcmp(addr, a->v[i].hi, len) <= 0)
-			return true;
-	return false;
+	struct ct_range key = { .family = family };
+	memcpy(key.lo, addr, len);
+	/* the last range starting at or before addr is the only one that can hold it */
+	size_t lo = 0, hi = a->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (range_cmp(&a->v[mid], &key) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return false;
+	const struct ct_range *r = &a->v[lo - 1];
+	return r->family == family && memcmp(key.lo, r->hi, 16) <= 0;
 }
 
 struct dump_ctx {
@@ -279,7 +318,16 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	if (!h)
 		return errno ? -errno : -EIO;
-	struct dump_ctx c = { .a = a };
+	struct ct_affected sorted = { 0 };
+	if (a->n) {
+		sorted.v = malloc(a->n * sizeof(*a->v));
+		if (!sorted.v)
+			abort();
+		memcpy(sorted.v, a->v, a->n * sizeof(*a->v));
+		sorted.n = sorted.cap = a->n;
+		normalize(&sorted);
+	}
+	struct dump_ctx c = { .a = &sorted };
 	nfct_callback_register(h, NFCT_T_ALL, dump_cb, &c);
 	int r;
 	if (a->n) {
@@ -332,6 +380,7 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 	}
 	np_eval_free(ev);
 	free(idx.v);
+	free(sorted.v);
 	free(c.hit);
 	nfct_close(h);
 	return r;
