@@ -8,15 +8,46 @@
 # the connection went on for ever in reverse. A genuinely new connection x/a -> x/b (allowed)
 # must still work after each cut, and long-lived connections y/b -> y/a (TCP over IPv4, UDP over
 # IPv6; y/a is isolated too, but allows y/b) must never miss an echo during all those applies.
+# The changes go through `netpol apply`, or with NP_CUT_VIA=policyd through policyd watching a
+# directory (files renamed into place, then a `sync` request that returns once the kernel has
+# the commit): tests/policyd/t-cut.sh runs this that way.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 np_start_node apply
 ECHO="python3 $NP_SRC/tests/tools/echo.py"
 TRIALS=${NP_CUT_TRIALS:-10}
+VIA=${NP_CUT_VIA:-apply}
 fail=0
 PIDS=""
-stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; np_topo_down; }
+PD_PID=""
+stop_all() {
+	[ -n "$PD_PID" ] && { kill "$PD_PID" 2>/dev/null; wait "$PD_PID" 2>/dev/null; }
+	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	np_topo_down
+}
 trap stop_all EXIT
+
+if [ "$VIA" = policyd ]; then
+	POLICYD=${POLICYD:-$NP_BUILD/policyd}
+	[ -x "$POLICYD" ] || { echo "missing $POLICYD"; exit 2; }
+	mkdir -p "$NP_TMP/pd" "$NP_TMP/pdstate"
+	ctl() { python3 "$NP_SRC/tests/policyd/pdtool.py" ctl "$NP_TMP/pdstate/policyd.sock" "$1"; }
+	# cut_apply DIR: make policyd's directory hold DIR's files (each renamed into place, the
+	# others removed), then wait for the commit that includes them
+	cut_apply() {
+		local f
+		for f in "$1"/*; do
+			cp "$f" "$NP_TMP/pd/.tmp" && mv "$NP_TMP/pd/.tmp" "$NP_TMP/pd/$(basename "$f")"
+		done
+		for f in "$NP_TMP/pd"/*; do [ -e "$1/$(basename "$f")" ] || rm -f "$f"; done
+		ctl '{"cmd":"sync","wait":true}' >"$NP_TMP/sync.out" 2>&1
+		grep -q '"ok":true' "$NP_TMP/sync.out" && return 0
+		echo "policyd sync failed: $(cat "$NP_TMP/sync.out")"; tail -5 "$NP_TMP/policyd.log"
+		return 1
+	}
+else
+	cut_apply() { np_apply "$1"; }
+fi
 
 for p in x/a x/b y/a; do
 	ip netns exec "$(np_pod_ns $p)" $ECHO serve 90 >"$NP_TMP/echo-$(np_pod_short $p).log" 2>&1 &
@@ -48,7 +79,19 @@ spec:
   podSelector: {matchLabels: {pod: a}}
   policyTypes: [Ingress]
 Y
-np_apply "$NP_TMP/allow" || exit 1
+if [ "$VIA" = policyd ]; then
+	cp "$NP_TMP/allow"/* "$NP_TMP/pd/"
+	ip netns exec "$NP_NODE" "$POLICYD" --policy-dir "$NP_TMP/pd" --state-dir "$NP_TMP/pdstate" \
+		--metrics none >"$NP_TMP/policyd.log" 2>&1 &
+	PD_PID=$!
+	for i in $(seq 200); do
+		ctl '{"cmd":"status"}' 2>/dev/null | grep -q '"synced":true' && break
+		sleep 0.1
+	done
+	ctl '{"cmd":"status"}' 2>/dev/null | grep -q '"synced":true' ||
+		{ echo "policyd did not start"; cat "$NP_TMP/policyd.log"; exit 1; }
+fi
+cut_apply "$NP_TMP/allow" || exit 1
 
 # the connections that must never break
 ip netns exec "$(np_pod_ns y/b)" $ECHO client --proto tcp --to "$(np_pod_addr y/a 4)" --port 90 \
@@ -68,7 +111,7 @@ cut=0 survived=0 rev_ok=0 rev_bad=0
 for fam in 4 6; do
 	for proto in tcp udp; do
 		for t in $(seq "$TRIALS"); do
-			np_apply "$NP_TMP/allow" || { fail=1; break 3; }
+			cut_apply "$NP_TMP/allow" || { fail=1; break 3; }
 			rm -f "$NP_TMP/cut"
 			out="$NP_TMP/trial-$proto$fam-$t"
 			ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto \
@@ -79,7 +122,7 @@ for fam in 4 6; do
 				echo "$proto IPv$fam trial $t: the connection x/b -> x/a never came up"; cat "$out"
 				kill $cpid 2>/dev/null; fail=1; continue
 			fi
-			np_apply "$NP_TMP/deny" || { fail=1; kill $cpid; break 3; }
+			cut_apply "$NP_TMP/deny" || { fail=1; kill $cpid; break 3; }
 			touch "$NP_TMP/cut"
 			wait $cpid
 			if grep -q '^after-cut echoes 0$' "$out"; then
@@ -105,7 +148,7 @@ done
 # socket: TCP over IPv4, UDP over IPv6
 for pf in tcp:4 udp:6; do
 	proto=${pf%:*} fam=${pf#*:}
-	np_apply "$NP_TMP/allow" || fail=1
+	cut_apply "$NP_TMP/allow" || fail=1
 	rm -f "$NP_TMP/cut" "$NP_TMP/restore"
 	out="$NP_TMP/restore-$proto$fam"
 	ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto --to "$(np_pod_addr x/a $fam)" \
@@ -113,10 +156,10 @@ for pf in tcp:4 udp:6; do
 		--restore-seconds 6 >"$out" 2>&1 &
 	cpid=$!
 	wait_up "$out" || { echo "restore $proto IPv$fam: never up"; fail=1; kill $cpid; continue; }
-	np_apply "$NP_TMP/deny" || fail=1
+	cut_apply "$NP_TMP/deny" || fail=1
 	touch "$NP_TMP/cut"
 	while ! grep -q after-cut "$out"; do sleep 0.05; done
-	np_apply "$NP_TMP/allow" || fail=1
+	cut_apply "$NP_TMP/allow" || fail=1
 	touch "$NP_TMP/restore"
 	wait $cpid
 	if grep -q '^after-cut echoes 0$' "$out" && grep -q '^after-restore echoes [1-9]' "$out"; then
@@ -135,6 +178,6 @@ for f in steady-tcp4 steady-udp6; do
 	*) echo "$f (y/b -> y/a) broke: $res"; fail=1 ;;
 	esac
 done
-echo "cut $cut of $((cut + survived)) live connections; new reverse connections $rev_ok ok, $rev_bad failed"
+echo "via $VIA: cut $cut of $((cut + survived)) live connections; new reverse connections $rev_ok ok, $rev_bad failed"
 [ $((cut + survived)) = $((TRIALS * 4)) ] || { echo "expected $((TRIALS * 4)) trials"; fail=1; }
 exit $fail
