@@ -43,7 +43,7 @@ struct pd {
 	struct nft_sock *scrape;  /* metrics reads (never writes) */
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
-	struct evsource *t_sync, *t_resync, *t_tick;
+	struct evsource *t_sync, *t_resync, *t_tick, *t_trim;
 	unsigned long long wd_usec;
 	double last_wd_ms;
 

@@ -100,11 +100,12 @@ lat "policy edited  " "policy restored" "p99 <= 20 ms" "$DIR/netpol-ns-000.json"
 lat "ns relabelled  " "ns restored    " "<= 50 ms" "$DIR/namespaces.json" "$tmp/ns-b.json" "$tmp/ns-a.json"
 grep "sync" "$tmp/policyd.log" | tail -3 | sed 's/^policyd [0-9:.]*: /  last: /'
 
+sleep 3
 echo "soak: $FLIPS pod add/remove flips, 2 ms apart"
 R0=$(rss)
 /usr/bin/python3 "$SRC/tests/policyd/pdtool.py" flips "$FLIPS" "$DIR/bench-pod.json" \
 	"$tmp/pod-off.json" "$tmp/pod-on.json"
-sleep 1
+sleep 3 # policyd gives memory back once quiet for 2 s
 echo "  RSS before $R0, after $(rss); syncs: $(grep -c ': sync ' "$tmp/policyd.log")"
 kill -TERM $PD; wait $PD; PD=""
 
