@@ -83,15 +83,12 @@ static void notify_status(struct pd *d)
 {
 	struct store_totals t;
 	store_totals_get(d->store, &t);
-	char msg[512];
-	snprintf(msg, sizeof(msg), "STATUS=generation %llu: %zu policies, %zu pods from %zu files"
-		 "%s%zu held%s",
-		 d->generation, t.policies, t.pods, t.files, t.held ? "; " : "", t.held,
-		 t.held ? " at last good content" : "");
-	if (!t.held) /* drop the "0 held" */
-		snprintf(msg, sizeof(msg), "STATUS=generation %llu: %zu policies, %zu pods from %zu "
-			 "files%s", d->generation, t.policies, t.pods, t.files,
-			 d->last_ok ? "" : "; last sync failed");
+	char msg[512], held[64] = "";
+	if (t.held)
+		snprintf(held, sizeof(held), "; %zu held at last good content", t.held);
+	snprintf(msg, sizeof(msg), "STATUS=generation %llu: %zu policies, %zu pods from %zu files%s%s",
+		 d->generation, t.policies, t.pods, t.files, held,
+		 d->last_ok ? "" : "; last sync failed");
 	sdnotify_send(msg);
 }
 
