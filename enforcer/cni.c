@@ -326,6 +326,9 @@ static int cmd_add(struct cni_op *op, json_t **result, struct cni_err *e)
 		ns_endpoint_free(ep);
 		return -1;
 	}
+	/* stderr is the runtime's log: say which path made the policy effective */
+	fprintf(stderr, "netpol-cni: ADD %s (pod %s/%s): policy enforced by %s\n", op->id, op->pod_ns,
+		op->pod_name, how == CNI_PATH_POLICYD ? "policyd" : "this plugin (no policyd running)");
 	if (ep) {
 		*result = main_result(ep, op->c->version);
 		ns_endpoint_free(ep);

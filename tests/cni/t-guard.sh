@@ -12,6 +12,7 @@
 . "$(dirname "$0")/../netsetup/lib.sh"
 . "$(dirname "$0")/lib.sh"
 GUARD="$CNI_SRC/tests/cni/guard.py"
+export CNIRUN_LOG="$STATE/cnirun.log"
 
 cni_node_up
 cni_policy guarded <<'EOF'
@@ -107,7 +108,8 @@ check "control: foe's packets reach an unguarded pod ($(n "$STATE/control/pod.li
 echo "== no policyd: netpol-cni applies under the lock itself"
 leg self "$CONF" 10.99.0.50
 assert_guarded self
-check "self: the ADD took the fallback path (no policyd socket)" [ ! -S "$NPS/policyd.sock" ]
+check "self: the ADD was enforced by the plugin itself (netpol-cni's log)" \
+	sh -c "jq -r 'select(.plugin == \"netpol-cni\" and .command == \"ADD\" and .containerID == \"self\") | .stderr' $CNIRUN_LOG | grep -q 'enforced by this plugin'"
 
 echo "== policyd hangs: ADD fails closed"
 python3 - "$STATE/hung.sock" <<'EOF' &
@@ -132,10 +134,10 @@ check "hung: the kernel never dispatched the address" sh -c "! ip netns exec $NO
 if [ -x "$CNI_BUILD/policyd" ]; then
 	echo "== policyd running: the fast path"
 	. "$(dirname "$0")/policyd.sh"
-	policyd_start "$NODE" "$POL" "$NPS" || fail "policyd did not start"
+	check "policyd started (first sync done)" policyd_start "$NODE" "$POL" "$NPS"
 	leg fast "$CONF" 10.99.0.52
 	assert_guarded fast
-	check "fast: the ADD went through policyd (its log names the sync)" policyd_synced
+	check "fast: the ADD was enforced by policyd (netpol-cni's log)" policyd_synced fast
 	policyd_stop
 else
 	echo "NOTE: $CNI_BUILD/policyd is not built; the fast-path leg did not run"
