@@ -377,7 +377,10 @@ static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verd
 	if (sv->pass_baseline)
 		json_array_append_new(passes, admin_rule_json(sv->pass_baseline, ingress,
 							      sv->pass_baseline_rule));
-	json_object_set_new(o, "passes", passes);
+	if (json_array_size(passes)) /* NetworkPolicy-only verdicts keep their old shape */
+		json_object_set_new(o, "passes", passes);
+	else
+		json_decref(passes);
 	if (sv->why == NP_WHY_RULE) {
 		snprintf(pol, sizeof(pol), "%s/%s", sv->policy->ns, sv->policy->name);
 		json_object_set_new(o, "policy", json_string(pol));

@@ -135,5 +135,21 @@ else
 	echo "FAIL reach pod selection: IPv4 header '$h4' ($n4 lines), IPv6 header '$h6'"
 fi
 
+# the admin tiers (policies/admin-demo): the deciding tier, policy and rule, and any Pass taken
+A=$SRC/policies/admin-demo
+expect_explain 0 "ALLOWED y/a -> z/b TCP/80" \
+	"ingress at z/b: Admin tier passes (CNP/protect-data ingress[1] \"backend-is-the-data-team-call\" Pass); isolated by z/from-backend; allowed by z/from-backend ingress[0]" \
+	-- "$A" --from y/a --to z/b --port 80/TCP
+expect_explain 1 "DROPPED x/a -> z/b TCP/80" \
+	"ingress at z/b: Admin tier: dropped by CNP/protect-data ingress[0] \"no-frontend-to-data\" Deny" \
+	-- "$A" --from x/a --to z/b --port 80/TCP --family 6
+expect_explain 1 "DROPPED z/a -> x/c TCP/80" \
+	"ingress at x/c: not isolated by NetworkPolicy; Baseline tier: dropped by CNP/default ingress[1] \"otherwise-deny\" Deny" \
+	-- "$A" --from z/a --to x/c --port 80/TCP
+expect_explain 1 '"decided_by":{"tier":"Admin","kind":"ClusterNetworkPolicy","policy":"protect-data","rule":0,"action":"Deny","name":"no-frontend-to-data"}' \
+	-- "$A" --from x/b --to z/c --port 81/UDP --json
+expect_explain 0 '"passes":[{"tier":"Admin","kind":"ClusterNetworkPolicy","policy":"protect-data","rule":1,"action":"Pass"' \
+	-- "$A" --from y/c --to z/a --port 80 --json
+
 echo "$checks checks, $fails failed"
 [ $fails -eq 0 ]
