@@ -79,6 +79,32 @@ spec:
   podSelector: {matchLabels: {pod: a}}
   policyTypes: [Ingress]
 Y
+if [ -n "${NP_CUT_ADMIN:-}" ]; then
+	# the admin tiers (t-cut-admin.sh): the deny is an Admin-tier Deny that x/b falls under
+	# when it is relabelled role=blocked: an address joining the peer set of a Deny rule
+	rm "$NP_TMP/deny/np-x.yaml"
+	for d in allow deny; do
+		cat >"$NP_TMP/$d/cnp-guard.yaml" <<'Y'
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {pods: {podSelector: {matchLabels: {pod: a}}}}
+  ingress:
+  - action: Deny
+    from: [{pods: {podSelector: {matchLabels: {role: blocked}}}}]
+Y
+	done
+	# z/c is blocked from the start, so the Deny rule and its set exist before x/b joins
+	for d in allow deny; do
+		sed -i 's/^\(\s*\)pod: c$/\1pod: c\n\1role: blocked/' "$NP_TMP/$d/pod-z-c.yaml"
+	done
+	sed 's/^\(\s*\)pod: b$/\1pod: b\n\1role: blocked/' "$NP_TMP/allow/pod-x-b.yaml" >"$NP_TMP/deny/pod-x-b.yaml"
+	grep -q 'role: blocked' "$NP_TMP/deny/pod-x-b.yaml" "$NP_TMP/allow/pod-z-c.yaml" ||
+		{ echo "cannot relabel x/b and z/c"; exit 1; }
+fi
 if [ "$VIA" = policyd ]; then
 	cp "$NP_TMP/allow"/* "$NP_TMP/pd/"
 	ip netns exec "$NP_NODE" "$POLICYD" --policy-dir "$NP_TMP/pd" --state-dir "$NP_TMP/pdstate" \
