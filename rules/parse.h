@@ -66,17 +66,17 @@ void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool n
 		   struct np_meta *m);
 
 /* Generic "array of objects" walk: calls fn on each element, with c->p at it. */
-#define NP_EACH_OBJECT(c, arr, key, i, elem, ...)                                                   \
-	for (size_t i = 0; (arr) && i < json_array_size(arr); i++) {                             \
-		json_t *elem = json_array_get(arr, i);                                           \
-		size_t save_##i = np_pctx_enter(c, key);                                                 \
-		np_pctx_enter_i(c, i);                                                                   \
-		if (!json_is_object(elem))                                                       \
-			np_pctx_type_error(c, elem, "an object");                                        \
-		else {                                                                           \
-			__VA_ARGS__;                                                             \
-		}                                                                                \
-		np_pctx_leave(c, save_##i);                                                              \
+#define NP_EACH_OBJECT(c, arr, key, i, elem, ...)                                              \
+	for (size_t i = 0; (arr) && i < json_array_size(arr); i++) {                           \
+		json_t *elem = json_array_get(arr, i);                                         \
+		size_t save_##i = np_pctx_enter(c, key);                                       \
+		np_pctx_enter_i(c, i);                                                         \
+		if (!json_is_object(elem))                                                     \
+			np_pctx_type_error(c, elem, "an object");                              \
+		else {                                                                         \
+			__VA_ARGS__;                                                           \
+		}                                                                              \
+		np_pctx_leave(c, save_##i);                                                    \
 	}
 
 

@@ -131,9 +131,9 @@ static void parse_subject(struct np_pctx *c, const struct admin_kind *k, const j
 	leave(c, save);
 }
 
-static struct np_peer *add_peer(struct np_pctx *c, struct np_rule *r, size_t cap)
+/* r->peers was sized for every peer the rule can expand to (networks: one per CIDR). */
+static struct np_peer *add_peer(struct np_pctx *c, struct np_rule *r)
 {
-	(void)cap;
 	struct np_peer *p = &r->peers[r->n_peers++];
 	memset(p, 0, sizeof(*p));
 	p->ptr = np_pctx_here(c);
@@ -142,7 +142,7 @@ static struct np_peer *add_peer(struct np_pctx *c, struct np_rule *r, size_t cap
 
 /* One from[]/to[] element (c->p at it). Returns whether the peer can carry named ports. */
 static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json_t *pj,
-		       bool ingress, struct np_rule *r, size_t cap)
+		       bool ingress, struct np_rule *r)
 {
 	static const char *const in_keys[] = { "namespaces", "pods", NULL };
 	static const char *const out_keys[] = { "namespaces", "pods", "nodes", "networks",
@@ -156,14 +156,14 @@ static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json
 	struct np_peer *p;
 	switch (which) {
 	case 0: /* every pod of the matching namespaces */
-		p = add_peer(c, r, cap);
+		p = add_peer(c, r);
 		p->ns_sel = selector_at(c, pj, "namespaces");
 		return true;
 	case 1: {
 		json_t *pods = np_json_get_typed(c, pj, "pods", JSON_OBJECT);
 		size_t save = enter(c, "pods");
 		if (pods) {
-			p = add_peer(c, r, cap);
+			p = add_peer(c, r);
 			p->ptr = ptr;
 			parse_namespaced_pod(c, pods, k->v1, &p->ns_sel, &p->pod_sel);
 		}
@@ -171,7 +171,7 @@ static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json
 		return true;
 	}
 	case 2:
-		p = add_peer(c, r, cap);
+		p = add_peer(c, r);
 		p->node_sel = selector_at(c, pj, "nodes");
 		return false;
 	case 3: {
@@ -198,7 +198,7 @@ static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json
 						perr(c, "duplicate entry \"%s\" (networks is a set)",
 						     json_string_value(v));
 				/* one peer per CIDR, all with this peer's pointer */
-				p = add_peer(c, r, cap);
+				p = add_peer(c, r);
 				p->ptr = ptr;
 				p->ipblock = np_arena_alloc(c->inv->arena, sizeof(*p->ipblock));
 				p->ipblock->cidr = cidr;
@@ -397,7 +397,7 @@ static void parse_rules(struct np_pctx *c, const struct admin_kind *k, const jso
 					  ((ports ? json_array_size(ports) : 0) + 1) * sizeof(*r->ports));
 		bool named_ok = true;
 		NP_EACH_OBJECT(c, peers, peers_key, j, pj,
-			       named_ok &= parse_peer(c, k, pj, ingress, r, cap));
+			       named_ok &= parse_peer(c, k, pj, ingress, r));
 		NP_EACH_OBJECT(c, ports, ports_key, j, pj, {
 			struct np_port *p = &r->ports[r->n_ports++];
 			if (k->v1)
