@@ -290,14 +290,8 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 	}
 	if (r < 0) {
 		/* rejected: the kernel holds what it held; unknown: read it back next time */
-		if (r != -EINVAL || rep->read_back || !c->state)
+		if ((r != -EINVAL && r != -EPERM) || rep->read_back || !c->state)
 			ap_ctx_invalidate(c);
-		if (r == -EINVAL)
-			for (size_t i = 0; i < rep->errors.n; i++)
-				if (strstr(rep->errors.v[i].msg, "Operation not permitted")) {
-					r = -EPERM;
-					break;
-				}
 		goto out;
 	}
 	if (!c->o.check && !c->o.no_ct && diff->changes)

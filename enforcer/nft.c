@@ -41,6 +41,7 @@
 struct nft_sock {
 	struct mnl_socket *nl;
 	uint32_t portid, seq;
+	bool end_acks; /* a commit was confirmed by its BATCH_END ack (kernel 6.10+) */
 	char *buf; /* RECV_SIZE bytes */
 };
 
@@ -102,6 +103,7 @@ struct ack_ctx {
 	struct np_diags *diags;
 	bool committed;
 	size_t errors;
+	int first_error; /* errno of the first error reply */
 };
 
 static int extack_cb(const struct nlattr *a, void *data)
@@ -146,7 +148,8 @@ static void handle_reply(struct ack_ctx *c, const struct nlmsghdr *nlh)
 	nl_batch_describe(c->b, err->msg.nlmsg_seq, err->msg.nlmsg_len, off, what, sizeof(what));
 	np_diag_add(c->diags, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: kernel said: %s%s%s%s",
 		    what, strerror(-err->error), msg ? " (" : "", msg ? msg : "", msg ? ")" : "");
-	c->errors++;
+	if (!c->errors++)
+		c->first_error = -err->error;
 }
 
 /* Reads whatever replies are queued; waits up to wait_ms for the first one. 0, or -errno. */
@@ -188,7 +191,7 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
 	/* kernels before 6.10 do not ack BATCH_END: a generation change is the fallback signal */
 	uint32_t gen_before = 0, gen_after = 0;
-	bool have_gen = commit && get_genid(s, &gen_before) == 0;
+	bool have_gen = commit && !s->end_acks && get_genid(s, &gen_before) == 0;
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 	struct msghdr msg = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = iov,
 			      .msg_iovlen = (size_t)n };
@@ -203,6 +206,8 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
 	/* the kernel processes the whole batch inside sendmsg, so every reply is queued by
 	 * now; the wait only covers a slow consumer of a committed batch's ack */
 	int r = drain(s, &c, 0);
+	if (c.committed)
+		s->end_acks = true; /* this kernel acks BATCH_END: no genid round trip from now on */
 	if (!r && commit && !c.committed && !c.errors && have_gen &&
 	    get_genid(s, &gen_after) == 0 && gen_after != gen_before)
 		c.committed = true;
@@ -214,8 +219,8 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
 			    strerror(-r));
 		return r;
 	}
-	if (c.errors)
-		return -EINVAL;
+	if (c.errors) /* another process owns the table: every message fails with EPERM */
+		return c.first_error == EPERM ? -EPERM : -EINVAL;
 	if (commit && !c.committed) {
 		np_diag_add(diags, NP_SEV_ERROR, NULL, 0, NULL, 0, 0,
 			    "the kernel did not confirm the commit; the outcome is unknown");

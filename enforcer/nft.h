@@ -23,7 +23,8 @@ uint32_t nft_sock_seq(struct nft_sock *s, uint32_t count);
 /* Sends a finished batch in one sendmsg and drains every reply. Each kernel error becomes an
  * error record "ORIGIN (what): kernel said: STRERROR (EXT-ACK MESSAGE)". Returns 0 when the
  * transaction committed (or, for a check batch, when the kernel found no error), -EINVAL when the
- * kernel rejected it (nothing changed), or another -errno when the outcome is unknown (lost
+ * kernel rejected it (nothing changed), -EPERM when it refused it because another process owns
+ * the table (nothing changed), or another -errno when the outcome is unknown (lost
  * replies): then the caller must read back before trusting anything. */
 int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct np_diags *diags);
 

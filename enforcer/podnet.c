@@ -185,7 +185,7 @@ static int apply_one(const struct np_pod *pod, const struct rs_ruleset *rs, void
 				diags.v[i].msg);
 		fprintf(stderr, "netpol: pod %s/%s: apply in netns %s failed: %s\n", pod->ns,
 			pod->name, pod->netns,
-			r == -EINVAL ? "the kernel rejected the transaction; nothing was changed"
+			r == -EINVAL || r == -EPERM ? "the kernel rejected the transaction; nothing was changed"
 				     : "the outcome is unknown; run apply again");
 		np_diags_free(&diags);
 		return session_close(pod, &ps, 1);
