@@ -20,6 +20,8 @@ struct ap_ctx {
 	struct np_inventory *inv;
 	struct rs_ruleset *rs;
 	struct nl_state *state;
+	/* per policy and pod, what the last build made of it, for the next build to reuse */
+	struct rs_cache *cache;
 };
 
 static double now_ms(void)
@@ -35,6 +37,10 @@ int ap_ctx_new(const struct ap_opts *o, struct ap_ctx **out)
 	if (!c)
 		return -ENOMEM;
 	c->o = *o;
+	if (rs_cache_new(&c->o.ro, &c->cache) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
 	*out = c;
 	return 0;
 }
@@ -54,6 +60,7 @@ void ap_ctx_free(struct ap_ctx *c)
 	if (!c)
 		return;
 	forget(c);
+	rs_cache_free(c->cache);
 	nft_sock_close(c->s);
 	free(c);
 }
@@ -199,9 +206,10 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 	int lock = -1, r;
 	char why[512];
 
-	r = ruleset_build(inv, &c->o.ro, &rs);
+	/* the cache was left by the build of the last commit's model (c->inv), or reset */
+	r = ruleset_build_cached(inv, c->inv, c->cache, &rep->build, &rs);
 	if (r == 0)
-		r = nl_state_from_ruleset(rs, &want);
+		r = nl_state_from_ruleset_reusing(rs, c->state, &want);
 	if (r < 0) {
 		r = fail(rep, r, "building the ruleset");
 		goto out;
@@ -309,6 +317,8 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 	want = NULL;
 	r = 0;
 out:
+	if (r < 0) /* inv goes: what the cache holds was built for it */
+		rs_cache_reset(c->cache);
 	if (lock >= 0)
 		close(lock);
 	nl_batch_free(b);

@@ -40,6 +40,7 @@ struct ap_report {
 	size_t bytes;
 	char replace_why[2][96];    /* per table (inet, bridge): why it was replaced whole */
 	double ms_build, ms_read, ms_diff, ms_kernel, ms_ct, ms_total;
+	struct rs_build_stats build; /* what the build rebuilt and what it reused */
 	bool read_back;             /* the kernel was read back for this diff */
 	size_t drift;               /* with a read-back: what differed from the last commit
 				       (changes someone else made to our tables) */

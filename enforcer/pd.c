@@ -340,11 +340,14 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 	}
 	static const char *const modes[] = { "in sync", "incremental", "full replace" };
 	pd_log(d, "sync %llu (%s): %zu file%s changed, %s, %zu changes in %zu messages; "
-	       "parse %.1f ms, merge %.1f ms, build %.1f ms, read-back %.1f ms, diff %.1f ms, "
-	       "kernel %.1f ms, conntrack %.1f ms, total %.1f ms; %zu connections cut",
+	       "parse %.1f ms, merge %.1f ms, build %.1f ms (rebuilt %zu of %zu policies, %zu of "
+	       "%zu pods), read-back %.1f ms, diff %.1f ms, kernel %.1f ms, conntrack %.1f ms, "
+	       "total %.1f ms; %zu connections cut",
 	       d->generation, trigger, committed, committed == 1 ? "" : "s", modes[rep.mode],
-	       rep.changes, rep.stats.msgs, t_parse, t_merge, rep.ms_build, rep.ms_read,
-	       rep.ms_diff, rep.ms_kernel, rep.ms_ct, t_end - t0, rep.ct_revoked);
+	       rep.changes, rep.stats.msgs, t_parse, t_merge, rep.ms_build, rep.build.pols_built,
+	       rep.build.pols_built + rep.build.pols_reused, rep.build.pods_built,
+	       rep.build.pods_built + rep.build.pods_reused, rep.ms_read, rep.ms_diff,
+	       rep.ms_kernel, rep.ms_ct, t_end - t0, rep.ct_revoked);
 	if (rep.ct_error)
 		pd_log(d, "conntrack step failed: %s", strerror(-rep.ct_error));
 	ap_report_free(&rep);

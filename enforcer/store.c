@@ -188,6 +188,7 @@ static struct np_inventory *parse(const char *path, const char *text, size_t len
 	np_inventory_load_buffer(inv, path, text, len, yaml, &d);
 	if (!d.errors) {
 		np_diags_free(&d);
+		np_inventory_sort(inv); /* so the merge of every file finds them in order */
 		return inv;
 	}
 	np_diags_locate(&d);

@@ -8,6 +8,8 @@
 #include "arena.h"
 
 #define ARENA_BLOCK (64 * 1024)
+#define ARENA_FIRST 1024 /* blocks double from here up to ARENA_BLOCK: the ruleset builder keeps
+			    thousands of small arenas (one per policy and pod fragment) alive */
 
 struct arena_block {
 	struct arena_block *next;
@@ -17,6 +19,7 @@ struct arena_block {
 
 struct np_arena {
 	struct arena_block *head;
+	size_t next; /* size of the next block */
 };
 
 struct np_arena *np_arena_new(void)
@@ -44,7 +47,11 @@ void *np_arena_alloc(struct np_arena *a, size_t size)
 	size = (size + align - 1) / align * align;
 	struct arena_block *b = a->head;
 	if (!b || b->size - b->used < size) {
-		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		if (!a->next)
+			a->next = ARENA_FIRST;
+		size_t cap = size > a->next ? size : a->next;
+		if (a->next < ARENA_BLOCK)
+			a->next *= 2;
 		b = malloc(sizeof(*b) + cap);
 		if (!b)
 			abort(); /* out of memory: see README, "Memory" */

@@ -15,6 +15,30 @@
 
 #define MAX_NAME 200 /* nft allows 255; leave room for prefixes and suffixes */
 
+/* The dispatch maps a pod fragment adds elements to, by index. */
+static const char *const disp_maps[4] = { "ing4", "ing6", "egr4", "egr6" };
+
+struct frag_disp {
+	uint8_t map; /* index into disp_maps */
+	struct rs_elem e;
+};
+
+/* What one policy, one local pod, or everything else (maps, base chains, admin tiers)
+ * contributes to the inet table: finished (elements sorted, unused sets dropped, rules hashed)
+ * in an arena of its own, so later builds take it as it is while its inputs stay the same. */
+struct rs_frag {
+	size_t refs; /* the cache, and every ruleset assembled from it */
+	struct np_arena *arena;
+	struct rs_table t;
+	size_t *set_refs;       /* per set of t: rules of this fragment that use it */
+	struct frag_disp *disp; /* a pod's dispatch elements */
+	size_t n_disp;
+	const char **uses;      /* shared sets (other fragments') its rules use, and how often */
+	size_t *use_refs;
+	size_t n_uses;
+};
+
+
 static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -25,7 +49,7 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static void strmap_free(struct strmap *m)
+void strmap_free(struct strmap *m)
 {
 	free(m->v);
 }
@@ -38,18 +62,18 @@ static struct strmap_ent *strmap_slot(struct strmap *m, const char *key)
 	return &m->v[i];
 }
 
-static bool strmap_get(struct strmap *m, const char *key, size_t *val)
+bool strmap_get(const struct strmap *m, const char *key, size_t *val)
 {
 	if (!m->cap)
 		return false;
-	struct strmap_ent *e = strmap_slot(m, key);
+	const struct strmap_ent *e = strmap_slot((struct strmap *)m, key);
 	if (!e->key)
 		return false;
 	*val = e->val;
 	return true;
 }
 
-static void strmap_put(struct strmap *m, const char *key, size_t val)
+void strmap_put(struct strmap *m, const char *key, size_t val)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		struct strmap old = *m;
@@ -94,27 +118,38 @@ static bool pod_is_local(const struct builder *b, const struct np_pod *p)
 }
 
 /* Short, valid nft name: prefix + text (+ suffix), hashed when too long. */
-static const char *mkname(struct builder *b, const char *prefix, const char *text,
-			  const char *suffix)
+static const char *mkname_in(struct np_arena *a, const char *prefix, const char *text,
+			     const char *suffix)
 {
 	size_t len = strlen(prefix) + strlen(text) + strlen(suffix);
 	if (len <= MAX_NAME)
-		return np_arena_printf(b->a, "%s%s%s", prefix, text, suffix);
-	return np_arena_printf(b->a, "%s%.*s_%012llx%s", prefix, MAX_NAME - 40, text,
+		return np_arena_printf(a, "%s%s%s", prefix, text, suffix);
+	return np_arena_printf(a, "%s%.*s_%012llx%s", prefix, MAX_NAME - 40, text,
 			       (unsigned long long)(fnv1a(text) & 0xffffffffffffULL), suffix);
 }
 
+static const char *mkname(struct builder *b, const char *prefix, const char *text,
+			  const char *suffix)
+{
+	return mkname_in(b->a, prefix, text, suffix);
+}
+
 /* prefix + 12 hex digits of the text's hash (formatted by hand: one per rule, hot). */
-static const char *hashname(struct builder *b, const char *prefix, const char *canon)
+static const char *hashname_in(struct np_arena *a, const char *prefix, const char *canon)
 {
 	size_t pl = strlen(prefix);
-	char *p = np_arena_alloc(b->a, pl + 13);
+	char *p = np_arena_alloc(a, pl + 13);
 	memcpy(p, prefix, pl);
 	uint64_t h = fnv1a(canon);
 	for (int i = 11; i >= 0; i--, h >>= 4)
 		p[pl + (size_t)i] = "0123456789abcdef"[h & 15];
 	p[pl + 12] = 0;
 	return p;
+}
+
+static const char *hashname(struct builder *b, const char *prefix, const char *canon)
+{
+	return hashname_in(b->a, prefix, canon);
 }
 
 /* Comments are at most 127 bytes and must not contain a double quote. */
@@ -382,7 +417,7 @@ static const struct podlist *peer_pods(struct builder *b, const struct np_policy
 	size_t idx;
 	if (strmap_get(&b->peer_cache, canon, &idx))
 		return &b->lists[idx];
-	VEC_PUSH(b->a, b->lists, b->n_lists, b->cap_lists);
+	VEC_PUSH(b->tmp, b->lists, b->n_lists, b->cap_lists);
 	struct podlist *l = &b->lists[b->n_lists - 1];
 	struct collect_ctx ctx = { b, l };
 	for (size_t i = 0; i < r->n_peers; i++)
@@ -396,29 +431,64 @@ static const struct podlist *peer_pods(struct builder *b, const struct np_policy
 				l->v[m++] = l->v[i];
 		l->n = m;
 	}
-	strmap_put(&b->peer_cache, np_arena_strdup(b->a, canon), b->n_lists - 1);
+	strmap_put(&b->peer_cache, np_arena_strdup(b->tmp, canon), b->n_lists - 1);
 	return l;
 }
 
-/* The pod-IP set of a rule's selector peers for one family (shared by identical peer lists). */
+static struct rs_frag *frag_begin(struct builder *b);
+static void set_finish(struct builder *b, struct rs_set *s, struct rs_set *out);
+static struct rs_frag *shared_get(struct builder *b, const char *name);
+static void shared_put(struct builder *b, const char *name, struct rs_frag *f);
+
+/* Finishes f, a fragment holding the one set s, and hands it to the build's shared sets; the
+ * builder goes back to the arena a and table inet it was building. */
+static void shared_end(struct builder *b, struct rs_frag *f, const char *name, struct bset *s,
+		       struct np_arena *a, const struct btable *inet)
+{
+	f->t.family = RS_FAMILY_INET;
+	f->t.sets = np_arena_alloc(b->a, sizeof(*f->t.sets));
+	f->set_refs = np_arena_alloc(b->a, sizeof(*f->set_refs));
+	set_finish(b, &s->s, &f->t.sets[0]);
+	f->t.n_sets = 1;
+	strmap_free(&b->inet.set_idx);
+	shared_put(b, name, f);
+	b->a = a;
+	b->inet = *inet;
+}
+
+void build_peer_names(struct np_arena *a, const struct np_policy *pol, const struct np_rule *r,
+		      const char *out[2])
+{
+	char *canon = peer_canon(pol, r);
+	out[0] = hashname_in(a, "peer4-", canon ? canon : "");
+	out[1] = hashname_in(a, "peer6-", canon ? canon : "");
+	free(canon);
+}
+
+/* The pod-IP set of a rule's selector peers for one family: a fragment of its own, shared by
+ * every rule with the same peers (by name: a hash of their canonical text), built once. */
 static const char *peer_set(struct builder *b, const struct np_policy *pol,
 			   const struct np_rule *r, uint8_t family)
 {
 	char *canon = peer_canon(pol, r);
 	const char *name = hashname(b, family == 4 ? "peer4-" : "peer6-", canon);
-	bool created;
-	struct bset *s = table_set(b, &b->inet, name, family == 4 ? RS_KEY_IPV4 : RS_KEY_IPV6,
-				   false, &created);
-	if (created) {
+	if (!shared_get(b, name)) {
+		struct np_arena *a = b->a;
+		struct btable inet = b->inet;
+		struct rs_frag *f = frag_begin(b);
+		bool created;
+		struct bset *s = table_set(b, &b->inet, name,
+					   family == 4 ? RS_KEY_IPV4 : RS_KEY_IPV6, false, &created);
 		s->s.comment = mkcomment(b, canon);
 		s->s.origin = np_arena_printf(b->a, "policy %s/%s peers", pol->ns, pol->name);
 		const struct podlist *l = peer_pods(b, pol, r, canon);
 		struct addr_ctx ctx = { s, family };
 		for (size_t i = 0; i < l->n; i++)
 			add_pod_addrs(&ctx, &b->inv->pods[l->v[i]]);
+		shared_end(b, f, name, s, a, &inet);
 	}
 	free(canon);
-	return s->s.name;
+	return name;
 }
 
 /* The normalized ipBlock ranges of a rule for one family (cidr minus except, unioned). */
@@ -602,25 +672,10 @@ static void add_named_pod(void *ctx, const struct np_pod *pod)
 			add_named(c->set, c->rule, pod, &pod->ips[i]);
 }
 
-/* Named ports resolve on the destination pod: for ingress the selected (local) pods, for
- * egress every peer pod (the key then also stands for peer membership). */
-static const char *named_set(struct builder *b, const struct np_policy *pol,
-			     const struct build_targets *tg, const struct np_rule *r,
-			     size_t rule_idx, bool ingress, uint8_t family)
+static void named_fill(struct builder *b, struct bset *s, const struct np_policy *pol,
+		       const struct build_targets *tg, const struct np_rule *r, bool ingress,
+		       uint8_t family)
 {
-	char text[600];
-	snprintf(text, sizeof(text), "%s/%s-%c%zu", pol->ns, pol->name, ingress ? 'i' : 'e',
-		 rule_idx);
-	const char *name = mkname(b, family == 4 ? "named4-" : "named6-", text, "");
-	bool created;
-	struct bset *s = table_set(b, &b->inet, name,
-				   family == 4 ? RS_KEY_IPV4_PROTO_PORT : RS_KEY_IPV6_PROTO_PORT,
-				   false, &created);
-	s->s.origin = np_arena_printf(b->a, "policy %s/%s %s rule %zu named ports", pol->ns,
-				      pol->name, ingress ? "ingress" : "egress", rule_idx);
-	s->s.comment = mkcomment(b, np_arena_printf(b->a, "%s/%s %s[%zu] named ports", pol->ns,
-						    pol->name, ingress ? "ingress" : "egress",
-						    rule_idx));
 	struct named_ctx ctx = { b, s, r, family };
 	if (ingress) {
 		for (size_t i = 0; i < tg->n; i++) {
@@ -628,13 +683,13 @@ static const char *named_set(struct builder *b, const struct np_policy *pol,
 			if (pod_is_local(b, pod))
 				add_named_pod(&ctx, pod);
 		}
-		return s->s.name;
+		return;
 	}
 	if (r->n_peers == 0) {
 		for (size_t i = 0; i < b->inv->n_pods; i++)
 			if (!b->inv->pods[i].host_network)
 				add_named_pod(&ctx, &b->inv->pods[i]);
-		return s->s.name;
+		return;
 	}
 	if (rule_has_selector_peer(r)) {
 		char *canon = peer_canon(pol, r);
@@ -658,7 +713,52 @@ static const char *named_set(struct builder *b, const struct np_policy *pol,
 		}
 		np_ranges_free(&rg);
 	}
-	return s->s.name;
+}
+
+static const char *named_text(char *text, size_t size, const struct np_policy *pol,
+			      size_t rule_idx, bool ingress)
+{
+	snprintf(text, size, "%s/%s-%c%zu", pol->ns, pol->name, ingress ? 'i' : 'e', rule_idx);
+	return text;
+}
+
+void build_named_names(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
+		       bool ingress, const char *out[2])
+{
+	char text[600];
+	named_text(text, sizeof(text), pol, rule_idx, ingress);
+	out[0] = mkname_in(a, "named4-", text, "");
+	out[1] = mkname_in(a, "named6-", text, "");
+}
+
+/* Named ports resolve on the destination pod: for ingress the selected (local) pods, for
+ * egress every peer pod (the key then also stands for peer membership). An egress set is a
+ * fragment of its own, so that peer pods coming and going rebuild it and not the policy. */
+static const char *named_set(struct builder *b, const struct np_policy *pol,
+			     const struct build_targets *tg, const struct np_rule *r,
+			     size_t rule_idx, bool ingress, uint8_t family)
+{
+	char text[600];
+	named_text(text, sizeof(text), pol, rule_idx, ingress);
+	const char *name = mkname(b, family == 4 ? "named4-" : "named6-", text, "");
+	if (!ingress && shared_get(b, name))
+		return name;
+	struct np_arena *a = b->a;
+	struct btable inet = b->inet;
+	struct rs_frag *f = ingress ? NULL : frag_begin(b);
+	bool created;
+	struct bset *s = table_set(b, &b->inet, name,
+				   family == 4 ? RS_KEY_IPV4_PROTO_PORT : RS_KEY_IPV6_PROTO_PORT,
+				   false, &created);
+	s->s.origin = np_arena_printf(b->a, "policy %s/%s %s rule %zu named ports", pol->ns,
+				      pol->name, ingress ? "ingress" : "egress", rule_idx);
+	s->s.comment = mkcomment(b, np_arena_printf(b->a, "%s/%s %s[%zu] named ports", pol->ns,
+						    pol->name, ingress ? "ingress" : "egress",
+						    rule_idx));
+	named_fill(b, s, pol, tg, r, ingress, family);
+	if (f)
+		shared_end(b, f, name, s, a, &inet);
+	return name;
 }
 
 /* ---- chains ---- */
@@ -672,9 +772,10 @@ static const char *policy_text(struct builder *b, const struct np_policy *pol)
 static const char *nonempty(struct builder *b, const char *name)
 {
 	size_t idx;
-	if (!strmap_get(&b->inet.set_idx, name, &idx) || b->inet.sets[idx].s.n_elems == 0)
-		return NULL;
-	return name;
+	if (strmap_get(&b->inet.set_idx, name, &idx))
+		return b->inet.sets[idx].s.n_elems ? name : NULL;
+	const struct rs_frag *f = shared_get(b, name);
+	return f && f->t.sets[0].n_elems ? name : NULL;
 }
 
 /* The InternalIPs of the Nodes a rule's `nodes` peers select, for one family (admin tiers). */
@@ -794,6 +895,20 @@ void build_rule_expand(struct builder *b, struct rs_chain *c, const struct np_po
 #undef RULE_END
 }
 
+/* What policy i's spec.podSelector selects, computed once per build when first needed. */
+static void sel_of(struct builder *b, size_t i)
+{
+	const struct np_inventory *inv = b->inv;
+	if (b->sel_pods[i])
+		return;
+	size_t lo, hi;
+	np_inventory_ns_pods(inv, inv->pols[i].ns, &lo, &hi);
+	b->sel_pods[i] = np_arena_alloc(b->tmp, (hi - lo + 1) * sizeof(size_t));
+	for (size_t p = lo; p < hi; p++)
+		if (np_policy_selects_pod(&inv->pols[i], &inv->pods[p]))
+			b->sel_pods[i][b->n_sel_pods[i]++] = p;
+}
+
 /* One policy chain per direction: each rule expands to (peer match) x (port match), at most
  * four nft rules per family. */
 static void policy_chain(struct builder *b, const struct np_policy *pol, size_t pol_idx,
@@ -813,6 +928,7 @@ static void policy_chain(struct builder *b, const struct np_policy *pol, size_t 
 	b->inet.counters[b->inet.n_counters - 1].comment =
 		mkcomment(b, np_arena_printf(b->a, "%s %s allowed", ptext,
 					     ingress ? "ingress" : "egress"));
+	sel_of(b, pol_idx);
 	struct build_targets tg = { b->sel_pods[pol_idx], b->n_sel_pods[pol_idx] };
 	struct build_verdict v = { RS_V_ACCEPT, NULL, counter };
 	for (size_t ri = 0; ri < n_rules; ri++)
@@ -948,9 +1064,30 @@ static int counter_cmp(const void *x, const void *y)
 	return strcmp(((const struct rs_counter *)x)->name, ((const struct rs_counter *)y)->name);
 }
 
-/* Sorts everything, dedups set elements (interval sets are already normalized; named ports
- * of several container ports may repeat), and moves elements into the arena. */
-static void table_finish(struct builder *b, struct btable *bt, struct rs_table *t)
+/* Sorts and dedups a set's elements (interval sets are already normalized; named ports of
+ * several container ports may repeat) and moves them into the arena, as out. */
+static void set_finish(struct builder *b, struct rs_set *s, struct rs_set *out)
+{
+	if (!s->interval && s->n_elems) {
+		qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
+		size_t m = 0;
+		for (size_t j = 0; j < s->n_elems; j++)
+			if (!m || !elem_eq(&s->elems[m - 1], &s->elems[j]))
+				s->elems[m++] = s->elems[j];
+		s->n_elems = m;
+	}
+	*out = *s;
+	out->elems = np_arena_alloc(b->a, (s->n_elems + 1) * sizeof(*s->elems));
+	if (s->n_elems)
+		memcpy(out->elems, s->elems, s->n_elems * sizeof(*s->elems));
+	free(s->elems);
+	s->elems = NULL;
+}
+
+/* Sorts everything, finishes the sets and moves them into the arena. For a fragment (f), also
+ * records how many rules use each of its sets and which shared sets they use. */
+static void table_finish(struct builder *b, struct btable *bt, struct rs_table *t,
+			 struct rs_frag *f)
 {
 	chain_end(b);
 	/* how many rules use each set; a set no rule refers to (left out because empty) is not
@@ -976,16 +1113,20 @@ static void table_finish(struct builder *b, struct btable *bt, struct rs_table *
 	size_t n_maps = 0;
 	while (n_maps < bt->n_sets && bt->sets[n_maps].s.vmap)
 		n_maps++;
-	qsort(bt->sets + n_maps, bt->n_sets - n_maps, sizeof(*bt->sets), set_cmp);
+	/* (a fragment may have no set or chain at all, and qsort's base must not be NULL) */
+	if (bt->n_sets > n_maps)
+		qsort(bt->sets + n_maps, bt->n_sets - n_maps, sizeof(*bt->sets), set_cmp);
 	size_t n_base = 0;
 	while (n_base < bt->n_chains && bt->chains[n_base].hook != RS_HOOK_NONE)
 		n_base++;
-	qsort(bt->chains + n_base, bt->n_chains - n_base, sizeof(*bt->chains), chain_cmp);
+	if (bt->n_chains > n_base)
+		qsort(bt->chains + n_base, bt->n_chains - n_base, sizeof(*bt->chains), chain_cmp);
 	if (bt->n_counters) /* NULL when there are none, and qsort's base must not be NULL */
 		qsort(bt->counters, bt->n_counters, sizeof(*bt->counters), counter_cmp);
 
 	t->sets = np_arena_alloc(b->a, (bt->n_sets + 1) * sizeof(*t->sets));
 	t->n_sets = 0;
+	size_t *refs = np_arena_alloc(b->a, (bt->n_sets + 1) * sizeof(*refs));
 	for (size_t i = 0; i < bt->n_sets; i++) {
 		struct rs_set *s = &bt->sets[i].s;
 		if (!s->vmap && !bt->sets[i].refs) {
@@ -993,21 +1134,20 @@ static void table_finish(struct builder *b, struct btable *bt, struct rs_table *
 			s->elems = NULL;
 			continue;
 		}
-		if (!s->interval && s->n_elems) {
-			qsort(s->elems, s->n_elems, sizeof(*s->elems), elem_cmp);
-			size_t m = 0;
-			for (size_t j = 0; j < s->n_elems; j++)
-				if (!m || !elem_eq(&s->elems[m - 1], &s->elems[j]))
-					s->elems[m++] = s->elems[j];
-			s->n_elems = m;
+		refs[t->n_sets] = bt->sets[i].refs;
+		set_finish(b, s, &t->sets[t->n_sets++]);
+	}
+	if (f) {
+		f->set_refs = refs;
+		f->uses = np_arena_alloc(b->a, (used.n + 1) * sizeof(*f->uses));
+		f->use_refs = np_arena_alloc(b->a, (used.n + 1) * sizeof(*f->use_refs));
+		for (size_t i = 0; i < used.cap; i++) {
+			size_t idx;
+			if (!used.v[i].key || strmap_get(&bt->set_idx, used.v[i].key, &idx))
+				continue;
+			f->uses[f->n_uses] = used.v[i].key;
+			f->use_refs[f->n_uses++] = used.v[i].val;
 		}
-		struct rs_set *out = &t->sets[t->n_sets++];
-		*out = *s;
-		out->elems = np_arena_alloc(b->a, (s->n_elems + 1) * sizeof(*s->elems));
-		if (s->n_elems)
-			memcpy(out->elems, s->elems, s->n_elems * sizeof(*s->elems));
-		free(s->elems);
-		s->elems = NULL;
 	}
 	strmap_free(&used);
 	t->chains = bt->chains;
@@ -1026,19 +1166,162 @@ static struct bset *new_map(struct builder *b, const char *name, enum rs_key key
 	return s;
 }
 
-static void build_inet(struct builder *b, struct rs_table *t)
-{
-	const struct np_inventory *inv = b->inv;
-	t->name = b->opt->table_name ? b->opt->table_name : "netpol";
-	t->family = RS_FAMILY_INET;
-	t->comment = "netpol: Kubernetes NetworkPolicy; managed, do not edit";
+/* ---- fragments ---- */
 
+static void frag_release(struct rs_frag *f)
+{
+	if (f && !--f->refs) {
+		np_arena_free(f->arena);
+		free(f);
+	}
+}
+
+/* The ruleset's fragments, in assembly order: everything-else first, then policies in
+ * inventory order, then pods. */
+struct frag_list {
+	struct rs_frag **v;
+	size_t n, cap;
+};
+
+static void frag_list_add(struct frag_list *l, struct rs_frag *f)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		if (!l->v)
+			abort();
+	}
+	f->refs++;
+	l->v[l->n++] = f;
+}
+
+struct frag_map {
+	struct strmap idx; /* key -> index into l */
+	struct frag_list l;
+	struct np_arena *keys;
+};
+
+static void frag_map_free(struct frag_map *m)
+{
+	for (size_t i = 0; i < m->l.n; i++)
+		frag_release(m->l.v[i]);
+	free(m->l.v);
+	strmap_free(&m->idx);
+	np_arena_free(m->keys);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct rs_frag *frag_map_get(struct frag_map *m, const char *key)
+{
+	size_t i;
+	return strmap_get(&m->idx, key, &i) ? m->l.v[i] : NULL;
+}
+
+/* Takes a reference of f for the map. */
+static void frag_map_put(struct frag_map *m, const char *key, struct rs_frag *f)
+{
+	if (!m->keys)
+		m->keys = np_arena_new();
+	frag_list_add(&m->l, f);
+	strmap_put(&m->idx, np_arena_strdup(m->keys, key), m->l.n - 1);
+}
+
+static struct rs_frag *shared_get(struct builder *b, const char *name)
+{
+	return frag_map_get(b->shared, name);
+}
+
+/* Hands f (just built) to the build's shared sets. */
+static void shared_put(struct builder *b, const char *name, struct rs_frag *f)
+{
+	frag_map_put(b->shared, name, f);
+	frag_release(f);
+}
+
+struct rs_cache {
+	struct rs_options opt;
+	struct frag_map pols, pods, sets;
+};
+
+int rs_cache_new(const struct rs_options *opt, struct rs_cache **out)
+{
+	struct rs_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (opt)
+		c->opt = *opt;
+	*out = c;
+	return 0;
+}
+
+void rs_cache_reset(struct rs_cache *c)
+{
+	if (!c)
+		return;
+	frag_map_free(&c->pols);
+	frag_map_free(&c->pods);
+	frag_map_free(&c->sets);
+}
+
+void rs_cache_free(struct rs_cache *c)
+{
+	rs_cache_reset(c);
+	free(c);
+}
+
+const char *build_key(struct np_arena *a, const char *ns, const char *name)
+{
+	return ns ? np_arena_printf(a, "%s/%s", ns, name) : np_arena_strdup(a, name);
+}
+
+/* Starts building a fragment: what the builder makes goes into its arena and table. */
+static struct rs_frag *frag_begin(struct builder *b)
+{
+	struct rs_frag *f = calloc(1, sizeof(*f));
+	if (!f)
+		abort();
+	f->refs = 1;
+	f->arena = np_arena_new();
+	b->a = f->arena;
+	memset(&b->inet, 0, sizeof(b->inet));
+	return f;
+}
+
+static void hash_rules(struct builder *b, struct rs_table *t)
+{
+	for (size_t c = 0; c < t->n_chains; c++)
+		for (size_t r = 0; r < t->chains[c].n_rules; r++) {
+			struct rs_rule *rule = &t->chains[c].rules[r];
+			char *text = emit_text_rule(t, rule);
+			rule->comment = hashname(b, "np:", text);
+			free(text);
+		}
+}
+
+/* Every rule carries a hash of its own text, so a chain read back from the kernel can be
+ * compared with the IR as a list of hashes. */
+static void frag_end(struct builder *b, struct rs_frag *f, const struct frag_disp *disp,
+		     size_t n_disp)
+{
+	f->t.family = RS_FAMILY_INET;
+	table_finish(b, &b->inet, &f->t, f);
+	hash_rules(b, &f->t);
+	if (n_disp) {
+		f->disp = np_arena_alloc(b->a, n_disp * sizeof(*f->disp));
+		memcpy(f->disp, disp, n_disp * sizeof(*disp));
+		f->n_disp = n_disp;
+	}
+}
+
+/* The maps and base chains, and the admin tiers (rebuilt every time: they are few, and depend
+ * on every pod). */
+static struct rs_frag *frag_global(struct builder *b)
+{
+	struct rs_frag *f = frag_begin(b);
 	/* maps are created first so they keep this order; element pointers are re-fetched
 	 * because the set array may move */
-	new_map(b, "ing4", RS_KEY_IPV4);
-	new_map(b, "ing6", RS_KEY_IPV6);
-	new_map(b, "egr4", RS_KEY_IPV4);
-	new_map(b, "egr6", RS_KEY_IPV6);
+	for (size_t i = 0; i < 4; i++)
+		new_map(b, disp_maps[i], i % 2 ? RS_KEY_IPV6 : RS_KEY_IPV4);
 	build_admin_maps(b);
 	if (b->opt->netns_local) {
 		/* inside the pod's own netns: its traffic leaves through output, arrives at input */
@@ -1050,86 +1333,350 @@ static void build_inet(struct builder *b, struct rs_table *t)
 		base_chain(b, "egress-fwd", RS_HOOK_FORWARD, -10, RS_V_SADDR_VMAP, "egr4", "egr6");
 		base_chain(b, "ingress-fwd", RS_HOOK_FORWARD, -5, RS_V_DADDR_VMAP, "ing4", "ing6");
 	}
+	build_admin_tiers(b);
+	frag_end(b, f, NULL, 0);
+	return f;
+}
 
-	/* policy chains, and which policies select each pod */
-	const char **in_chain = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
-	const char **out_chain = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
-	for (size_t i = 0; i < inv->n_pols; i++) {
-		const struct np_policy *pol = &inv->pols[i];
-		bool any_local = false;
-		for (size_t j = 0; j < b->n_sel_pods[i]; j++)
-			any_local |= pod_is_local(b, &inv->pods[b->sel_pods[i][j]]);
-		if (!any_local)
-			continue; /* selects no pod here: nothing would jump to it */
-		if (pol->ingress && pol->n_in) {
-			policy_chain(b, pol, i, true);
-			in_chain[i] = b->inet.chains[b->inet.n_chains - 1].name;
+/* A policy's chains (none when it selects no local pod: nothing would jump to them). */
+static struct rs_frag *frag_policy(struct builder *b, size_t i)
+{
+	const struct np_policy *pol = &b->inv->pols[i];
+	struct rs_frag *f = frag_begin(b);
+	sel_of(b, i);
+	bool any_local = false;
+	for (size_t j = 0; j < b->n_sel_pods[i] && !any_local; j++)
+		any_local = pod_is_local(b, &b->inv->pods[b->sel_pods[i][j]]);
+	if (any_local && pol->ingress && pol->n_in)
+		policy_chain(b, pol, i, true);
+	if (any_local && pol->egress && pol->n_out)
+		policy_chain(b, pol, i, false);
+	frag_end(b, f, NULL, 0);
+	return f;
+}
+
+/* The policies of namespace ns: [*lo, *hi) of inv->pols. */
+static void ns_pols(const struct np_inventory *inv, const char *ns, size_t *lo, size_t *hi)
+{
+	size_t a = 0, z = inv->n_pols;
+	while (a < z) {
+		size_t m = (a + z) / 2;
+		if (strcmp(inv->pols[m].ns, ns) < 0)
+			a = m + 1;
+		else
+			z = m;
+	}
+	*lo = a;
+	while (a < inv->n_pols && !strcmp(inv->pols[a].ns, ns))
+		a++;
+	*hi = a;
+}
+
+/* A local pod's chain per isolated direction (a jump to each selecting policy's chain, in
+ * policy order) and its dispatch elements. */
+static struct rs_frag *frag_pod(struct builder *b, const struct np_pod *pod)
+{
+	const struct np_inventory *inv = b->inv;
+	struct rs_frag *f = frag_begin(b);
+	size_t lo, hi;
+	ns_pols(inv, pod->ns, &lo, &hi);
+	const char **chains = np_arena_alloc(b->tmp, (hi - lo + 1) * sizeof(char *));
+	struct frag_disp disp[2 * 8];
+	size_t n_disp = 0;
+	for (int dir = 0; dir < 2; dir++) {
+		bool ingress = dir == 0;
+		bool isolated = false;
+		size_t n = 0;
+		struct sbuf names = { 0 };
+		for (size_t k = lo; k < hi; k++) {
+			const struct np_policy *pol = &inv->pols[k];
+			if ((ingress ? !pol->ingress : !pol->egress) ||
+			    !np_policy_selects_pod(pol, pod))
+				continue;
+			isolated = true;
+			if (names.n)
+				sb_puts(&names, ", ");
+			sb_puts(&names, pol->name);
+			/* the policy selects this local pod, so it has its chain when it has rules */
+			if (ingress ? pol->n_in : pol->n_out)
+				chains[n++] = mkname(b, "pol-", policy_text(b, pol),
+						     ingress ? "-in" : "-out");
 		}
-		if (pol->egress && pol->n_out) {
-			policy_chain(b, pol, i, false);
-			out_chain[i] = b->inet.chains[b->inet.n_chains - 1].name;
+		if (!isolated)
+			continue;
+		pod_chain(b, pod, ingress, chains, n, names.p);
+		const char *target = b->inet.chains[b->inet.n_chains - 1].name;
+		free(names.p);
+		for (size_t k = 0; k < pod->n_ips && n_disp < sizeof(disp) / sizeof(disp[0]); k++) {
+			struct frag_disp *d = &disp[n_disp++];
+			memset(d, 0, sizeof(*d));
+			d->map = (uint8_t)((ingress ? 0 : 2) + (pod->ips[k].family == 4 ? 0 : 1));
+			d->e.addr_lo = d->e.addr_hi = pod->ips[k];
+			d->e.target = target;
 		}
 	}
+	frag_end(b, f, disp, n_disp);
+	return f;
+}
 
-	/* per pod: the selecting policies, in policy order */
-	size_t *pol_of_pod_n = calloc(inv->n_pods + 1, sizeof(size_t));
-	size_t **pol_of_pod = calloc(inv->n_pods + 1, sizeof(size_t *));
-	if (!pol_of_pod_n || !pol_of_pod)
-		abort();
-	for (size_t i = 0; i < inv->n_pols; i++)
-		for (size_t j = 0; j < b->n_sel_pods[i]; j++) {
-			size_t p = b->sel_pods[i][j];
-			pol_of_pod[p] = realloc(pol_of_pod[p], (pol_of_pod_n[p] + 1) * sizeof(size_t));
-			if (!pol_of_pod[p])
-				abort();
-			pol_of_pod[p][pol_of_pod_n[p]++] = i;
+/* ---- assembly ---- */
+
+static void asm_set(struct builder *b, struct btable *bt, const struct rs_set *s, size_t refs)
+{
+	size_t idx;
+	if (strmap_get(&bt->set_idx, s->name, &idx)) {
+		/* a set several policies share (named by what selects it): same content */
+		bt->sets[idx].refs += refs;
+		return;
+	}
+	VEC_PUSH(b->tmp, bt->sets, bt->n_sets, bt->cap_sets);
+	bt->sets[bt->n_sets - 1].s = *s;
+	bt->sets[bt->n_sets - 1].refs = refs;
+	strmap_put(&bt->set_idx, s->name, bt->n_sets - 1);
+}
+
+/* The inet table from its fragments (v[0] the global one), ordered as one table_finish over
+ * everything would order it: maps first, then sets by use and name; base chains, then chains
+ * by name; counters by name. */
+static void assemble(struct builder *b, struct rs_frag *const *v, size_t n, struct rs_table *t)
+{
+	const struct rs_table *g = &v[0]->t;
+	struct btable bt = { 0 };
+	size_t n_maps = 0;
+	while (n_maps < g->n_sets && g->sets[n_maps].vmap)
+		n_maps++;
+	/* a shared set keeps the origin of the first policy that uses it, as in one pass */
+	for (size_t i = 0; i < n_maps; i++)
+		asm_set(b, &bt, &g->sets[i], v[0]->set_refs[i]);
+	for (size_t k = 1; k < n; k++)
+		for (size_t i = 0; i < v[k]->t.n_sets; i++)
+			asm_set(b, &bt, &v[k]->t.sets[i], v[k]->set_refs[i]);
+	for (size_t i = n_maps; i < g->n_sets; i++)
+		asm_set(b, &bt, &g->sets[i], v[0]->set_refs[i]);
+	/* the shared sets count the rules of every fragment that uses them */
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < v[k]->n_uses; i++) {
+			size_t idx;
+			if (strmap_get(&bt.set_idx, v[k]->uses[i], &idx))
+				bt.sets[idx].refs += v[k]->use_refs[i];
 		}
+	/* a shared set no rule uses (left out because empty) is not emitted */
+	size_t used = n_maps;
+	for (size_t i = n_maps; i < bt.n_sets; i++)
+		if (bt.sets[i].refs)
+			bt.sets[used++] = bt.sets[i];
+	bt.n_sets = used;
+	qsort(bt.sets + n_maps, bt.n_sets - n_maps, sizeof(*bt.sets), set_cmp);
 
-	const char **chains = np_arena_alloc(b->a, (inv->n_pols + 1) * sizeof(char *));
+	/* the maps' elements: the global fragment's (admin tiers) and every pod's */
+	size_t cnt[4] = { 0 };
+	for (size_t k = 1; k < n; k++)
+		for (size_t i = 0; i < v[k]->n_disp; i++)
+			cnt[v[k]->disp[i].map]++;
+	for (size_t m = 0; m < n_maps; m++) {
+		struct rs_set *s = &bt.sets[m].s;
+		int dm = -1;
+		for (int j = 0; j < 4; j++)
+			if (!strcmp(s->name, disp_maps[j]))
+				dm = j;
+		size_t total = s->n_elems + (dm >= 0 ? cnt[dm] : 0);
+		struct rs_elem *e = np_arena_alloc(b->a, (total + 1) * sizeof(*e));
+		memcpy(e, s->elems, s->n_elems * sizeof(*e));
+		size_t ne = s->n_elems;
+		for (size_t k = 1; dm >= 0 && k < n; k++)
+			for (size_t i = 0; i < v[k]->n_disp; i++)
+				if (v[k]->disp[i].map == dm)
+					e[ne++] = v[k]->disp[i].e;
+		if (ne > 1) {
+			qsort(e, ne, sizeof(*e), elem_cmp);
+			size_t w = 0;
+			for (size_t j = 0; j < ne; j++)
+				if (!w || !elem_eq(&e[w - 1], &e[j]))
+					e[w++] = e[j];
+			ne = w;
+		}
+		s->elems = e;
+		s->n_elems = ne;
+	}
+	t->sets = np_arena_alloc(b->a, (bt.n_sets + 1) * sizeof(*t->sets));
+	for (size_t i = 0; i < bt.n_sets; i++)
+		t->sets[i] = bt.sets[i].s;
+	t->n_sets = bt.n_sets;
+
+	size_t n_chains = 0, n_counters = 0;
+	for (size_t k = 0; k < n; k++) {
+		n_chains += v[k]->t.n_chains;
+		n_counters += v[k]->t.n_counters;
+	}
+	t->chains = np_arena_alloc(b->a, (n_chains + 1) * sizeof(*t->chains));
+	t->counters = np_arena_alloc(b->a, (n_counters + 1) * sizeof(*t->counters));
+	size_t n_base = 0;
+	for (size_t i = 0; i < g->n_chains; i++)
+		if (g->chains[i].hook != RS_HOOK_NONE)
+			t->chains[n_base++] = g->chains[i];
+	t->n_chains = n_base;
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < v[k]->t.n_chains; i++)
+			if (v[k]->t.chains[i].hook == RS_HOOK_NONE)
+				t->chains[t->n_chains++] = v[k]->t.chains[i];
+		for (size_t i = 0; i < v[k]->t.n_counters; i++)
+			t->counters[t->n_counters++] = v[k]->t.counters[i];
+	}
+	qsort(t->chains + n_base, t->n_chains - n_base, sizeof(*t->chains), chain_cmp);
+	if (t->n_counters)
+		qsort(t->counters, t->n_counters, sizeof(*t->counters), counter_cmp);
+	strmap_free(&bt.set_idx);
+}
+
+/* A fragment from the cache, if it can be reused: the shared sets it uses are taken into this
+ * build too (reused as they are: were one to change, every policy using it would be dirty). */
+static struct rs_frag *reuse(struct builder *b, struct frag_map *old, struct frag_map *old_sets,
+			     const char *key)
+{
+	struct rs_frag *f = frag_map_get(old, key);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < f->n_uses; i++)
+		if (!shared_get(b, f->uses[i]) && !frag_map_get(old_sets, f->uses[i]))
+			return NULL;
+	for (size_t i = 0; i < f->n_uses; i++)
+		if (!shared_get(b, f->uses[i]))
+			frag_map_put(b->shared, f->uses[i], frag_map_get(old_sets, f->uses[i]));
+	f->refs++;
+	return f;
+}
+
+static bool frag_uses(const struct rs_frag *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_uses; i++)
+		if (!strcmp(f->uses[i], name))
+			return true;
+	return false;
+}
+
+/* Policy i's fragment f stays, but peer sets it has may have changed: builds them again, and
+ * says whether f still holds (a set that became empty, or stopped being, changes which rules
+ * the chain has). */
+static bool frag_has_set(const struct rs_frag *f, const char *name)
+{
+	for (size_t i = 0; i < f->t.n_sets; i++)
+		if (!strcmp(f->t.sets[i].name, name))
+			return true;
+	return false;
+}
+
+static bool refresh_peer_sets(struct builder *b, const struct build_dirty *dirty, size_t i,
+			      const struct rs_frag *f)
+{
+	const struct np_policy *pol = &b->inv->pols[i];
+	if (!f->t.n_chains)
+		return true; /* no local pod: no chain here, whatever its sets hold */
+	struct np_arena *a = b->a;
+	bool ok = true;
+	b->a = b->tmp;
+	for (int dir = 0; dir < 2; dir++) {
+		const struct np_rule *rules = dir ? pol->out : pol->in;
+		size_t n_rules = dir ? pol->n_out : pol->n_in;
+		for (size_t ri = 0; ri < n_rules; ri++) {
+			const struct np_rule *r = &rules[ri];
+			bool plain = r->n_ports == 0 || rule_has_numeric_port(r);
+			/* an egress rule with named ports only matches its peers by the named
+			 * set; a peer set is then not used */
+			bool peers = rule_has_selector_peer(r) && (!dir || plain);
+			bool named = dir && rule_has_named_port(r);
+			const char *pn[2], *nn[2];
+			build_peer_names(b->tmp, pol, r, pn);
+			build_named_names(b->tmp, pol, ri, !dir, nn);
+			for (int fam = 0; fam < 2; fam++) {
+				size_t v;
+				uint8_t family = fam ? 6 : 4;
+				if (peers && strmap_get(&dirty->sets, pn[fam], &v)) {
+					if (!shared_get(b, pn[fam]))
+						peer_set(b, pol, r, family);
+					/* ingress named ports: the peer set is used with the
+					 * named set, when that has elements */
+					bool used = shared_get(b, pn[fam])->t.sets[0].n_elems > 0 &&
+						    (plain || frag_has_set(f, nn[fam]));
+					ok &= used == frag_uses(f, pn[fam]);
+				}
+				if (named && strmap_get(&dirty->sets, nn[fam], &v)) {
+					named_set(b, pol, NULL, r, ri, false, family);
+					ok &= (shared_get(b, nn[fam])->t.sets[0].n_elems > 0) ==
+					      frag_uses(f, nn[fam]);
+				}
+			}
+		}
+	}
+	b->a = a;
+	return ok;
+}
+
+/* f (a reference the caller hands over) is this build's fragment for key. */
+static void keep(struct frag_map *m, struct frag_list *out, const char *key, struct rs_frag *f)
+{
+	frag_map_put(m, key, f);
+	frag_list_add(out, f);
+	frag_release(f);
+}
+
+static void build_inet(struct builder *b, struct rs_table *t, struct rs_cache *cache,
+		       const struct build_dirty *dirty, struct frag_list *out,
+		       struct rs_build_stats *st)
+{
+	const struct np_inventory *inv = b->inv;
+	struct np_arena *ra = b->a;
+	struct frag_map pols = { 0 }, pods = { 0 }, sets = { 0 };
+	b->shared = &sets;
+	struct frag_map *old_sets = dirty->all ? NULL : &cache->sets;
+	struct rs_frag *f = frag_global(b);
+	frag_list_add(out, f);
+	frag_release(f);
+	for (size_t i = 0; i < inv->n_pols; i++) {
+		const char *key = build_key(b->tmp, inv->pols[i].ns, inv->pols[i].name);
+		f = build_dirty_has(dirty, &dirty->pols, key)
+			    ? NULL : frag_map_get(&cache->pols, key);
+		if (f && build_dirty_has(dirty, &dirty->pol_sets, key) &&
+		    !refresh_peer_sets(b, dirty, i, f))
+			f = NULL;
+		if (f)
+			f = reuse(b, &cache->pols, old_sets, key);
+		if (f) {
+			st->pols_reused++;
+		} else {
+			st->pols_built++;
+			f = frag_policy(b, i);
+		}
+		keep(&pols, out, key, f);
+	}
 	for (size_t p = 0; p < inv->n_pods; p++) {
 		const struct np_pod *pod = &inv->pods[p];
 		if (!pod_is_local(b, pod))
 			continue;
-		for (int dir = 0; dir < 2; dir++) {
-			bool ingress = dir == 0;
-			bool isolated = false;
-			size_t n = 0;
-			struct sbuf names = { 0 };
-			for (size_t k = 0; k < pol_of_pod_n[p]; k++) {
-				const struct np_policy *pol = &inv->pols[pol_of_pod[p][k]];
-				if (ingress ? !pol->ingress : !pol->egress)
-					continue;
-				isolated = true;
-				if (names.n)
-					sb_puts(&names, ", ");
-				sb_puts(&names, pol->name);
-				const char *ch = ingress ? in_chain[pol_of_pod[p][k]]
-							 : out_chain[pol_of_pod[p][k]];
-				if (ch)
-					chains[n++] = ch;
-			}
-			if (!isolated)
-				continue;
-			pod_chain(b, pod, ingress, chains, n, names.p);
-			const char *target = b->inet.chains[b->inet.n_chains - 1].name;
-			free(names.p);
-			for (size_t k = 0; k < pod->n_ips; k++) {
-				const char *map = ingress ? (pod->ips[k].family == 4 ? "ing4" : "ing6")
-							  : (pod->ips[k].family == 4 ? "egr4" : "egr6");
-				size_t idx = 0;
-				strmap_get(&b->inet.set_idx, map, &idx);
-				struct rs_elem *e = set_add(&b->inet.sets[idx]);
-				e->addr_lo = e->addr_hi = pod->ips[k];
-				e->target = target;
-			}
+		const char *key = build_key(b->tmp, pod->ns, pod->name);
+		f = build_dirty_has(dirty, &dirty->pods, key)
+			    ? NULL : reuse(b, &cache->pods, old_sets, key);
+		if (f) {
+			st->pods_reused++;
+		} else {
+			st->pods_built++;
+			f = frag_pod(b, pod);
 		}
+		keep(&pods, out, key, f);
 	}
-	for (size_t p = 0; p < inv->n_pods; p++)
-		free(pol_of_pod[p]);
-	free(pol_of_pod);
-	free(pol_of_pod_n);
-	build_admin_tiers(b);
-	table_finish(b, &b->inet, t);
+	for (size_t i = 0; i < sets.l.n; i++)
+		frag_list_add(out, sets.l.v[i]);
+	/* the cache now holds this build's fragments; those no longer used go */
+	rs_cache_reset(cache);
+	cache->pols = pols;
+	cache->pods = pods;
+	cache->sets = sets;
+	b->shared = &cache->sets;
+
+	b->a = ra;
+	t->name = b->opt->table_name ? b->opt->table_name : "netpol";
+	t->family = RS_FAMILY_INET;
+	t->comment = "netpol: Kubernetes NetworkPolicy; managed, do not edit";
+	assemble(b, out->v, out->n, t);
 }
 
 /* Anti-spoofing where pods hang off a Linux bridge: the inet hooks only see the bridge as
@@ -1191,59 +1738,73 @@ static void build_spoof(struct builder *b, struct rs_table *t)
 	r = chain_rule(b, c);
 	r->anon_counter = true;
 	r->verdict = RS_V_DROP;
-	table_finish(b, &bt, t); /* sorts sets by name: the order they were declared in */
+	table_finish(b, &bt, t, NULL); /* sorts sets by name: the order they were declared in */
+}
+
+int ruleset_build_cached(const struct np_inventory *inv, const struct np_inventory *prev,
+			 struct rs_cache *cache, struct rs_build_stats *st,
+			 struct rs_ruleset **out)
+{
+	struct rs_build_stats st_local;
+	if (!st)
+		st = &st_local;
+	memset(st, 0, sizeof(*st));
+	struct rs_ruleset *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->arena = np_arena_new();
+	struct builder b = { .inv = inv, .opt = &cache->opt, .a = rs->arena,
+			     .tmp = np_arena_new() };
+	b.sel_pods = np_arena_alloc(b.tmp, (inv->n_pols + 1) * sizeof(size_t *));
+	b.n_sel_pods = np_arena_alloc(b.tmp, (inv->n_pols + 1) * sizeof(size_t));
+
+	struct build_dirty dirty = { .tmp = b.tmp };
+	build_dirty_compute(&dirty, prev, inv);
+	st->full = dirty.all;
+	st->changed = dirty.changed;
+
+	bool spoof = !b.opt->no_spoof_table && !b.opt->netns_local;
+	rs->n_tables = spoof ? 2 : 1;
+	rs->tables = np_arena_alloc(b.a, 2 * sizeof(*rs->tables));
+	struct frag_list frags = { 0 };
+	build_inet(&b, &rs->tables[0], cache, &dirty, &frags, st);
+	rs->frags = frags.v;
+	rs->n_frags = frags.n;
+	if (spoof) {
+		build_spoof(&b, &rs->tables[1]);
+		hash_rules(&b, &rs->tables[1]);
+	}
+	strmap_free(&dirty.pols);
+	strmap_free(&dirty.pods);
+	strmap_free(&dirty.sets);
+	strmap_free(&dirty.pol_sets);
+	free(b.scratch);
+	for (size_t i = 0; i < b.n_lists; i++)
+		free(b.lists[i].v);
+	strmap_free(&b.peer_cache);
+	np_arena_free(b.tmp);
+	*out = rs;
+	return 0;
 }
 
 int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 		  struct rs_ruleset **out)
 {
-	static const struct rs_options defaults;
-	struct rs_ruleset *rs = calloc(1, sizeof(*rs));
-	if (!rs)
-		return -ENOMEM;
-	rs->arena = np_arena_new();
-	struct builder b = { .inv = inv, .opt = opt ? opt : &defaults, .a = rs->arena };
-
-	/* what each policy selects, computed once: namespace range + selector */
-	b.sel_pods = np_arena_alloc(b.a, (inv->n_pols + 1) * sizeof(size_t *));
-	b.n_sel_pods = np_arena_alloc(b.a, (inv->n_pols + 1) * sizeof(size_t));
-	for (size_t i = 0; i < inv->n_pols; i++) {
-		size_t lo, hi;
-		np_inventory_ns_pods(inv, inv->pols[i].ns, &lo, &hi);
-		b.sel_pods[i] = np_arena_alloc(b.a, (hi - lo + 1) * sizeof(size_t));
-		for (size_t p = lo; p < hi; p++)
-			if (np_policy_selects_pod(&inv->pols[i], &inv->pods[p]))
-				b.sel_pods[i][b.n_sel_pods[i]++] = p;
-	}
-
-	bool spoof = !b.opt->no_spoof_table && !b.opt->netns_local;
-	rs->n_tables = spoof ? 2 : 1;
-	rs->tables = np_arena_alloc(b.a, 2 * sizeof(*rs->tables));
-	build_inet(&b, &rs->tables[0]);
-	if (spoof)
-		build_spoof(&b, &rs->tables[1]);
-	/* every rule carries a hash of its own text, so a chain read back from the kernel can
-	 * be compared with the IR as a list of hashes */
-	for (size_t t = 0; t < rs->n_tables; t++)
-		for (size_t c = 0; c < rs->tables[t].n_chains; c++)
-			for (size_t r = 0; r < rs->tables[t].chains[c].n_rules; r++) {
-				struct rs_rule *rule = &rs->tables[t].chains[c].rules[r];
-				char *text = emit_text_rule(&rs->tables[t], rule);
-				rule->comment = hashname(&b, "np:", text);
-				free(text);
-			}
-	free(b.scratch);
-	for (size_t i = 0; i < b.n_lists; i++)
-		free(b.lists[i].v);
-	strmap_free(&b.peer_cache);
-	*out = rs;
-	return 0;
+	struct rs_cache *c = NULL;
+	int r = rs_cache_new(opt, &c);
+	if (r == 0)
+		r = ruleset_build_cached(inv, NULL, c, NULL, out);
+	rs_cache_free(c);
+	return r;
 }
 
 void ruleset_free(struct rs_ruleset *rs)
 {
 	if (!rs)
 		return;
+	for (size_t i = 0; i < rs->n_frags; i++)
+		frag_release(rs->frags[i]);
+	free(rs->frags);
 	np_arena_free(rs->arena);
 	free(rs);
 }

@@ -36,6 +36,35 @@ struct strmap {
 	size_t n, cap;
 };
 
+void strmap_free(struct strmap *m);
+bool strmap_get(const struct strmap *m, const char *key, size_t *val);
+void strmap_put(struct strmap *m, const char *key, size_t val);
+/* "ns/name" (or "name"), in a: what fragments are known by. */
+const char *build_key(struct np_arena *a, const char *ns, const char *name);
+
+/* What changed between the inventory of the last build and this one, as the fragments to
+ * rebuild (build_dirty.c). */
+struct build_dirty {
+	struct np_arena *tmp;                    /* set by the caller: keys go here */
+	const struct np_inventory *prev, *inv;
+	bool all;                                /* rebuild everything */
+	struct strmap pols, pods;                /* keys of the fragments to rebuild */
+	struct strmap sets;                      /* peer sets whose pods changed */
+	struct strmap pol_sets;                  /* policies with such a set, whose fragment
+						    stays unless the set's emptiness changed */
+	size_t changed;                          /* objects that differ */
+};
+void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
+			 const struct np_inventory *inv);
+void build_dirty_mark(struct build_dirty *d, struct strmap *m, const char *ns, const char *name);
+bool build_dirty_has(const struct build_dirty *d, const struct strmap *m, const char *key);
+/* The names of the named-port sets (IPv4, IPv6) of rule rule_idx of pol. */
+void build_named_names(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
+		       bool ingress, const char *out[2]);
+/* The names of the peer sets (IPv4, IPv6) of rule r of pol. */
+void build_peer_names(struct np_arena *a, const struct np_policy *pol, const struct np_rule *r,
+		      const char *out[2]);
+
 /* A set under construction: its elements grow in a malloc'ed array, copied to the arena at
  * the end. */
 struct bset {
@@ -54,6 +83,8 @@ struct btable {
 	struct strmap set_idx;
 };
 
+struct frag_map;
+
 struct podlist {
 	size_t *v; /* indexes into inv->pods, ascending, unique */
 	size_t n, cap;
@@ -62,7 +93,9 @@ struct podlist {
 struct builder {
 	const struct np_inventory *inv;
 	const struct rs_options *opt;
-	struct np_arena *a;
+	struct np_arena *a;   /* where what is being built goes: a fragment's arena, or the
+				 ruleset's */
+	struct np_arena *tmp; /* what lives for one build only (pod lists, caches) */
 	struct btable inet;
 	/* rules of the chain being built grow here and are copied to the arena, exactly sized,
 	 * when it is done (a doubling array in the arena would leave every old copy behind) */
@@ -74,7 +107,11 @@ struct builder {
 	struct strmap peer_cache;
 	struct podlist *lists;
 	size_t n_lists, cap_lists;
-	/* per policy: indexes of the pods its spec.podSelector selects */
+	/* peer sets by name, each a fragment of its own: built once per build, by the first
+	 * policy that needs it, and shared by every policy with the same peers */
+	struct frag_map *shared;
+	/* per policy: indexes of the pods its spec.podSelector selects (computed when first
+	 * needed: a build that reuses a policy's fragment never needs them) */
 	size_t **sel_pods;
 	size_t *n_sel_pods;
 };

@@ -32,6 +32,8 @@ struct nl_elem {
 	const char *chain; /* verdict maps: the goto target */
 };
 
+struct nl_elems_blk;
+
 struct nl_set {
 	const char *name, *comment;
 	uint32_t flags, key_type, key_len, data_type; /* as NFTA_SET_* carry them */
@@ -39,6 +41,7 @@ struct nl_set {
 	size_t n_elems;
 	bool garbled;             /* read back elements we cannot decode: never equal */
 	const struct rs_set *ir;  /* the IR set (states built from a ruleset only) */
+	struct nl_elems_blk *blk; /* elems, when shared between states (reference counted) */
 };
 
 struct nl_chain {
@@ -89,6 +92,12 @@ void nl_set_sort(struct nl_set *s);
 
 /* The state the kernel holds once rs is installed. */
 int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out);
+/* The same, sharing with prev (the state of an earlier ruleset; both must still be alive) the
+ * encoded elements of every set whose IR elements are the very same memory (a fragment that
+ * ruleset_build_cached reused, so the same content): only what was rebuilt is encoded again,
+ * and nl_diff_compute sees at once that such a set did not change. prev may be NULL. */
+int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_state *prev,
+				  struct nl_state **out);
 
 /* Key layout of an IR key type: nft datatype id, length, per-field lengths (zero-terminated,
  * for NFTNL_SET_DESC_CONCAT) and the number of fields. */

@@ -101,30 +101,51 @@ struct np_source *np_inventory_add_source(struct np_inventory *inv, const char *
 /* ---- ordering ---- */
 
 /* A stable merge sort: qsort is not stable, and duplicate detection needs the first-loaded
- * object to stay first so the error points at the second occurrence. */
+ * object to stay first so the error points at the second occurrence. Natural: it merges the
+ * ascending runs the input already has, so objects merged file by file (policyd re-merges on
+ * every change, and files are mostly in order already) cost about one compare each. */
 static void msort(char *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
 	if (n < 2)
 		return;
+	size_t i = 1;
+	while (i < n && cmp(v + (i - 1) * sz, v + i * sz) <= 0)
+		i++;
+	if (i == n)
+		return;
 	char *tmp = malloc(n * sz);
 	if (!tmp)
 		abort();
-	for (size_t w = 1; w < n; w *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * w) {
-			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-			size_t i = lo, j = mid, k = lo;
-			while (i < mid && j < hi) {
-				if (cmp(v + j * sz, v + i * sz) < 0)
-					memcpy(tmp + k++ * sz, v + j++ * sz, sz);
+	char *src = v, *dst = tmp;
+	for (;;) {
+		size_t runs = 0;
+		for (size_t lo = 0; lo < n; runs++) {
+			size_t mid = lo + 1;
+			while (mid < n && cmp(src + (mid - 1) * sz, src + mid * sz) <= 0)
+				mid++;
+			size_t hi = mid < n ? mid + 1 : n;
+			while (hi < n && cmp(src + (hi - 1) * sz, src + hi * sz) <= 0)
+				hi++;
+			size_t a = lo, b = mid, k = lo;
+			while (a < mid && b < hi) {
+				if (cmp(src + b * sz, src + a * sz) < 0)
+					memcpy(dst + k++ * sz, src + b++ * sz, sz);
 				else
-					memcpy(tmp + k++ * sz, v + i++ * sz, sz);
+					memcpy(dst + k++ * sz, src + a++ * sz, sz);
 			}
-			memcpy(tmp + k * sz, v + i * sz, (mid - i) * sz);
-			k += mid - i;
-			memcpy(tmp + k * sz, v + j * sz, (hi - j) * sz);
+			memcpy(dst + k * sz, src + a * sz, (mid - a) * sz);
+			k += mid - a;
+			memcpy(dst + k * sz, src + b * sz, (hi - b) * sz);
+			lo = hi;
 		}
-		memcpy(v, tmp, n * sz);
+		char *t = src;
+		src = dst;
+		dst = t;
+		if (runs == 1)
+			break;
 	}
+	if (src != v)
+		memcpy(v, src, n * sz);
 	free(tmp);
 }
 
@@ -215,6 +236,11 @@ static void report_dup(struct np_diags *d, const char *kind, const struct np_ref
 #define NS_OF(x) ((x).ns)
 #define NO_NS(x) ((const char *)NULL)
 
+static bool same_name(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 static void add_implicit_ns(struct np_inventory *inv, const char *name)
 {
 	if (!name || np_inventory_namespace(inv, name))
@@ -236,12 +262,17 @@ static void add_implicit_ns(struct np_inventory *inv, const char *name)
 	inv->nss[i] = tmp;
 }
 
-void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
+void np_inventory_sort(struct np_inventory *inv)
 {
 	msort((char *)inv->nss, inv->n_nss, sizeof(*inv->nss), cmp_ns);
 	msort((char *)inv->pods, inv->n_pods, sizeof(*inv->pods), cmp_pod);
 	msort((char *)inv->pols, inv->n_pols, sizeof(*inv->pols), cmp_pol);
 	msort((char *)inv->nodes, inv->n_nodes, sizeof(*inv->nodes), cmp_node);
+}
+
+void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
+{
+	np_inventory_sort(inv);
 	DEDUP(inv->nss, inv->n_nss, struct np_namespace, NO_NS, "Namespace");
 	DEDUP(inv->pods, inv->n_pods, struct np_pod, NS_OF, "Pod");
 	DEDUP(inv->pols, inv->n_pols, struct np_policy, NS_OF, "NetworkPolicy");
@@ -260,10 +291,13 @@ void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
 				i--;
 				break;
 			}
+	/* sorted by namespace: look each one up once */
 	for (size_t i = 0; i < inv->n_pods; i++)
-		add_implicit_ns(inv, inv->pods[i].ns);
+		if (!i || !same_name(inv->pods[i].ns, inv->pods[i - 1].ns))
+			add_implicit_ns(inv, inv->pods[i].ns);
 	for (size_t i = 0; i < inv->n_pols; i++)
-		add_implicit_ns(inv, inv->pols[i].ns);
+		if (!i || !same_name(inv->pols[i].ns, inv->pols[i - 1].ns))
+			add_implicit_ns(inv, inv->pols[i].ns);
 }
 
 /* ---- lookups ---- */

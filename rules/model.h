@@ -225,6 +225,9 @@ int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np
 /* Loads objects from a buffer (name is used in messages), for tests and stdin. */
 int np_inventory_load_buffer(struct np_inventory *inv, const char *name, const char *text,
 			     size_t len, int yaml, struct np_diags *diags);
+/* Sorts the objects as np_inventory_finish does (stably), and nothing else: inventories that
+ * are merged later (one per file) then merge in about one compare per object. */
+void np_inventory_sort(struct np_inventory *inv);
 /* Sorts, reports duplicate namespace/name, adds implicit namespaces. Idempotent. */
 void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags);
 

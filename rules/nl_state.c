@@ -37,6 +37,18 @@ struct nl_state *nl_state_new(void)
 	return st;
 }
 
+/* Encoded elements shared by the states of successive builds. */
+struct nl_elems_blk {
+	size_t refs;
+	struct nl_elem e[];
+};
+
+static void blk_release(struct nl_elems_blk *b)
+{
+	if (!--b->refs)
+		free(b);
+}
+
 void nl_state_free(struct nl_state *st)
 {
 	if (!st)
@@ -44,7 +56,10 @@ void nl_state_free(struct nl_state *st)
 	for (size_t i = 0; i < st->n_tables; i++) {
 		struct nl_table *t = &st->tables[i];
 		for (size_t j = 0; j < t->n_sets; j++)
-			free(t->sets[j].elems);
+			if (t->sets[j].blk)
+				blk_release(t->sets[j].blk);
+			else
+				free(t->sets[j].elems);
 		free(t->sets);
 		free(t->chains);
 		free(t->counters);
@@ -230,7 +245,18 @@ static uint32_t hook_num(enum rs_hook h)
 	return 0;
 }
 
-int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out)
+/* prev's set named name, in the table of the same name and family (a name index of prev's
+ * sets, built on first use per table). */
+struct prev_ix {
+	const struct nl_table *t;
+	struct ix *ix;
+};
+
+static const struct nl_set *prev_set(struct prev_ix *p, const struct nl_state *prev,
+				     const char *table, uint32_t family, const char *name);
+
+int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_state *prev,
+				  struct nl_state **out)
 {
 	struct nl_state *st = nl_state_new();
 	for (size_t ti = 0; ti < rs->n_tables; ti++) {
@@ -241,6 +267,7 @@ int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out)
 		t->present = true;
 		t->flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
 		t->comment = rt->comment;
+		struct prev_ix pix = { 0 };
 		for (size_t i = 0; i < rt->n_sets; i++) {
 			const struct rs_set *rset = &rt->sets[i];
 			struct nl_set *s = nl_table_add_set(st, t);
@@ -253,14 +280,27 @@ int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out)
 			s->key_type = ki.type;
 			s->key_len = ki.len;
 			s->data_type = rset->vmap ? NFT_DATA_VERDICT : 0;
-			s->elems = calloc(rset->n_elems + 1, sizeof(*s->elems));
-			if (!s->elems)
+			s->n_elems = rset->n_elems;
+			const struct nl_set *ps = prev ? prev_set(&pix, prev, t->name, t->family,
+								  rset->name) : NULL;
+			if (ps && ps->blk && ps->ir && ps->ir->elems == rset->elems &&
+			    ps->ir->n_elems == rset->n_elems && ps->ir->key == rset->key &&
+			    ps->ir->interval == rset->interval) {
+				s->blk = ps->blk;
+				s->blk->refs++;
+				s->elems = s->blk->e;
+				continue;
+			}
+			s->blk = calloc(1, sizeof(*s->blk) + (rset->n_elems + 1) * sizeof(*s->elems));
+			if (!s->blk)
 				abort();
+			s->blk->refs = 1;
+			s->elems = s->blk->e;
 			for (size_t e = 0; e < rset->n_elems; e++)
 				nl_elem_encode(rset, &rset->elems[e], &s->elems[e]);
-			s->n_elems = rset->n_elems;
 			nl_set_sort(s);
 		}
+		free(pix.ix);
 		for (size_t i = 0; i < rt->n_counters; i++) {
 			struct nl_counter *c = nl_table_add_counter(st, t);
 			c->name = rt->counters[i].name;
@@ -287,6 +327,11 @@ int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out)
 	}
 	*out = st;
 	return 0;
+}
+
+int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out)
+{
+	return nl_state_from_ruleset_reusing(rs, NULL, out);
 }
 
 /* ---- kernel elements ---- */
@@ -483,6 +528,21 @@ static const void *ix_find(const struct ix *v, size_t n, const char *name)
 	return r ? r->obj : NULL;
 }
 
+static const struct nl_set *prev_set(struct prev_ix *p, const struct nl_state *prev,
+				     const char *table, uint32_t family, const char *name)
+{
+	if (!p->t) {
+		for (size_t i = 0; i < prev->n_tables && !p->t; i++)
+			if (prev->tables[i].family == family && !strcmp(prev->tables[i].name, table))
+				p->t = &prev->tables[i];
+		if (!p->t)
+			return NULL;
+		p->ix = ix_build(p->t->sets, p->t->n_sets, sizeof(*p->t->sets),
+				 offsetof(struct nl_set, name));
+	}
+	return ix_find(p->ix, p->t->n_sets, name);
+}
+
 /* Equal elements: key and key end are adjacent, so one memcmp covers both. Most elements of
  * an incremental diff are equal, so this is the test the merge below makes first. */
 static bool elem_eq(const struct nl_elem *a, const struct nl_elem *b)
@@ -498,6 +558,8 @@ static void diff_elems(struct np_arena *a, const struct nl_set *o, const struct 
 {
 	size_t no = o ? o->n_elems : 0, nc = c ? c->n_elems : 0;
 	size_t i = 0, j = 0;
+	if (o && c && o->elems == c->elems && no == nc)
+		return; /* shared by the two states: the same elements */
 	/* the common case: equal sets, nothing to allocate */
 	while (i < no && j < nc && elem_eq(&o->elems[i], &c->elems[j]))
 		i++, j++;
@@ -521,6 +583,8 @@ static bool chain_rules_eq(const struct nl_chain *o, const struct nl_chain *c)
 {
 	if (o->n_rules != c->n_rules)
 		return false;
+	if (o->ir && c->ir && o->ir->rules == c->ir->rules)
+		return true; /* the same fragment's rules */
 	for (size_t i = 0; i < o->n_rules; i++)
 		if (!o->rules[i] || !c->rules[i] || strcmp(o->rules[i], c->rules[i]))
 			return false;

@@ -144,10 +144,14 @@ struct rs_table {
 	size_t n_chains;
 };
 
+struct rs_frag;
+
 struct rs_ruleset {
 	struct rs_table *tables;
 	size_t n_tables;
-	struct np_arena *arena; /* owns everything above */
+	struct np_arena *arena; /* owns everything above, except what the fragments own */
+	struct rs_frag **frags; /* the per-object pieces the inet table was assembled from */
+	size_t n_frags;
 };
 
 /* Options for building. */
@@ -167,6 +171,32 @@ struct rs_options {
 int ruleset_build(const struct np_inventory *inv, const struct rs_options *opt,
 		  struct rs_ruleset **out);
 void ruleset_free(struct rs_ruleset *rs);
+
+/* What one build leaves for the next: the IR objects each policy and each local pod
+ * contributed, so a build after a small change rebuilds only what the change touches. */
+struct rs_cache;
+
+struct rs_build_stats {
+	bool full;                          /* nothing was reused */
+	size_t pols_built, pols_reused;     /* policy fragments */
+	size_t pods_built, pods_reused;     /* local pod fragments */
+	size_t changed;                     /* objects that differ from the previous inventory */
+};
+
+/* A cache for builds with opt (copied; its strings must outlive the cache). */
+int rs_cache_new(const struct rs_options *opt, struct rs_cache **out);
+void rs_cache_free(struct rs_cache *c);
+/* Forgets every fragment: the next build rebuilds everything. */
+void rs_cache_reset(struct rs_cache *c);
+
+/* Exactly ruleset_build(inv, the cache's options), but reusing the cache's fragment of every
+ * policy and pod that is the same in inv as in prev and depends on nothing that changed.
+ * prev must be the inventory of the cache's last build, still alive (NULL, or after
+ * rs_cache_reset: everything is built). The cache then holds this build's fragments. st may be
+ * NULL. Returns 0 or -ENOMEM. */
+int ruleset_build_cached(const struct np_inventory *inv, const struct np_inventory *prev,
+			 struct rs_cache *cache, struct rs_build_stats *st,
+			 struct rs_ruleset **out);
 
 /* Whether the table built with opt dispatches pod p (it is enforced here): not host-network,
  * has an address, on opt->node (or opt->local_pod), and not a macvlan endpoint (those have
