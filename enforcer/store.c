@@ -45,13 +45,6 @@ struct store {
 			abort();                                                           \
 	} while (0)
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-	return h ^ n;
-}
 
 static size_t objects(const struct np_inventory *inv)
 {
@@ -237,7 +230,7 @@ int store_lkg_load(struct store *s)
 			struct sfile *f = file_get(s, de->d_name, true);
 			np_inventory_free(f->inv);
 			f->inv = inv;
-			f->hash = fnv1a(text, len);
+			f->hash = np_hash(text, len, NP_HASH_INIT);
 			n++;
 		}
 		free(errors);
@@ -304,7 +297,7 @@ enum store_refresh store_file_refresh(struct store *s, const char *name, double 
 		return was ? STORE_SAME : STORE_BAD;
 	}
 	enum store_refresh out = STORE_SAME;
-	uint64_t h = fnv1a(text, len);
+	uint64_t h = np_hash(text, len, NP_HASH_INIT);
 	f->gone = false;
 	if (len == 0 && f->inv) {
 		/* an in-place rewrite caught between truncate and write: its last good content

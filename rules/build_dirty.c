@@ -16,6 +16,7 @@
  * Objects are compared by content, not by where they were loaded from, so a file rewritten
  * with one pod changed dirties that pod only. Past a bound on changed objects the analysis
  * would cost more than it saves: then everything is rebuilt. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "build_int.h"
@@ -75,8 +76,9 @@ static bool node_same(const struct np_node *a, const struct np_node *b)
 
 static int nsname_cmp(const char *ans, const char *an, const char *bns, const char *bn)
 {
-	int c = strcmp(ans ? ans : "", bns ? bns : "");
-	return c ? c : strcmp(an, bn);
+	/* (an object of a file that was not read again is the same memory) */
+	int c = ans == bns ? 0 : strcmp(ans ? ans : "", bns ? bns : "");
+	return c ? c : an == bn ? 0 : strcmp(an, bn);
 }
 
 void build_dirty_mark(struct build_dirty *d, struct strmap *m, const char *ns, const char *name)
@@ -198,9 +200,6 @@ static void mark_selected(struct build_dirty *d, const struct np_policy *pol)
 			build_dirty_mark(d, &d->pods, d->inv->pods[i].ns, d->inv->pods[i].name);
 }
 
-struct change {
-	const void *o, *n;
-};
 
 /* Walks two arrays sorted by (ns, name) and collects the pairs that differ. Returns false when
  * there are more than max. */
@@ -287,6 +286,9 @@ void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 	bool nodes = !nodes_same(prev, inv);
 	d->all = false;
 	d->changed = n_pods + n_pols + n_nss + (nodes ? 1 : 0);
+	d->pod_changes = pods;
+	d->n_pod_changes = n_pods;
+	d->n_ns_changes = n_nss;
 
 	for (size_t i = 0; i < n_pods; i++) {
 		const struct np_pod *o = pods[i].o, *n = pods[i].n;
@@ -318,4 +320,90 @@ bool build_dirty_has(const struct build_dirty *d, const struct strmap *m, const 
 {
 	size_t v;
 	return d->all || strmap_get(m, key, &v);
+}
+
+/* ---- pod addresses, counted ---- */
+
+struct addr_count {
+	struct addr_slot {
+		struct np_addr a;
+		size_t n;
+		bool used;
+	} *v;
+	size_t n, cap;
+};
+
+static uint64_t addr_hash(const struct np_addr *a)
+{
+	return np_hash(a->b, sizeof(a->b), NP_HASH_INIT ^ a->family);
+}
+
+static struct addr_slot *addr_slot(const struct addr_count *c, const struct np_addr *a)
+{
+	size_t i = addr_hash(a) & (c->cap - 1);
+	while (c->v[i].used && (c->v[i].a.family != a->family || memcmp(c->v[i].a.b, a->b, 16)))
+		i = (i + 1) & (c->cap - 1);
+	return &c->v[i];
+}
+
+void addr_count_free(struct addr_count *c)
+{
+	if (c)
+		free(c->v);
+	free(c);
+}
+
+size_t addr_count_get(const struct addr_count *c, const struct np_addr *a)
+{
+	if (!c || !c->cap)
+		return 0;
+	const struct addr_slot *s = addr_slot(c, a);
+	return s->used ? s->n : 0;
+}
+
+static void addr_count_add(struct addr_count *c, const struct np_addr *a, long delta)
+{
+	if ((c->n + 1) * 2 > c->cap) {
+		struct addr_count old = *c;
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		c->v = calloc(c->cap, sizeof(*c->v));
+		if (!c->v)
+			abort();
+		c->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i].used)
+				addr_count_add(c, &old.v[i].a, (long)old.v[i].n);
+		free(old.v);
+	}
+	struct addr_slot *s = addr_slot(c, a);
+	if (!s->used) {
+		s->used = true;
+		s->a = *a;
+		c->n++;
+	}
+	s->n = (size_t)((long)s->n + delta); /* (a slot at 0 stays: removals are rare) */
+}
+
+static void addr_count_pod(struct addr_count *c, const struct np_pod *p, long delta)
+{
+	for (size_t i = 0; p && !p->host_network && i < p->n_ips; i++)
+		addr_count_add(c, &p->ips[i], delta);
+}
+
+struct addr_count *addr_count_update(struct addr_count *c, const struct build_dirty *d)
+{
+	if (d->all || !c) {
+		addr_count_free(c);
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			abort();
+		for (size_t i = 0; i < d->inv->n_pods; i++)
+			addr_count_pod(c, &d->inv->pods[i], 1);
+		return c;
+	}
+	for (size_t i = 0; i < d->n_pod_changes; i++) {
+		addr_count_pod(c, d->pod_changes[i].o, -1);
+		addr_count_pod(c, d->pod_changes[i].n, 1);
+	}
+	return c;
 }

@@ -42,6 +42,12 @@ void strmap_put(struct strmap *m, const char *key, size_t val);
 /* "ns/name" (or "name"), in a: what fragments are known by. */
 const char *build_key(struct np_arena *a, const char *ns, const char *name);
 
+/* One object that differs between two inventories: old version, new version (either may be
+ * NULL: added, removed). */
+struct change {
+	const void *o, *n;
+};
+
 /* What changed between the inventory of the last build and this one, as the fragments to
  * rebuild (build_dirty.c). */
 struct build_dirty {
@@ -53,11 +59,21 @@ struct build_dirty {
 	struct strmap pol_sets;                  /* policies with such a set, whose fragment
 						    stays unless the set's emptiness changed */
 	size_t changed;                          /* objects that differ */
+	const struct change *pod_changes;        /* the pods that differ (np_pod) */
+	size_t n_pod_changes, n_ns_changes;
 };
 void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 			 const struct np_inventory *inv);
 void build_dirty_mark(struct build_dirty *d, struct strmap *m, const char *ns, const char *name);
 bool build_dirty_has(const struct build_dirty *d, const struct strmap *m, const char *key);
+/* How many pods (not host-network) have each address: a set can lose a removed pod's address
+ * only when no other pod has it. */
+struct addr_count;
+/* The counts for d->inv: from those of d->prev, or counted anew (c NULL, or d->all). */
+struct addr_count *addr_count_update(struct addr_count *c, const struct build_dirty *d);
+size_t addr_count_get(const struct addr_count *c, const struct np_addr *a);
+void addr_count_free(struct addr_count *c);
+
 /* The names of the named-port sets (IPv4, IPv6) of rule rule_idx of pol. */
 void build_named_names(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
 		       bool ingress, const char *out[2]);
@@ -84,6 +100,7 @@ struct btable {
 };
 
 struct frag_map;
+struct addr_count;
 
 struct podlist {
 	size_t *v; /* indexes into inv->pods, ascending, unique */
@@ -110,6 +127,11 @@ struct builder {
 	/* peer sets by name, each a fragment of its own: built once per build, by the first
 	 * policy that needs it, and shared by every policy with the same peers */
 	struct frag_map *shared;
+	struct frag_map *old_shared;     /* the last build's, NULL when rebuilding everything */
+	const struct addr_count *addrs;  /* pods per address, of inv */
+	/* the local pods (indexes into inv->pods, ascending) */
+	size_t *local;
+	size_t n_local;
 	/* per policy: indexes of the pods its spec.podSelector selects (computed when first
 	 * needed: a build that reuses a policy's fragment never needs them) */
 	size_t **sel_pods;

@@ -33,6 +33,7 @@ struct nl_elem {
 };
 
 struct nl_elems_blk;
+struct ix;
 
 struct nl_set {
 	const char *name, *comment;
@@ -72,6 +73,8 @@ struct nl_table {
 	struct nl_counter *counters;
 	size_t n_counters, cap_counters;
 	const struct rs_table *ir;
+	struct ix *ix[3]; /* name indexes of sets, chains, counters: built by the first diff that
+			     needs them, kept for the next (a state does not change once built) */
 };
 
 struct nl_state {

@@ -98,14 +98,37 @@ struct np_source *np_inventory_add_source(struct np_inventory *inv, const char *
 	return s;
 }
 
+/* ---- hashing ---- */
+
+uint64_t np_hash(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+uint64_t np_hash_str(const char *s)
+{
+	uint64_t h = NP_HASH_INIT;
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 /* ---- ordering ---- */
 
 /* A stable merge sort: qsort is not stable, and duplicate detection needs the first-loaded
  * object to stay first so the error points at the second occurrence. Natural: it merges the
  * ascending runs the input already has, so objects merged file by file (policyd re-merges on
  * every change, and files are mostly in order already) cost about one compare each. */
-static void msort(char *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+void np_sort_stable(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
+	char *v = base;
 	if (n < 2)
 		return;
 	size_t i = 1;
@@ -151,7 +174,7 @@ static void msort(char *v, size_t n, size_t sz, int (*cmp)(const void *, const v
 
 static int cmp_nsname(const char *ans, const char *an, const char *bns, const char *bn)
 {
-	int r = strcmp(ans ? ans : "", bns ? bns : "");
+	int r = ans == bns ? 0 : strcmp(ans ? ans : "", bns ? bns : "");
 	return r ? r : strcmp(an, bn);
 }
 
@@ -197,7 +220,7 @@ static int cmp_label(const void *a, const void *b)
 
 long np_labels_sort(struct np_labels *labels)
 {
-	msort((char *)labels->v, labels->n, sizeof(*labels->v), cmp_label);
+	np_sort_stable(labels->v, labels->n, sizeof(*labels->v), cmp_label);
 	for (size_t i = 1; i < labels->n; i++)
 		if (!strcmp(labels->v[i - 1].key, labels->v[i].key))
 			return (long)i;
@@ -264,10 +287,10 @@ static void add_implicit_ns(struct np_inventory *inv, const char *name)
 
 void np_inventory_sort(struct np_inventory *inv)
 {
-	msort((char *)inv->nss, inv->n_nss, sizeof(*inv->nss), cmp_ns);
-	msort((char *)inv->pods, inv->n_pods, sizeof(*inv->pods), cmp_pod);
-	msort((char *)inv->pols, inv->n_pols, sizeof(*inv->pols), cmp_pol);
-	msort((char *)inv->nodes, inv->n_nodes, sizeof(*inv->nodes), cmp_node);
+	np_sort_stable(inv->nss, inv->n_nss, sizeof(*inv->nss), cmp_ns);
+	np_sort_stable(inv->pods, inv->n_pods, sizeof(*inv->pods), cmp_pod);
+	np_sort_stable(inv->pols, inv->n_pols, sizeof(*inv->pols), cmp_pol);
+	np_sort_stable(inv->nodes, inv->n_nodes, sizeof(*inv->nodes), cmp_node);
 }
 
 void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
@@ -277,7 +300,7 @@ void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
 	DEDUP(inv->pods, inv->n_pods, struct np_pod, NS_OF, "Pod");
 	DEDUP(inv->pols, inv->n_pols, struct np_policy, NS_OF, "NetworkPolicy");
 	DEDUP(inv->nodes, inv->n_nodes, struct np_node, NO_NS, "Node");
-	msort((char *)inv->admins, inv->n_admins, sizeof(*inv->admins), cmp_admin);
+	np_sort_stable(inv->admins, inv->n_admins, sizeof(*inv->admins), cmp_admin);
 	/* names are unique per kind (cluster-scoped objects), whatever their priority */
 	for (size_t i = 0; i < inv->n_admins; i++)
 		for (size_t j = 0; j < i; j++)

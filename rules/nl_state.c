@@ -63,6 +63,8 @@ void nl_state_free(struct nl_state *st)
 		free(t->sets);
 		free(t->chains);
 		free(t->counters);
+		for (int k = 0; k < 3; k++)
+			free(t->ix[k]);
 	}
 	free(st->tables);
 	np_arena_free(st->arena);
@@ -245,11 +247,9 @@ static uint32_t hook_num(enum rs_hook h)
 	return 0;
 }
 
-/* prev's set named name, in the table of the same name and family (a name index of prev's
- * sets, built on first use per table). */
+/* prev's set named name, in the table of the same name and family (found on first use). */
 struct prev_ix {
 	const struct nl_table *t;
-	struct ix *ix;
 };
 
 static const struct nl_set *prev_set(struct prev_ix *p, const struct nl_state *prev,
@@ -300,7 +300,6 @@ int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_s
 				nl_elem_encode(rset, &rset->elems[e], &s->elems[e]);
 			nl_set_sort(s);
 		}
-		free(pix.ix);
 		for (size_t i = 0; i < rt->n_counters; i++) {
 			struct nl_counter *c = nl_table_add_counter(st, t);
 			c->name = rt->counters[i].name;
@@ -497,50 +496,75 @@ static bool str_eq(const char *a, const char *b)
 }
 
 /* Sorted index over an array of objects that start with a name pointer member at offset off. */
+/* Index over an array of objects that start with a name pointer member at offset off: open
+ * addressing on the name's hash (a diff looks up every object of one state in the other). */
 struct ix {
-	const char *name;
-	const void *obj;
+	size_t mask;
+	struct ix_ent {
+		const char *name;
+		const void *obj;
+	} v[];
 };
 
-static int ix_cmp(const void *x, const void *y)
-{
-	return strcmp(((const struct ix *)x)->name, ((const struct ix *)y)->name);
-}
 
 static struct ix *ix_build(const void *base, size_t n, size_t size, size_t name_off)
 {
-	struct ix *v = calloc(n + 1, sizeof(*v));
-	if (!v)
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	struct ix *x = calloc(1, sizeof(*x) + cap * sizeof(x->v[0]));
+	if (!x)
 		abort();
+	x->mask = cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *obj = (const char *)base + i * size;
-		v[i].obj = obj;
-		v[i].name = *(const char *const *)(obj + name_off);
+		const char *name = *(const char *const *)(obj + name_off);
+		if (!name)
+			continue;
+		size_t k = np_hash_str(name) & x->mask;
+		while (x->v[k].name && strcmp(x->v[k].name, name))
+			k = (k + 1) & x->mask;
+		if (!x->v[k].name) /* the first of a name wins, as a sorted search would find */
+			x->v[k] = (struct ix_ent){ name, obj };
 	}
-	qsort(v, n, sizeof(*v), ix_cmp);
-	return v;
+	return x;
 }
 
-static const void *ix_find(const struct ix *v, size_t n, const char *name)
+static const void *ix_find(const struct ix *x, size_t n, const char *name)
 {
-	struct ix key = { .name = name };
-	const struct ix *r = bsearch(&key, v, n, sizeof(*v), ix_cmp);
-	return r ? r->obj : NULL;
+	(void)n;
+	if (!name)
+		return NULL;
+	size_t k = np_hash_str(name) & x->mask;
+	while (x->v[k].name) {
+		if (!strcmp(x->v[k].name, name))
+			return x->v[k].obj;
+		k = (k + 1) & x->mask;
+	}
+	return NULL;
+}
+
+/* The name index k (0 sets, 1 chains, 2 counters) of t, built once. */
+static const struct ix *table_ix(const struct nl_table *t, int k)
+{
+	struct nl_table *m = (struct nl_table *)t; /* a cache: the table itself does not change */
+	if (!m->ix[k])
+		m->ix[k] = k == 0 ? ix_build(t->sets, t->n_sets, sizeof(*t->sets),
+					     offsetof(struct nl_set, name))
+			 : k == 1 ? ix_build(t->chains, t->n_chains, sizeof(*t->chains),
+					     offsetof(struct nl_chain, name))
+				  : ix_build(t->counters, t->n_counters, sizeof(*t->counters),
+					     offsetof(struct nl_counter, name));
+	return m->ix[k];
 }
 
 static const struct nl_set *prev_set(struct prev_ix *p, const struct nl_state *prev,
 				     const char *table, uint32_t family, const char *name)
 {
-	if (!p->t) {
-		for (size_t i = 0; i < prev->n_tables && !p->t; i++)
-			if (prev->tables[i].family == family && !strcmp(prev->tables[i].name, table))
-				p->t = &prev->tables[i];
-		if (!p->t)
-			return NULL;
-		p->ix = ix_build(p->t->sets, p->t->n_sets, sizeof(*p->t->sets),
-				 offsetof(struct nl_set, name));
-	}
-	return ix_find(p->ix, p->t->n_sets, name);
+	for (size_t i = 0; i < prev->n_tables && !p->t; i++)
+		if (prev->tables[i].family == family && !strcmp(prev->tables[i].name, table))
+			p->t = &prev->tables[i];
+	return p->t ? ix_find(table_ix(p->t, 0), p->t->n_sets, name) : NULL;
 }
 
 /* Equal elements: key and key end are adjacent, so one memcmp covers both. Most elements of
@@ -694,12 +718,9 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	struct np_arena *a = d->arena;
 	td->old = o;
 	td->cur = c;
-	struct ix *os = o ? ix_build(o->sets, o->n_sets, sizeof(*o->sets),
-				     offsetof(struct nl_set, name)) : NULL;
-	struct ix *oc = o ? ix_build(o->chains, o->n_chains, sizeof(*o->chains),
-				     offsetof(struct nl_chain, name)) : NULL;
-	struct ix *ok = o ? ix_build(o->counters, o->n_counters, sizeof(*o->counters),
-				     offsetof(struct nl_counter, name)) : NULL;
+	const struct ix *os = o ? table_ix(o, 0) : NULL;
+	const struct ix *oc = o ? table_ix(o, 1) : NULL;
+	const struct ix *ok = o ? table_ix(o, 2) : NULL;
 	/* each current object's namesake in the kernel, looked up once */
 	const struct nl_set **ps = np_arena_alloc(a, (c->n_sets + 1) * sizeof(*ps));
 	const struct nl_chain **pc = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*pc));
@@ -735,7 +756,7 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 			td->n_sets++;
 		d->changes += !prev + sd->n_del + sd->n_add;
 	}
-	struct ix *cs = ix_build(c->sets, c->n_sets, sizeof(*c->sets), offsetof(struct nl_set, name));
+	const struct ix *cs = table_ix(c, 0);
 	for (size_t i = 0; i < no_s; i++) {
 		if (o->sets[i].flags & NFT_SET_ANONYMOUS)
 			continue;
@@ -744,7 +765,6 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 			d->changes++;
 		}
 	}
-	free(cs);
 
 	td->chains = np_arena_alloc(a, (c->n_chains + no_c + 1) * sizeof(*td->chains));
 	for (size_t i = 0; i < c->n_chains; i++) {
@@ -759,14 +779,12 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 			d->changes++;
 		}
 	}
-	struct ix *cc = ix_build(c->chains, c->n_chains, sizeof(*c->chains),
-				 offsetof(struct nl_chain, name));
+	const struct ix *cc = table_ix(c, 1);
 	for (size_t i = 0; i < no_c; i++)
 		if (!ix_find(cc, c->n_chains, o->chains[i].name)) {
 			td->chains[td->n_chains++] = (struct nl_chain_diff){ .old = &o->chains[i] };
 			d->changes++;
 		}
-	free(cc);
 
 	td->counters = np_arena_alloc(a, (c->n_counters + no_k + 1) * sizeof(*td->counters));
 	for (size_t i = 0; i < c->n_counters; i++) {
@@ -776,17 +794,12 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 			d->changes++;
 		}
 	}
-	struct ix *ck = ix_build(c->counters, c->n_counters, sizeof(*c->counters),
-				 offsetof(struct nl_counter, name));
+	const struct ix *ck = table_ix(c, 2);
 	for (size_t i = 0; i < no_k; i++)
 		if (!ix_find(ck, c->n_counters, o->counters[i].name)) {
 			td->counters[td->n_counters++] = (struct nl_counter_diff){ .old = &o->counters[i] };
 			d->changes++;
 		}
-	free(ck);
-	free(os);
-	free(oc);
-	free(ok);
 }
 
 int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,

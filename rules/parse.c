@@ -606,6 +606,9 @@ void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool n
 				np_pctx_leave(c, s2);
 			}
 			m->ns = ns && *ns ? ns : "default";
+			if (c->last_ns && !strcmp(c->last_ns, m->ns))
+				m->ns = c->last_ns;
+			c->last_ns = m->ns;
 		}
 		json_t *labels = np_json_get_typed(c, md, "labels", JSON_OBJECT);
 		size_t s2 = np_pctx_enter(c, "labels");

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The incremental build equals the full one. On a generated cluster (1,500 pods, 30 namespaces,
 # 150 policies, a few admin-tier policies, 3 nodes), a seeded random walk of the changes policyd
-# sees: pods added, removed, relabelled, moved to another node, readdressed, given other named
-# ports; namespaces relabelled; policies edited (types, rules, ports), removed and brought
+# sees: pods added, removed, relabelled, moved to another node, readdressed (sometimes to
+# another pod's address), given other named ports; namespaces relabelled; policies edited (types, rules, ports), removed and brought
 # back; a selector's whole population removed and restored; several changes in one sync; a
 # change too big to analyse. After each, build_inc_check rebuilds with the cache (reusing every
 # fragment the change did not touch) and from scratch, and the two must be the same ruleset,
@@ -96,7 +96,8 @@ def move(pod, o):
     pod["spec"]["nodeName"] = node if pod["spec"].get("nodeName") != node else "node-x"
 
 def readdress(pod, o):
-    ip = new_ip()
+    # sometimes another pod's address (a reused IP): a set may then not drop it
+    ip = new_ip() if rng.random() < 0.7 else rng.choice(o["items"])["status"]["podIP"]
     pod["status"]["podIP"] = ip
     pod["status"]["podIPs"] = [{"ip": ip}] + [a for a in pod["status"].get("podIPs", [])
                                               if ":" in a["ip"]]
