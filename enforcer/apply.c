@@ -74,14 +74,15 @@ uint32_t ap_ctx_table_flags(const struct ap_ctx *c)
 	return c->o.table_flags;
 }
 
-/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). */
+/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). The tables lead
+ * the batch, so the kernel's first error is the NEWTABLE's. */
 static bool persist_refused(const struct ap_ctx *c, const struct np_diags *d)
 {
 	if (!(c->o.table_flags & NL_TABLE_F_PERSIST))
 		return false;
 	for (size_t i = 0; i < d->n; i++)
-		if (strstr(d->v[i].msg, "Operation not supported"))
-			return true;
+		if (d->v[i].err)
+			return d->v[i].err == EOPNOTSUPP;
 	return false;
 }
 
