@@ -276,7 +276,8 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 		if (r == -EINVAL && persist_refused(c, &rep->errors)) {
 			/* before 6.9: an owned table would die with this process (fail open), so
 			 * go without the owner flag; the monitor and resync repair others' edits */
-			c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER);
+			c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER |
+							NL_TABLE_F_UNKNOWN);
 			for (size_t i = 0; i < want->n_tables; i++)
 				want->tables[i].flags = c->o.table_flags;
 			np_diags_free(&rep->errors);

@@ -58,6 +58,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 		{ "hold-ms", required_argument, NULL, 'H' },      /* tests: keep the socket open */
 		{ "inject-error", no_argument, NULL, 'I' },       /* tests: add a rule the kernel rejects */
 		{ "table-flags", required_argument, NULL, 'T' },  /* tests: see apply_opts */
+		{ "test-old-kernel", no_argument, NULL, 'K' },    /* tests: NL_TABLE_F_UNKNOWN */
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -78,6 +79,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 		case 'H': o->hold_ms = atol(optarg); break;
 		case 'I': o->inject = true; break;
 		case 'T': o->table_flags = strtol(optarg, NULL, 0); break;
+		case 'K': o->table_flags |= NL_TABLE_F_UNKNOWN; break;
 		case 'D': o->state_dir = optarg; break;
 		case 'h':
 			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] "
@@ -295,6 +297,10 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	print_report(&o, &rep);
+	if (ap_ctx_table_flags(ctx) != (uint32_t)o.table_flags)
+		printf("netpol: the kernel refused the persist flag (before 6.9): the tables are "
+		       "unowned; they stay in force after netpol exits, and other processes can "
+		       "change them\n");
 	if (rep.ct_error)
 		fprintf(stderr, "netpol: warning: conntrack step failed: %s\n",
 			strerror(-rep.ct_error));

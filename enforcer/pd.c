@@ -209,6 +209,8 @@ static struct ap_opts ap_opts_of(const struct pd_opts *o)
 	ao.ro.reject = o->reject;
 	ao.ro.no_spoof_table = o->no_spoof;
 	ao.table_flags = o->no_owner ? 0 : NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
+	if (o->test_old_kernel && ao.table_flags)
+		ao.table_flags |= NL_TABLE_F_UNKNOWN;
 	ao.inject_error = o->inject_error;
 	return ao;
 }

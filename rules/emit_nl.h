@@ -23,6 +23,9 @@
 /* Kernel constants the Debian 12 uapi headers and libnftnl 1.2.4 predate. */
 #define NL_TABLE_F_OWNER 0x2
 #define NL_TABLE_F_PERSIST 0x4 /* 6.9+: the table outlives its owner and can be re-claimed */
+/* Tests: a flag no kernel knows. NEWTABLE refuses it with EOPNOTSUPP, exactly as kernels before
+ * 6.9 refuse PERSIST, so the unowned fallback runs for real on a new kernel. */
+#define NL_TABLE_F_UNKNOWN 0x80000000u
 #define NL_MSG_DESTROYTABLE 26 /* 6.3+: delete if it exists */
 
 /* One element in canonical form: key and inclusive end in kernel byte layout (every field
