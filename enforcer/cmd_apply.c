@@ -304,8 +304,9 @@ int cmd_apply(int argc, char **argv)
 	if (rep.ct_error)
 		fprintf(stderr, "netpol: warning: conntrack step failed: %s\n",
 			strerror(-rep.ct_error));
-	/* macvlan pods: their own table inside their own netns */
+	/* macvlan pods: their own table inside their own netns, with the flags the kernel took */
 	struct podnet_opts po = podnet_opts_of(&o);
+	po.table_flags = ap_ctx_table_flags(ctx);
 	if (podnet_apply(ap_ctx_model(ctx), &po))
 		rc = 1;
 	fflush(stdout);
