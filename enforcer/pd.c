@@ -102,6 +102,9 @@ static int take_events(struct pd *d, double now)
 	if (ev->t_first && (!d->t_oldest || ev->t_first < d->t_oldest))
 		d->t_oldest = ev->t_first;
 	d->st.overflows += ev->overflows;
+	if (ev->overflows)
+		pd_log(d, "inotify queue overflowed (events were lost): re-reading the whole policy "
+		       "directory and the endpoint records");
 	if (ev->endpoints)
 		d->endpoints_dirty = true;
 	bool present = watch_dir_present(d->watch);
