@@ -362,16 +362,11 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "netpol: reading back our tables: %s\n", strerror(-r));
 		goto out;
 	}
-	/* tables without the persist flag are what a kernel before 6.9 takes (and policyd
-	 * --no-owner makes): a mode, not drift; the content is compared all the same */
 	for (size_t i = 0; i < have->n_tables && i < want->n_tables; i++)
-		if (have->tables[i].present && !(have->tables[i].flags & NL_TABLE_F_PERSIST) &&
-		    (want->tables[i].flags & NL_TABLE_F_PERSIST)) {
+		if (nl_table_accept_unowned(&want->tables[i], &have->tables[i]))
 			printf("table %s %s: unowned (no owner and persist flags)\n",
 			       want->tables[i].family == NFPROTO_BRIDGE ? "bridge" : "inet",
 			       want->tables[i].name);
-			want->tables[i].flags = have->tables[i].flags;
-		}
 	nl_diff_compute(have, want, false, &diff);
 	bool drift = false;
 	for (size_t i = 0; i < diff->n_tables; i++) {

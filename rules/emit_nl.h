@@ -165,6 +165,11 @@ struct nl_diff {
 int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
 		    struct nl_diff **out);
 void nl_diff_free(struct nl_diff *d);
+/* For a status, not an apply: a table the kernel holds (have) without the persist flag that
+ * want asks for is unowned (a kernel before 6.9 refuses the flag; policyd --no-owner), a mode
+ * rather than drift. Then want takes have's flags, so a diff compares the content only, and
+ * true is returned. */
+bool nl_table_accept_unowned(struct nl_table *want, const struct nl_table *have);
 
 /* ---- batch ---- */
 
