@@ -81,14 +81,15 @@ uint32_t ap_ctx_table_flags(const struct ap_ctx *c)
 	return c->o.table_flags;
 }
 
-/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). */
+/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). The tables lead
+ * the batch, so the kernel's first error is the NEWTABLE's. */
 static bool persist_refused(const struct ap_ctx *c, const struct np_diags *d)
 {
 	if (!(c->o.table_flags & NL_TABLE_F_PERSIST))
 		return false;
 	for (size_t i = 0; i < d->n; i++)
-		if (strstr(d->v[i].msg, "Operation not supported"))
-			return true;
+		if (d->v[i].err)
+			return d->v[i].err == EOPNOTSUPP;
 	return false;
 }
 
@@ -283,7 +284,8 @@ int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct 
 		if (r == -EINVAL && persist_refused(c, &rep->errors)) {
 			/* before 6.9: an owned table would die with this process (fail open), so
 			 * go without the owner flag; the monitor and resync repair others' edits */
-			c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER);
+			c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER |
+							NL_TABLE_F_UNKNOWN);
 			for (size_t i = 0; i < want->n_tables; i++)
 				want->tables[i].flags = c->o.table_flags;
 			np_diags_free(&rep->errors);

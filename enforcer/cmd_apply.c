@@ -58,6 +58,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 		{ "hold-ms", required_argument, NULL, 'H' },      /* tests: keep the socket open */
 		{ "inject-error", no_argument, NULL, 'I' },       /* tests: add a rule the kernel rejects */
 		{ "table-flags", required_argument, NULL, 'T' },  /* tests: see apply_opts */
+		{ "test-old-kernel", no_argument, NULL, 'K' },    /* tests: NL_TABLE_F_UNKNOWN */
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -78,6 +79,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct apply_opts 
 		case 'H': o->hold_ms = atol(optarg); break;
 		case 'I': o->inject = true; break;
 		case 'T': o->table_flags = strtol(optarg, NULL, 0); break;
+		case 'K': o->table_flags |= NL_TABLE_F_UNKNOWN; break;
 		case 'D': o->state_dir = optarg; break;
 		case 'h':
 			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] "
@@ -295,11 +297,16 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	print_report(&o, &rep);
+	if (ap_ctx_table_flags(ctx) != (uint32_t)o.table_flags)
+		printf("netpol: the kernel refused the persist flag (before 6.9): the tables are "
+		       "unowned; they stay in force after netpol exits, and other processes can "
+		       "change them\n");
 	if (rep.ct_error)
 		fprintf(stderr, "netpol: warning: conntrack step failed: %s\n",
 			strerror(-rep.ct_error));
-	/* macvlan pods: their own table inside their own netns */
+	/* macvlan pods: their own table inside their own netns, with the flags the kernel took */
 	struct podnet_opts po = podnet_opts_of(&o);
+	po.table_flags = ap_ctx_table_flags(ctx);
 	if (podnet_apply(ap_ctx_model(ctx), &po))
 		rc = 1;
 	fflush(stdout);
@@ -355,6 +362,11 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "netpol: reading back our tables: %s\n", strerror(-r));
 		goto out;
 	}
+	for (size_t i = 0; i < have->n_tables && i < want->n_tables; i++)
+		if (nl_table_accept_unowned(&want->tables[i], &have->tables[i]))
+			printf("table %s %s: unowned (no owner and persist flags)\n",
+			       want->tables[i].family == NFPROTO_BRIDGE ? "bridge" : "inet",
+			       want->tables[i].name);
 	nl_diff_compute(have, want, false, &diff);
 	bool drift = false;
 	for (size_t i = 0; i < diff->n_tables; i++) {

@@ -126,7 +126,7 @@ static int apply_self(const struct cni_conf *c, long long deadline, struct cni_e
 			      rep.errors.n ? rep.errors.v[0].msg : strerror(-r));
 	} else {
 		/* macvlan pods: their table lives in their own netns */
-		struct podnet_opts po = { .ro = ao.ro, .table_flags = ao.table_flags };
+		struct podnet_opts po = { .ro = ao.ro, .table_flags = ap_ctx_table_flags(ctx) };
 		if (podnet_apply(ap_ctx_model(ctx), &po))
 			rc = cni_fail(e, CNI_ERR_ENFORCE, "policy not enforced",
 				      "a macvlan pod's own table could not be programmed");

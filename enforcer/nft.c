@@ -146,8 +146,11 @@ static void handle_reply(struct ack_ctx *c, const struct nlmsghdr *nlh)
 	}
 	char what[512];
 	nl_batch_describe(c->b, err->msg.nlmsg_seq, err->msg.nlmsg_len, off, what, sizeof(what));
+	size_t n = c->diags->n;
 	np_diag_add(c->diags, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: kernel said: %s%s%s%s",
 		    what, strerror(-err->error), msg ? " (" : "", msg ? msg : "", msg ? ")" : "");
+	if (c->diags->n > n) /* kept (not past the cap) */
+		c->diags->v[n].err = -err->error;
 	if (!c->errors++)
 		c->first_error = -err->error;
 }

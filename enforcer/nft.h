@@ -21,7 +21,8 @@ uint32_t nft_sock_portid(const struct nft_sock *s);
 uint32_t nft_sock_seq(struct nft_sock *s, uint32_t count);
 
 /* Sends a finished batch in one sendmsg and drains every reply. Each kernel error becomes an
- * error record "ORIGIN (what): kernel said: STRERROR (EXT-ACK MESSAGE)". Returns 0 when the
+ * error record "ORIGIN (what): kernel said: STRERROR (EXT-ACK MESSAGE)" carrying the kernel's
+ * errno (np_diag.err), in the order of the batch. Returns 0 when the
  * transaction committed (or, for a check batch, when the kernel found no error), -EINVAL when the
  * kernel rejected it (nothing changed), -EPERM when it refused it because another process owns
  * the table (nothing changed), or another -errno when the outcome is unknown (lost

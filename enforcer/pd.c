@@ -102,6 +102,9 @@ static int take_events(struct pd *d, double now)
 	if (ev->t_first && (!d->t_oldest || ev->t_first < d->t_oldest))
 		d->t_oldest = ev->t_first;
 	d->st.overflows += ev->overflows;
+	if (ev->overflows)
+		pd_log(d, "inotify queue overflowed (events were lost): re-reading the whole policy "
+		       "directory and the endpoint records");
 	if (ev->endpoints)
 		d->endpoints_dirty = true;
 	bool present = watch_dir_present(d->watch);
@@ -209,6 +212,8 @@ static struct ap_opts ap_opts_of(const struct pd_opts *o)
 	ao.ro.reject = o->reject;
 	ao.ro.no_spoof_table = o->no_spoof;
 	ao.table_flags = o->no_owner ? 0 : NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
+	if (o->test_old_kernel && ao.table_flags)
+		ao.table_flags |= NL_TABLE_F_UNKNOWN;
 	ao.inject_error = o->inject_error;
 	return ao;
 }

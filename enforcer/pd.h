@@ -22,6 +22,8 @@ struct pd_opts {
 	bool no_monitor;          /* tests: no NFNLGRP_NFTABLES monitor (drift waits for a
 				     resync or SIGHUP) */
 	bool inject_error;        /* tests: every transaction carries a rule the kernel rejects */
+	bool test_old_kernel;     /* tests: the tables also ask for a flag no kernel knows, refused
+				     as PERSIST is before 6.9: the unowned fallback runs for real */
 	long long resync_ms;      /* read back and repair every so often; 0: never */
 	double gap_ms;            /* a change while idle applies at once; the next within this
 				     long of a sync waits for it (bursts coalesce) */

@@ -285,8 +285,12 @@ static int status_one(const struct np_pod *pod, const struct rs_ruleset *rs, voi
 			strerror(-r));
 		return session_close(pod, &ps, 1);
 	}
-	nl_diff_compute(ps.have, ps.want, false, &ps.diff);
 	printf("pod %s/%s (macvlan, netns %s):\n", pod->ns, pod->name, pod->netns);
+	for (size_t i = 0; i < ps.have->n_tables && i < ps.want->n_tables; i++)
+		if (nl_table_accept_unowned(&ps.want->tables[i], &ps.have->tables[i]))
+			printf("  table %s: unowned (no owner and persist flags)\n",
+			       ps.want->tables[i].name);
+	nl_diff_compute(ps.have, ps.want, false, &ps.diff);
 	bool drift = false;
 	for (size_t i = 0; i < ps.diff->n_tables; i++)
 		drift |= report_table(&ps.diff->tables[i]);

@@ -68,6 +68,7 @@ int main(int argc, char **argv)
 		{ "no-owner", no_argument, NULL, 'O' },
 		{ "no-monitor", no_argument, NULL, 'M' },   /* tests */
 		{ "inject-error", no_argument, NULL, 'I' }, /* tests */
+		{ "test-old-kernel", no_argument, NULL, 'K' }, /* tests: the pre-6.9 fallback */
 		{ "gap", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "cleanup", no_argument, NULL, 'C' },
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
 		case 'O': o.no_owner = true; break;
 		case 'M': o.no_monitor = true; break;
 		case 'I': o.inject_error = true; break;
+		case 'K': o.test_old_kernel = true; break;
 		case 'C': cleanup = true; break;
 		case 'R':
 		case 'g':

@@ -25,6 +25,7 @@ struct np_diag {
 	char *pointer;               /* JSON Pointer (RFC 6901) inside that document, or NULL */
 	int line, col;
 	char *msg;
+	int err; /* a kernel error: the errno the kernel answered (positive); else 0 */
 };
 
 struct np_diags {

@@ -23,6 +23,9 @@
 /* Kernel constants the Debian 12 uapi headers and libnftnl 1.2.4 predate. */
 #define NL_TABLE_F_OWNER 0x2
 #define NL_TABLE_F_PERSIST 0x4 /* 6.9+: the table outlives its owner and can be re-claimed */
+/* Tests: a flag no kernel knows. NEWTABLE refuses it with EOPNOTSUPP, exactly as kernels before
+ * 6.9 refuse PERSIST, so the unowned fallback runs for real on a new kernel. */
+#define NL_TABLE_F_UNKNOWN 0x80000000u
 #define NL_MSG_DESTROYTABLE 26 /* 6.3+: delete if it exists */
 
 /* One element in canonical form: key and inclusive end in kernel byte layout (every field
@@ -174,6 +177,11 @@ struct nl_diff {
 int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
 		    struct nl_diff **out);
 void nl_diff_free(struct nl_diff *d);
+/* For a status, not an apply: a table the kernel holds (have) without the persist flag that
+ * want asks for is unowned (a kernel before 6.9 refuses the flag; policyd --no-owner), a mode
+ * rather than drift. Then want takes have's flags, so a diff compares the content only, and
+ * true is returned. */
+bool nl_table_accept_unowned(struct nl_table *want, const struct nl_table *have);
 
 /* ---- batch ---- */
 

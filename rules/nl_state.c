@@ -668,6 +668,15 @@ static void diff_elems_recreate(struct np_arena *a, const struct nl_set *o, cons
 	sd->n_add = na;
 }
 
+bool nl_table_accept_unowned(struct nl_table *want, const struct nl_table *have)
+{
+	if (!have->present || (have->flags & NL_TABLE_F_PERSIST) ||
+	    !(want->flags & NL_TABLE_F_PERSIST))
+		return false;
+	want->flags = have->flags;
+	return true;
+}
+
 /* Why a present table cannot be updated in place, or NULL. */
 static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 				  const struct nl_table *c, const struct nl_set **ps,

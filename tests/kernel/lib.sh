@@ -193,6 +193,12 @@ np_base_inventory() {
 	cp "$NP_SRC/tests/cases/_base/"* "$1/"
 }
 
+# np_policy_deny_ingress NS POD: a NetworkPolicy "deny-POD" isolating NS/POD for ingress with no
+# rule (nothing may reach it).
+np_policy_deny_ingress() {
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-%s, namespace: %s}\nspec:\n  podSelector: {matchLabels: {pod: %s}}\n  policyTypes: [Ingress]\n' "$2" "$1" "$2"
+}
+
 # np_apply_in_sync DIR LABEL: netpol apply DIR in the node netns, then `netpol status DIR` must
 # find the kernel in sync (an incremental apply must leave exactly what DIR compiles to). Prints
 # what failed under LABEL; returns 0, 1 (apply failed) or 2 (not in sync).

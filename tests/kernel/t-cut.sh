@@ -71,14 +71,7 @@ spec:
   - from: [{podSelector: {matchLabels: {pod: b}}}]
 Y
 cp -r "$NP_TMP/allow" "$NP_TMP/deny"
-cat >"$NP_TMP/deny/np-x.yaml" <<'Y'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-a, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  policyTypes: [Ingress]
-Y
+np_policy_deny_ingress x a >"$NP_TMP/deny/np-x.yaml"
 if [ -n "${NP_CUT_ADMIN:-}" ]; then
 	# the admin tiers (t-cut-admin.sh): the deny is an Admin-tier Deny that x/b falls under
 	# when it is relabelled role=blocked: an address joining the peer set of a Deny rule

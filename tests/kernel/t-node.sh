@@ -12,7 +12,8 @@ fail=0
 inv="$NP_TMP/inv"
 
 # a server on the node itself (its bridge addresses), killed with the pods' servers
-np_node "$NP_AGENT" serve --ports 9080 >"$NP_TMP/serve-node.log" 2>&1 &
+# (ip netns exec directly: & on the np_node function would give the pid of a subshell)
+ip netns exec "$NP_NODE" "$NP_AGENT" serve --ports 9080 >"$NP_TMP/serve-node.log" 2>&1 &
 NP_SERVER_PIDS="$NP_SERVER_PIDS $!"
 for i in $(seq 100); do grep -q ready "$NP_TMP/serve-node.log" && break; sleep 0.05; done
 grep -q ready "$NP_TMP/serve-node.log" || { echo "node server did not start"; exit 1; }

@@ -8,7 +8,8 @@
 # isolated); the table is listed inside a's netns; status reports each pod; render shows the
 # per-pod tables; a widened policy lets c in; an egress policy on b is enforced on b's
 # output hook; removing the policies empties the isolation;
-# flush --state-dir removes the per-pod tables.
+# flush --state-dir removes the per-pod tables. NP_APPLY_ARGS: more arguments for every apply
+# (t-macvlan-old-kernel.sh).
 . "$(dirname "$0")/lib.sh"
 command -v nft >/dev/null || { echo "needs nft (to list the table inside the pod)"; exit 77; }
 NODE=${T}node A=${T}a B=${T}b C=${T}c
@@ -35,7 +36,7 @@ spec:
   - from:
     - podSelector: {matchLabels: {role: client}}
 YAML
-apply() { ip netns exec $NODE "$NETPOL" apply "$POL" --state-dir "$STATE" "$@"; }
+apply() { ip netns exec $NODE "$NETPOL" apply "$POL" --state-dir "$STATE" ${NP_APPLY_ARGS:-} "$@"; }
 
 check "create macvlan network" np $NODE create mv --driver macvlan --subnet 10.99.51.0/24 \
 	--subnet fd99:51::/64 --parent mvp0

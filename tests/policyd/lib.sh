@@ -139,3 +139,51 @@ pd_traffic_stop() {
 	touch "$STOP"
 	for p in $CLIENTS; do wait "$p" 2>/dev/null; done
 }
+
+# pd_wait_for CMD...: polls CMD until it succeeds or PD_DEADLINE passes.
+pd_wait_for() {
+	local end=$(( $(date +%s) + PD_DEADLINE ))
+	until "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
+# pd_crash_restart [ARGS...]: fail-static across SIGKILL, on a running policyd (started with
+# ARGS) whose x/a takes ingress from x/b only. Traffic runs (pd_traffic_start) while another
+# namespace's policy flips every 20 ms; policyd is killed with SIGKILL. While it is dead the
+# ruleset must keep enforcing (the table is there, y/a -> x/a stays denied, a new x/b -> x/a
+# connection connects), and a restart with ARGS must adopt the tables without a flush: the
+# long-lived allowed connection saw no error across the kill and the restart, the denied flow
+# never connected, and the restart's first sync was no full replace.
+pd_crash_restart() {
+	local old=$PD_PID
+	pd_traffic_start
+	(
+		i=0
+		while [ ! -e "$STOP" ]; do
+			if [ $((i % 2)) = 0 ]; then policy flip z; else policy flip z '[{podSelector: {}}]'; fi |
+				put "$PD_DIR/flip.yaml"
+			i=$((i + 1)); sleep 0.02
+		done
+	) &
+	PD_PIDS="$PD_PIDS $!" CLIENTS="$CLIENTS $!"
+	sleep 1
+	pd_stop KILL
+	echo "    policyd ($old) killed with SIGKILL"
+	check "while dead: our table is still there" \
+		sh -c "ip netns exec $NP_NODE nft list tables | grep -q 'table inet netpol'"
+	sleep 1
+	check "while dead: y/a -> x/a still denied" expect_conn y/a x/a 0
+	check "while dead: a new x/b -> x/a connection still connects" expect_conn x/b x/a 1
+	check "restart adopts the tables" pd_start "$@"
+	sleep 1
+	pd_traffic_stop
+	sed 's/^/    /' "$NP_TMP/busy.out" "$NP_TMP/deny.out"
+	check "the long-lived allowed connection survived the kill and the restart (0 errors)" \
+		grep -q "roundtrips [1-9][0-9]* errors 0" "$NP_TMP/busy.out"
+	check "the denied flow never connected across both" \
+		grep -q "attempts [1-9][0-9]* connected 0$" "$NP_TMP/deny.out"
+	check "the restart sent no flush (no table delete in its first sync)" \
+		sh -c "grep 'sync 1 (start)' '$PD_LOG' | tail -1 | grep -vq 'full replace'"
+}

@@ -3,9 +3,10 @@
 
   echo.py serve PORT
       TCP and UDP echo on PORT, IPv4 and IPv6, in the current netns; prints "ready".
-  echo.py client --proto tcp|udp --to ADDR --port PORT [--cut-file F] [--seconds S]
-      One connection (TCP) or one connected UDP socket: sends "ping N" every 10 ms and reads
-      its echo (1 s timeout each). Prints "up" after 20 round trips. Without --cut-file it runs
+  echo.py client --proto tcp|udp|icmp --to ADDR --port PORT [--cut-file F] [--seconds S]
+      One connection (TCP), one connected UDP socket, or ICMP echo requests and replies (what
+      ping sends; a raw socket, PORT unused): sends "ping N" every 10 ms and reads its echo
+      (1 s timeout each). Prints "up" after 20 round trips. Without --cut-file it runs
       for S seconds (or, with --stop-file, until that file exists) and prints
       "steady N broken B" (B: round trips that failed). With
       --cut-file it waits until the file exists (the test creates it once the narrowing apply
@@ -20,6 +21,7 @@ import argparse
 import os
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -61,12 +63,58 @@ def serve(port):
                 s.sendto(d, peer)
 
 
+class Icmp:
+    """ICMP echo to one address over a raw socket (ping sockets are off in a new netns):
+    send(data) sends an echo request carrying data; recv() gives the data of an echo reply to
+    this process, or b"" for any other ICMP packet."""
+
+    def __init__(self, to):
+        self.v6 = ":" in to
+        if self.v6:
+            self.s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        else:
+            self.s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        self.s.connect((to, 0))  # a connected raw socket receives from that address only
+        self.ident = os.getpid() & 0xFFFF
+        self.seq = 0
+
+    def fileno(self):
+        return self.s.fileno()
+
+    def setblocking(self, flag):
+        self.s.setblocking(flag)
+
+    def send(self, data):
+        self.seq = (self.seq + 1) & 0xFFFF
+        sum_ = 0
+        if not self.v6:  # the kernel sums ICMPv6 itself
+            pkt = struct.pack("!BBHHH", 8, 0, 0, self.ident, self.seq) + data
+            for i in range(0, len(pkt), 2):
+                sum_ += (pkt[i] << 8) + (pkt[i + 1] if i + 1 < len(pkt) else 0)
+            sum_ = (sum_ >> 16) + (sum_ & 0xFFFF)
+            sum_ = ~(sum_ + (sum_ >> 16)) & 0xFFFF
+        hdr = struct.pack("!BBHHH", 128 if self.v6 else 8, 0, sum_, self.ident, self.seq)
+        return self.s.send(hdr + data)
+
+    def recv(self, n):
+        d = self.s.recv(n)
+        if not self.v6:
+            d = d[(d[0] & 0xF) * 4:]  # a raw IPv4 socket gets the IP header too
+        if len(d) < 8:
+            return b""
+        typ, _, _, ident, _ = struct.unpack("!BBHHH", d[:8])
+        return d[8:] if typ == (129 if self.v6 else 0) and ident == self.ident else b""
+
+
 def client(a):
     fam = socket.AF_INET6 if ":" in a.to else socket.AF_INET
     typ = socket.SOCK_STREAM if a.proto == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(fam, typ)
-    s.settimeout(3)
-    s.connect((a.to, a.port))
+    if a.proto == "icmp":
+        s = Icmp(a.to)
+    else:
+        s = socket.socket(fam, typ)
+        s.settimeout(3)
+        s.connect((a.to, a.port))
     s.setblocking(False)
     n = ok = broken = 0
     buf = b""
@@ -161,7 +209,7 @@ def main():
     sv = sub.add_parser("serve")
     sv.add_argument("port", type=int)
     cl = sub.add_parser("client")
-    cl.add_argument("--proto", choices=("tcp", "udp"), required=True)
+    cl.add_argument("--proto", choices=("tcp", "udp", "icmp"), required=True)
     cl.add_argument("--to", required=True)
     cl.add_argument("--port", type=int, required=True)
     cl.add_argument("--cut-file")
