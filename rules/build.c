@@ -1599,47 +1599,99 @@ static bool rule_selects(const struct np_inventory *inv, const struct np_policy 
 	return false;
 }
 
-static bool addr_in(const struct np_addr *v, size_t n, const struct np_addr *a)
+static int addr_cmp_v(const void *x, const void *y)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!np_addr_cmp(&v[i], a))
+	return np_addr_cmp(x, y);
+}
+
+/* How many pods other than the changes' new versions have address a (of the changes' old
+ * versions, the i-th is the one being taken out). */
+static size_t others_with(const struct builder *b, const struct build_dirty *dirty, size_t i,
+			  const struct np_addr *a)
+{
+	size_t n = addr_count_get(b->addrs, a);
+	const struct change *ch = dirty->set_changes;
+	/* the common case, a pod that keeps its address: its own new version first */
+	for (size_t pass = 0; pass < 2 && n; pass++)
+		for (size_t j = pass ? 0 : i; j < (pass ? dirty->n_set_changes : i + 1) && n; j++) {
+			const struct np_pod *p = ch[j].n;
+			if ((pass && j == i) || !p || p->host_network)
+				continue;
+			for (size_t m = 0; m < p->n_ips && n; m++)
+				n -= !np_addr_cmp(&p->ips[m], a);
+		}
+	return n;
+}
+
+/* After a namespace relabel: can its pods have joined or left rule r's peers? Only when a
+ * peer's namespaceSelector matches the old labels and not the new, or the reverse. */
+static bool ns_moves(const struct build_dirty *dirty, const struct np_rule *r, const char *ns)
+{
+	const struct np_namespace *o = np_inventory_namespace(dirty->prev, ns);
+	const struct np_namespace *n = np_inventory_namespace(dirty->inv, ns);
+	if (!o || !n)
+		return true;
+	for (size_t i = 0; i < r->n_peers; i++) {
+		const struct np_selector *sel = r->peers[i].ns_sel;
+		if (sel && np_selector_matches(sel, &o->labels) != np_selector_matches(sel, &n->labels))
 			return true;
+	}
 	return false;
+}
+
+/* Which of the changes patch_set must look at: all of them, or after namespace relabels those
+ * of the namespaces whose pods can have moved in or out of r's peers (moves[i]). */
+static bool *relevant(struct builder *b, const struct build_dirty *dirty, const struct np_rule *r)
+{
+	size_t n = dirty->n_set_changes;
+	bool *v = np_arena_alloc(b->tmp, (n + 1) * sizeof(*v));
+	const char *ns = NULL;
+	bool moves = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct np_pod *p = dirty->set_changes[i].n ? dirty->set_changes[i].n
+								 : dirty->set_changes[i].o;
+		if (dirty->n_ns_changes && p->ns != ns) {
+			ns = p->ns;
+			moves = ns_moves(dirty, r, ns);
+		}
+		v[i] = !dirty->n_ns_changes || moves;
+	}
+	return v;
 }
 
 /* A dirty peer set (named: an egress named-port set) of rule r of pol, made from its last
  * version instead of from every pod: the changed pods that were peers take their addresses
- * out, those that are peers now put theirs in. Only when pods alone changed, and no other
- * pod has an address taken out; returns false to have it built anew. */
+ * out, those that are peers now put theirs in (after a namespace relabel: every pod of it).
+ * Not when a pod taken out shares an address with another pod: returns false to have it
+ * built anew. */
 static bool patch_set(struct builder *b, const struct build_dirty *dirty, const char *name,
 		      const struct np_policy *pol, const struct np_rule *r, uint8_t family,
 		      bool named)
 {
 	const struct rs_frag *old = b->old_shared ? frag_map_get(b->old_shared, name) : NULL;
 	/* (named ports open to every pod or to ipBlocks: peers are not a selector's) */
-	if (!old || dirty->n_ns_changes || dirty->n_pod_changes > 16 ||
+	if (!old || !dirty->set_changes ||
 	    (named && (r->n_peers == 0 || rule_has_ipblock(r, family))))
 		return false;
-	struct np_addr gone[64];
-	size_t n_gone = 0;
-	for (size_t i = 0; i < dirty->n_pod_changes; i++) {
-		const struct np_pod *o = dirty->pod_changes[i].o;
-		if (!rule_selects(dirty->prev, pol, r, o))
+	const struct change *ch = dirty->set_changes;
+	size_t n_ch = dirty->n_set_changes, n_gone = 0, cap = 0;
+	for (size_t i = 0; i < n_ch; i++)
+		cap += ch[i].o ? ((const struct np_pod *)ch[i].o)->n_ips : 0;
+	struct np_addr *gone = np_arena_alloc(b->tmp, (cap + 1) * sizeof(*gone));
+	const bool *look = relevant(b, dirty, r);
+	for (size_t i = 0; i < n_ch; i++) {
+		const struct np_pod *o = ch[i].o;
+		if (!look[i] || !rule_selects(dirty->prev, pol, r, o))
 			continue;
 		for (size_t k = 0; k < o->n_ips; k++) {
 			if (o->ips[k].family != family)
 				continue;
-			size_t others = addr_count_get(b->addrs, &o->ips[k]);
-			for (size_t j = 0; j < dirty->n_pod_changes; j++) {
-				const struct np_pod *n = dirty->pod_changes[j].n;
-				for (size_t m = 0; n && !n->host_network && m < n->n_ips; m++)
-					others -= !np_addr_cmp(&n->ips[m], &o->ips[k]);
-			}
-			if (others || n_gone == sizeof(gone) / sizeof(gone[0]))
+			if (others_with(b, dirty, i, &o->ips[k]))
 				return false;
 			gone[n_gone++] = o->ips[k];
 		}
 	}
+	qsort(gone, n_gone, sizeof(*gone), addr_cmp_v);
 	struct np_arena *a = b->a;
 	struct btable inet = b->inet;
 	struct rs_frag *f = frag_begin(b);
@@ -1650,9 +1702,9 @@ static bool patch_set(struct builder *b, const struct build_dirty *dirty, const 
 	add->s.origin = os->origin ? np_arena_strdup(b->a, os->origin) : NULL;
 	struct addr_ctx actx = { add, family };
 	struct named_ctx nctx = { b, add, r, family };
-	for (size_t i = 0; i < dirty->n_pod_changes; i++) {
-		const struct np_pod *n = dirty->pod_changes[i].n;
-		if (rule_selects(b->inv, pol, r, n))
+	for (size_t i = 0; i < n_ch; i++) {
+		const struct np_pod *n = ch[i].n;
+		if (look[i] && rule_selects(b->inv, pol, r, n))
 			named ? add_named_pod(&nctx, n) : add_pod_addrs(&actx, n);
 	}
 	/* the new elements, sorted, merged into the old ones (sorted) less the gone */
@@ -1665,7 +1717,8 @@ static bool patch_set(struct builder *b, const struct build_dirty *dirty, const 
 		bool from_old = j == s->n_elems ||
 				(i < os->n_elems && elem_cmp(&os->elems[i], &s->elems[j]) <= 0);
 		const struct rs_elem *x = from_old ? &os->elems[i++] : &s->elems[j++];
-		if (from_old && addr_in(gone, n_gone, &x->addr_lo))
+		if (from_old && n_gone &&
+		    bsearch(&x->addr_lo, gone, n_gone, sizeof(*gone), addr_cmp_v))
 			continue;
 		if (!ne || !elem_eq(&e[ne - 1], x))
 			e[ne++] = *x;

@@ -258,6 +258,44 @@ static bool walk_nss(const struct np_inventory *p, const struct np_inventory *n,
 	return true;
 }
 
+/* What patch_set works from (see build_int.h). */
+static void set_changes(struct build_dirty *d, const struct change *nss, size_t n_nss)
+{
+	if (!n_nss) {
+		d->set_changes = d->pod_changes;
+		d->n_set_changes = d->n_pod_changes;
+		return;
+	}
+	if (d->n_pod_changes)
+		return;
+	/* relabels only (no pod changed): the namespaces' pods are the same in both */
+	size_t total = 0;
+	for (size_t i = 0; i < n_nss; i++) {
+		const struct np_namespace *o = nss[i].o, *n = nss[i].n;
+		size_t lo, hi;
+		if (!o || !n)
+			return;
+		np_inventory_ns_pods(d->inv, n->name, &lo, &hi);
+		total += hi - lo;
+	}
+	if (total > 4096)
+		return;
+	struct change *v = np_arena_alloc(d->tmp, (total + 1) * sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < n_nss; i++) {
+		const struct np_namespace *n = nss[i].n;
+		size_t lo, hi, plo, phi;
+		np_inventory_ns_pods(d->inv, n->name, &lo, &hi);
+		np_inventory_ns_pods(d->prev, n->name, &plo, &phi);
+		if (phi - plo != hi - lo)
+			return;
+		for (size_t j = 0; j < hi - lo; j++)
+			v[k++] = (struct change){ &d->prev->pods[plo + j], &d->inv->pods[lo + j] };
+	}
+	d->set_changes = v;
+	d->n_set_changes = k;
+}
+
 static bool nodes_same(const struct np_inventory *p, const struct np_inventory *n)
 {
 	if (p->n_nodes != n->n_nodes)
@@ -289,6 +327,7 @@ void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 	d->pod_changes = pods;
 	d->n_pod_changes = n_pods;
 	d->n_ns_changes = n_nss;
+	set_changes(d, nss, n_nss);
 
 	for (size_t i = 0; i < n_pods; i++) {
 		const struct np_pod *o = pods[i].o, *n = pods[i].n;

@@ -61,6 +61,11 @@ struct build_dirty {
 	size_t changed;                          /* objects that differ */
 	const struct change *pod_changes;        /* the pods that differ (np_pod) */
 	size_t n_pod_changes, n_ns_changes;
+	/* the pods whose peer-set membership may have changed, when sets can be patched: the
+	 * pods that differ, or after namespace relabels (and no pod change) every pod of those
+	 * namespaces; NULL: rebuild dirty sets whole */
+	const struct change *set_changes;
+	size_t n_set_changes;
 };
 void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 			 const struct np_inventory *inv);
