@@ -606,9 +606,6 @@ void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool n
 				np_pctx_leave(c, s2);
 			}
 			m->ns = ns && *ns ? ns : "default";
-			if (c->last_ns && !strcmp(c->last_ns, m->ns))
-				m->ns = c->last_ns;
-			c->last_ns = m->ns;
 		}
 		json_t *labels = np_json_get_typed(c, md, "labels", JSON_OBJECT);
 		size_t s2 = np_pctx_enter(c, "labels");
@@ -617,6 +614,15 @@ void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool n
 		m->annotations = np_json_get_typed(c, md, "annotations", JSON_OBJECT);
 	}
 	np_pctx_leave(c, save);
+}
+
+/* The namespace name of an object, in the inventory's arena: objects of one namespace in a
+ * file share one copy, so comparing them (sorting, merging) is mostly a pointer compare. */
+static const char *ns_name(struct np_pctx *c, const char *ns)
+{
+	if (!c->last_ns || strcmp(c->last_ns, ns))
+		c->last_ns = np_arena_strdup(c->inv->arena, ns);
+	return c->last_ns;
 }
 
 static void parse_policy(struct np_pctx *c, const json_t *obj)
@@ -678,7 +684,7 @@ static void parse_policy(struct np_pctx *c, const json_t *obj)
 	np_pctx_leave(c, save);
 	if (c->errors)
 		return;
-	pol.ns = np_arena_strdup(c->inv->arena, m.ns);
+	pol.ns = ns_name(c, m.ns);
 	pol.name = np_arena_strdup(c->inv->arena, m.name);
 	*np_inventory_add_policy(c->inv) = pol;
 }
@@ -859,7 +865,7 @@ static void parse_pod(struct np_pctx *c, const json_t *obj)
 	np_pctx_leave(c, save);
 	if (c->errors)
 		return;
-	pod.ns = np_arena_strdup(c->inv->arena, m.ns);
+	pod.ns = ns_name(c, m.ns);
 	pod.name = np_arena_strdup(c->inv->arena, m.name);
 	pod.host_if = hif ? np_arena_strdup(c->inv->arena, hif) : NULL;
 	*np_inventory_add_pod(c->inv) = pod;

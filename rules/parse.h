@@ -18,7 +18,7 @@ struct np_pctx {
 	int doc;
 	struct np_ptrbuf p; /* JSON Pointer of the value being looked at */
 	int errors;         /* errors in the current object; > 0 drops it */
-	const char *last_ns; /* objects of one namespace share its name string, so comparing
+	const char *last_ns; /* (in inv's arena) objects of one namespace share its name, so comparing
 				them (sorting, merging) is mostly a pointer compare */
 };
 
