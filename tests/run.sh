@@ -12,6 +12,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 what=${1:-all}
 logs="$BUILD/test-logs"
 mkdir -p "$logs"
+# `python3` in the tests is Debian's, the one tests/install-deps.sh installs with
+# python3-prometheus-client beside it. A python3 found earlier on PATH is not used: a pyenv
+# shim there costs about a second a start (bash + pyenv exec), and the suite starts python
+# thousands of times (CNI runtime, echo peers, nft listing normalizers).
+if [ -x /usr/bin/python3 ]; then
+	bin=$(cd "$BUILD" && pwd)/tests/bin
+	mkdir -p "$bin" && ln -sf /usr/bin/python3 "$bin/python3" && export PATH="$bin:$PATH"
+fi
 pass=0 fail=0 skip=0 failed=""
 
 run_one() { # name, command...
