@@ -31,20 +31,6 @@ expand() {
 		for (f = 1; f <= n; f++) print $2, $3, $4, $5, F[f], $6 }' "$1"
 }
 
-# probe LIST OUT: LIST lines "FROM TO PROTO PORT FAMILY WANT"; OUT gets "... GOT"
-probe() {
-	local from to proto port fam want
-	: >"$NP_TMP/aprobe.in"
-	while read -r from to proto port fam want; do
-		printf '%s %s %s %s %s\n' "$(np_pod_ns "$from")" "$(np_pod_addr "$to" "$fam")" \
-			"$(echo "$proto" | tr A-Z a-z)" "$port" "$(np_pod_ns "$to")" >>"$NP_TMP/aprobe.in"
-	done <"$1"
-	"$NP_AGENT" probe --timeout-ms "${NP_TIMEOUT_MS:-1000}" "$NP_TMP/aprobe.in" >"$NP_TMP/aprobe.out" ||
-		return 1
-	[ "$(wc -l <"$NP_TMP/aprobe.out")" = "$(wc -l <"$1")" ] || return 1
-	awk '{print $NF}' "$NP_TMP/aprobe.out" | paste -d' ' "$1" - >"$2"
-}
-
 run_step() { # step_dir label
 	local sd=$1 label=$2 inv="$NP_TMP/inv" rc=0
 	rm -rf "$inv"
@@ -56,7 +42,7 @@ run_step() { # step_dir label
 	2) status_fail=$((status_fail + 1)); rc=1 ;;
 	esac
 	expand "$sd/expect" >"$NP_TMP/want.lst"
-	probe "$NP_TMP/want.lst" "$NP_TMP/got.lst" || { echo "  $label: prober failed"; return 1; }
+	np_probe_pairs "$NP_TMP/want.lst" "$NP_TMP/got.lst" || { echo "  $label: prober failed"; return 1; }
 	while read -r from to proto port fam want got; do
 		k=$fam; [ "$proto" = SCTP ] && k=s
 		PROBES[$k]=$((PROBES[$k] + 1))
@@ -70,7 +56,7 @@ run_step() { # step_dir label
 
 # Baseline, before netpol has touched the node: every probe any case makes connects.
 for c in "$CASES_DIR"/*/*/expect; do expand "$c"; done | awk '{ $6 = 1; print }' | sort -u >"$NP_TMP/all.lst"
-probe "$NP_TMP/all.lst" "$NP_TMP/all.got" || { echo "prober failed"; exit 1; }
+np_probe_pairs "$NP_TMP/all.lst" "$NP_TMP/all.got" || { echo "prober failed"; exit 1; }
 closed=$(awk '$7 != 1' "$NP_TMP/all.got" | wc -l)
 if [ "$closed" != 0 ]; then
 	echo "baseline without netpol: $closed of $(wc -l <"$NP_TMP/all.got") probes failed:"
@@ -89,7 +75,7 @@ for c in $cases; do
 	# no policies left: everything opens again
 	rm -rf "$NP_TMP/inv"; mkdir -p "$NP_TMP/inv"; cp "$CASES_DIR/_base"/*.yaml "$NP_TMP/inv"/
 	awk '{ $6 = 1; print }' "$NP_TMP/want.lst" >"$NP_TMP/open.want"
-	if np_apply "$NP_TMP/inv" && probe "$NP_TMP/open.want" "$NP_TMP/open.lst" &&
+	if np_apply "$NP_TMP/inv" && np_probe_pairs "$NP_TMP/open.want" "$NP_TMP/open.lst" &&
 		[ "$(awk '$7 != 1' "$NP_TMP/open.lst" | wc -l)" = 0 ]; then :; else
 		echo "  $c: not reopened after removing its policies"; reopen_fail=$((reopen_fail + 1)); ok=0
 	fi
