@@ -45,8 +45,8 @@ for case_dir in "$CASES"/*/; do
 				n_probes=$((n_probes + 1)) probes=$((probes + 1))
 				"$NETPOL" explain "$inv" --from "$from" --to "$to" --port "$port/$proto" \
 					--family "$fam" >"$tmp/explain.out" 2>&1
-				rc=$?
-				got=$([ $rc = 0 ] && echo 1 || echo 0)
+				rc=$? got=0
+				[ $rc = 0 ] && got=1
 				if [ $rc -gt 1 ] || [ "$got" != "$want" ]; then
 					ok=0
 					echo "FAIL $name step $step: $from -> $to $proto/$port IPv$fam: expected $want, netpol explain (exit $rc):"

@@ -19,6 +19,10 @@ CASES_DIR="$NP_SRC/tests/admin-cases"
 np_topo_load "$CASES_DIR/_base/topology"
 NP_SERVE_PORTS=80,8080,5353,53,34345,34346,34347,34348,34349,34350
 np_start_node apply status flush
+# A blocked probe waits NP_TIMEOUT_MS, 400 ms unless set (the prober's default is 1 s): every
+# pair is on one bridge, the baseline below shows every path connecting before any policy, and
+# a probe run sends the allowed and the blocked pairs of a step together.
+export NP_TIMEOUT_MS=${NP_TIMEOUT_MS:-400}
 
 declare -A PROBES MISS
 for k in 4 6 s; do PROBES[$k]=0 MISS[$k]=0; done

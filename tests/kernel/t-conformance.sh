@@ -20,6 +20,10 @@ CASES_DIR="$NP_SRC/tests/cases"
 . "$CASES_DIR/lib.sh"
 
 np_start_node apply reach
+# A blocked probe waits NP_TIMEOUT_MS, 400 ms unless set (the prober's default is 1 s): every
+# pair is on one bridge, the baseline below shows every path connecting before any policy, and
+# a probe run sends the allowed and the blocked pairs of a step together.
+export NP_TIMEOUT_MS=${NP_TIMEOUT_MS:-400}
 
 # Counters per class: 4 = IPv4 TCP/UDP, 6 = IPv6 TCP/UDP, s = SCTP (both families).
 declare -A BLOCKS PAIRS MISS REACHMISS
