@@ -89,8 +89,9 @@ check: deps
 	$(MAKE) BUILD=build/asan SAN=1 tests-built
 	NETPOL_BUILD=build/asan NETPOL_REQUIRE_ALL=1 sh tests/run.sh
 
-# The same with the full case sets (NETPOL_FULL=1): every conformance case by packets, every
-# admin-tier probe over both families, every cut trial; see README, Tests.
+# The same with the full case sets (NETPOL_FULL=1): every NetworkPolicy and admin-tier
+# conformance case by packets, every admin-tier probe over each family, every case in the
+# render/apply equivalence; see README, Tests.
 check-full: export NETPOL_FULL := 1
 check-full: check
 
