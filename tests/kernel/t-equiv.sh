@@ -6,8 +6,8 @@
 # runs with --table-flags 0: nft 1.0.6 reads past its flag names when it prints the PERSIST flag
 # in JSON and emits garbage.
 # `make check` loads the first step of every other case (the 2nd, 4th, ... in name order: the
-# half tests/kernel/t-conformance.sh does not apply in `make check`) and every other directory;
-# NETPOL_FULL=1 (`make check-full`) the first step of every case.
+# half that tests/kernel/t-conformance.sh's stride leaves out in `make check`) and every other
+# directory; NETPOL_FULL=1 (`make check-full`) the first step of every case.
 . "$(dirname "$0")/nsenv.sh"
 A=np-$$-eqa B=np-$$-eqb
 NSES="$A $B"
