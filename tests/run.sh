@@ -5,8 +5,7 @@
 # NETPOL (the netpol binary). A script exits 0 to pass, 77 to be skipped, anything else fails.
 # NETPOL_JOBS (default 2) scripted tests run at once: each builds its own uniquely named
 # namespaces and temp directories, so they are independent; most of a kernel test's time is
-# spent waiting on packets and processes, not on a core. The longest ones (by the durations
-# the previous run left in the log directory) start first. NETPOL_JOBS=1 runs them one by one.
+# spent waiting on packets and processes, not on a core. NETPOL_JOBS=1 runs them one by one.
 # Each result is printed as its test ends; closing line: "N passed, N failed, N skipped".
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 cd "$(dirname "$0")/.." || exit 2
@@ -49,7 +48,6 @@ report() {
 	local name=$1 log rc secs
 	log=$(logname "$name")
 	read -r rc secs <"$log.res" || { rc=2 secs=0; }
-	echo "$secs $name" >>"$logs/times.new"
 	if [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1)); echo "PASS $name (${secs}s)"
 	elif [ "$rc" -eq 77 ]; then
@@ -61,7 +59,6 @@ report() {
 	fi
 }
 
-: >"$logs/times.new"
 if [ "$what" = all ] || [ "$what" = unit ]; then
 	for t in "$BUILD"/tests/unit/*; do
 		[ -x "$t" ] || continue
@@ -75,11 +72,6 @@ if [ "$what" != unit ]; then
 		case "$what" in all|scripts) ;; *) case "$t" in *$what*) ;; *) continue ;; esac ;; esac
 		scripts="$scripts ${t#tests/}"
 	done
-	# longest first: the last run's seconds per test, a test it did not run first of all
-	scripts=$(for t in $scripts; do
-		echo "$(awk -v t="$t" '$2 == t { s = $1 } END { print (s == "" ? 999999 : s) }' \
-			"$logs/times" 2>/dev/null || echo 999999) $t"
-	done | sort -k1,1nr -k2,2 | awk '{ print $2 }')
 	declare -A running=()
 	# reap: waits for a test to end and reports every one that has
 	reap() {
@@ -97,9 +89,6 @@ if [ "$what" != unit ]; then
 	done
 	while [ ${#running[@]} -gt 0 ]; do reap; done
 fi
-# this run's durations, and the previous run's for the tests this one did not run
-awk 'NR == FNR { seen[$2] = 1; print; next } !($2 in seen)' "$logs/times.new" "$logs/times" \
-	2>/dev/null | sort -k1,1nr >"$logs/times.tmp" && mv "$logs/times.tmp" "$logs/times"
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skip skipped"
 # make check sets NETPOL_REQUIRE_ALL: there every test must run (CI is root with namespaces), so
