@@ -42,7 +42,7 @@ PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
 TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
 
-.PHONY: all deps check test unit demo bench install install-unit clean
+.PHONY: all deps check check-full test unit demo bench install install-unit clean
 all: $(PROG_BINS)
 
 deps:
@@ -88,6 +88,12 @@ check: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/asan SAN=1 tests-built
 	NETPOL_BUILD=build/asan NETPOL_REQUIRE_ALL=1 sh tests/run.sh
+
+# The same with the full case sets (NETPOL_FULL=1): every NetworkPolicy and admin-tier
+# conformance case by packets, every admin-tier probe over each family, every case in the
+# render/apply equivalence; see README, Tests.
+check-full: export NETPOL_FULL := 1
+check-full: check
 
 unit: deps
 	$(MAKE) BUILD=build/asan SAN=1 tests-built

@@ -68,8 +68,8 @@ for V in 0.3.1 0.4.0 1.0.0 1.1.0; do
 	check "$V: db's dispatch entry is in the kernel" sh -c "ip netns exec $NODE nft list map inet netpol ing4 | grep -q '$dbip'"
 	check "$V: web -> db:5432 allowed (IPv4)" tcp "$T""web$V" "$T""db$V" "$dbip" 5432
 	check "$V: web -> db:5432 allowed (IPv6)" tcp "$T""web$V" "$T""db$V" "$dbip6" 5432
-	check "$V: other -> db:5432 denied (IPv4)" fails tcp "$T""other$V" "$T""db$V" "$dbip" 5432
-	check "$V: other -> db:5432 denied (IPv6)" fails tcp "$T""other$V" "$T""db$V" "$dbip6" 5432
+	check "$V: other -> db:5432 denied (IPv4)" denied "$T""other$V" "$T""db$V" "$dbip" 5432
+	check "$V: other -> db:5432 denied (IPv6)" denied "$T""other$V" "$T""db$V" "$dbip6" 5432
 	check "$V: db -> web:80 allowed (no egress policy)" tcp "$T""db$V" "$T""web$V" "$webip" 80
 	if [ "$V" != 0.3.1 ]; then
 		check "$V: CHECK passes after ADD" cni CHECK "$CONF" "db$V" "/run/netns/$T""db$V" eth0

@@ -49,8 +49,8 @@ db_web_other() { # LABEL NODE_OF_WEB NODE_OF_DB NODE_OF_OTHER CONF
 traffic() { # LABEL
 	check "$1: web -> db allowed (IPv4)" tcp "$T${1}web" "$T${1}db" "$DB" 5432
 	check "$1: web -> db allowed (IPv6)" tcp "$T${1}web" "$T${1}db" "$DB6" 5432
-	check "$1: other -> db denied (IPv4)" fails tcp "$T${1}other" "$T${1}db" "$DB" 5432
-	check "$1: other -> db denied (IPv6)" fails tcp "$T${1}other" "$T${1}db" "$DB6" 5432
+	check "$1: other -> db denied (IPv4)" denied "$T${1}other" "$T${1}db" "$DB" 5432
+	check "$1: other -> db denied (IPv6)" denied "$T${1}other" "$T${1}db" "$DB6" 5432
 	check "$1: db -> other allowed (no egress policy)" tcp "$T${1}db" "$T${1}other" "$(addr_of "$ro")" 80
 }
 
@@ -101,7 +101,7 @@ check "host: app=db on the host network is never isolated" sh -c "! ip netns exe
 cni_pod "$T"brdb2
 rd2=$(add "$NODE" "$STATE/conf/br.conf" brdb2 "$T"brdb2 db)
 check "host: the node reaches an isolated bridge pod" tcp "$NODE" "$T"brdb2 "$(addr_of "$rd2")" 5432
-check "host: ...which other pods cannot reach" fails tcp "$T"brother "$T"brdb2 "$(addr_of "$rd2")" 5432
+check "host: ...which other pods cannot reach" denied "$T"brother "$T"brdb2 "$(addr_of "$rd2")" 5432
 check "host: DEL" del "$NODE" "$STATE/conf/host.conf" agent "$NODE"
 check "host: record gone" [ ! -e "$NPS/endpoints/hostnet/agent-eth0.json" ]
 finish

@@ -141,32 +141,54 @@ np_topo_down() {
 	return 0
 }
 
-# np_probe_blocks OUT  SPEC...   SPEC = PROTO:PORT:FAMILY (e.g. tcp:80:4; PROTO tcp|udp|sctp)
-# Probes all 81 pairs for every SPEC in one concurrent np_agent run; writes OUT with lines
-# "PROTO PORT FAMILY FROM TO 1|0" (FROM/TO as x/a).
-np_probe_blocks() {
-	local out=$1 spec proto port fam from to f t
-	shift
-	: >"$NP_TMP/probe.in"
-	: >"$NP_TMP/probe.key"
-	for spec in "$@"; do
-		IFS=: read -r proto port fam <<EOF
-$spec
-EOF
-		for from in $NP_PODS; do
-			f=$(np_pod_ns "$from")
-			for to in $NP_PODS; do
-				t=$(np_pod_addr "$to" "$fam")
-				# SCTP probes name the receiving netns (raw-socket receiver there)
-				echo "$f $t $proto $port $(np_pod_ns "$to")" >>"$NP_TMP/probe.in"
-				echo "$proto $port $fam $from $to" >>"$NP_TMP/probe.key"
-			done
+# np_pod_table: "POD NETNS IPV4 IPV6" per pod of NP_PODS, in order (computed once per pod set:
+# the probe lists below are built by awk from it, without a subshell per pair).
+NP_POD_TABLE="" NP_POD_TABLE_FOR=""
+np_pod_table() {
+	local p
+	if [ "$NP_POD_TABLE_FOR" != "$NP_PODS" ]; then
+		NP_POD_TABLE=""
+		for p in $NP_PODS; do
+			NP_POD_TABLE="$NP_POD_TABLE$p $(np_pod_ns "$p") $(np_pod_addr "$p" 4) $(np_pod_addr "$p" 6)
+"
 		done
-	done
+		NP_POD_TABLE_FOR=$NP_PODS
+	fi
+	printf '%s' "$NP_POD_TABLE"
+}
+
+# np_probe_pairs IN OUT: IN lines "FROM TO PROTO PORT FAMILY [ANYTHING...]" (FROM/TO as x/a,
+# PROTO tcp|udp|sctp in any case); all are probed at once in one concurrent np_agent run and OUT
+# gets each IN line with " 1" (connected) or " 0" appended.
+np_probe_pairs() {
+	np_pod_table >"$NP_TMP/pods.tab"
+	# SCTP probes name the receiving netns (raw-socket receiver there)
+	awk 'NR == FNR { ns[$1] = $2; a[$1 " 4"] = $3; a[$1 " 6"] = $4; next }
+		!(($1) in ns) || !(($2 " " $5) in a) { print "unknown pod or family: " $0 > "/dev/stderr"; exit 1 }
+		{ print ns[$1], a[$2 " " $5], tolower($3), $4, ns[$2] }' \
+		"$NP_TMP/pods.tab" "$1" >"$NP_TMP/probe.in" || return 1
 	"$NP_AGENT" probe --timeout-ms "${NP_TIMEOUT_MS:-1000}" "$NP_TMP/probe.in" >"$NP_TMP/probe.out" ||
 		return 1
-	[ "$(wc -l <"$NP_TMP/probe.out")" = "$(wc -l <"$NP_TMP/probe.key")" ] || return 1
-	awk '{print $NF}' "$NP_TMP/probe.out" | paste -d' ' "$NP_TMP/probe.key" - >"$out"
+	[ "$(wc -l <"$NP_TMP/probe.out")" = "$(wc -l <"$1")" ] || return 1
+	awk '{print $NF}' "$NP_TMP/probe.out" | paste -d' ' "$1" - >"$2"
+}
+
+# np_probe_blocks OUT  SPEC...   SPEC = PROTO:PORT:FAMILY (e.g. tcp:80:4; PROTO tcp|udp|sctp)
+# Probes all pairs of NP_PODS for every SPEC in one concurrent np_agent run; writes OUT with
+# lines "PROTO PORT FAMILY FROM TO 1|0" (FROM/TO as x/a).
+np_probe_blocks() {
+	local out=$1
+	shift
+	awk -v specs="$*" -v pods="$NP_PODS" 'BEGIN {
+		ns = split(specs, S, " "); np = split(pods, P, " ")
+		for (s = 1; s <= ns; s++) {
+			split(S[s], f, ":")
+			for (i = 1; i <= np; i++)
+				for (j = 1; j <= np; j++) print P[i], P[j], f[1], f[2], f[3]
+		}
+	}' >"$NP_TMP/probe.pairs"
+	np_probe_pairs "$NP_TMP/probe.pairs" "$NP_TMP/probe.res" || return 1
+	awk '{ print $3, $4, $5, $1, $2, $6 }' "$NP_TMP/probe.res" >"$out"
 }
 
 # np_matrix RESULTS PROTO PORT FAMILY -> a 9x9 matrix in the tests/cases expect layout

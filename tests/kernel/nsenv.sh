@@ -17,3 +17,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
 . "$SRC/tests/cases/lib.sh"
+
+# norm_tables NS_A NS_B: `nft -j list table` of netpol's two tables (inet netpol, bridge
+# netpol-spoof) in both namespaces, normalized by data/nftnorm.py (one python start for all
+# four) into $TMP/a.inet.norm, $TMP/a.bridge.norm, $TMP/b.inet.norm, $TMP/b.bridge.norm. A
+# table that cannot be listed normalizes to an empty file.
+norm_tables() {
+	local side ns ft args=""
+	for side in a b; do
+		if [ $side = a ]; then ns=$1; else ns=$2; fi
+		for ft in inet:netpol bridge:netpol-spoof; do
+			ip netns exec "$ns" nft -j list table "${ft%:*}" "${ft#*:}" >"$TMP/$side.${ft%:*}.json" \
+				2>/dev/null || echo '{}' >"$TMP/$side.${ft%:*}.json"
+			args="$args $TMP/$side.${ft%:*}.json $TMP/$side.${ft%:*}.norm"
+		done
+	done
+	python3 "$SRC/tests/kernel/data/nftnorm.py" $args
+}

@@ -8,26 +8,18 @@
 A=np-$$-inca B=np-$$-incb
 NSES="$A $B"
 fail=0
-# norm JSON: canonical lines (data/nftnorm.py), each rule tagged with its position in its chain
-# (data/nftorder.py) first, since nftnorm.py sorts every object
-norm() {
-	python3 "$SRC/tests/kernel/data/nftorder.py" "$1" | python3 "$SRC/tests/kernel/data/nftnorm.py" /dev/stdin
-}
 
 # equal NAME DIR: the kernel in netns B lists what DIR renders (loaded with nft -f in netns A)
 equal() {
 	ip netns del $A 2>/dev/null; ip netns add $A || exit 1
 	"$NETPOL" render "$2" | ip netns exec $A nft -f - || { echo "$1: nft -f failed"; fail=1; return; }
-	for t in "inet netpol" "bridge netpol-spoof"; do
-		ip netns exec $A nft -j list table $t >"$TMP/a.json"
-		ip netns exec $B nft -j list table $t >"$TMP/b.json"
-		norm "$TMP/a.json" >"$TMP/a.norm"
-		norm "$TMP/b.json" >"$TMP/b.norm"
+	norm_tables $A $B
+	for t in inet bridge; do
 		# both listings failing would compare equal: the render always holds both tables
-		[ -s "$TMP/a.norm" ] || { echo "$1: table $t empty after nft -f of the render"; fail=1; }
-		if ! cmp -s "$TMP/a.norm" "$TMP/b.norm"; then
+		[ -s "$TMP/a.$t.norm" ] || { echo "$1: table $t empty after nft -f of the render"; fail=1; }
+		if ! cmp -s "$TMP/a.$t.norm" "$TMP/b.$t.norm"; then
 			echo "$1: table $t differs from the render (< render, > incremental apply):"
-			diff "$TMP/a.norm" "$TMP/b.norm" | head -20
+			diff "$TMP/a.$t.norm" "$TMP/b.$t.norm" | head -20
 			fail=1
 		fi
 	done

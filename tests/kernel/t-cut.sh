@@ -3,7 +3,8 @@
 # echo connection x/b -> x/a (one TCP connection, or one UDP request/response flow, sending
 # every 10 ms) is running when a policy isolating x/a for ingress is applied; from the moment
 # `netpol apply` returns, not one more echo may come back on it (10 trials per protocol and
-# family). The race this guards against: with the entry merely deleted, x/a's retransmission
+# family; the four connections of a trial, TCP and UDP over IPv4 and IPv6, run at once and one
+# apply cuts them all). The race this guards against: with the entry merely deleted, x/a's retransmission
 # (or a UDP response in flight) was picked up as a new flow x/a -> x/b, which policy allows, and
 # the connection went on for ever in reverse. A genuinely new connection x/a -> x/b (allowed)
 # must still work after each cut, and long-lived connections y/b -> y/a (TCP over IPv4, UDP over
@@ -32,14 +33,15 @@ if [ "$VIA" = policyd ]; then
 	[ -x "$POLICYD" ] || { echo "missing $POLICYD"; exit 2; }
 	mkdir -p "$NP_TMP/pd" "$NP_TMP/pdstate"
 	ctl() { python3 "$NP_SRC/tests/policyd/pdtool.py" ctl "$NP_TMP/pdstate/policyd.sock" "$1"; }
-	# cut_apply DIR: make policyd's directory hold DIR's files (each renamed into place, the
-	# others removed), then wait for the commit that includes them
+	# cut_apply DIR: make policyd's directory hold DIR's files (each one that differs renamed
+	# into place, the others removed), then wait for the commit that includes them
 	cut_apply() {
 		local f
 		for f in "$1"/*; do
-			cp "$f" "$NP_TMP/pd/.tmp" && mv "$NP_TMP/pd/.tmp" "$NP_TMP/pd/$(basename "$f")"
+			cmp -s "$f" "$NP_TMP/pd/${f##*/}" ||
+				{ cp "$f" "$NP_TMP/pd/.tmp" && mv "$NP_TMP/pd/.tmp" "$NP_TMP/pd/${f##*/}"; }
 		done
-		for f in "$NP_TMP/pd"/*; do [ -e "$1/$(basename "$f")" ] || rm -f "$f"; done
+		for f in "$NP_TMP/pd"/*; do [ -e "$1/${f##*/}" ] || rm -f "$f"; done
 		ctl '{"cmd":"sync","wait":true}' >"$NP_TMP/sync.out" 2>&1
 		grep -q '"ok":true' "$NP_TMP/sync.out" && return 0
 		echo "policyd sync failed: $(cat "$NP_TMP/sync.out")"; tail -5 "$NP_TMP/policyd.log"
@@ -126,61 +128,89 @@ wait_up() { # FILE
 	return 1
 }
 
+# Each trial runs the four connections x/b -> x/a (TCP and UDP, IPv4 and IPv6) at once: one
+# deny cuts all four, each judged on its own echoes, so a trial costs one apply, not four.
+FLOWS="tcp:4 udp:4 tcp:6 udp:6"
 cut=0 survived=0 rev_ok=0 rev_bad=0
-for fam in 4 6; do
-	for proto in tcp udp; do
-		for t in $(seq "$TRIALS"); do
-			cut_apply "$NP_TMP/allow" || { fail=1; break 3; }
-			rm -f "$NP_TMP/cut"
-			out="$NP_TMP/trial-$proto$fam-$t"
-			ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto \
-				--to "$(np_pod_addr x/a $fam)" --port 90 --cut-file "$NP_TMP/cut" \
-				--seconds 1 >"$out" 2>&1 &
-			cpid=$!
-			if ! wait_up "$out"; then
-				echo "$proto IPv$fam trial $t: the connection x/b -> x/a never came up"; cat "$out"
-				kill $cpid 2>/dev/null; fail=1; continue
-			fi
-			cut_apply "$NP_TMP/deny" || { fail=1; kill $cpid; break 3; }
-			touch "$NP_TMP/cut"
-			wait $cpid
-			if grep -q '^after-cut echoes 0$' "$out"; then
-				cut=$((cut + 1))
-			else
-				survived=$((survived + 1)); fail=1
-				echo "$proto IPv$fam trial $t: the connection survived the deny: $(tail -n1 "$out")"
-				np_node conntrack -L 2>/dev/null | grep -i "port=90" | head -3
-			fi
-			# x/a -> x/b is allowed (x/a's egress and x/b's ingress are not isolated)
-			if ip netns exec "$(np_pod_ns x/a)" $ECHO client --proto $proto \
-				--to "$(np_pod_addr x/b $fam)" --port 90 --seconds 0 >"$out.rev" 2>&1; then
-				rev_ok=$((rev_ok + 1))
-			else
-				rev_bad=$((rev_bad + 1)); fail=1
-				echo "$proto IPv$fam trial $t: new connection x/a -> x/b failed: $(cat "$out.rev")"
-			fi
-		done
-		echo "$proto IPv$fam: $TRIALS trials done"
+for t in $(seq "$TRIALS"); do
+	cut_apply "$NP_TMP/allow" || { fail=1; break; }
+	rm -f "$NP_TMP/cut"
+	declare -A CPID=()
+	for pf in $FLOWS; do
+		proto=${pf%:*} fam=${pf#*:}
+		ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto \
+			--to "$(np_pod_addr x/a $fam)" --port 90 --cut-file "$NP_TMP/cut" \
+			--seconds 1 >"$NP_TMP/trial-$proto$fam-$t" 2>&1 &
+		CPID[$pf]=$!
 	done
+	for pf in $FLOWS; do
+		proto=${pf%:*} fam=${pf#*:}
+		out="$NP_TMP/trial-$proto$fam-$t"
+		wait_up "$out" && continue
+		echo "$proto IPv$fam trial $t: the connection x/b -> x/a never came up"; cat "$out"
+		kill "${CPID[$pf]}" 2>/dev/null; fail=1
+	done
+	cut_apply "$NP_TMP/deny" || { fail=1; kill "${CPID[@]}" 2>/dev/null; break; }
+	touch "$NP_TMP/cut"
+	for pf in $FLOWS; do
+		proto=${pf%:*} fam=${pf#*:}
+		out="$NP_TMP/trial-$proto$fam-$t"
+		wait "${CPID[$pf]}"
+		if grep -q '^after-cut echoes 0$' "$out"; then
+			cut=$((cut + 1))
+		elif grep -q '^after-cut' "$out"; then
+			survived=$((survived + 1)); fail=1
+			echo "$proto IPv$fam trial $t: the connection survived the deny: $(tail -n1 "$out")"
+			np_node conntrack -L 2>/dev/null | grep -i "port=90" | head -3
+		fi
+	done
+	# x/a -> x/b is allowed (x/a's egress and x/b's ingress are not isolated): new connections,
+	# all four at once
+	for pf in $FLOWS; do
+		proto=${pf%:*} fam=${pf#*:}
+		ip netns exec "$(np_pod_ns x/a)" $ECHO client --proto $proto \
+			--to "$(np_pod_addr x/b $fam)" --port 90 --seconds 0 >"$NP_TMP/rev-$proto$fam-$t" 2>&1 &
+		CPID[$pf]=$!
+	done
+	for pf in $FLOWS; do
+		proto=${pf%:*} fam=${pf#*:}
+		if wait "${CPID[$pf]}"; then
+			rev_ok=$((rev_ok + 1))
+		else
+			rev_bad=$((rev_bad + 1)); fail=1
+			echo "$proto IPv$fam trial $t: new connection x/a -> x/b failed: $(cat "$NP_TMP/rev-$proto$fam-$t")"
+		fi
+	done
+	echo "trial $t: TCP and UDP, IPv4 and IPv6: done"
 done
 # a cut connection that policy allows again works again (its mark is cleared), on the same
-# socket: TCP over IPv4, UDP over IPv6
+# socket: TCP over IPv4 and UDP over IPv6, both in one round
+cut_apply "$NP_TMP/allow" || fail=1
+rm -f "$NP_TMP/cut" "$NP_TMP/restore"
+declare -A CPID=()
 for pf in tcp:4 udp:6; do
 	proto=${pf%:*} fam=${pf#*:}
-	cut_apply "$NP_TMP/allow" || fail=1
-	rm -f "$NP_TMP/cut" "$NP_TMP/restore"
-	out="$NP_TMP/restore-$proto$fam"
 	ip netns exec "$(np_pod_ns x/b)" $ECHO client --proto $proto --to "$(np_pod_addr x/a $fam)" \
 		--port 90 --cut-file "$NP_TMP/cut" --seconds 1 --restore-file "$NP_TMP/restore" \
-		--restore-seconds 6 >"$out" 2>&1 &
-	cpid=$!
-	wait_up "$out" || { echo "restore $proto IPv$fam: never up"; fail=1; kill $cpid; continue; }
-	cut_apply "$NP_TMP/deny" || fail=1
-	touch "$NP_TMP/cut"
-	while ! grep -q after-cut "$out"; do sleep 0.05; done
-	cut_apply "$NP_TMP/allow" || fail=1
-	touch "$NP_TMP/restore"
-	wait $cpid
+		--restore-seconds 6 >"$NP_TMP/restore-$proto$fam" 2>&1 &
+	CPID[$pf]=$!
+done
+for pf in tcp:4 udp:6; do
+	wait_up "$NP_TMP/restore-${pf%:*}${pf#*:}" && continue
+	echo "restore $pf: never up"; fail=1; kill "${CPID[$pf]}" 2>/dev/null
+done
+cut_apply "$NP_TMP/deny" || fail=1
+touch "$NP_TMP/cut"
+for pf in tcp:4 udp:6; do
+	out="$NP_TMP/restore-${pf%:*}${pf#*:}"
+	while kill -0 "${CPID[$pf]}" 2>/dev/null && ! grep -q after-cut "$out"; do sleep 0.05; done
+done
+cut_apply "$NP_TMP/allow" || fail=1
+touch "$NP_TMP/restore"
+for pf in tcp:4 udp:6; do
+	proto=${pf%:*} fam=${pf#*:}
+	out="$NP_TMP/restore-$proto$fam"
+	wait "${CPID[$pf]}"
 	if grep -q '^after-cut echoes 0$' "$out" && grep -q '^after-restore echoes [1-9]' "$out"; then
 		echo "restore $proto IPv$fam: cut, then the same connection works again ($(tail -n1 "$out"))"
 	else

@@ -41,9 +41,13 @@ check() { # description, command...
 	if "$@"; then pass "$_d"; else fail "$_d"; fi
 }
 fails() { ! "$@"; }
+# denied FROM_NS TO_NS ADDR PORT: the connection must fail, and is given 1 s instead of 3. Only
+# right after a `tcp` to the same address and family has connected: that shows the path works.
+denied() { ! tcp "$1" "$2" "$3" "$4" 1; }
 finish() { [ "$FAILS" -eq 0 ] && { echo "all passed"; exit 0; }; echo "$FAILS failed"; exit 1; }
 
-# tcp FROM_NS TO_NS ADDR PORT: a server in TO_NS answers a token, FROM_NS must read it.
+# tcp FROM_NS TO_NS ADDR PORT [WAIT]: a server in TO_NS answers a token, FROM_NS must read it
+# (connecting for WAIT seconds at most, 3 unless given).
 tcp() {
 	_tok="pong-$4-$$"
 	case "$3" in *:*) _l=TCP6-LISTEN ;; *) _l=TCP-LISTEN ;; esac
@@ -61,7 +65,7 @@ tcp() {
 		return 2
 	fi
 	case "$3" in *:*) _a="[$3]" ;; *) _a=$3 ;; esac
-	_out=$(ip netns exec "$1" timeout 5 socat -T3 - "TCP:$_a:$4,connect-timeout=3" </dev/null 2>/dev/null)
+	_out=$(ip netns exec "$1" timeout 5 socat -T3 - "TCP:$_a:$4,connect-timeout=${5:-3}" </dev/null 2>/dev/null)
 	kill "$_pid" 2>/dev/null; wait "$_pid" 2>/dev/null
 	[ "$_out" = "$_tok" ]
 }

@@ -58,9 +58,9 @@ check "table inet netpol inside a's netns hooks input and output" \
 	sh -c "echo '$LIST' | grep -q 'hook input' && echo '$LIST' | grep -q 'hook output'"
 check "a's ingress map dispatches a's address" sh -c "echo '$LIST' | grep -q '$A4 : goto'"
 check "b -> a allowed (role=client), IPv4" tcp $B $A "$A4" 8081
-check "c -> a denied, IPv4" fails tcp $C $A "$A4" 8082
+check "c -> a denied, IPv4" denied $C $A "$A4" 8082
 check "b -> a allowed, IPv6" tcp $B $A "$A6" 8083
-check "c -> a denied, IPv6" fails tcp $C $A "$A6" 8084
+check "c -> a denied, IPv6" denied $C $A "$A6" 8084
 check "a -> c still allowed (egress not isolated)" tcp $A $C "$C4" 8085
 check "b -> c not isolated" tcp $B $C "$C4" 8086
 

@@ -75,9 +75,9 @@ check "apply on h2 (--node h2)" apply_h2
 check "br_netfilter on in h2" \
 	[ "$(ip netns exec $H2 cat /proc/sys/net/bridge/bridge-nf-call-iptables)" = 1 ]
 check "c3 (role=api, h3) -> c2 allowed" tcp $C3 $C2 "$C2A" 5434
-check "c1 (role=batch, h1) -> c2 denied" fails tcp $C1 $C2 "$C2A" 5435
+check "c1 (role=batch, h1) -> c2 denied" denied $C1 $C2 "$C2A" 5435
 check "c3 -> c2 allowed over IPv6" tcp $C3 $C2 "$C2A6" 5436
-check "c1 -> c2 denied over IPv6" fails tcp $C1 $C2 "$C2A6" 5437
+check "c1 -> c2 denied over IPv6" denied $C1 $C2 "$C2A6" 5437
 # Without br_netfilter's hand-off, the bridged overlay traffic (vxlan port -> c2's veth) never
 # meets the inet forward hook: the policy is silently bypassed. apply turns it back on.
 ip netns exec $H2 sh -c 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables'
@@ -112,7 +112,7 @@ echo hello-after >&3; sleep 1
 check "c3's established flow is cut by the narrowing" fails grep -q hello-after $STATE/echo.out
 exec 3>&-
 check "after the change: c1 (role=batch) -> c2 allowed" tcp $C1 $C2 "$C2A" 5432
-check "after the change: c3 (role=api) -> c2 denied" fails tcp $C3 $C2 "$C2A" 5433
+check "after the change: c3 (role=api) -> c2 denied" denied $C3 $C2 "$C2A" 5433
 check "after the change: c1 -> c2 allowed over IPv6" tcp $C1 $C2 "$C2A6" 5436
 
 # A policy for a pod on h1 applied on h2 changes nothing for it: enforcement is per host.

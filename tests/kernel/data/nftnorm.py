@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
-"""nftnorm.py FILE — normalizes `nft -j list table ...` output for comparison: drops metainfo,
-handles, table flags (apply adds owner/persist, a text load cannot), counter values; sorts set
-elements (hash sets dump in a random order) and the object list. Prints canonical JSON."""
+"""nftnorm.py IN OUT [IN OUT ...] — normalizes `nft -j list table ...` output for comparison:
+tags every rule with its position in its chain ("pos": the objects are sorted below, so
+without it a table whose rules sit in another order, the final drop first say, would normalize
+identically), drops metainfo, handles, table flags (apply adds owner/persist, a text load
+cannot), counter values; sorts set elements (hash sets dump in a random order) and the object
+list. Writes canonical JSON lines to OUT, for each pair: one start serves every listing of a
+comparison. An IN that is not JSON (a listing that failed) gives an empty OUT and exit 1, and the
+other pairs are still written."""
 import json
 import sys
 
@@ -19,8 +24,14 @@ def scrub(v):
     return v
 
 
-def main():
-    doc = json.load(open(sys.argv[1]))
+def normalize(doc):
+    seen = {}
+    for o in doc.get("nftables", []):
+        r = o.get("rule")
+        if r:
+            k = (r["family"], r["table"], r["chain"])
+            r["pos"] = seen.get(k, 0)
+            seen[k] = r["pos"] + 1
     objs = []
     for o in doc.get("nftables", []):
         if "metainfo" in o:
@@ -33,8 +44,24 @@ def main():
                 o[kind]["elem"] = sorted(o[kind]["elem"], key=lambda e: json.dumps(e, sort_keys=True))
         objs.append(o)
     objs.sort(key=lambda o: json.dumps(o, sort_keys=True))
-    for o in objs:
-        print(json.dumps(o, sort_keys=True))
+    return "".join(json.dumps(o, sort_keys=True) + "\n" for o in objs)
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit("usage: nftnorm.py IN OUT [IN OUT ...]")
+    rc = 0
+    for src, dst in zip(args[0::2], args[1::2]):
+        try:
+            with open(src) as f:
+                text = normalize(json.load(f))
+        except (OSError, ValueError) as e:
+            print("nftnorm.py: %s: %s" % (src, e), file=sys.stderr)
+            text, rc = "", 1
+        with open(dst, "w") as f:
+            f.write(text)
+    sys.exit(rc)
 
 
 main()
