@@ -218,29 +218,6 @@ static struct ap_opts ap_opts_of(const struct pd_opts *o)
 	return ao;
 }
 
-static void on_monitor(void *data, uint32_t events);
-
-/* Watches our tables for other processes' changes, from the first sync on: subscribed during
- * it, the kernel would notify every one of its objects (a 90,000-element first commit took
- * about a second longer in the kernel). A change someone makes while policyd starts is found
- * by the next resync. */
-static void start_monitor(struct pd *d)
-{
-	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
-	if (d->o.no_monitor || d->mon)
-		return;
-	int r = nftmon_new(tables, 2, &d->mon);
-	if (r == 0 && !(d->mon_src = evloop_source_add(d->l, nftmon_fd(d->mon), EPOLLIN,
-						      on_monitor, d)))
-		r = -errno;
-	if (r < 0) {
-		pd_log(d, "nf_tables monitor: %s; other processes' changes are found by the "
-		       "resync only", strerror(-r));
-		nftmon_free(d->mon);
-		d->mon = NULL;
-	}
-}
-
 /* Runs one sync now. Returns 0 (applied, or nothing to apply) or -errno (nothing changed in
  * the kernel). trigger names the cause in the log. */
 static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
@@ -383,7 +360,6 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		d->first_done = true;
 		pd_log(d, "ready: first sync done in %.1f ms since start (tables %s)",
 		       t_end - d->started_ms, pd_table_mode(d));
-		start_monitor(d);
 		sdnotify_send("READY=1");
 	}
 	notify_status(d);
@@ -620,6 +596,11 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 	}
 	d->rescan_pending = true;
 	d->endpoints_dirty = true;
+	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
+	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0) {
+		r = fail(err, errlen, r, "nf_tables monitor");
+		goto fail;
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -636,12 +617,14 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 		goto fail;
 	}
 	d->watch_src = evloop_source_add(l, watch_fd(d->watch), EPOLLIN, on_watch, d);
+	if (d->mon)
+		d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
 	d->sig_src = evloop_source_add(l, d->sigfd, EPOLLIN, on_signal, d);
 	d->t_sync = evloop_timer_add(l, on_sync_timer, d);
 	d->t_resync = evloop_timer_add(l, on_resync, d);
 	d->t_tick = evloop_timer_add(l, on_tick, d);
 	d->t_trim = evloop_timer_add(l, on_trim, d);
-	if (!d->watch_src || !d->sig_src || !d->t_sync || !d->t_resync ||
+	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
 	    !d->t_tick || !d->t_trim) {
 		r = fail(err, errlen, -errno, "event loop");
 		goto fail;
