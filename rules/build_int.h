@@ -107,6 +107,26 @@ struct btable {
 struct frag_map;
 struct addr_count;
 
+struct frag_disp {
+	uint8_t map; /* index into the dispatch maps */
+	struct rs_elem e;
+};
+
+/* What one policy, one local pod, or everything else (maps, base chains, admin tiers)
+ * contributes to the inet table: finished (elements sorted, unused sets dropped, rules hashed)
+ * in an arena of its own, so later builds take it as it is while its inputs stay the same. */
+struct rs_frag {
+	size_t refs; /* the cache, and every ruleset assembled from it */
+	struct np_arena *arena;
+	struct rs_table t;
+	size_t *set_refs;       /* per set of t: rules of this fragment that use it */
+	struct frag_disp *disp; /* a pod's dispatch elements */
+	size_t n_disp;
+	const char **uses;      /* shared sets (other fragments') its rules use, and how often */
+	size_t *use_refs;
+	size_t n_uses;
+};
+
 struct podlist {
 	size_t *v; /* indexes into inv->pods, ascending, unique */
 	size_t n, cap;
@@ -184,5 +204,61 @@ void build_admin_maps(struct builder *b);
 void build_admin_dispatch(struct builder *b, struct rs_chain *c, bool ingress, bool baseline);
 /* The tier chains and dispatch elements for every local pod an admin policy selects. */
 void build_admin_tiers(struct builder *b);
+
+/* build_frag.c, for build.c: a new fragment (what the builder makes goes into its arena and
+ * table), and the build's shared sets by name (put hands over the caller's reference). */
+struct rs_frag *build_frag_begin(struct builder *b);
+struct rs_frag *build_shared_get(struct builder *b, const char *name);
+void build_shared_put(struct builder *b, const char *name, struct rs_frag *f);
+
+/* build.c's builders that build_frag.c assembles fragments with. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+struct addr_ctx {
+	struct bset *set;
+	uint8_t family;
+};
+
+struct named_ctx {
+	struct builder *b;
+	struct bset *set;
+	const struct np_rule *rule;
+	uint8_t family;
+};
+
+struct bset *build_table_set(struct builder *b, struct btable *t, const char *name,
+			      enum rs_key key, bool interval, bool *created);
+void build_sb_puts(struct sbuf *s, const char *str);
+void build_add_pod_addrs(void *ctx, const struct np_pod *pod);
+bool build_rule_has_selector_peer(const struct np_rule *r);
+const char *build_peer_set(struct builder *b, const struct np_policy *pol,
+			   const struct np_rule *r, uint8_t family);
+bool build_rule_has_ipblock(const struct np_rule *r, uint8_t family);
+bool build_rule_has_numeric_port(const struct np_rule *r);
+bool build_rule_has_named_port(const struct np_rule *r);
+void build_add_named_pod(void *ctx, const struct np_pod *pod);
+const char *build_named_set(struct builder *b, const struct np_policy *pol,
+			     const struct build_targets *tg, const struct np_rule *r,
+			     size_t rule_idx, bool ingress, uint8_t family);
+const char *build_policy_text(struct builder *b, const struct np_policy *pol);
+void build_sel_of(struct builder *b, size_t i);
+void build_policy_chain(struct builder *b, const struct np_policy *pol, size_t pol_idx,
+			 bool ingress);
+void build_pod_chain(struct builder *b, const struct np_pod *pod, bool ingress,
+		      const char **policy_chains, size_t n_policy_chains, const char *policies);
+void build_base_chain(struct builder *b, const char *name, enum rs_hook hook, int prio,
+		       enum rs_verdict_kind vmap, const char *map4, const char *map6);
+int build_elem_cmp(const void *x, const void *y);
+bool build_elem_eq(const struct rs_elem *a, const struct rs_elem *b);
+int build_set_cmp(const void *x, const void *y);
+int build_chain_cmp(const void *x, const void *y);
+int build_counter_cmp(const void *x, const void *y);
+void build_set_finish(struct builder *b, struct rs_set *s, struct rs_set *out);
+void build_table_finish(struct builder *b, struct btable *bt, struct rs_table *t,
+			 struct rs_frag *f);
+void build_spoof(struct builder *b, struct rs_table *t);
 
 #endif
