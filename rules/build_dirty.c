@@ -135,8 +135,8 @@ static void pod_changed(struct build_dirty *d, const struct np_policy *pol,
 		return;
 	}
 	for (int dir = 0; dir < 2; dir++) {
-		const struct np_rule *rules = dir ? pol->out : pol->in;
-		size_t n_rules = dir ? pol->n_out : pol->n_in;
+		size_t n_rules;
+		const struct np_rule *rules = build_rules(pol, dir, &n_rules);
 		for (size_t ri = 0; ri < n_rules; ri++) {
 			const struct np_rule *r = &rules[ri];
 			if (dir && rule_open_named(r)) {
@@ -163,8 +163,8 @@ static void ns_changed(struct build_dirty *d, const struct np_policy *pol,
 		       const struct np_labels *o, const struct np_labels *n)
 {
 	for (int dir = 0; dir < 2; dir++) {
-		const struct np_rule *rules = dir ? pol->out : pol->in;
-		size_t n_rules = dir ? pol->n_out : pol->n_in;
+		size_t n_rules;
+		const struct np_rule *rules = build_rules(pol, dir, &n_rules);
 		for (size_t ri = 0; ri < n_rules; ri++)
 			for (size_t k = 0; k < rules[ri].n_peers; k++) {
 				const struct np_selector *s = rules[ri].peers[k].ns_sel;
@@ -180,8 +180,8 @@ static void ns_changed(struct build_dirty *d, const struct np_policy *pol,
 static bool has_node_peer(const struct np_policy *pol)
 {
 	for (int dir = 0; dir < 2; dir++) {
-		const struct np_rule *rules = dir ? pol->out : pol->in;
-		size_t n_rules = dir ? pol->n_out : pol->n_in;
+		size_t n_rules;
+		const struct np_rule *rules = build_rules(pol, dir, &n_rules);
 		for (size_t ri = 0; ri < n_rules; ri++)
 			for (size_t k = 0; k < rules[ri].n_peers; k++)
 				if (rules[ri].peers[k].node_sel)

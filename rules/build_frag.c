@@ -461,22 +461,23 @@ static int addr_cmp_v(const void *x, const void *y)
 	return np_addr_cmp(x, y);
 }
 
-/* How many pods other than the changes' new versions have address a (of the changes' old
- * versions, the i-th is the one being taken out). */
-static size_t others_with(const struct builder *b, const struct build_dirty *dirty, size_t i,
+/* 1 when p (a pod's new version, or NULL) is not host-network and has address a. */
+static size_t pod_has_addr(const struct np_pod *p, const struct np_addr *a)
+{
+	for (size_t m = 0; p && !p->host_network && m < p->n_ips; m++)
+		if (!np_addr_cmp(&p->ips[m], a))
+			return 1;
+	return 0;
+}
+
+/* How many pods other than the changes' new versions have address a (one of the changes' old
+ * versions is taking it out of a set). */
+static size_t others_with(const struct builder *b, const struct build_dirty *dirty,
 			  const struct np_addr *a)
 {
 	size_t n = addr_count_get(b->addrs, a);
-	const struct change *ch = dirty->set_changes;
-	/* the common case, a pod that keeps its address: its own new version first */
-	for (size_t pass = 0; pass < 2 && n; pass++)
-		for (size_t j = pass ? 0 : i; j < (pass ? dirty->n_set_changes : i + 1) && n; j++) {
-			const struct np_pod *p = ch[j].n;
-			if ((pass && j == i) || !p || p->host_network)
-				continue;
-			for (size_t m = 0; m < p->n_ips && n; m++)
-				n -= !np_addr_cmp(&p->ips[m], a);
-		}
+	for (size_t j = 0; j < dirty->n_set_changes && n; j++)
+		n -= pod_has_addr(dirty->set_changes[j].n, a);
 	return n;
 }
 
@@ -543,7 +544,7 @@ static bool patch_set(struct builder *b, const struct build_dirty *dirty, const 
 		for (size_t k = 0; k < o->n_ips; k++) {
 			if (o->ips[k].family != family)
 				continue;
-			if (others_with(b, dirty, i, &o->ips[k]))
+			if (others_with(b, dirty, &o->ips[k]))
 				return false;
 			gone[n_gone++] = o->ips[k];
 		}
@@ -614,8 +615,8 @@ static bool refresh_peer_sets(struct builder *b, const struct build_dirty *dirty
 	bool ok = true;
 	b->a = b->tmp;
 	for (int dir = 0; dir < 2; dir++) {
-		const struct np_rule *rules = dir ? pol->out : pol->in;
-		size_t n_rules = dir ? pol->n_out : pol->n_in;
+		size_t n_rules;
+		const struct np_rule *rules = build_rules(pol, dir, &n_rules);
 		for (size_t ri = 0; ri < n_rules; ri++) {
 			const struct np_rule *r = &rules[ri];
 			bool plain = r->n_ports == 0 || build_rule_has_numeric_port(r);

@@ -79,6 +79,13 @@ struct addr_count *addr_count_update(struct addr_count *c, const struct build_di
 size_t addr_count_get(const struct addr_count *c, const struct np_addr *a);
 void addr_count_free(struct addr_count *c);
 
+/* pol's ingress (dir 0) or egress (dir 1) rules. */
+static inline const struct np_rule *build_rules(const struct np_policy *pol, int dir, size_t *n)
+{
+	*n = dir ? pol->n_out : pol->n_in;
+	return dir ? pol->out : pol->in;
+}
+
 /* The names of the named-port sets (IPv4, IPv6) of rule rule_idx of pol. */
 void build_named_names(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
 		       bool ingress, const char *out[2]);

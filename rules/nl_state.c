@@ -247,13 +247,10 @@ static uint32_t hook_num(enum rs_hook h)
 	return 0;
 }
 
-/* prev's set named name, in the table of the same name and family (found on first use). */
-struct prev_ix {
-	const struct nl_table *t;
-};
-
-static const struct nl_set *prev_set(struct prev_ix *p, const struct nl_state *prev,
-				     const char *table, uint32_t family, const char *name);
+static const struct nl_table *state_table(const struct nl_state *st, const char *name,
+					  uint32_t family);
+static const struct ix *table_ix(const struct nl_table *t, int k);
+static const void *ix_find(const struct ix *x, size_t n, const char *name);
 
 int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_state *prev,
 				  struct nl_state **out)
@@ -267,7 +264,8 @@ int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_s
 		t->present = true;
 		t->flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
 		t->comment = rt->comment;
-		struct prev_ix pix = { 0 };
+		/* the previous state's namesake table, whose sets may share their elements */
+		const struct nl_table *pt = prev ? state_table(prev, t->name, t->family) : NULL;
 		for (size_t i = 0; i < rt->n_sets; i++) {
 			const struct rs_set *rset = &rt->sets[i];
 			struct nl_set *s = nl_table_add_set(st, t);
@@ -281,8 +279,8 @@ int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_s
 			s->key_len = ki.len;
 			s->data_type = rset->vmap ? NFT_DATA_VERDICT : 0;
 			s->n_elems = rset->n_elems;
-			const struct nl_set *ps = prev ? prev_set(&pix, prev, t->name, t->family,
-								  rset->name) : NULL;
+			const struct nl_set *ps =
+				pt ? ix_find(table_ix(pt, 0), pt->n_sets, rset->name) : NULL;
 			if (ps && ps->blk && ps->ir && ps->ir->elems == rset->elems &&
 			    ps->ir->n_elems == rset->n_elems && ps->ir->key == rset->key &&
 			    ps->ir->interval == rset->interval) {
@@ -558,13 +556,13 @@ static const struct ix *table_ix(const struct nl_table *t, int k)
 	return m->ix[k];
 }
 
-static const struct nl_set *prev_set(struct prev_ix *p, const struct nl_state *prev,
-				     const char *table, uint32_t family, const char *name)
+static const struct nl_table *state_table(const struct nl_state *st, const char *name,
+					  uint32_t family)
 {
-	for (size_t i = 0; i < prev->n_tables && !p->t; i++)
-		if (prev->tables[i].family == family && !strcmp(prev->tables[i].name, table))
-			p->t = &prev->tables[i];
-	return p->t ? ix_find(table_ix(p->t, 0), p->t->n_sets, name) : NULL;
+	for (size_t i = 0; i < st->n_tables; i++)
+		if (st->tables[i].family == family && !strcmp(st->tables[i].name, name))
+			return &st->tables[i];
+	return NULL;
 }
 
 /* Equal elements: key and key end are adjacent, so one memcmp covers both. Most elements of
@@ -820,10 +818,8 @@ int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool
 	d->arena = np_arena_new();
 	d->tables = np_arena_alloc(d->arena, (cur->n_tables + 1) * sizeof(*d->tables));
 	for (size_t i = 0; i < cur->n_tables; i++) {
-		const struct nl_table *c = &cur->tables[i], *o = NULL;
-		for (size_t j = 0; old && j < old->n_tables; j++)
-			if (old->tables[j].family == c->family && !strcmp(old->tables[j].name, c->name))
-				o = &old->tables[j];
+		const struct nl_table *c = &cur->tables[i];
+		const struct nl_table *o = old ? state_table(old, c->name, c->family) : NULL;
 		diff_table(d, o, c, force_full, &d->tables[d->n_tables++]);
 	}
 	*out = d;

@@ -6,8 +6,10 @@
 # back; a selector's whole population removed and restored; several changes in one sync; a
 # change too big to analyse. After each, build_inc_check rebuilds with the cache (reusing every
 # fragment the change did not touch) and from scratch, and the two must be the same ruleset,
-# byte for byte, and the same kernel state. Also asserts the walk exercised reuse (most syncs
-# rebuilt a small part) and the fallback (some rebuilt everything). No kernel needed.
+# byte for byte, and the same kernel state. Two policies open egress named ports to every pod
+# and to an ipBlock, so every pod change reaches them. Also asserts the walk exercised reuse
+# (most syncs rebuilt a small part) and the fallback (some rebuilt everything). No kernel
+# needed.
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${NETPOL_BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$SRC/$BUILD" ;; esac
@@ -199,6 +201,20 @@ def sync():
     p.stdin.write("sync\n")
     p.stdin.flush()
     return p.stdout.readline().strip()
+
+# egress named ports open to every pod and to an ipBlock: every pod's ports count, not a
+# selector's peers' (the generated policies have none of these)
+ns0 = load(files("pods-")[0])["items"][0]["metadata"]["namespace"]
+save("zz-open-named.json", {"apiVersion": "v1", "kind": "List", "items": [
+    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+     "metadata": {"name": "open-named", "namespace": ns0},
+     "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+              "egress": [{"ports": [{"port": "http"}]}]}},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+     "metadata": {"name": "cidr-named", "namespace": ns0},
+     "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+              "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+                          "ports": [{"port": "metrics"}]}]}}]})
 
 first = sync()
 print("initial:", first)
