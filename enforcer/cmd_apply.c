@@ -232,8 +232,12 @@ static void print_policyd_status(const char *state_dir)
 	       json_string_value(json_object_get(st, "tables")),
 	       json_is_true(json_object_get(st, "ready")) ? "ready" : "not ready");
 	const char *why = json_string_value(json_object_get(st, "not_ready"));
+	const char *pending = json_string_value(json_object_get(st, "pending"));
 	if (why)
 		printf("policyd: %s\n", why);
+	if (pending && !json_is_true(json_object_get(st, "synced")))
+		printf("policyd: not in sync: a written change is pending (%s); the comparison "
+		       "below is with the files as they are now\n", pending);
 	json_decref(st);
 }
 

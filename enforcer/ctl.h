@@ -6,7 +6,11 @@
  *                                 only once the kernel acked the commit that includes them
  *   {"cmd":"reload","wait":true}  re-read every file (as SIGHUP does), then as sync
  *   {"cmd":"resync","wait":true}  read our tables back from the kernel and repair drift
- * Every reply has "ok" (bool) and, when false, "error" (text). */
+ * Every reply has "ok" (bool) and, when false, "error" (text).
+ * Deletions: a policy file deleted moments before a sync, reload or resync request is not left
+ * to its deletion grace (which exists for editors and tar): its directory entry is read again
+ * and a file still absent is removed in the commit the reply waits for. status's "synced" is
+ * true only when no written change is pending ("pending" then says which). */
 #ifndef NETPOL_ENFORCER_CTL_H
 #define NETPOL_ENFORCER_CTL_H
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,9 +48,28 @@ const char *pd_table_mode(const struct pd *d)
 			     : "unowned (the kernel refused the persist flag: before 6.9)";
 }
 
+const char *pd_pending(struct pd *d)
+{
+	int queued = 0;
+	if (ioctl(watch_fd(d->watch), FIONREAD, &queued) < 0)
+		queued = 0;
+	if (queued > 0 || watch_events_any(&d->ev))
+		return "file events not read yet";
+	if (d->endpoints_dirty)
+		return "endpoint records changed";
+	if (!d->dir_missing && store_pending_any(d->store))
+		return d->mass_held ? "removals held back by the mass-delete guard"
+				    : "policy files changed (a deletion waits out its grace, or a "
+				      "burst coalesces)";
+	if (d->full_pending || d->readback_pending)
+		return "a read-back of the kernel is due";
+	return NULL;
+}
+
 const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 {
 	size_t held = store_held_count(d->store);
+	const char *pending = pd_pending(d);
 	if (d->dir_missing)
 		snprintf(buf, size, "policy directory %s is missing; the last good state stays",
 			 d->o.policy_dir);
@@ -74,7 +94,9 @@ const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 			off += (size_t)snprintf(buf + off, size - off, "\n%s (since %s): %s", h.name,
 						since, h.error);
 		}
-	} else
+	} else if (pending)
+		snprintf(buf, size, "changes written are not enforced yet: %s", pending);
+	else
 		return NULL;
 	return buf;
 }
@@ -151,7 +173,9 @@ static void log_held(struct pd *d)
 
 /* ---- the sync ---- */
 
-enum { SYNC_READBACK = 1, SYNC_FULL = 2, SYNC_ALLOW_REMOVALS = 4 };
+/* SYNC_NOW: a request (sync, reload) promises every change written before it: deletions
+ * still in their grace are decided now, by reading their directory entries again. */
+enum { SYNC_READBACK = 1, SYNC_FULL = 2, SYNC_ALLOW_REMOVALS = 4, SYNC_NOW = 8 };
 
 static void arm_sync(struct pd *d, double ms)
 {
@@ -228,6 +252,8 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		d->sync_armed = false;
 	}
 	int files = take_events(d, t0);
+	if ((flags & SYNC_NOW) && !d->dir_missing)
+		files += store_gone_recheck(d->store, t0);
 	if (flags & SYNC_READBACK)
 		d->readback_pending = true;
 	if (flags & SYNC_FULL)
@@ -246,8 +272,9 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 	bool allow = d->o.allow_mass_delete || d->allow_removals_once || removed * 2 <= tot.objects;
 	double wait = 0;
 	/* while the directory is missing nothing it held is taken as deleted */
-	size_t committed = d->dir_missing ? 0 : store_pending_commit(d->store, allow, t0,
-						d->first_done ? d->o.grace_ms : 0, &wait);
+	double grace = d->first_done && !(flags & SYNC_NOW) ? d->o.grace_ms : 0;
+	size_t committed = d->dir_missing ? 0 : store_pending_commit(d->store, allow, t0, grace,
+								    &wait);
 	size_t still = store_pending_removed(d->store);
 	if (!allow && still && still != d->mass_held)
 		pd_log(d, "held back: these changes would remove %zu of %zu objects; SIGHUP or "
@@ -424,7 +451,7 @@ static void reload(struct pd *d, const char *why)
 	watch_read(d->watch, &d->ev);
 	d->rescan_pending = true;
 	d->endpoints_dirty = true;
-	pd_sync(d, why, SYNC_READBACK | SYNC_ALLOW_REMOVALS);
+	pd_sync(d, why, SYNC_READBACK | SYNC_ALLOW_REMOVALS | SYNC_NOW);
 	sdnotify_send("READY=1");
 }
 
@@ -487,7 +514,11 @@ static json_t *status_json(struct pd *d)
 			      (json_int_t)d->st.drift_repairs, "mass_delete_held",
 			      (json_int_t)d->mass_held, "connections_cut",
 			      (json_int_t)d->st.conns_cut);
-	json_object_set_new(j, "synced", json_boolean(d->first_done));
+	/* synced: every change written so far is in the kernel (none pending) */
+	const char *pending = pd_pending(d);
+	json_object_set_new(j, "synced", json_boolean(d->first_done && d->last_ok && !pending));
+	if (pending)
+		json_object_set_new(j, "pending", json_string(pending));
 	json_object_set_new(j, "held", held_json(d));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
@@ -513,14 +544,14 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 		/* whatever was written before this request is in the queue now: read it all, so
 		 * the commit includes it */
 		watch_read(d->watch, &d->ev);
-		r = pd_sync(d, "sync request", 0);
+		r = pd_sync(d, "sync request", SYNC_NOW);
 	} else if (!strcmp(cmd, "reload")) {
 		reload(d, "reload request");
 		r = d->last_ok ? 0 : -EIO;
 	} else if (!strcmp(cmd, "resync")) {
 		watch_read(d->watch, &d->ev);
 		uint64_t before = d->st.drift_repairs;
-		r = pd_sync(d, "resync request", SYNC_READBACK);
+		r = pd_sync(d, "resync request", SYNC_READBACK | SYNC_NOW);
 		if (r == 0) {
 			ctlsrv_reply(c, json_pack("{s:b,s:I,s:b}", "ok", 1, "generation",
 						  (json_int_t)d->generation, "repaired",

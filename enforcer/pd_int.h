@@ -65,6 +65,10 @@ struct pd {
 void pd_log(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The /healthz, /readyz, /metrics handler (httpd_fn). */
 int pd_http_serve(void *data, const char *path, char **body, const char **ctype);
+/* What written change is not enforced yet (NULL: none): an unread file event, a changed
+ * endpoint record, a pending file change (a deletion's grace, a coalescing burst, the
+ * mass-delete guard), a due read-back. */
+const char *pd_pending(struct pd *d);
 /* Why the daemon is not ready, or NULL when it is; buf holds the text. */
 const char *pd_unready_why(struct pd *d, char *buf, size_t size);
 /* "owner+persist", or what else the tables carry. */

@@ -376,6 +376,26 @@ int store_rescan(struct store *s, double now)
 	return changed;
 }
 
+int store_gone_recheck(struct store *s, double now)
+{
+	int changed = 0;
+	for (size_t i = 0; i < s->n;) {
+		if (!s->f[i].gone) {
+			i++;
+			continue;
+		}
+		char *name = strdup(s->f[i].name);
+		if (!name)
+			abort();
+		/* still absent: STORE_SAME (the removal stays pending); back: a change */
+		if (store_file_refresh(s, name, now) != STORE_SAME)
+			changed++;
+		free(name);
+		i++;
+	}
+	return changed;
+}
+
 static size_t removed_by(const struct sfile *f)
 {
 	if (f->gone)

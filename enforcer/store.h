@@ -41,6 +41,11 @@ enum store_refresh store_file_refresh(struct store *s, const char *name, double 
  * directory cannot be read (nothing is marked gone then). */
 int store_rescan(struct store *s, double now);
 
+/* Re-reads the directory entry of every file whose removal is pending: one written again
+ * meanwhile (an editor's or tar's replacement) becomes a change, one still absent stays a
+ * pending removal, now known to be one. Returns the number of files that came back. */
+int store_gone_recheck(struct store *s, double now);
+
 /* Objects the pending changes would remove (a deleted file's objects, a file's shrink). */
 size_t store_pending_removed(const struct store *s);
 /* Makes pending changes current. Changes that remove objects are kept pending when

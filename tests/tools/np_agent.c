@@ -10,6 +10,11 @@
  *       netns), then all run at once with one poll loop. TCP = connect succeeds, UDP = echo
  *       comes back, SCTP = our INIT (raw socket, this kernel has no SCTP sockets) is seen by a
  *       raw socket in TO_NETNS. Prints "FROM_NETNS DST_ADDR PROTO PORT 1|0" per line, in order.
+ *       --once: one datagram, never resent (with a timeout under 1 s a TCP SYN is not resent
+ *       either): the very first packet decides. --after-ctl SOCK REQUEST: first sends REQUEST
+ *       (one line) to policyd's control socket SOCK and waits for its reply (it must say
+ *       "ok":true, else exit 3), then probes at once: what the reply promised is what the
+ *       first packet after it meets.
  *   np_agent raw-probe [--proto udp|sctp] [--count 3] [--timeout-ms 800]
  *                      FROM_NETNS SRC_ADDR TO_NETNS DST_ADDR PORT
  *       Crafts packets with a chosen source address (raw socket, header included; SCTP gets an
@@ -43,6 +48,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -589,10 +595,41 @@ static int probe_parse(FILE *f, struct probe **out)
 	return n;
 }
 
+/* One request line to a unix stream socket; the reply line goes to stderr. 0 when it says
+ * "ok":true. */
+static int ctl_roundtrip(const char *path, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[65536];
+	size_t len = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		die("control socket");
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die(path);
+	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0)
+		die("control request");
+	while (len < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (buf[len - 1] == '\n')
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	fprintf(stderr, "control reply: %s", buf);
+	return strstr(buf, "\"ok\":true") ? 0 : -1;
+}
+
 static int cmd_probe(int argc, char **argv)
 {
 	int timeout = 1000, n, nrv = 0;
-	const char *file = "-";
+	bool once = false;
+	const char *file = "-", *ctl = NULL, *ctl_req = NULL;
 	struct probe *pr;
 	struct receiver *rv;
 	FILE *f;
@@ -603,10 +640,16 @@ static int cmd_probe(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
 			timeout = atoi(argv[++i]);
-		else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
+		else if (!strcmp(argv[i], "--once"))
+			once = true;
+		else if (!strcmp(argv[i], "--after-ctl") && i + 2 < argc) {
+			ctl = argv[++i];
+			ctl_req = argv[++i];
+		} else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
 			file = argv[i];
 		else {
-			fprintf(stderr, "usage: np_agent probe [--timeout-ms N] FILE\n");
+			fprintf(stderr, "usage: np_agent probe [--timeout-ms N] [--once] "
+					"[--after-ctl SOCK REQUEST] FILE\n");
 			return 2;
 		}
 	}
@@ -632,6 +675,8 @@ static int cmd_probe(int argc, char **argv)
 				die("bad address");
 			pr[i].rx = receiver_get(rv, &nrv, pr[i].to_netns, a.family);
 		}
+	if (ctl && ctl_roundtrip(ctl, ctl_req) < 0)
+		return 3;
 	for (int i = 0; i < n; i++)
 		probe_start(&pr[i], i);
 	deadline = now_ms() + timeout;
@@ -643,7 +688,8 @@ static int cmd_probe(int argc, char **argv)
 			if (pr[i].result >= 0)
 				continue;
 			/* a lost first datagram is not a drop: resend until the deadline */
-			if (pr[i].kind != IPPROTO_TCP && now - pr[i].last_send >= UDP_RESEND_MS)
+			if (pr[i].kind != IPPROTO_TCP && !once &&
+			    now - pr[i].last_send >= UDP_RESEND_MS)
 				probe_send(&pr[i], i);
 			if (pr[i].result >= 0)
 				continue;
