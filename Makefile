@@ -12,18 +12,35 @@ ifeq ($(SAN),1)
 CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
-CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -Irules -Inetsetup -Ienforcer -MMD -MP
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -MMD -MP
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd)
-ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN)
+
+# The layers, lowest first: util <- rules, netsetup <- enforcer/lib <- enforcer/cli, policyd,
+# cni. A folder's files are compiled with its layer's include path and no other, so a file can
+# include only what its layer may use (rules and netsetup know nothing of each other; the
+# programs nothing of each other); tests/check/t-layers.sh checks the same on the sources.
+INC_util     := -Iutil
+INC_rules    := -Iutil -Irules
+INC_netsetup := -Iutil -Inetsetup -Irules  # until overlay peers come from the caller
+INC_lib      := -Iutil -Irules -Inetsetup -Ienforcer/lib
+INC_cli      := $(INC_lib) -Ienforcer/cli
+INC_policyd  := $(INC_lib) -Ienforcer/policyd
+INC_cni      := $(INC_lib) -Ienforcer/cni
+INC_tests    := $(INC_lib) -Ienforcer/cli -Ienforcer/policyd -Ienforcer/cni
 
 # Each module's fragment appends to these.
+UTIL_SRCS     :=
 RULES_SRCS    :=
 NETSETUP_SRCS :=
-ENFORCER_SRCS :=   # shared by the programs (apply, conntrack, cli commands)
-PROGRAMS      :=   # name:main-source pairs, e.g. netpol:enforcer/netpol.c
+ENFORCER_SRCS :=   # enforcer/lib: what the three programs share
+CLI_SRCS      :=   # a program's modules (its main file apart)
+POLICYD_SRCS  :=
+CNI_SRCS      :=
+PROGRAMS      :=   # name:main-source:folder triples, e.g. netpol:enforcer/cli/netpol.c:cli
 UNIT_TESTS    :=   # one cmocka program per source file under tests/unit
 TEST_TOOLS    :=   # helper programs the scripted tests run (name:source)
 
+include util/util.mk
 include rules/rules.mk
 include netsetup/netsetup.mk
 include enforcer/enforcer.mk
@@ -31,13 +48,30 @@ include tests/tests.mk
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+$(BUILD)/obj/util/%.o:              LAYER_INC := $(INC_util)
+$(BUILD)/obj/rules/%.o:             LAYER_INC := $(INC_rules)
+$(BUILD)/obj/netsetup/%.o:          LAYER_INC := $(INC_netsetup)
+$(BUILD)/obj/enforcer/lib/%.o:      LAYER_INC := $(INC_lib)
+$(BUILD)/obj/enforcer/cli/%.o:      LAYER_INC := $(INC_cli)
+$(BUILD)/obj/enforcer/policyd/%.o:  LAYER_INC := $(INC_policyd)
+$(BUILD)/obj/enforcer/cni/%.o:      LAYER_INC := $(INC_cni)
+$(BUILD)/obj/tests/%.o:             LAYER_INC := $(INC_tests)
+ALL_CFLAGS = $(CPPFLAGS) $(LAYER_INC) $(CFLAGS) $(WARN)
+
+UTIL_LIB     := $(BUILD)/libutil.a
 RULES_LIB    := $(BUILD)/librules.a
 NETSETUP_LIB := $(BUILD)/libnetsetup.a
 ENFORCER_LIB := $(BUILD)/libenforcer.a
-LIBS         := $(ENFORCER_LIB) $(NETSETUP_LIB) $(RULES_LIB)
+CLI_LIB      := $(BUILD)/libcli.a
+POLICYD_LIB  := $(BUILD)/libpolicyd.a
+CNI_LIB      := $(BUILD)/libcni.a
+LIBS         := $(ENFORCER_LIB) $(NETSETUP_LIB) $(RULES_LIB) $(UTIL_LIB)
+# tests reach every module of every layer
+TEST_LIBS    := $(CLI_LIB) $(POLICYD_LIB) $(CNI_LIB) $(LIBS)
 
-prog_name = $(word 1,$(subst :, ,$(1)))
-prog_src  = $(word 2,$(subst :, ,$(1)))
+prog_name   = $(word 1,$(subst :, ,$(1)))
+prog_src    = $(word 2,$(subst :, ,$(1)))
+prog_folder = $(word 3,$(subst :, ,$(1)))
 PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
 TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
@@ -52,30 +86,34 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(RULES_LIB): $(call obj,$(RULES_SRCS))
-	@mkdir -p $(dir $@)
-	rm -f $@; ar rcs $@ $^
-$(NETSETUP_LIB): $(call obj,$(NETSETUP_SRCS))
-	@mkdir -p $(dir $@)
-	rm -f $@; ar rcs $@ $^
-$(ENFORCER_LIB): $(call obj,$(ENFORCER_SRCS))
-	@mkdir -p $(dir $@)
-	rm -f $@; ar rcs $@ $^
+# archive_rule LIB,SRCS
+define archive_rule
+$(1): $(call obj,$(2))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@; ar rcs $$@ $$^
+endef
+$(eval $(call archive_rule,$(UTIL_LIB),$(UTIL_SRCS)))
+$(eval $(call archive_rule,$(RULES_LIB),$(RULES_SRCS)))
+$(eval $(call archive_rule,$(NETSETUP_LIB),$(NETSETUP_SRCS)))
+$(eval $(call archive_rule,$(ENFORCER_LIB),$(ENFORCER_SRCS)))
+$(eval $(call archive_rule,$(CLI_LIB),$(CLI_SRCS)))
+$(eval $(call archive_rule,$(POLICYD_LIB),$(POLICYD_SRCS)))
+$(eval $(call archive_rule,$(CNI_LIB),$(CNI_SRCS)))
 
 define prog_rule
-$(BUILD)/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(LIBS)
+$(BUILD)/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(BUILD)/lib$(call prog_folder,$(1)).a $(LIBS)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
 
 define tool_rule
-$(BUILD)/tests/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(LIBS)
+$(BUILD)/tests/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(TEST_LIBS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lpthread
 endef
 $(foreach p,$(TEST_TOOLS),$(eval $(call tool_rule,$(p))))
 
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -118,7 +156,7 @@ install: all install-unit
 # the systemd unit alone (tests/policyd/t-notify.sh verifies what this writes)
 install-unit:
 	@mkdir -p $(DESTDIR)$(UNITDIR)
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' enforcer/policyd.service >$(DESTDIR)$(UNITDIR)/netpol-policyd.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' enforcer/policyd/policyd.service >$(DESTDIR)$(UNITDIR)/netpol-policyd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/netpol-policyd.service
 
 clean:

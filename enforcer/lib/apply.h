@@ -81,6 +81,12 @@ uint32_t ap_ctx_table_flags(const struct ap_ctx *c);
  * else change our tables). */
 void ap_ctx_invalidate(struct ap_ctx *c);
 
+/* Removes netpol's tables from this netns: table inet TABLE and table bridge TABLE-spoof in one
+ * transaction (absent ones are no error), and with state_dir, TABLE inside the netns of every
+ * macvlan endpoint recorded there. 0, or -errno with the kernel's errors in errors (-EIO:
+ * some pod netns failed). */
+int ap_flush(const char *table, const char *state_dir, struct np_diags *errors);
+
 /* Takes the state directory's writer lock (STATE/ruleset.lock, flock). Returns the fd, or
  * -errno. */
 int ap_lock(const char *state_dir);

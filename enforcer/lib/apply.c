@@ -1,6 +1,7 @@
 /* apply.c — see apply.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "apply.h"
 #include "ct.h"
 #include "nft.h"
+#include "podnet.h"
 
 struct ap_ctx {
 	struct ap_opts o;
@@ -330,5 +332,28 @@ out:
 	ruleset_free(rs);
 	np_inventory_free(inv);
 	rep->ms_total = now_ms() - t0;
+	return r;
+}
+
+int ap_flush(const char *table, const char *state_dir, struct np_diags *errors)
+{
+	struct nft_sock *s = NULL;
+	int r = nft_sock_open(&s);
+	if (r < 0) {
+		np_diag_add(errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0,
+			    "nf_tables netlink socket: %s", strerror(-r));
+		return r;
+	}
+	char spoof[256];
+	snprintf(spoof, sizeof(spoof), "%s-spoof", table);
+	struct nl_batch *b = nl_batch_new(nft_sock_seq(s, 16));
+	nl_batch_destroy_table(b, table, NFPROTO_INET);
+	nl_batch_destroy_table(b, spoof, NFPROTO_BRIDGE);
+	nl_batch_finish(b, true);
+	r = nft_send_batch(s, b, true, errors);
+	nl_batch_free(b);
+	nft_sock_close(s);
+	if (state_dir && podnet_flush(state_dir, table) && r == 0)
+		r = -EIO;
 	return r;
 }

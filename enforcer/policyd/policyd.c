@@ -1,6 +1,6 @@
 /* policyd — the node daemon: keeps netpol's tables in step with a directory of Kubernetes
  * objects and the state directory's endpoint records. Options and wiring only; the daemon is
- * enforcer/pd.c.
+ * pd.c beside it.
  *
  *   policyd --policy-dir DIR [--state-dir S] [--node NAME] [--metrics ADDR|none] [--reject]
  *           [--no-spoof] [--resync 180s] [--allow-mass-delete]
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "apply.h"
 #include "evloop.h"
 #include "pd.h"
 
@@ -119,8 +119,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cleanup) {
-		char *fargv[] = { "flush", "--state-dir", (char *)o.state_dir, NULL };
-		return cmd_flush(3, fargv);
+		struct np_diags diags;
+		np_diags_init(&diags);
+		int r = ap_flush("netpol", o.state_dir, &diags);
+		for (size_t i = 0; i < diags.n; i++)
+			fprintf(stderr, "policyd: %s\n", diags.v[i].msg);
+		if (r == 0)
+			printf("policyd: removed table inet netpol and table bridge netpol-spoof\n");
+		np_diags_free(&diags);
+		return r < 0 ? 1 : 0;
 	}
 	if (!o.policy_dir) {
 		usage(stderr);

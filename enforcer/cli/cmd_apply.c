@@ -452,26 +452,13 @@ int cmd_flush(int argc, char **argv)
 			return help ? 0 : 2;
 		}
 	}
-	struct nft_sock *s = NULL;
-	if (open_sock(&s) < 0)
-		return 1;
-	char spoof[256];
-	snprintf(spoof, sizeof(spoof), "%s-spoof", table);
-	struct nl_batch *b = nl_batch_new(nft_sock_seq(s, 16));
-	nl_batch_destroy_table(b, table, NFPROTO_INET);
-	nl_batch_destroy_table(b, spoof, NFPROTO_BRIDGE);
-	nl_batch_finish(b, true);
 	struct np_diags diags;
 	np_diags_init(&diags);
-	int r = nft_send_batch(s, b, true, &diags);
-	if (r < 0)
+	int r = ap_flush(table, state_dir, &diags);
+	if (diags.n)
 		print_kernel_errors(&diags);
-	else
-		printf("netpol: removed table inet %s and table bridge %s\n", table, spoof);
+	else if (r == 0)
+		printf("netpol: removed table inet %s and table bridge %s-spoof\n", table, table);
 	np_diags_free(&diags);
-	nl_batch_free(b);
-	nft_sock_close(s);
-	if (state_dir && podnet_flush(state_dir, table))
-		r = -1;
 	return r < 0 ? 1 : 0;
 }
