@@ -129,7 +129,7 @@ check: deps
 
 # The same with the full case sets (NETPOL_FULL=1): every NetworkPolicy and admin-tier
 # conformance case by packets, every admin-tier probe over each family, every case in the
-# render/apply equivalence; see README, Tests.
+# render/apply equivalence; see tests/README.md.
 check-full: export NETPOL_FULL := 1
 check-full: check
 

@@ -54,7 +54,7 @@ void *np_arena_alloc(struct np_arena *a, size_t size)
 			a->next *= 2;
 		b = malloc(sizeof(*b) + cap);
 		if (!b)
-			abort(); /* out of memory: see README, "Memory" */
+			abort(); /* out of memory: see util/xalloc.h */
 		b->size = cap;
 		b->used = 0;
 		/* a large one-off allocation goes behind the current block so the block's free

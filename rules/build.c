@@ -1,4 +1,4 @@
-/* build.c — inventory → ruleset IR (the layout of DESIGN.md / reference/nft-design.md §5).
+/* build.c — inventory → ruleset IR (the layout rules/README.md, "The ruleset", describes).
  *
  * Dispatch maps hold an element only for local pods isolated in that direction, so "default
  * deny for selected pods only" costs nothing for the others. Peer sets are named by a hash of

@@ -2,7 +2,7 @@
  * which IR object (origin) every message came from so kernel errors can be reported against the
  * policy. The expression sequences mirror what nft 1.0.6 emits for the same text (checked with
  * `nft --debug=netlink`), so `nft list` prints a table loaded here exactly like the rendered one.
- * No sockets: enforcer/nft.c sends the buffer. */
+ * No sockets: enforcer/lib/nft.c sends the buffer. */
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>

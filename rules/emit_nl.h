@@ -1,6 +1,6 @@
 /* emit_nl.h — the ruleset IR as nf_tables netlink messages (libnftnl objects in one batch
  * buffer), and the "state" form both the IR and a kernel read-back are reduced to so they can be
- * compared and diffed. No sockets here: enforcer/nft.c sends the buffer and fills states from
+ * compared and diffed. No sockets here: enforcer/lib/nft.c sends the buffer and fills states from
  * the kernel.
  *
  * A state holds, per table, what the kernel would hold: sets with their elements in canonical

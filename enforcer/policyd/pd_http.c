@@ -1,6 +1,6 @@
 /* pd_http.c — policyd's HTTP answers: /healthz (the loop runs), /readyz (first sync done, last
  * sync ok, no file held, nothing held back; else 503 and why), /metrics (Prometheus text;
- * kernel counters are read at scrape time). Metric names: README "Metrics". */
+ * kernel counters are read at scrape time). Metric names: README.md here, "Metrics". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

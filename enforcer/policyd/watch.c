@@ -1,4 +1,4 @@
-/* watch.c — see watch.h. Why each event matters is in the README ("Watching"): editors rename
+/* watch.c — see watch.h. Why each event matters: README.md here, "What it watches": editors rename
  * and recreate, kubectl cp and git write in place, the kubelet swaps a "..data" symlink. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make bench: every benchmark, figures printed against the targets the issues name. Nothing
-# here is asserted; see README "Benchmarks" for what each measures.
+# here is asserted; see RESULTS.md beside it for what each measures.
 cd "$(dirname "$0")/../.." || exit 2
 export NETPOL_BUILD=${NETPOL_BUILD:-build} NETPOL_SRC="$PWD"
 export NETPOL="$PWD/$NETPOL_BUILD/netpol"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A deny cuts ICMP flows too (the README's promise for "other protocols"): on the 9-pod
+# A deny cuts ICMP flows too (enforcer/lib/README.md's promise for "other protocols"): on the 9-pod
 # topology, a continuous ping from x/b to x/a (ICMP echo requests every 10 ms, IPv4 and IPv6
 # at once: tests/tools/echo.py --proto icmp sends what ping sends) is running when a policy
 # isolating x/a for ingress is applied. From the moment `netpol apply` returns, not one more

@@ -1,4 +1,4 @@
-/* test_store — policyd's per-file model (enforcer/store.c) without a kernel: unchanged content
+/* test_store — the per-file model (enforcer/policyd/store.c) without a kernel: unchanged content
  * is not re-parsed, a file with errors keeps its last good objects (and says where the error
  * is), a deleted file goes only after its grace and only when removals are allowed (the
  * mass-delete guard), the merged inventory holds every file's objects, and last good copies
