@@ -15,43 +15,7 @@
 #include "driver.h"
 #include "masq.h"
 #include "network.h"
-
-static const char *const driver_names[] = {
-	[NS_DRIVER_BRIDGE] = "bridge",
-	[NS_DRIVER_MACVLAN] = "macvlan",
-	[NS_DRIVER_OVERLAY] = "overlay",
-	[NS_DRIVER_HOST] = "host",
-};
-static const char *const mode_names[] = {
-	[NS_MACVLAN_BRIDGE] = "bridge",
-	[NS_MACVLAN_PRIVATE] = "private",
-	[NS_MACVLAN_VEPA] = "vepa",
-};
-
-const char *ns_driver_name(enum ns_driver_kind d)
-{
-	return driver_names[d];
-}
-
-int ns_driver_parse(const char *s, enum ns_driver_kind *out)
-{
-	for (size_t i = 0; i < sizeof(driver_names) / sizeof(driver_names[0]); i++)
-		if (s && !strcmp(s, driver_names[i])) {
-			*out = (enum ns_driver_kind)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-static int mode_parse(const char *s, enum ns_macvlan_mode *out)
-{
-	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-		if (s && !strcmp(s, mode_names[i])) {
-			*out = (enum ns_macvlan_mode)i;
-			return 0;
-		}
-	return -EINVAL;
-}
+#include "xalloc.h"
 
 /* ---- context and paths ------------------------------------------------------------------- */
 
@@ -224,7 +188,7 @@ json_t *ns_network_to_json(const struct ns_network *net)
 	json_object_set_new(j, "subnets", subnets);
 	json_object_set_new(j, "bridge", json_string(net->bridge));
 	json_object_set_new(j, "parent", json_string(net->parent));
-	json_object_set_new(j, "mode", json_string(mode_names[net->mode]));
+	json_object_set_new(j, "mode", json_string(ns_macvlan_mode_name(net->mode)));
 	json_object_set_new(j, "vni", json_integer(net->vni));
 	json_object_set_new(j, "mtu", json_integer(net->mtu));
 	json_object_set_new(j, "masquerade", json_boolean(net->masquerade));
@@ -254,7 +218,7 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 	copy_str(net->parent, sizeof(net->parent), j, "parent");
 	copy_str(net->nodes_dir, sizeof(net->nodes_dir), j, "nodes_dir");
 	if (ns_driver_parse(json_string_value(json_object_get(j, "driver")), &net->driver) < 0 ||
-	    mode_parse(json_string_value(json_object_get(j, "mode")), &net->mode) < 0)
+	    ns_macvlan_mode_parse(json_string_value(json_object_get(j, "mode")), &net->mode) < 0)
 		return ns_error_set(err, -EBADMSG, "network %s: bad driver or mode", net->name);
 	net->vni = (uint32_t)json_integer_value(json_object_get(j, "vni"));
 	net->mtu = (unsigned int)json_integer_value(json_object_get(j, "mtu"));
@@ -689,10 +653,10 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 		return ns_error_set(err, -EINVAL,
 				    "bad network name '%s' (letters, digits, '_', '.', '-'; at most 63)",
 				    net->name);
-	if (net->driver == NS_DRIVER_HOST && net->n_pools)
-		return ns_error_set(err, -EINVAL, "a host network has no subnets");
-	if (net->driver != NS_DRIVER_HOST && !net->n_pools)
-		return ns_error_set(err, -EINVAL, "driver %s needs --subnet", ns_driver_name(net->driver));
+	if (ops->in_node_netns && net->n_pools)
+		return ns_error_set(err, -EINVAL, "a %s network has no subnets", ops->name);
+	if (!ops->in_node_netns && !net->n_pools)
+		return ns_error_set(err, -EINVAL, "driver %s needs --subnet", ops->name);
 	if ((rc = fill_pools(net, err)) < 0 || (rc = ops->check(ctx, net, err)) < 0)
 		return rc;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -731,25 +695,27 @@ undo_setup:
 int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool local_only,
 		      struct ns_error *err)
 {
+	const struct ns_driver_ops *ops;
 	struct ns_network net;
 	struct ns_endpoint *eps;
-	struct ns_ip self = { 0 };
 	char path[4096];
 	size_t n, mine = 0;
-	unsigned int mtu;
-	int rc, ul;
+	bool *local;
+	int rc;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
 		return rc;
+	ops = ns_driver_ops_get(net.driver);
 	if ((rc = ns_endpoints_load(ctx, name, &eps, &n, err)) < 0)
 		return rc;
-	if (local_only && net.driver == NS_DRIVER_OVERLAY &&
-	    (rc = ns_overlay_self(ctx, &net, &self, &ul, &mtu, err)) < 0)
-		goto free_eps;
-	/* Locally, only this host's endpoints count (for non-overlay networks, all of them). */
-#define COUNTS(ep) (!local_only || !self.family || ns_ip_equal(&(ep)->host, &self))
+	/* Locally, only this host's endpoints count (on a network within one host, all of them). */
+	local = xcalloc(n, sizeof(*local));
 	for (size_t i = 0; i < n; i++)
-		mine += COUNTS(&eps[i]);
+		local[i] = true;
+	if (local_only && ops->is_local && (rc = ops->is_local(ctx, &net, eps, n, local, err)) < 0)
+		goto free_eps;
+	for (size_t i = 0; i < n; i++)
+		mine += local[i];
 	if (mine && !force) {
 		rc = ns_error_set(err, -EBUSY,
 				  "network %s has %zu endpoint(s) attached; detach them or use --force",
@@ -757,17 +723,17 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 		goto free_eps;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!COUNTS(&eps[i]))
+		if (!local[i])
 			continue;
 		if ((rc = ns_network_detach(ctx, name, eps[i].id, err)) < 0 && rc != -ENOENT) {
 			ns_error_wrap(err, rc, "detach %s", eps[i].id);
 			goto free_eps;
 		}
 	}
-#undef COUNTS
-	rc = ns_driver_ops_get(net.driver)->teardown(ctx, &net, err);
+	rc = ops->teardown(ctx, &net, err);
 	if (rc < 0 || local_only)
 		goto free_eps;
+	free(local);
 	ns_endpoints_free(eps, n);
 	path_ipam(ctx, name, path, sizeof(path));
 	unlink(path);
@@ -782,6 +748,7 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 		return masq_resync(ctx, NULL, name, err);
 	return 0;
 free_eps:
+	free(local);
 	ns_endpoints_free(eps, n);
 	return rc;
 }
@@ -800,9 +767,10 @@ int ns_network_sync(struct ns_ctx *ctx, const char *name, struct ns_error *err)
 
 int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struct ns_error *err)
 {
+	const struct ns_driver_ops *ops;
 	struct ns_network net;
 	struct ns_endpoint *eps;
-	json_t *j, *cfg = json_array(), *opts = json_object(), *ctrs = json_object(), *peers;
+	json_t *j, *cfg = json_array(), *opts = json_object(), *ctrs = json_object();
 	char buf[NS_PREFIX_STRLEN];
 	bool v6 = false;
 	size_t n;
@@ -815,6 +783,7 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 		json_decref(ctrs);
 		return rc;
 	}
+	ops = ns_driver_ops_get(net.driver);
 	for (size_t i = 0; i < net.n_pools; i++) {
 		const struct ns_ipam_pool *p = &net.pools[i];
 		json_t *c = json_pack("{s:s,s:o}", "Subnet", ns_prefix_format(&p->subnet, buf),
@@ -826,24 +795,11 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 	}
 	if (net.bridge[0])
 		json_object_set_new(opts, "bridge", json_string(net.bridge));
-	if (net.driver == NS_DRIVER_MACVLAN) {
-		json_object_set_new(opts, "parent", json_string(net.parent));
-		json_object_set_new(opts, "macvlan_mode", json_string(mode_names[net.mode]));
-	}
-	if (net.driver == NS_DRIVER_OVERLAY) {
-		json_object_set_new(opts, "vxlan_id", json_integer(net.vni));
-		peers = json_array();
-		for (size_t i = 0; i < net.n_peers; i++)
-			json_array_append_new(peers, ip_json(&net.peers[i]));
-		json_object_set_new(opts, "peers", peers);
-		if (net.nodes_dir[0])
-			json_object_set_new(opts, "nodes_dir", json_string(net.nodes_dir));
-	}
 	if (net.mtu)
 		json_object_set_new(opts, "mtu", json_integer(net.mtu));
 	json_object_set_new(opts, "masquerade", json_boolean(net.masquerade));
-	if (net.driver == NS_DRIVER_BRIDGE || net.driver == NS_DRIVER_OVERLAY)
-		json_object_set_new(opts, "hairpin", json_boolean(net.hairpin));
+	if (ops->inspect)
+		ops->inspect(&net, opts);
 	for (size_t i = 0; i < n; i++) {
 		const struct ns_endpoint *ep = &eps[i];
 		json_t *c = json_object(), *rec = ns_endpoint_to_json(ep);
@@ -873,8 +829,8 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 	json_object_set_new(j, "Name", json_string(net.name));
 	json_object_set_new(j, "Id", json_string(net.id));
 	json_object_set_new(j, "Created", json_string(net.created));
-	json_object_set_new(j, "Scope", json_string(net.driver == NS_DRIVER_OVERLAY ? "global" : "local"));
-	json_object_set_new(j, "Driver", json_string(ns_driver_name(net.driver)));
+	json_object_set_new(j, "Scope", json_string(ops->is_local ? "global" : "local"));
+	json_object_set_new(j, "Driver", json_string(ops->name));
 	json_object_set_new(j, "EnableIPv6", json_boolean(v6));
 	json_object_set_new(j, "IPAM", json_pack("{s:s,s:o}", "Driver", "netpol", "Config", cfg));
 	json_object_set_new(j, "Options", opts);
@@ -916,16 +872,17 @@ static int parse_labels(const char *s, json_t **out, struct ns_error *err)
 static int endpoint_init(const struct ns_network *net, const struct ns_attach_req *req,
 			 struct ns_endpoint *ep, struct ns_error *err)
 {
+	const struct ns_driver_ops *ops = ns_driver_ops_get(net->driver);
 	const char *ifname = req->ifname ? req->ifname : "eth0";
 	const char *base, *slash;
 	char pidname[32];
 	int rc;
 
 	snprintf(ep->network, sizeof(ep->network), "%s", net->name);
-	snprintf(ep->driver, sizeof(ep->driver), "%s", ns_driver_name(net->driver));
+	snprintf(ep->driver, sizeof(ep->driver), "%s", ops->name);
 	if (req->netns)
 		ns_netns_path(req->netns, ep->netns, sizeof(ep->netns));
-	else if (net->driver != NS_DRIVER_HOST)
+	else if (!ops->in_node_netns)
 		return ns_error_set(err, -EINVAL, "attach needs --netns");
 	base = req->id;
 	if (!base && req->netns) {
@@ -943,13 +900,11 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 		return ns_error_set(err, -EINVAL, "bad or missing endpoint id '%s' (use --id)",
 				    base ? base : "");
 	snprintf(ep->id, sizeof(ep->id), "%.127s", base);
-	if (net->driver != NS_DRIVER_HOST) {
+	if (!ops->in_node_netns) {
 		if (strlen(ifname) >= NS_IFNAMSIZ || !*ifname || strchr(ifname, '/'))
 			return ns_error_set(err, -EINVAL, "bad interface name '%s'", ifname);
 		snprintf(ep->ifname, sizeof(ep->ifname), "%.15s", ifname);
 	}
-	if (net->driver == NS_DRIVER_BRIDGE || net->driver == NS_DRIVER_OVERLAY)
-		snprintf(ep->host_ifname, sizeof(ep->host_ifname), "np%08x", ns_name_hash(net->name, ep->id));
 	if (req->pod) {
 		slash = strchr(req->pod, '/');
 		if (!slash || slash == req->pod || !slash[1] ||

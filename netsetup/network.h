@@ -40,9 +40,9 @@ struct ns_network {
 	unsigned int mtu;          /* 0: derived (overlay: underlay - 50) or kernel default */
 	bool masquerade;
 	bool hairpin;
-	struct ns_ip peers[NS_MAX_PEERS]; /* overlay: every host's underlay address, self included */
+	struct ns_ip peers[NS_MAX_PEERS]; /* overlay: hosts' underlay addresses (--peer) */
 	size_t n_peers;
-	char nodes_dir[512];       /* overlay: also read peers from Node objects here */
+	char nodes_dir[512];       /* overlay: and those of the Node objects here (ns_ctx) */
 };
 
 struct ns_endpoint {
@@ -68,10 +68,20 @@ struct ns_endpoint {
 				     knows it (netpol-cni's "node"); "" otherwise */
 };
 
+/* Reads the underlay addresses (InternalIP) of the Node objects in dir into out[0..*n), at most
+ * max of them. 0, or -errno with err set when dir cannot be read. */
+typedef int ns_node_addrs_fn(const char *dir, struct ns_ip *out, size_t max, size_t *n,
+			     struct ns_error *err);
+
 /* The context every operation runs in. */
 struct ns_ctx {
 	char *state_dir;
 	struct ns_nl *nl;          /* socket in the node netns (the caller's) */
+	/* Where an overlay defined with a nodes directory (--nodes) gets the peers named there,
+	 * each time it needs them: netsetup reads no Kubernetes objects, the program that opens
+	 * the context does and sets this (enforcer/lib/nodes.h). NULL: an operation that needs
+	 * such an overlay's peers fails with -EOPNOTSUPP. */
+	ns_node_addrs_fn *node_addrs;
 };
 
 /* Opens a context on state_dir (NULL: the default), creating its directories. */
