@@ -12,12 +12,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicio.h"
 #include "driver.h"
 #include "masq.h"
 #include "network.h"
+#include "vec.h"
 #include "xalloc.h"
 
 /* ---- context and paths ------------------------------------------------------------------- */
+
+/* Directories netsetup creates are root's alone (0700), as are its files (0600): records name
+ * pods, netns paths and addresses, and every reader (netpol, policyd, netpol-cni) runs as
+ * root. Directories that exist already keep their mode. */
+#define STATE_DIR_MODE 0700
+#define STATE_FILE_MODE 0600
 
 static int mkdir_p(const char *dir)
 {
@@ -28,11 +36,11 @@ static int mkdir_p(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		if (mkdir(buf, STATE_DIR_MODE) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+	if (mkdir(buf, STATE_DIR_MODE) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -40,15 +48,10 @@ static int mkdir_p(const char *dir)
 struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err)
 {
 	static const char *const subdirs[] = { "networks", "ipam", "endpoints" };
-	struct ns_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
 	char buf[4096];
 	int rc;
 
-	if (!ctx)
-		abort();
-	ctx->state_dir = strdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
-	if (!ctx->state_dir)
-		abort();
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(buf, sizeof(buf), "%s/%s", ctx->state_dir, subdirs[i]);
 		if ((rc = mkdir_p(buf)) < 0) {
@@ -67,12 +70,9 @@ fail:
 
 struct ns_ctx *ns_ctx_new_readonly(const char *state_dir)
 {
-	struct ns_ctx *ctx = calloc(1, sizeof(*ctx));
-	if (!ctx)
-		abort();
-	ctx->state_dir = strdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
-	if (!ctx->state_dir)
-		abort();
+	struct ns_ctx *ctx = xcalloc(1, sizeof(*ctx));
+
+	ctx->state_dir = xstrdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
 	return ctx;
 }
 
@@ -130,18 +130,45 @@ static void now_rfc3339(char buf[32])
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Writes j to path atomically (temp file + rename) so readers never see half a record. */
+/* Writes j to path whole and durably (util/atomicio.h): a reader, or the next run after a
+ * crash or power cut, finds the previous content or this one, never a torn file. */
 static int write_json(const char *path, json_t *j, struct ns_error *err)
 {
-	char tmp[4096 + 16];
-	int rc = 0;
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-	if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || rename(tmp, path) < 0) {
-		rc = errno ? -errno : -EIO;
-		unlink(tmp);
+	if (!text)
+		abort(); /* fails only without memory: xalloc.h's policy */
+	rc = atomic_write_file(path, text, strlen(text), STATE_FILE_MODE);
+	free(text);
+	if (rc < 0)
 		return ns_error_set(err, rc, "write %s: %s", path, strerror(-rc));
-	}
+	return 0;
+}
+
+/* Creates path empty, -EEXIST when it exists: the reservation of a network name or endpoint id
+ * while the create or attach that fills it runs, so a second one with the same name fails
+ * before touching anything (its bridge, interface or lease would otherwise be made and then
+ * undone). write_json later renames the complete record over it, so the name never stops
+ * existing; readers take an empty file for a reservation. A crash before that leaves the
+ * empty reservation, which detach (endpoints) and create (networks, after a minute) clear. */
+static int reserve(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STATE_FILE_MODE);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Removes a record durably: once a detach or rm has said so, the record stays gone. */
+static int remove_file(const char *path, struct ns_error *err)
+{
+	int rc = atomic_unlink(path);
+
+	if (rc < 0)
+		return ns_error_set(err, rc, "remove %s: %s", path, strerror(-rc));
 	return 0;
 }
 
@@ -245,11 +272,7 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 
 struct ns_endpoint *ns_endpoint_new(void)
 {
-	struct ns_endpoint *ep = calloc(1, sizeof(*ep));
-
-	if (!ep)
-		abort();
-	return ep;
+	return xcalloc(1, sizeof(struct ns_endpoint));
 }
 
 void ns_endpoint_free(struct ns_endpoint *ep)
@@ -399,13 +422,7 @@ static int list_entries(const char *dir, bool json_stems, json_t **out, struct n
 		} else if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json")) {
 			continue;
 		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
-				abort();
-		}
-		v[n++] = strndup(de->d_name, len - 5);
+		VEC_PUSH(v, n, cap) = xstrndup(de->d_name, len - 5);
 	}
 	closedir(d);
 	if (n)
@@ -435,6 +452,17 @@ int ns_endpoint_networks(struct ns_ctx *ctx, json_t **out, struct ns_error *err)
 	return list_entries(dir, false, out, err);
 }
 
+/* The directory of a network's endpoint records. */
+static int make_epdir(struct ns_ctx *ctx, const char *network, struct ns_error *err)
+{
+	char path[4096];
+
+	path_epdir(ctx, network, path, sizeof(path));
+	if (mkdir(path, STATE_DIR_MODE) < 0 && errno != EEXIST)
+		return ns_error_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
+	return 0;
+}
+
 int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err)
 {
 	char path[4096 + 200];
@@ -444,9 +472,8 @@ int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns
 	if (!valid_name(ep->network, sizeof(ep->network) - 1) || !valid_name(ep->id, sizeof(ep->id) - 1))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id '%s/%s'",
 				    ep->network, ep->id);
-	path_epdir(ctx, ep->network, path, sizeof(path));
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return ns_error_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
+	if ((rc = make_epdir(ctx, ep->network, err)) < 0)
+		return rc;
 	path_endpoint(ctx, ep->network, ep->id, path, sizeof(path));
 	j = ns_endpoint_to_json(ep);
 	rc = write_json(path, j, err);
@@ -491,9 +518,7 @@ int ns_endpoint_forget(struct ns_ctx *ctx, const char *network, const char *id,
 	if (!valid_name(network, 63) || !valid_name(id, 127))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id");
 	path_endpoint(ctx, network, id, path, sizeof(path));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return ns_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
-	return 0;
+	return remove_file(path, err);
 }
 
 bool ns_name_valid(const char *s, size_t max)
@@ -520,9 +545,7 @@ int ns_endpoints_load(struct ns_ctx *ctx, const char *network, struct ns_endpoin
 	path_epdir(ctx, network, dir, sizeof(dir));
 	if ((rc = list_entries(dir, true, &names, err)) < 0)
 		return rc;
-	v = calloc(json_array_size(names) + 1, sizeof(*v));
-	if (!v)
-		abort();
+	v = xcalloc(json_array_size(names) + 1, sizeof(*v));
 	json_array_foreach(names, i, name) {
 		json_t *j;
 		snprintf(path, sizeof(path), "%s/%s.json", dir, json_string_value(name));
@@ -570,9 +593,7 @@ static int masq_resync(struct ns_ctx *ctx, const struct ns_network *extra, const
 
 	if ((rc = ns_network_names(ctx, &names, err)) < 0)
 		return rc;
-	nets = calloc(json_array_size(names) + 1, sizeof(*nets));
-	if (!nets)
-		abort();
+	nets = xcalloc(json_array_size(names) + 1, sizeof(*nets));
 	json_array_foreach(names, i, nm) {
 		const char *s = json_string_value(nm);
 		if ((skip && !strcmp(s, skip)) || (extra && !strcmp(s, extra->name)))
@@ -647,7 +668,7 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 	char path[4096];
 	uint8_t rnd[16];
 	json_t *j;
-	int fd, rc;
+	int rc;
 
 	if (!valid_name(net->name, sizeof(net->name) - 1))
 		return ns_error_set(err, -EINVAL,
@@ -666,16 +687,13 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 	now_rfc3339(net->created);
 
 	path_network(ctx, net->name, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EEXIST && stale_reservation(path))
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		if (rc == -EEXIST)
-			return ns_error_set(err, rc, "network %s already exists", net->name);
+	rc = reserve(path);
+	if (rc == -EEXIST && stale_reservation(path))
+		rc = reserve(path);
+	if (rc == -EEXIST)
+		return ns_error_set(err, rc, "network %s already exists", net->name);
+	if (rc < 0)
 		return ns_error_set(err, rc, "create %s: %s", path, strerror(-rc));
-	}
-	close(fd);
 	if ((rc = ops->setup(ctx, net, true, err)) < 0)
 		goto undo_setup;
 	if (net->masquerade && (rc = masq_resync(ctx, net, NULL, err)) < 0)
@@ -688,7 +706,7 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 	return 0;
 undo_setup:
 	ops->teardown(ctx, net, NULL);
-	unlink(path);
+	unlink(path); /* the reservation: should it survive a crash, it expires */
 	return rc;
 }
 
@@ -736,14 +754,15 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 	free(local);
 	ns_endpoints_free(eps, n);
 	path_ipam(ctx, name, path, sizeof(path));
-	unlink(path);
+	if ((rc = remove_file(path, err)) < 0)
+		return rc;
 	strcat(path, ".lock");
-	unlink(path);
+	unlink(path); /* holds no data */
 	path_epdir(ctx, name, path, sizeof(path));
 	rmdir(path);
 	path_network(ctx, name, path, sizeof(path));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return ns_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
+	if ((rc = remove_file(path, err)) < 0)
+		return rc;
 	if (net.masquerade)
 		return masq_resync(ctx, NULL, name, err);
 	return 0;
@@ -850,9 +869,7 @@ static int parse_labels(const char *s, json_t **out, struct ns_error *err)
 		*out = o;
 		return 0;
 	}
-	copy = strdup(s);
-	if (!copy)
-		abort();
+	copy = xstrdup(s);
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		if (!eq || eq == tok) {
@@ -933,7 +950,7 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	struct ns_endpoint *ep;
 	struct ns_ip got[NS_MAX_SUBNETS];
 	char rec[4096 + 200], ipam[4096];
-	int fd, nsfd = -1, rc;
+	int nsfd = -1, rc;
 	json_t *j;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
@@ -945,24 +962,17 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	if ((rc = endpoint_init(&net, req, ep, err)) < 0)
 		goto free_ep;
 
-	/* The record file, created exclusively, is the reservation of the id: a second attach
-	 * with the same id fails here before touching anything. */
-	path_epdir(ctx, name, rec, sizeof(rec));
-	if (mkdir(rec, 0755) < 0 && errno != EEXIST) {
-		rc = ns_error_set(err, -errno, "mkdir %s: %s", rec, strerror(errno));
+	/* The record file, created exclusively, is the reservation of the id (reserve()). */
+	if ((rc = make_epdir(ctx, name, err)) < 0)
 		goto free_ep;
-	}
 	path_endpoint(ctx, name, ep->id, rec, sizeof(rec));
-	fd = open(rec, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
+	if ((rc = reserve(rec)) < 0) {
 		if (rc == -EEXIST)
 			ns_error_set(err, rc, "endpoint %s is already attached to network %s", ep->id, name);
 		else
 			ns_error_set(err, rc, "create %s: %s", rec, strerror(-rc));
 		goto free_ep;
 	}
-	close(fd);
 	if (ep->netns[0] && (rc = ns_netns_open(ep->netns, &nsfd, err)) < 0)
 		goto unreserve;
 	if ((rc = ops->setup(ctx, &net, false, err)) < 0)
@@ -1003,7 +1013,7 @@ close_ns:
 	if (nsfd >= 0)
 		close(nsfd);
 unreserve:
-	unlink(rec);
+	unlink(rec); /* the reservation: should it survive a crash, detach clears it */
 free_ep:
 	ns_endpoint_free(ep);
 	return rc;
@@ -1035,8 +1045,7 @@ int ns_network_detach(struct ns_ctx *ctx, const char *name, const char *id,
 	path_ipam(ctx, name, ipam, sizeof(ipam));
 	if (net.n_pools && (rc = ns_ipam_release(ipam, id, err)) < 0)
 		goto out;
-	if (unlink(rec) < 0 && errno != ENOENT)
-		rc = ns_error_set(err, -errno, "remove %s: %s", rec, strerror(errno));
+	rc = remove_file(rec, err);
 out:
 	json_decref(j);
 	ns_endpoint_free(ep);
