@@ -21,7 +21,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl 
 # programs nothing of each other); tests/check/t-layers.sh checks the same on the sources.
 INC_util     := -Iutil
 INC_rules    := -Iutil -Irules
-INC_netsetup := -Iutil -Inetsetup -Irules  # until overlay peers come from the caller
+INC_netsetup := -Iutil -Inetsetup
 INC_lib      := -Iutil -Irules -Inetsetup -Ienforcer/lib
 INC_cli      := $(INC_lib) -Ienforcer/cli
 INC_policyd  := $(INC_lib) -Ienforcer/policyd

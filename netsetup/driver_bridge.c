@@ -1,51 +1,15 @@
-/* driver_bridge.c — the bridge driver (a bridge holding the gateway, a veth per container) and
- * the host driver (record only); the container-side configuration shared by every driver. */
+/* driver_bridge.c — the bridge driver: a bridge on the node holding the gateway addresses, a
+ * veth per container enslaved to it. overlay builds on these pieces (driver.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <linux/if.h>
 
 #include "addr.h"
+#include "container.h"
 #include "driver.h"
-
-int ns_container_configure(int netns_fd, struct ns_endpoint *ep, unsigned int mtu,
-			   struct ns_error *err)
-{
-	struct ns_link_change ch = NS_LINK_CHANGE_NONE;
-	struct ns_link_info li, lo;
-	struct ns_nl *nl;
-	int rc;
-
-	nl = ns_nl_new(netns_fd, err);
-	if (!nl)
-		return -EIO;
-	if ((rc = ns_link_get(nl, ep->ifname, &li, err)) < 0)
-		goto out;
-	if (ns_link_get(nl, "lo", &lo, NULL) == 0 && !(lo.flags & IFF_UP)) {
-		ch.up = 1;
-		if ((rc = ns_link_set(nl, lo.ifindex, &ch, err)) < 0)
-			goto out;
-	}
-	ch.up = li.flags & IFF_UP ? -1 : 1;
-	ch.mtu = mtu && mtu != li.mtu ? mtu : 0;
-	if ((ch.up == 1 || ch.mtu) && (rc = ns_link_set(nl, li.ifindex, &ch, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < ep->n_addrs; i++)
-		if ((rc = ns_addr_add(nl, li.ifindex, &ep->addrs[i], true, err)) < 0)
-			goto out;
-	for (size_t i = 0; i < ep->n_addrs; i++)
-		if (ep->gateways[i].family &&
-		    (rc = ns_route_add(nl, ep->gateways[i].family, NULL, &ep->gateways[i], li.ifindex,
-				       err)) < 0)
-			goto out;
-	memcpy(ep->mac, li.mac, 6);
-out:
-	ns_nl_free(nl);
-	if (rc < 0)
-		return ns_error_wrap(err, rc, "in netns %s", ep->netns);
-	return 0;
-}
 
 int ns_bridge_ensure(struct ns_ctx *ctx, const struct ns_network *net, unsigned int mtu,
 		     int *ifindex, struct ns_error *err)
@@ -115,6 +79,10 @@ int ns_bridge_attach_veth(struct ns_ctx *ctx, const struct ns_network *net,
 	struct ns_link_info br, host;
 	int rc;
 
+	/* The node-side end, named after network and endpoint: unique on the node, and the name
+	 * a later detach (from the record) deletes. */
+	snprintf(ep->host_ifname, sizeof(ep->host_ifname), "np%08x",
+		 ns_name_hash(net->name, ep->id));
 	if ((rc = ns_link_get(ctx->nl, net->bridge, &br, err)) < 0)
 		return rc;
 	spec.master = br.ifindex;
@@ -126,7 +94,7 @@ int ns_bridge_attach_veth(struct ns_ctx *ctx, const struct ns_network *net,
 	    ((rc = ns_link_get(ctx->nl, ep->host_ifname, &host, err)) < 0 ||
 	     (rc = ns_link_set_hairpin(ctx->nl, host.ifindex, true, err)) < 0))
 		goto del_veth;
-	if ((rc = ns_container_configure(netns_fd, ep, 0, err)) < 0)
+	if ((rc = ns_container_configure(netns_fd, ep, err)) < 0)
 		goto del_veth;
 	return 0;
 del_veth:
@@ -188,57 +156,18 @@ int ns_bridge_detach(struct ns_ctx *ctx, const struct ns_network *net,
 	return rc == -ENODEV ? 0 : rc;
 }
 
+void ns_bridge_inspect(const struct ns_network *net, json_t *options)
+{
+	json_object_set_new(options, "hairpin", json_boolean(net->hairpin));
+}
+
 const struct ns_driver_ops ns_driver_bridge = {
-	NS_DRIVER_BRIDGE, "bridge", ns_bridge_check, bridge_setup, ns_bridge_teardown, bridge_attach,
-	ns_bridge_detach,
+	.kind = NS_DRIVER_BRIDGE,
+	.name = "bridge",
+	.check = ns_bridge_check,
+	.setup = bridge_setup,
+	.teardown = ns_bridge_teardown,
+	.attach = bridge_attach,
+	.detach = ns_bridge_detach,
+	.inspect = ns_bridge_inspect,
 };
-
-/* host: the endpoint shares the node's netns; nothing to create, only the record. */
-static int host_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err)
-{
-	if (net->masquerade || net->hairpin || net->parent[0] || net->vni || net->n_peers)
-		return ns_error_set(err, -EINVAL, "the host driver takes no options");
-	return 0;
-}
-
-static int host_nothing(struct ns_ctx *ctx, const struct ns_network *net, struct ns_error *err)
-{
-	return 0;
-}
-
-static int host_setup(struct ns_ctx *ctx, const struct ns_network *net, bool full,
-		      struct ns_error *err)
-{
-	return 0;
-}
-
-static int host_attach(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
-		       int netns_fd, struct ns_error *err)
-{
-	return 0;
-}
-
-static int host_detach(struct ns_ctx *ctx, const struct ns_network *net,
-		       const struct ns_endpoint *ep, struct ns_error *err)
-{
-	return 0;
-}
-
-const struct ns_driver_ops ns_driver_host = {
-	NS_DRIVER_HOST, "host", host_check, host_setup, host_nothing, host_attach, host_detach,
-};
-
-const struct ns_driver_ops *ns_driver_ops_get(enum ns_driver_kind kind)
-{
-	switch (kind) {
-	case NS_DRIVER_BRIDGE:
-		return &ns_driver_bridge;
-	case NS_DRIVER_MACVLAN:
-		return &ns_driver_macvlan;
-	case NS_DRIVER_OVERLAY:
-		return &ns_driver_overlay;
-	case NS_DRIVER_HOST:
-		break;
-	}
-	return &ns_driver_host;
-}

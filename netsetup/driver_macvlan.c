@@ -4,7 +4,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "driver.h"
+
+static const char *const mode_names[] = {
+	[NS_MACVLAN_BRIDGE] = "bridge",
+	[NS_MACVLAN_PRIVATE] = "private",
+	[NS_MACVLAN_VEPA] = "vepa",
+};
+
+const char *ns_macvlan_mode_name(enum ns_macvlan_mode mode)
+{
+	return mode_names[mode];
+}
+
+int ns_macvlan_mode_parse(const char *s, enum ns_macvlan_mode *out)
+{
+	for (size_t i = 0; s && i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (!strcmp(s, mode_names[i])) {
+			*out = (enum ns_macvlan_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 static int macvlan_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err)
 {
@@ -64,7 +86,7 @@ static int macvlan_attach(struct ns_ctx *ctx, const struct ns_network *net,
 	spec.macvlan.mode = net->mode;
 	if ((rc = ns_link_add(ctx->nl, &spec, err)) < 0)
 		return rc;
-	if ((rc = ns_container_configure(netns_fd, ep, 0, err)) < 0)
+	if ((rc = ns_container_configure(netns_fd, ep, err)) < 0)
 		delete_in_netns(ep, NULL);
 	return rc;
 }
@@ -75,7 +97,19 @@ static int macvlan_detach(struct ns_ctx *ctx, const struct ns_network *net,
 	return delete_in_netns(ep, err);
 }
 
+static void macvlan_inspect(const struct ns_network *net, json_t *options)
+{
+	json_object_set_new(options, "parent", json_string(net->parent));
+	json_object_set_new(options, "macvlan_mode", json_string(mode_names[net->mode]));
+}
+
 const struct ns_driver_ops ns_driver_macvlan = {
-	NS_DRIVER_MACVLAN, "macvlan", macvlan_check, macvlan_setup, macvlan_teardown,
-	macvlan_attach, macvlan_detach,
+	.kind = NS_DRIVER_MACVLAN,
+	.name = "macvlan",
+	.check = macvlan_check,
+	.setup = macvlan_setup,
+	.teardown = macvlan_teardown,
+	.attach = macvlan_attach,
+	.detach = macvlan_detach,
+	.inspect = macvlan_inspect,
 };

@@ -1,22 +1,18 @@
 /* driver_overlay.c — VXLAN overlay spanning hosts, as Docker overlay and flannel's vxlan
  * backend build it: on each host the network's bridge plus one vxlan device (VNI, UDP 4789,
  * local underlay address, learning off) enslaved to it. Peers come from --peer addresses and
- * Node objects; every other peer gets an all-zero flood FDB entry (head-end replication, no
- * multicast), and every remote endpoint a permanent FDB entry (its MAC -> its host) plus a
- * neighbour entry on the vxlan device, which answers ARP/ND itself (proxy) so resolution never
- * crosses the underlay. The state directory is the cluster store the hosts share. */
-#include <dirent.h>
+ * the Node objects the caller reads (struct ns_ctx); every other peer gets an all-zero flood
+ * FDB entry (head-end replication, no multicast), and every remote endpoint a permanent FDB
+ * entry (its MAC -> its host) plus a neighbour entry on the vxlan device, which answers ARP/ND
+ * itself (proxy) so resolution never crosses the underlay. The state directory is the cluster store the hosts share. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <jansson.h>
-
 #include "addr.h"
 #include "driver.h"
-#include "yamldoc.h"
+#include "xalloc.h"
 
 static void vxlan_name(const struct ns_network *net, char buf[NS_IFNAMSIZ])
 {
@@ -32,111 +28,42 @@ static void add_peer(struct ns_ip *out, size_t max, size_t *n, const struct ns_i
 		out[(*n)++] = *ip;
 }
 
-struct node_scan {
-	struct ns_ip *out;
-	size_t max, *n;
-};
-
-/* A Node (or a List of them): status.addresses[] entries of type InternalIP. */
-static void node_obj(struct node_scan *s, json_t *obj)
+/* Every host's underlay address, this one's included: the definition's --peer addresses, then
+ * those of the Node objects in its nodes directory, which the program running us reads
+ * (struct ns_ctx). */
+static int overlay_peers(struct ns_ctx *ctx, const struct ns_network *net, struct ns_ip *out,
+			 size_t *n, struct ns_error *err)
 {
-	json_t *items = json_object_get(obj, "items"), *addrs, *a;
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-	size_t i;
-
-	if (json_is_array(items)) {
-		json_array_foreach(items, i, a)
-			node_obj(s, a);
-		return;
-	}
-	if (!kind || strcmp(kind, "Node"))
-		return;
-	addrs = json_object_get(json_object_get(obj, "status"), "addresses");
-	json_array_foreach(addrs, i, a) {
-		const char *type = json_string_value(json_object_get(a, "type"));
-		struct ns_ip ip;
-		if (type && !strcmp(type, "InternalIP") &&
-		    ns_ip_parse(json_string_value(json_object_get(a, "address")), &ip) == 0)
-			add_peer(s->out, s->max, s->n, &ip);
-	}
-}
-
-static void yaml_doc(void *ctx, int doc, json_t *root)
-{
-	if (root)
-		node_obj(ctx, root);
-}
-
-static void yaml_error(void *ctx, int doc, int line, int col, const char *msg)
-{
-	/* A file we cannot read contributes no peers; `netpol check` reports it properly. */
-}
-
-static int read_nodes_dir(const char *dir, struct node_scan *s, struct ns_error *err)
-{
-	struct np_yaml_sink sink = { s, yaml_doc, yaml_error };
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[4096];
-
-	if (!d)
-		return ns_error_set(err, -errno, "nodes directory %s: %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		const char *dot = strrchr(de->d_name, '.');
-		json_t *j;
-		if (de->d_name[0] == '.' || !dot)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (!strcmp(dot, ".json")) {
-			if ((j = json_load_file(path, 0, NULL))) {
-				node_obj(s, j);
-				json_decref(j);
-			}
-		} else if (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml")) {
-			FILE *f = fopen(path, "re");
-			char *text = NULL;
-			size_t len = 0;
-			if (!f)
-				continue;
-			FILE *m = open_memstream(&text, &len);
-			char buf[8192];
-			size_t got;
-			while (m && (got = fread(buf, 1, sizeof(buf), f)) > 0)
-				fwrite(buf, 1, got, m);
-			fclose(f);
-			if (m) {
-				fclose(m);
-				np_yaml_load(text, len, &sink);
-			}
-			free(text);
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-int ns_overlay_peers(const struct ns_network *net, struct ns_ip *out, size_t max, size_t *n,
-		     struct ns_error *err)
-{
-	struct node_scan s = { out, max, n };
+	struct ns_ip nodes[NS_MAX_PEERS];
+	size_t n_nodes = 0;
+	int rc;
 
 	*n = 0;
 	for (size_t i = 0; i < net->n_peers; i++)
-		add_peer(out, max, n, &net->peers[i]);
-	if (net->nodes_dir[0])
-		return read_nodes_dir(net->nodes_dir, &s, err);
+		add_peer(out, NS_MAX_PEERS, n, &net->peers[i]);
+	if (!net->nodes_dir[0])
+		return 0;
+	if (!ctx->node_addrs)
+		return ns_error_set(err, -EOPNOTSUPP,
+				    "overlay %s: its peers include the Node objects in %s, which "
+				    "this program does not read", net->name, net->nodes_dir);
+	if ((rc = ctx->node_addrs(net->nodes_dir, nodes, NS_MAX_PEERS, &n_nodes, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n_nodes; i++)
+		add_peer(out, NS_MAX_PEERS, n, &nodes[i]);
 	return 0;
 }
 
-int ns_overlay_self(struct ns_ctx *ctx, const struct ns_network *net, struct ns_ip *self,
-		    int *ifindex, unsigned int *mtu, struct ns_error *err)
+/* This host's underlay address (the first peer address configured here), its link and MTU. */
+static int overlay_self(struct ns_ctx *ctx, const struct ns_network *net, struct ns_ip *self,
+			int *ifindex, unsigned int *mtu, struct ns_error *err)
 {
 	struct ns_ip peers[NS_MAX_PEERS];
 	struct ns_link_info li;
 	size_t n;
 	int rc, idx;
 
-	if ((rc = ns_overlay_peers(net, peers, NS_MAX_PEERS, &n, err)) < 0)
+	if ((rc = overlay_peers(ctx, net, peers, &n, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		rc = ns_addr_find(ctx->nl, &peers[i], &idx, NULL, err);
@@ -164,7 +91,7 @@ static int overlay_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_e
 		return ns_error_set(err, -EINVAL, "the overlay driver needs --vni 1..16777215");
 	if (net->parent[0])
 		return ns_error_set(err, -EINVAL, "the overlay driver takes no --parent");
-	if ((rc = ns_overlay_peers(net, peers, NS_MAX_PEERS, &n, err)) < 0)
+	if ((rc = overlay_peers(ctx, net, peers, &n, err)) < 0)
 		return rc;
 	if (!n)
 		return ns_error_set(err, -EINVAL, "the overlay driver needs --peer ADDR or --nodes DIR");
@@ -217,9 +144,7 @@ static int program_remote(struct ns_ctx *ctx, const struct ns_network *net, int 
 				goto out;
 	}
 	if (full) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			abort();
+		s = xcalloc(1, sizeof(*s));
 		s->eps = eps;
 		s->n = n;
 		s->self = self;
@@ -248,7 +173,7 @@ static int overlay_setup(struct ns_ctx *ctx, const struct ns_network *net, bool 
 	int ul, br, rc;
 	size_t n;
 
-	if ((rc = ns_overlay_self(ctx, net, &self, &ul, &ul_mtu, err)) < 0)
+	if ((rc = overlay_self(ctx, net, &self, &ul, &ul_mtu, err)) < 0)
 		return rc;
 	mtu = net->mtu ? net->mtu : ul_mtu - NS_VXLAN_OVERHEAD;
 	if ((rc = ns_bridge_ensure(ctx, net, mtu, &br, err)) < 0)
@@ -270,7 +195,7 @@ static int overlay_setup(struct ns_ctx *ctx, const struct ns_network *net, bool 
 	} else if (rc < 0) {
 		return rc;
 	}
-	if ((rc = ns_overlay_peers(net, peers, NS_MAX_PEERS, &n, err)) < 0)
+	if ((rc = overlay_peers(ctx, net, peers, &n, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if (!ns_ip_equal(&peers[i], &self) &&
@@ -298,29 +223,63 @@ static int overlay_attach(struct ns_ctx *ctx, const struct ns_network *net,
 	unsigned int ul_mtu;
 	int ul, rc;
 
-	if ((rc = ns_overlay_self(ctx, net, &ep->host, &ul, &ul_mtu, err)) < 0)
+	if ((rc = overlay_self(ctx, net, &ep->host, &ul, &ul_mtu, err)) < 0)
 		return rc;
 	return ns_bridge_attach_veth(ctx, net, ep, netns_fd,
 				     net->mtu ? net->mtu : ul_mtu - NS_VXLAN_OVERHEAD, err);
 }
 
-static int overlay_detach(struct ns_ctx *ctx, const struct ns_network *net,
-			  const struct ns_endpoint *ep, struct ns_error *err)
+static int overlay_is_local(struct ns_ctx *ctx, const struct ns_network *net,
+			    const struct ns_endpoint *eps, size_t n, bool *local,
+			    struct ns_error *err)
 {
 	struct ns_ip self;
 	unsigned int mtu;
+	int ul, rc;
+
+	if ((rc = overlay_self(ctx, net, &self, &ul, &mtu, err)) < 0)
+		return rc;
+	/* A record without a host address is an attach still in progress, somewhere. */
+	for (size_t i = 0; i < n; i++)
+		local[i] = ns_ip_equal(&eps[i].host, &self);
+	return 0;
+}
+
+static int overlay_detach(struct ns_ctx *ctx, const struct ns_network *net,
+			  const struct ns_endpoint *ep, struct ns_error *err)
+{
 	char buf[NS_IP_STRLEN];
-	int ul;
+	bool local;
 
 	/* Its veth is on its own host; "detaching" it from here would only orphan it there. */
-	if (ep->host.family &&
-	    (ns_overlay_self(ctx, net, &self, &ul, &mtu, NULL) < 0 || !ns_ip_equal(&self, &ep->host)))
+	if (ep->host.family && (overlay_is_local(ctx, net, ep, 1, &local, NULL) < 0 || !local))
 		return ns_error_set(err, -EREMOTE, "endpoint %s lives on host %s; detach it there",
 				    ep->id, ns_ip_format(&ep->host, buf));
 	return ns_bridge_detach(ctx, net, ep, err);
 }
 
+static void overlay_inspect(const struct ns_network *net, json_t *options)
+{
+	json_t *peers = json_array();
+	char buf[NS_IP_STRLEN];
+
+	json_object_set_new(options, "vxlan_id", json_integer(net->vni));
+	for (size_t i = 0; i < net->n_peers; i++)
+		json_array_append_new(peers, json_string(ns_ip_format(&net->peers[i], buf)));
+	json_object_set_new(options, "peers", peers);
+	if (net->nodes_dir[0])
+		json_object_set_new(options, "nodes_dir", json_string(net->nodes_dir));
+	ns_bridge_inspect(net, options);
+}
+
 const struct ns_driver_ops ns_driver_overlay = {
-	NS_DRIVER_OVERLAY, "overlay", overlay_check, overlay_setup, overlay_teardown,
-	overlay_attach, overlay_detach,
+	.kind = NS_DRIVER_OVERLAY,
+	.name = "overlay",
+	.check = overlay_check,
+	.setup = overlay_setup,
+	.teardown = overlay_teardown,
+	.attach = overlay_attach,
+	.detach = overlay_detach,
+	.inspect = overlay_inspect,
+	.is_local = overlay_is_local,
 };

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "atomicio.h"
 #include "ipam.h"
 
 /* Bounds the search in huge IPv6 ranges: a network never holds more endpoints than this. */
@@ -30,7 +31,7 @@ static int lease_open(struct lease_file *lf, const char *file, struct ns_error *
 
 	snprintf(lf->path, sizeof(lf->path), "%s", file);
 	snprintf(lock, sizeof(lock), "%s.lock", file);
-	lf->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	lf->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lf->lock_fd < 0) {
 		rc = -errno;
 		return ns_error_set(err, rc, "ipam lock %s: %s", lock, strerror(-rc));
@@ -60,21 +61,24 @@ static int lease_open(struct lease_file *lf, const char *file, struct ns_error *
 	return 0;
 }
 
+/* Replaces the file whole and durably (util/atomicio.h): after a crash or power cut the
+ * leases are the ones before this change or after it, and a lease handed out stays handed out
+ * (without the fsyncs, a rename could reach the disk before the data, or not at all, and the
+ * next attach would hand the same address out again). */
 static int lease_commit(struct lease_file *lf, struct ns_error *err)
 {
-	char tmp[4096 + 16];
 	json_t *root = json_pack("{sO}", "leases", lf->leases);
-	int rc = 0;
+	char *text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1));
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", lf->path);
-	if (json_dump_file(root, tmp, JSON_SORT_KEYS | JSON_INDENT(1)) < 0 ||
-	    rename(tmp, lf->path) < 0) {
-		rc = errno ? -errno : -EIO;
-		unlink(tmp);
-		ns_error_set(err, rc, "ipam file %s: %s", lf->path, strerror(-rc));
-	}
 	json_decref(root);
-	return rc;
+	if (!text)
+		abort(); /* fails only without memory: xalloc.h's policy */
+	rc = atomic_write_file(lf->path, text, strlen(text), 0600);
+	free(text);
+	if (rc < 0)
+		return ns_error_set(err, rc, "ipam file %s: %s", lf->path, strerror(-rc));
+	return 0;
 }
 
 static void lease_close(struct lease_file *lf)

@@ -1,8 +1,9 @@
 /* ipam.h — file-backed address management for one network.
  *
- * Leases live in one JSON file ({"leases": {"10.0.0.2": "owner", ...}}); every change holds an
- * exclusive flock on "<file>.lock" and replaces the file atomically (write + rename), so any
- * number of processes may allocate at once and a crash never leaves half a file. */
+ * Leases live in one JSON file ({"leases": {"10.0.0.2": "owner", ...}}, mode 0600); every
+ * change holds an exclusive flock on "<file>.lock" and replaces the file atomically and
+ * durably (util/atomicio.h), so any number of processes may allocate at once, and a crash or
+ * power cut leaves the leases of before or after a change, never half a file. */
 #ifndef NETSETUP_IPAM_H
 #define NETSETUP_IPAM_H
 

@@ -21,6 +21,7 @@
 #include <netinet/ip.h>
 
 #include "masq.h"
+#include "xalloc.h"
 
 #define MASQ_TABLE "netpol-nat"
 #define MASQ_CHAIN "postrouting"
@@ -176,9 +177,7 @@ int ns_masq_sync(const struct ns_masq_rule *rules, size_t n, struct ns_error *er
 	int one = 1, msgs = 0, rc = 0;
 	size_t bufsz = 8192 + n * 512;
 
-	buf = malloc(bufsz);
-	if (!buf)
-		abort();
+	buf = xmalloc(bufsz);
 	b = mnl_nlmsg_batch_start(buf, bufsz);
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
 	mnl_nlmsg_batch_next(b);

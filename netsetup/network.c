@@ -12,48 +12,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicio.h"
 #include "driver.h"
 #include "masq.h"
 #include "network.h"
-
-static const char *const driver_names[] = {
-	[NS_DRIVER_BRIDGE] = "bridge",
-	[NS_DRIVER_MACVLAN] = "macvlan",
-	[NS_DRIVER_OVERLAY] = "overlay",
-	[NS_DRIVER_HOST] = "host",
-};
-static const char *const mode_names[] = {
-	[NS_MACVLAN_BRIDGE] = "bridge",
-	[NS_MACVLAN_PRIVATE] = "private",
-	[NS_MACVLAN_VEPA] = "vepa",
-};
-
-const char *ns_driver_name(enum ns_driver_kind d)
-{
-	return driver_names[d];
-}
-
-int ns_driver_parse(const char *s, enum ns_driver_kind *out)
-{
-	for (size_t i = 0; i < sizeof(driver_names) / sizeof(driver_names[0]); i++)
-		if (s && !strcmp(s, driver_names[i])) {
-			*out = (enum ns_driver_kind)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-static int mode_parse(const char *s, enum ns_macvlan_mode *out)
-{
-	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-		if (s && !strcmp(s, mode_names[i])) {
-			*out = (enum ns_macvlan_mode)i;
-			return 0;
-		}
-	return -EINVAL;
-}
+#include "vec.h"
+#include "xalloc.h"
 
 /* ---- context and paths ------------------------------------------------------------------- */
+
+/* Directories netsetup creates are root's alone (0700), as are its files (0600): records name
+ * pods, netns paths and addresses, and every reader (netpol, policyd, netpol-cni) runs as
+ * root. Directories that exist already keep their mode. */
+#define STATE_DIR_MODE 0700
+#define STATE_FILE_MODE 0600
 
 static int mkdir_p(const char *dir)
 {
@@ -64,11 +36,11 @@ static int mkdir_p(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		if (mkdir(buf, STATE_DIR_MODE) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+	if (mkdir(buf, STATE_DIR_MODE) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -76,15 +48,10 @@ static int mkdir_p(const char *dir)
 struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err)
 {
 	static const char *const subdirs[] = { "networks", "ipam", "endpoints" };
-	struct ns_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
 	char buf[4096];
 	int rc;
 
-	if (!ctx)
-		abort();
-	ctx->state_dir = strdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
-	if (!ctx->state_dir)
-		abort();
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(buf, sizeof(buf), "%s/%s", ctx->state_dir, subdirs[i]);
 		if ((rc = mkdir_p(buf)) < 0) {
@@ -103,12 +70,9 @@ fail:
 
 struct ns_ctx *ns_ctx_new_readonly(const char *state_dir)
 {
-	struct ns_ctx *ctx = calloc(1, sizeof(*ctx));
-	if (!ctx)
-		abort();
-	ctx->state_dir = strdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
-	if (!ctx->state_dir)
-		abort();
+	struct ns_ctx *ctx = xcalloc(1, sizeof(*ctx));
+
+	ctx->state_dir = xstrdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
 	return ctx;
 }
 
@@ -166,18 +130,45 @@ static void now_rfc3339(char buf[32])
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Writes j to path atomically (temp file + rename) so readers never see half a record. */
+/* Writes j to path whole and durably (util/atomicio.h): a reader, or the next run after a
+ * crash or power cut, finds the previous content or this one, never a torn file. */
 static int write_json(const char *path, json_t *j, struct ns_error *err)
 {
-	char tmp[4096 + 16];
-	int rc = 0;
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-	if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || rename(tmp, path) < 0) {
-		rc = errno ? -errno : -EIO;
-		unlink(tmp);
+	if (!text)
+		abort(); /* fails only without memory: xalloc.h's policy */
+	rc = atomic_write_file(path, text, strlen(text), STATE_FILE_MODE);
+	free(text);
+	if (rc < 0)
 		return ns_error_set(err, rc, "write %s: %s", path, strerror(-rc));
-	}
+	return 0;
+}
+
+/* Creates path empty, -EEXIST when it exists: the reservation of a network name or endpoint id
+ * while the create or attach that fills it runs, so a second one with the same name fails
+ * before touching anything (its bridge, interface or lease would otherwise be made and then
+ * undone). write_json later renames the complete record over it, so the name never stops
+ * existing; readers take an empty file for a reservation. A crash before that leaves the
+ * empty reservation, which detach (endpoints) and create (networks, after a minute) clear. */
+static int reserve(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STATE_FILE_MODE);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Removes a record durably: once a detach or rm has said so, the record stays gone. */
+static int remove_file(const char *path, struct ns_error *err)
+{
+	int rc = atomic_unlink(path);
+
+	if (rc < 0)
+		return ns_error_set(err, rc, "remove %s: %s", path, strerror(-rc));
 	return 0;
 }
 
@@ -224,7 +215,7 @@ json_t *ns_network_to_json(const struct ns_network *net)
 	json_object_set_new(j, "subnets", subnets);
 	json_object_set_new(j, "bridge", json_string(net->bridge));
 	json_object_set_new(j, "parent", json_string(net->parent));
-	json_object_set_new(j, "mode", json_string(mode_names[net->mode]));
+	json_object_set_new(j, "mode", json_string(ns_macvlan_mode_name(net->mode)));
 	json_object_set_new(j, "vni", json_integer(net->vni));
 	json_object_set_new(j, "mtu", json_integer(net->mtu));
 	json_object_set_new(j, "masquerade", json_boolean(net->masquerade));
@@ -254,7 +245,7 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 	copy_str(net->parent, sizeof(net->parent), j, "parent");
 	copy_str(net->nodes_dir, sizeof(net->nodes_dir), j, "nodes_dir");
 	if (ns_driver_parse(json_string_value(json_object_get(j, "driver")), &net->driver) < 0 ||
-	    mode_parse(json_string_value(json_object_get(j, "mode")), &net->mode) < 0)
+	    ns_macvlan_mode_parse(json_string_value(json_object_get(j, "mode")), &net->mode) < 0)
 		return ns_error_set(err, -EBADMSG, "network %s: bad driver or mode", net->name);
 	net->vni = (uint32_t)json_integer_value(json_object_get(j, "vni"));
 	net->mtu = (unsigned int)json_integer_value(json_object_get(j, "mtu"));
@@ -281,11 +272,7 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 
 struct ns_endpoint *ns_endpoint_new(void)
 {
-	struct ns_endpoint *ep = calloc(1, sizeof(*ep));
-
-	if (!ep)
-		abort();
-	return ep;
+	return xcalloc(1, sizeof(struct ns_endpoint));
 }
 
 void ns_endpoint_free(struct ns_endpoint *ep)
@@ -435,13 +422,7 @@ static int list_entries(const char *dir, bool json_stems, json_t **out, struct n
 		} else if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json")) {
 			continue;
 		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
-				abort();
-		}
-		v[n++] = strndup(de->d_name, len - 5);
+		VEC_PUSH(v, n, cap) = xstrndup(de->d_name, len - 5);
 	}
 	closedir(d);
 	if (n)
@@ -471,6 +452,17 @@ int ns_endpoint_networks(struct ns_ctx *ctx, json_t **out, struct ns_error *err)
 	return list_entries(dir, false, out, err);
 }
 
+/* The directory of a network's endpoint records. */
+static int make_epdir(struct ns_ctx *ctx, const char *network, struct ns_error *err)
+{
+	char path[4096];
+
+	path_epdir(ctx, network, path, sizeof(path));
+	if (mkdir(path, STATE_DIR_MODE) < 0 && errno != EEXIST)
+		return ns_error_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
+	return 0;
+}
+
 int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err)
 {
 	char path[4096 + 200];
@@ -480,9 +472,8 @@ int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns
 	if (!valid_name(ep->network, sizeof(ep->network) - 1) || !valid_name(ep->id, sizeof(ep->id) - 1))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id '%s/%s'",
 				    ep->network, ep->id);
-	path_epdir(ctx, ep->network, path, sizeof(path));
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return ns_error_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
+	if ((rc = make_epdir(ctx, ep->network, err)) < 0)
+		return rc;
 	path_endpoint(ctx, ep->network, ep->id, path, sizeof(path));
 	j = ns_endpoint_to_json(ep);
 	rc = write_json(path, j, err);
@@ -527,9 +518,7 @@ int ns_endpoint_forget(struct ns_ctx *ctx, const char *network, const char *id,
 	if (!valid_name(network, 63) || !valid_name(id, 127))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id");
 	path_endpoint(ctx, network, id, path, sizeof(path));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return ns_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
-	return 0;
+	return remove_file(path, err);
 }
 
 bool ns_name_valid(const char *s, size_t max)
@@ -556,9 +545,7 @@ int ns_endpoints_load(struct ns_ctx *ctx, const char *network, struct ns_endpoin
 	path_epdir(ctx, network, dir, sizeof(dir));
 	if ((rc = list_entries(dir, true, &names, err)) < 0)
 		return rc;
-	v = calloc(json_array_size(names) + 1, sizeof(*v));
-	if (!v)
-		abort();
+	v = xcalloc(json_array_size(names) + 1, sizeof(*v));
 	json_array_foreach(names, i, name) {
 		json_t *j;
 		snprintf(path, sizeof(path), "%s/%s.json", dir, json_string_value(name));
@@ -606,9 +593,7 @@ static int masq_resync(struct ns_ctx *ctx, const struct ns_network *extra, const
 
 	if ((rc = ns_network_names(ctx, &names, err)) < 0)
 		return rc;
-	nets = calloc(json_array_size(names) + 1, sizeof(*nets));
-	if (!nets)
-		abort();
+	nets = xcalloc(json_array_size(names) + 1, sizeof(*nets));
 	json_array_foreach(names, i, nm) {
 		const char *s = json_string_value(nm);
 		if ((skip && !strcmp(s, skip)) || (extra && !strcmp(s, extra->name)))
@@ -683,16 +668,16 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 	char path[4096];
 	uint8_t rnd[16];
 	json_t *j;
-	int fd, rc;
+	int rc;
 
 	if (!valid_name(net->name, sizeof(net->name) - 1))
 		return ns_error_set(err, -EINVAL,
 				    "bad network name '%s' (letters, digits, '_', '.', '-'; at most 63)",
 				    net->name);
-	if (net->driver == NS_DRIVER_HOST && net->n_pools)
-		return ns_error_set(err, -EINVAL, "a host network has no subnets");
-	if (net->driver != NS_DRIVER_HOST && !net->n_pools)
-		return ns_error_set(err, -EINVAL, "driver %s needs --subnet", ns_driver_name(net->driver));
+	if (ops->in_node_netns && net->n_pools)
+		return ns_error_set(err, -EINVAL, "a %s network has no subnets", ops->name);
+	if (!ops->in_node_netns && !net->n_pools)
+		return ns_error_set(err, -EINVAL, "driver %s needs --subnet", ops->name);
 	if ((rc = fill_pools(net, err)) < 0 || (rc = ops->check(ctx, net, err)) < 0)
 		return rc;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -702,16 +687,13 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 	now_rfc3339(net->created);
 
 	path_network(ctx, net->name, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EEXIST && stale_reservation(path))
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
-		if (rc == -EEXIST)
-			return ns_error_set(err, rc, "network %s already exists", net->name);
+	rc = reserve(path);
+	if (rc == -EEXIST && stale_reservation(path))
+		rc = reserve(path);
+	if (rc == -EEXIST)
+		return ns_error_set(err, rc, "network %s already exists", net->name);
+	if (rc < 0)
 		return ns_error_set(err, rc, "create %s: %s", path, strerror(-rc));
-	}
-	close(fd);
 	if ((rc = ops->setup(ctx, net, true, err)) < 0)
 		goto undo_setup;
 	if (net->masquerade && (rc = masq_resync(ctx, net, NULL, err)) < 0)
@@ -724,32 +706,34 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 	return 0;
 undo_setup:
 	ops->teardown(ctx, net, NULL);
-	unlink(path);
+	unlink(path); /* the reservation: should it survive a crash, it expires */
 	return rc;
 }
 
 int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool local_only,
 		      struct ns_error *err)
 {
+	const struct ns_driver_ops *ops;
 	struct ns_network net;
 	struct ns_endpoint *eps;
-	struct ns_ip self = { 0 };
 	char path[4096];
 	size_t n, mine = 0;
-	unsigned int mtu;
-	int rc, ul;
+	bool *local;
+	int rc;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
 		return rc;
+	ops = ns_driver_ops_get(net.driver);
 	if ((rc = ns_endpoints_load(ctx, name, &eps, &n, err)) < 0)
 		return rc;
-	if (local_only && net.driver == NS_DRIVER_OVERLAY &&
-	    (rc = ns_overlay_self(ctx, &net, &self, &ul, &mtu, err)) < 0)
-		goto free_eps;
-	/* Locally, only this host's endpoints count (for non-overlay networks, all of them). */
-#define COUNTS(ep) (!local_only || !self.family || ns_ip_equal(&(ep)->host, &self))
+	/* Locally, only this host's endpoints count (on a network within one host, all of them). */
+	local = xcalloc(n, sizeof(*local));
 	for (size_t i = 0; i < n; i++)
-		mine += COUNTS(&eps[i]);
+		local[i] = true;
+	if (local_only && ops->is_local && (rc = ops->is_local(ctx, &net, eps, n, local, err)) < 0)
+		goto free_eps;
+	for (size_t i = 0; i < n; i++)
+		mine += local[i];
 	if (mine && !force) {
 		rc = ns_error_set(err, -EBUSY,
 				  "network %s has %zu endpoint(s) attached; detach them or use --force",
@@ -757,31 +741,33 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 		goto free_eps;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!COUNTS(&eps[i]))
+		if (!local[i])
 			continue;
 		if ((rc = ns_network_detach(ctx, name, eps[i].id, err)) < 0 && rc != -ENOENT) {
 			ns_error_wrap(err, rc, "detach %s", eps[i].id);
 			goto free_eps;
 		}
 	}
-#undef COUNTS
-	rc = ns_driver_ops_get(net.driver)->teardown(ctx, &net, err);
+	rc = ops->teardown(ctx, &net, err);
 	if (rc < 0 || local_only)
 		goto free_eps;
+	free(local);
 	ns_endpoints_free(eps, n);
 	path_ipam(ctx, name, path, sizeof(path));
-	unlink(path);
+	if ((rc = remove_file(path, err)) < 0)
+		return rc;
 	strcat(path, ".lock");
-	unlink(path);
+	unlink(path); /* holds no data */
 	path_epdir(ctx, name, path, sizeof(path));
 	rmdir(path);
 	path_network(ctx, name, path, sizeof(path));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return ns_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
+	if ((rc = remove_file(path, err)) < 0)
+		return rc;
 	if (net.masquerade)
 		return masq_resync(ctx, NULL, name, err);
 	return 0;
 free_eps:
+	free(local);
 	ns_endpoints_free(eps, n);
 	return rc;
 }
@@ -800,9 +786,10 @@ int ns_network_sync(struct ns_ctx *ctx, const char *name, struct ns_error *err)
 
 int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struct ns_error *err)
 {
+	const struct ns_driver_ops *ops;
 	struct ns_network net;
 	struct ns_endpoint *eps;
-	json_t *j, *cfg = json_array(), *opts = json_object(), *ctrs = json_object(), *peers;
+	json_t *j, *cfg = json_array(), *opts = json_object(), *ctrs = json_object();
 	char buf[NS_PREFIX_STRLEN];
 	bool v6 = false;
 	size_t n;
@@ -815,6 +802,7 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 		json_decref(ctrs);
 		return rc;
 	}
+	ops = ns_driver_ops_get(net.driver);
 	for (size_t i = 0; i < net.n_pools; i++) {
 		const struct ns_ipam_pool *p = &net.pools[i];
 		json_t *c = json_pack("{s:s,s:o}", "Subnet", ns_prefix_format(&p->subnet, buf),
@@ -826,24 +814,11 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 	}
 	if (net.bridge[0])
 		json_object_set_new(opts, "bridge", json_string(net.bridge));
-	if (net.driver == NS_DRIVER_MACVLAN) {
-		json_object_set_new(opts, "parent", json_string(net.parent));
-		json_object_set_new(opts, "macvlan_mode", json_string(mode_names[net.mode]));
-	}
-	if (net.driver == NS_DRIVER_OVERLAY) {
-		json_object_set_new(opts, "vxlan_id", json_integer(net.vni));
-		peers = json_array();
-		for (size_t i = 0; i < net.n_peers; i++)
-			json_array_append_new(peers, ip_json(&net.peers[i]));
-		json_object_set_new(opts, "peers", peers);
-		if (net.nodes_dir[0])
-			json_object_set_new(opts, "nodes_dir", json_string(net.nodes_dir));
-	}
 	if (net.mtu)
 		json_object_set_new(opts, "mtu", json_integer(net.mtu));
 	json_object_set_new(opts, "masquerade", json_boolean(net.masquerade));
-	if (net.driver == NS_DRIVER_BRIDGE || net.driver == NS_DRIVER_OVERLAY)
-		json_object_set_new(opts, "hairpin", json_boolean(net.hairpin));
+	if (ops->inspect)
+		ops->inspect(&net, opts);
 	for (size_t i = 0; i < n; i++) {
 		const struct ns_endpoint *ep = &eps[i];
 		json_t *c = json_object(), *rec = ns_endpoint_to_json(ep);
@@ -873,8 +848,8 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 	json_object_set_new(j, "Name", json_string(net.name));
 	json_object_set_new(j, "Id", json_string(net.id));
 	json_object_set_new(j, "Created", json_string(net.created));
-	json_object_set_new(j, "Scope", json_string(net.driver == NS_DRIVER_OVERLAY ? "global" : "local"));
-	json_object_set_new(j, "Driver", json_string(ns_driver_name(net.driver)));
+	json_object_set_new(j, "Scope", json_string(ops->is_local ? "global" : "local"));
+	json_object_set_new(j, "Driver", json_string(ops->name));
 	json_object_set_new(j, "EnableIPv6", json_boolean(v6));
 	json_object_set_new(j, "IPAM", json_pack("{s:s,s:o}", "Driver", "netpol", "Config", cfg));
 	json_object_set_new(j, "Options", opts);
@@ -894,9 +869,7 @@ static int parse_labels(const char *s, json_t **out, struct ns_error *err)
 		*out = o;
 		return 0;
 	}
-	copy = strdup(s);
-	if (!copy)
-		abort();
+	copy = xstrdup(s);
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		if (!eq || eq == tok) {
@@ -916,16 +889,17 @@ static int parse_labels(const char *s, json_t **out, struct ns_error *err)
 static int endpoint_init(const struct ns_network *net, const struct ns_attach_req *req,
 			 struct ns_endpoint *ep, struct ns_error *err)
 {
+	const struct ns_driver_ops *ops = ns_driver_ops_get(net->driver);
 	const char *ifname = req->ifname ? req->ifname : "eth0";
 	const char *base, *slash;
 	char pidname[32];
 	int rc;
 
 	snprintf(ep->network, sizeof(ep->network), "%s", net->name);
-	snprintf(ep->driver, sizeof(ep->driver), "%s", ns_driver_name(net->driver));
+	snprintf(ep->driver, sizeof(ep->driver), "%s", ops->name);
 	if (req->netns)
 		ns_netns_path(req->netns, ep->netns, sizeof(ep->netns));
-	else if (net->driver != NS_DRIVER_HOST)
+	else if (!ops->in_node_netns)
 		return ns_error_set(err, -EINVAL, "attach needs --netns");
 	base = req->id;
 	if (!base && req->netns) {
@@ -943,13 +917,11 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 		return ns_error_set(err, -EINVAL, "bad or missing endpoint id '%s' (use --id)",
 				    base ? base : "");
 	snprintf(ep->id, sizeof(ep->id), "%.127s", base);
-	if (net->driver != NS_DRIVER_HOST) {
+	if (!ops->in_node_netns) {
 		if (strlen(ifname) >= NS_IFNAMSIZ || !*ifname || strchr(ifname, '/'))
 			return ns_error_set(err, -EINVAL, "bad interface name '%s'", ifname);
 		snprintf(ep->ifname, sizeof(ep->ifname), "%.15s", ifname);
 	}
-	if (net->driver == NS_DRIVER_BRIDGE || net->driver == NS_DRIVER_OVERLAY)
-		snprintf(ep->host_ifname, sizeof(ep->host_ifname), "np%08x", ns_name_hash(net->name, ep->id));
 	if (req->pod) {
 		slash = strchr(req->pod, '/');
 		if (!slash || slash == req->pod || !slash[1] ||
@@ -978,7 +950,7 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	struct ns_endpoint *ep;
 	struct ns_ip got[NS_MAX_SUBNETS];
 	char rec[4096 + 200], ipam[4096];
-	int fd, nsfd = -1, rc;
+	int nsfd = -1, rc;
 	json_t *j;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
@@ -990,24 +962,17 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	if ((rc = endpoint_init(&net, req, ep, err)) < 0)
 		goto free_ep;
 
-	/* The record file, created exclusively, is the reservation of the id: a second attach
-	 * with the same id fails here before touching anything. */
-	path_epdir(ctx, name, rec, sizeof(rec));
-	if (mkdir(rec, 0755) < 0 && errno != EEXIST) {
-		rc = ns_error_set(err, -errno, "mkdir %s: %s", rec, strerror(errno));
+	/* The record file, created exclusively, is the reservation of the id (reserve()). */
+	if ((rc = make_epdir(ctx, name, err)) < 0)
 		goto free_ep;
-	}
 	path_endpoint(ctx, name, ep->id, rec, sizeof(rec));
-	fd = open(rec, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = -errno;
+	if ((rc = reserve(rec)) < 0) {
 		if (rc == -EEXIST)
 			ns_error_set(err, rc, "endpoint %s is already attached to network %s", ep->id, name);
 		else
 			ns_error_set(err, rc, "create %s: %s", rec, strerror(-rc));
 		goto free_ep;
 	}
-	close(fd);
 	if (ep->netns[0] && (rc = ns_netns_open(ep->netns, &nsfd, err)) < 0)
 		goto unreserve;
 	if ((rc = ops->setup(ctx, &net, false, err)) < 0)
@@ -1048,7 +1013,7 @@ close_ns:
 	if (nsfd >= 0)
 		close(nsfd);
 unreserve:
-	unlink(rec);
+	unlink(rec); /* the reservation: should it survive a crash, detach clears it */
 free_ep:
 	ns_endpoint_free(ep);
 	return rc;
@@ -1080,8 +1045,7 @@ int ns_network_detach(struct ns_ctx *ctx, const char *name, const char *id,
 	path_ipam(ctx, name, ipam, sizeof(ipam));
 	if (net.n_pools && (rc = ns_ipam_release(ipam, id, err)) < 0)
 		goto out;
-	if (unlink(rec) < 0 && errno != ENOENT)
-		rc = ns_error_set(err, -errno, "remove %s: %s", rec, strerror(errno));
+	rc = remove_file(rec, err);
 out:
 	json_decref(j);
 	ns_endpoint_free(ep);

@@ -4,6 +4,11 @@
  *   networks/NAME.json          the definition
  *   ipam/NAME.json (+ .lock)    address leases (ipam.h)
  *   endpoints/NAME/ID.json      one record per attached endpoint
+ * Every file is written whole and durably (util/atomicio.h: a temporary ".NAME.XXXXXX" beside
+ * it, fsync, rename, fsync of the directory), so after a crash or power cut a reader finds the
+ * previous content or the new one; a temporary left by a crash is hidden, and every reader
+ * skips it. Removals are durable too. Files are created 0600, directories 0700. An empty
+ * definition or record is a reservation (a create or attach in progress or interrupted).
  * The node side of a network (bridge, vxlan device, host veth ends, nat table) lives in the
  * netns the caller runs in; containers are reached through their netns path. */
 #ifndef NETSETUP_NETWORK_H
@@ -40,9 +45,9 @@ struct ns_network {
 	unsigned int mtu;          /* 0: derived (overlay: underlay - 50) or kernel default */
 	bool masquerade;
 	bool hairpin;
-	struct ns_ip peers[NS_MAX_PEERS]; /* overlay: every host's underlay address, self included */
+	struct ns_ip peers[NS_MAX_PEERS]; /* overlay: hosts' underlay addresses (--peer) */
 	size_t n_peers;
-	char nodes_dir[512];       /* overlay: also read peers from Node objects here */
+	char nodes_dir[512];       /* overlay: and those of the Node objects here (ns_ctx) */
 };
 
 struct ns_endpoint {
@@ -68,10 +73,20 @@ struct ns_endpoint {
 				     knows it (netpol-cni's "node"); "" otherwise */
 };
 
+/* Reads the underlay addresses (InternalIP) of the Node objects in dir into out[0..*n), at most
+ * max of them. 0, or -errno with err set when dir cannot be read. */
+typedef int ns_node_addrs_fn(const char *dir, struct ns_ip *out, size_t max, size_t *n,
+			     struct ns_error *err);
+
 /* The context every operation runs in. */
 struct ns_ctx {
 	char *state_dir;
 	struct ns_nl *nl;          /* socket in the node netns (the caller's) */
+	/* Where an overlay defined with a nodes directory (--nodes) gets the peers named there,
+	 * each time it needs them: netsetup reads no Kubernetes objects, the program that opens
+	 * the context does and sets this (enforcer/lib/nodes.h). NULL: an operation that needs
+	 * such an overlay's peers fails with -EOPNOTSUPP. */
+	ns_node_addrs_fn *node_addrs;
 };
 
 /* Opens a context on state_dir (NULL: the default), creating its directories. */
@@ -133,8 +148,8 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 /* A stable 32-bit hash (FNV-1a) of "a/b", for interface names derived from long names. */
 uint32_t ns_name_hash(const char *a, const char *b);
 
-/* Writes ep as STATE/endpoints/NETWORK/ID.json atomically (temp file + rename), creating the
- * network's endpoint directory: the record of an attachment made by someone else (a chained
+/* Writes ep as STATE/endpoints/NETWORK/ID.json (whole and durably), creating the network's
+ * endpoint directory: the record of an attachment made by someone else (a chained
  * CNI plugin records the interface the previous plugin created). */
 int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err);
 /* Reads STATE/endpoints/NETWORK/ID.json into a new record (free with ns_endpoint_free);

@@ -13,6 +13,7 @@
 #include <linux/rtnetlink.h>
 
 #include "nl.h"
+#include "xalloc.h"
 
 /* Large enough for a dump batch of links with all their attributes: the kernel sizes dump
  * messages to the reader's buffer, and 32 KiB avoids truncation with many stats attributes. */
@@ -59,9 +60,7 @@ struct ns_nl *ns_nl_new(int netns_fd, struct ns_error *err)
 	struct ns_nl *nl;
 	int saved = -1, one = 1, rc;
 
-	nl = calloc(1, sizeof(*nl));
-	if (!nl)
-		abort();
+	nl = xcalloc(1, sizeof(*nl));
 	if (netns_fd >= 0 && ns_netns_enter(netns_fd, &saved, err) < 0)
 		goto free_nl;
 	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "network.h"
+#include "nodes.h"
 
 static const char usage_text[] =
 	"usage: netpol net COMMAND [--state-dir DIR] ...\n"
@@ -391,6 +392,7 @@ int cmd_net(int argc, char **argv)
 		free(a);
 		return fail(&e);
 	}
+	ctx->node_addrs = nodes_load_addrs;
 	if (!strcmp(sub, "create"))
 		rc = do_create(ctx, a);
 	else if (!strcmp(sub, "ls") || !strcmp(sub, "list"))

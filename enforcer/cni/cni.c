@@ -13,6 +13,7 @@
 #include "cni_enforce.h"
 #include "link.h"
 #include "network.h"
+#include "nodes.h"
 
 /* One invocation. */
 struct cni_op {
@@ -56,6 +57,8 @@ static int op_init(struct cni_op *op, const struct cni_env *env, struct cni_conf
 	op->ns = ns_ctx_new(c->state_dir, &ne);
 	if (!op->ns)
 		return cni_fail(e, CNI_ERR_STATE, "the state directory cannot be used", "%s", ne.msg);
+	/* a network created with `netpol net create --nodes DIR` finds its peers there */
+	op->ns->node_addrs = nodes_load_addrs;
 	return 0;
 }
 

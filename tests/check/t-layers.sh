@@ -11,7 +11,7 @@ allowed() {
 	case "$1" in
 	util) echo "util" ;;
 	rules) echo "rules util" ;;
-	netsetup) echo "netsetup util rules" ;; # rules: until overlay peers come from the caller
+	netsetup) echo "netsetup util" ;;
 	enforcer/lib) echo "enforcer/lib rules netsetup util" ;;
 	enforcer/cli | enforcer/policyd | enforcer/cni) echo "$1 enforcer/lib rules netsetup util" ;;
 	esac
