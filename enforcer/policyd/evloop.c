@@ -23,13 +23,6 @@ struct evloop {
 	struct evsource *sources; /* live and dead ones; the dead are reclaimed between waits */
 };
 
-double evloop_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int evloop_new(struct evloop **out)
 {
 	struct evloop *l = calloc(1, sizeof(*l));

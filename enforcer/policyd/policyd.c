@@ -28,6 +28,29 @@ static void log_stderr(void *arg, const char *line)
 	fprintf(stderr, "policyd %s.%03ld: %s\n", when, ts.tv_nsec / 1000000, line);
 }
 
+/* policyd --cleanup: the pipeline's flush, here and in every recorded macvlan pod's netns
+ * (the daemon itself never removes the tables). Returns the exit status. */
+static int cleanup_tables(const char *state_dir)
+{
+	struct ap_report rep;
+	int r = ap_flush("netpol", state_dir, &rep);
+	for (size_t i = 0; i < rep.errors.n; i++)
+		fprintf(stderr, "policyd: %s\n", rep.errors.v[i].msg);
+	for (size_t i = 0; i < rep.n_targets; i++) {
+		const struct ap_target_report *t = &rep.targets[i];
+		for (size_t j = 0; j < t->errors.n; j++)
+			fprintf(stderr, "policyd: %s%s%s%s\n", t->pod ? "pod " : "",
+				t->pod ? t->pod : "", t->pod ? ": " : "", t->errors.v[j].msg);
+		if (t->pod && t->result == 0 && !t->gone)
+			printf("policyd: removed table inet netpol in netns %s (pod %s)\n", t->netns,
+			       t->pod);
+	}
+	if (r == 0)
+		printf("policyd: removed table inet netpol and table bridge netpol-spoof\n");
+	ap_report_free(&rep);
+	return r < 0 ? 1 : 0;
+}
+
 /* "180s", "3m", "500ms", "1h", or plain seconds; -1 when malformed. */
 static long long parse_duration_ms(const char *s)
 {
@@ -118,17 +141,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cleanup) {
-		struct np_diags diags;
-		np_diags_init(&diags);
-		int r = ap_flush("netpol", o.state_dir, &diags);
-		for (size_t i = 0; i < diags.n; i++)
-			fprintf(stderr, "policyd: %s\n", diags.v[i].msg);
-		if (r == 0)
-			printf("policyd: removed table inet netpol and table bridge netpol-spoof\n");
-		np_diags_free(&diags);
-		return r < 0 ? 1 : 0;
-	}
+	if (cleanup)
+		return cleanup_tables(o.state_dir);
 	if (!o.policy_dir) {
 		usage(stderr);
 		return 2;
