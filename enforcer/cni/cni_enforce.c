@@ -89,6 +89,17 @@ static struct ap_opts apply_opts(const struct cni_conf *c)
 				 .table_flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST };
 }
 
+/* A macvlan pod's own table could not be programmed: the first such pod, and why. */
+static int pod_failed(const struct ap_report *rep, struct cni_err *e)
+{
+	const struct ap_target_report *t = &rep->targets[1];
+	while (t < rep->targets + rep->n_targets - 1 && t->result >= 0)
+		t++;
+	return cni_fail(e, CNI_ERR_ENFORCE, "policy not enforced",
+			"a macvlan pod's own table could not be programmed: pod %s (netns %s): %s",
+			t->pod, t->netns, t->errors.n ? t->errors.v[0].msg : strerror(-t->result));
+}
+
 /* No policyd: the apply pipeline here, under the writer lock. */
 static int apply_self(const struct cni_conf *c, double deadline, struct cni_err *e)
 {
@@ -124,8 +135,7 @@ static int apply_self(const struct cni_conf *c, double deadline, struct cni_err 
 					  : "",
 			      errors->n ? errors->v[0].msg : strerror(-r));
 	else if (rep.failed) /* macvlan pods: their table lives in their own netns */
-		rc = cni_fail(e, CNI_ERR_ENFORCE, "policy not enforced",
-			      "a macvlan pod's own table could not be programmed");
+		rc = pod_failed(&rep, e);
 	ap_report_free(&rep);
 	ap_ctx_free(ctx);
 unlock:
