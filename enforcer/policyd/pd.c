@@ -654,70 +654,69 @@ static int fail(char *err, size_t errlen, int r, const char *what)
 	return r;
 }
 
-int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen)
+/* The state directory, the apply context, the control socket and the last good copies. */
+static int open_state(struct pd *d, char *err, size_t errlen)
 {
-	struct pd *d = xcalloc(1, sizeof(*d));
-	d->o = *o;
-	d->l = l;
-	d->sigfd = -1;
-	d->started_ms = clock_now_ms();
-	int r = 0;
+	const struct pd_opts *o = &d->o;
 	char path[4096];
-	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
-		r = fail(err, errlen, -errno, o->state_dir);
-		goto fail;
-	}
+	int r;
+	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, o->state_dir);
 	struct ap_opts ao = ap_opts_of(o);
-	if ((r = ap_ctx_new(&ao, &d->ap)) < 0) {
-		r = fail(err, errlen, r, "apply context");
-		goto fail;
-	}
+	if ((r = ap_ctx_new(&ao, &d->ap)) < 0)
+		return fail(err, errlen, r, "apply context");
 	if (o->state_dir) {
 		ctl_sock_path(o->state_dir, path, sizeof(path));
-		if ((r = ctlsrv_new(path, l, on_request, d, &d->ctl)) < 0) {
+		if ((r = ctlsrv_new(path, d->l, on_request, d, &d->ctl)) < 0) {
 			if (r == -EADDRINUSE)
 				snprintf(err, errlen, "%s: another policyd answers there", path);
 			else
 				fail(err, errlen, r, path);
-			goto fail;
+			return r;
 		}
 		snprintf(path, sizeof(path), "%s/lkg", o->state_dir);
 	}
-	if ((r = store_new(o->policy_dir, o->state_dir ? path : NULL, &d->store)) < 0) {
-		r = fail(err, errlen, r, "last good copies");
-		goto fail;
-	}
+	if ((r = store_new(o->policy_dir, o->state_dir ? path : NULL, &d->store)) < 0)
+		return fail(err, errlen, r, "last good copies");
 	int lkg = store_lkg_load(d->store);
 	if (lkg > 0)
 		pd_log(d, "last good copies of %d files loaded (what the previous run enforced)",
 		       lkg);
+	return 0;
+}
+
+/* What the daemon listens to: inotify, the nf_tables monitor, signals, HTTP. */
+static int open_sources(struct pd *d, char *err, size_t errlen)
+{
+	const struct pd_opts *o = &d->o;
+	int r;
 	/* the watch exists before the scan, so nothing written meanwhile is missed */
-	if ((r = watch_new(o->policy_dir, o->state_dir, &d->watch)) < 0) {
-		r = fail(err, errlen, r, "inotify");
-		goto fail;
-	}
+	if ((r = watch_new(o->policy_dir, o->state_dir, &d->watch)) < 0)
+		return fail(err, errlen, r, "inotify");
 	d->rescan_pending = true;
 	d->endpoints_dirty = true;
 	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
-	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0) {
-		r = fail(err, errlen, r, "nf_tables monitor");
-		goto fail;
-	}
+	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0)
+		return fail(err, errlen, r, "nf_tables monitor");
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		r = fail(err, errlen, -errno, "signalfd");
-		goto fail;
-	}
+	if ((d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return fail(err, errlen, -errno, "signalfd");
 	if (o->metrics_addr &&
-	    (r = httpd_new(o->metrics_addr, l, pd_http_serve, d, &d->http)) < 0) {
-		r = fail(err, errlen, r, o->metrics_addr);
-		goto fail;
-	}
+	    (r = httpd_new(o->metrics_addr, d->l, pd_http_serve, d, &d->http)) < 0)
+		return fail(err, errlen, r, o->metrics_addr);
+	return 0;
+}
+
+/* The sources and timers in the event loop; the tick (twice per watchdog interval, at most
+ * once a second) and the periodic resync armed. */
+static int add_to_loop(struct pd *d, char *err, size_t errlen)
+{
+	struct evloop *l = d->l;
 	d->watch_src = evloop_source_add(l, watch_fd(d->watch), EPOLLIN, on_watch, d);
 	if (d->mon)
 		d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
@@ -727,22 +726,36 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 	d->t_tick = evloop_timer_add(l, on_tick, d);
 	d->t_trim = evloop_timer_add(l, on_trim, d);
 	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
-	    !d->t_tick || !d->t_trim) {
-		r = fail(err, errlen, -errno, "event loop");
-		goto fail;
-	}
+	    !d->t_tick || !d->t_trim)
+		return fail(err, errlen, -errno, "event loop");
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
 		tick = (long long)(d->wd_usec / 2000) > 0 ? (long long)(d->wd_usec / 2000) : 1;
 	evloop_timer_arm(d->t_tick, tick, tick);
-	if (o->resync_ms > 0)
-		evloop_timer_arm(d->t_resync, o->resync_ms, o->resync_ms);
+	if (d->o.resync_ms > 0)
+		evloop_timer_arm(d->t_resync, d->o.resync_ms, d->o.resync_ms);
+	return 0;
+}
+
+int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen)
+{
+	struct pd *d = xcalloc(1, sizeof(*d));
+	d->o = *o;
+	d->l = l;
+	d->sigfd = -1;
+	d->started_ms = clock_now_ms();
+	int r = open_state(d, err, errlen);
+	if (r == 0)
+		r = open_sources(d, err, errlen);
+	if (r == 0)
+		r = add_to_loop(d, err, errlen);
+	if (r < 0) {
+		pd_free(d);
+		return r;
+	}
 	*out = d;
 	return 0;
-fail:
-	pd_free(d);
-	return r;
 }
 
 int pd_run(struct pd *d)

@@ -77,7 +77,8 @@ static void usage(FILE *f)
 		   "       policyd --cleanup [--state-dir DIR]\n");
 }
 
-int main(int argc, char **argv)
+/* Parses the options into o. Returns -1 to go on, else the exit status (usage printed). */
+static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 {
 	static const struct option opts[] = {
 		{ "policy-dir", required_argument, NULL, 'p' },
@@ -98,26 +99,22 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
-			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
-			     .log = log_stderr };
-	bool cleanup = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		long long ms;
 		switch (c) {
-		case 'p': o.policy_dir = optarg; break;
-		case 'D': o.state_dir = optarg; break;
-		case 'n': o.node = optarg; break;
-		case 'm': o.metrics_addr = strcmp(optarg, "none") ? optarg : NULL; break;
-		case 'r': o.reject = true; break;
-		case 's': o.no_spoof = true; break;
-		case 'A': o.allow_mass_delete = true; break;
-		case 'O': o.no_owner = true; break;
-		case 'M': o.no_monitor = true; break;
-		case 'I': o.inject_error = true; break;
-		case 'K': o.test_old_kernel = true; break;
-		case 'C': cleanup = true; break;
+		case 'p': o->policy_dir = optarg; break;
+		case 'D': o->state_dir = optarg; break;
+		case 'n': o->node = optarg; break;
+		case 'm': o->metrics_addr = strcmp(optarg, "none") ? optarg : NULL; break;
+		case 'r': o->reject = true; break;
+		case 's': o->no_spoof = true; break;
+		case 'A': o->allow_mass_delete = true; break;
+		case 'O': o->no_owner = true; break;
+		case 'M': o->no_monitor = true; break;
+		case 'I': o->inject_error = true; break;
+		case 'K': o->test_old_kernel = true; break;
+		case 'C': *cleanup = true; break;
 		case 'R':
 		case 'g':
 		case 'G':
@@ -127,33 +124,33 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			if (c == 'R')
-				o.resync_ms = ms;
+				o->resync_ms = ms;
 			else if (c == 'g')
-				o.gap_ms = (double)ms;
+				o->gap_ms = (double)ms;
 			else
-				o.grace_ms = (double)ms;
+				o->grace_ms = (double)ms;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (!*cleanup && !o->policy_dir)) {
 		usage(stderr);
 		return 2;
 	}
-	if (cleanup)
-		return cleanup_tables(o.state_dir);
-	if (!o.policy_dir) {
-		usage(stderr);
-		return 2;
-	}
+	return -1;
+}
+
+/* The daemon, until SIGTERM or SIGINT. Returns the exit status. */
+static int run(const struct pd_opts *o)
+{
 	signal(SIGPIPE, SIG_IGN);
 	struct evloop *l = NULL;
 	struct pd *d = NULL;
 	char err[1024] = "";
 	int r = evloop_new(&l);
 	if (r == 0)
-		r = pd_new(&o, l, &d, err, sizeof(err));
+		r = pd_new(o, l, &d, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "policyd: %s\n", err[0] ? err : strerror(-r));
 		evloop_free(l);
@@ -163,4 +160,16 @@ int main(int argc, char **argv)
 	pd_free(d);
 	evloop_free(l);
 	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
+			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
+			     .log = log_stderr };
+	bool cleanup = false;
+	int rc = parse_opts(argc, argv, &o, &cleanup);
+	if (rc >= 0)
+		return rc;
+	return cleanup ? cleanup_tables(o.state_dir) : run(&o);
 }
