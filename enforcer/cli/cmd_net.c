@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "network.h"
 #include "nodes.h"
+#include "xalloc.h"
 
 static const char usage_text[] =
 	"usage: netpol net COMMAND [--state-dir DIR] ...\n"
@@ -380,9 +381,7 @@ int cmd_net(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		abort();
+	a = xcalloc(1, sizeof(*a));
 	if ((rc = parse(argc - 1, argv + 1, a))) {
 		free(a);
 		return rc == 1 ? 0 : rc;

@@ -13,6 +13,7 @@
 #include "eval.h"
 #include "load.h"
 #include "model.h"
+#include "xalloc.h"
 
 static int parse_proto(const char *s, enum np_proto *out)
 {
@@ -96,9 +97,7 @@ struct probe_pod {
  * inventory's (ns, name) order. */
 static struct probe_pod *probe_pods(const struct np_inventory *inv, int family, size_t *n)
 {
-	struct probe_pod *v = calloc(inv->n_pods ? inv->n_pods : 1, sizeof(*v));
-	if (!v)
-		abort();
+	struct probe_pod *v = xcalloc(inv->n_pods, sizeof(*v));
 	*n = 0;
 	for (size_t i = 0; i < inv->n_pods; i++) {
 		const struct np_pod *pod = &inv->pods[i];
@@ -163,6 +162,24 @@ static void reach_usage(void)
 			"[--family 4|6] [--json]\n");
 }
 
+/* m[i * n + j]: whether pods[i] may open proto/port to pods[j]. */
+static unsigned char *reach_matrix(const struct np_inventory *inv, const struct probe_pod *pods,
+				   size_t n, enum np_proto proto, uint16_t port)
+{
+	struct np_eval *ev = np_eval_new(inv);
+	if (!ev)
+		abort();
+	unsigned char *m = xcalloc(n * n, 1);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			struct np_flow f = { .src = pods[i].ep, .dst = pods[j].ep, .proto = proto,
+					     .port = port };
+			m[i * n + j] = np_eval_allowed(ev, &f);
+		}
+	np_eval_free(ev);
+	return m;
+}
+
 int cmd_reach(int argc, char **argv)
 {
 	const char *dir = NULL, *v;
@@ -200,27 +217,15 @@ int cmd_reach(int argc, char **argv)
 	struct np_inventory *inv;
 	if (cli_load_inventory(dir, &inv) < 0)
 		return 2;
-	struct np_eval *ev = np_eval_new(inv);
-	if (!ev)
-		abort();
 	size_t n;
 	struct probe_pod *pods = probe_pods(inv, family, &n);
-	unsigned char *m = calloc(n ? n * n : 1, 1);
-	if (!m)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < n; j++) {
-			struct np_flow f = { .src = pods[i].ep, .dst = pods[j].ep, .proto = proto,
-					     .port = port };
-			m[i * n + j] = np_eval_allowed(ev, &f);
-		}
+	unsigned char *m = reach_matrix(inv, pods, n, proto, port);
 	if (json)
 		print_json(pods, n, m, proto, port, family);
 	else
 		print_table(pods, n, m);
 	free(m);
 	free(pods);
-	np_eval_free(ev);
 	np_inventory_free(inv);
 	return 0;
 }
@@ -418,69 +423,103 @@ static void explain_usage(void)
 			"--port PORT[/PROTO] [--family 4|6] [--json]\n");
 }
 
-int cmd_explain(int argc, char **argv)
+/* "PORT" or "PORT/TCP|UDP|SCTP" (TCP when not given); says what is wrong. 0 or -1. */
+static int parse_port_proto(const char *arg, uint16_t *port, enum np_proto *proto)
 {
-	const char *dir = NULL, *from = NULL, *to = NULL, *portarg = NULL, *v;
-	int family = 0, missing = 0, json = 0, rc;
+	char pbuf[32];
+	const char *slash = strchr(arg, '/');
+	size_t plen = slash ? (size_t)(slash - arg) : strlen(arg);
+	*proto = NP_PROTO_TCP;
+	if (plen >= sizeof(pbuf) || (slash && parse_proto(slash + 1, proto) < 0)) {
+		fprintf(stderr, "netpol explain: bad port '%s' (PORT or PORT/TCP|UDP|SCTP)\n", arg);
+		return -1;
+	}
+	memcpy(pbuf, arg, plen);
+	pbuf[plen] = 0;
+	if (parse_port(pbuf, port) < 0) {
+		fprintf(stderr, "netpol explain: bad port '%s'\n", arg);
+		return -1;
+	}
+	return 0;
+}
 
+/* The verdict, then why on each side. */
+static void print_explain_text(const struct np_flow *f, const struct np_verdict *vd, int family)
+{
+	char sn[300], dn[300], sa[64], da[64];
+	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)\n", vd->allowed ? "ALLOWED" : "DROPPED",
+	       endpoint_name(&f->src, sn, sizeof(sn)), endpoint_name(&f->dst, dn, sizeof(dn)),
+	       np_proto_name(f->proto), (unsigned)f->port, family, np_addr_str(&f->src.addr, sa),
+	       np_addr_str(&f->dst.addr, da));
+	print_side("egress", &f->src, &vd->egress);
+	print_side("ingress", &f->dst, &vd->ingress);
+}
+
+struct explain_args {
+	const char *dir, *from, *to, *port;
+	int family, json;
+};
+
+/* Parses netpol explain's arguments into a. Returns -1 to go on, else the exit status. */
+static int parse_explain_args(int argc, char **argv, struct explain_args *a)
+{
+	const char *v;
+	int missing = 0, rc;
+	memset(a, 0, sizeof(*a));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
-			json = 1;
+			a->json = 1;
 		else if ((v = opt_value(argc, argv, &i, "--from", &missing)))
-			from = v;
+			a->from = v;
 		else if ((v = opt_value(argc, argv, &i, "--to", &missing)))
-			to = v;
+			a->to = v;
 		else if ((v = opt_value(argc, argv, &i, "--port", &missing)))
-			portarg = v;
+			a->port = v;
 		else if ((v = opt_value(argc, argv, &i, "--family", &missing))) {
-			if (parse_family(v, &family) < 0) {
+			if (parse_family(v, &a->family) < 0) {
 				fprintf(stderr, "netpol explain: bad family '%s' (4 or 6)\n", v);
 				return 2;
 			}
-		} else if ((rc = other_arg("explain", argv[i], missing, &dir, explain_usage)) >= 0) {
+		} else if ((rc = other_arg("explain", argv[i], missing, &a->dir, explain_usage)) >= 0) {
 			return rc;
 		}
 	}
-	if (!dir || !from || !to || !portarg) {
+	if (!a->dir || !a->from || !a->to || !a->port) {
 		explain_usage();
 		return 2;
 	}
+	return -1;
+}
 
-	enum np_proto proto = NP_PROTO_TCP;
+int cmd_explain(int argc, char **argv)
+{
+	struct explain_args a;
+	int rc = parse_explain_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	enum np_proto proto;
 	uint16_t port;
-	char pbuf[32];
-	const char *slash = strchr(portarg, '/');
-	size_t plen = slash ? (size_t)(slash - portarg) : strlen(portarg);
-	if (plen >= sizeof(pbuf) || (slash && parse_proto(slash + 1, &proto) < 0)) {
-		fprintf(stderr, "netpol explain: bad port '%s' (PORT or PORT/TCP|UDP|SCTP)\n",
-			portarg);
+	if (parse_port_proto(a.port, &port, &proto) < 0)
 		return 2;
-	}
-	memcpy(pbuf, portarg, plen);
-	pbuf[plen] = 0;
-	if (parse_port(pbuf, &port) < 0) {
-		fprintf(stderr, "netpol explain: bad port '%s'\n", portarg);
-		return 2;
-	}
 
 	struct np_inventory *inv;
-	if (cli_load_inventory(dir, &inv) < 0)
+	if (cli_load_inventory(a.dir, &inv) < 0)
 		return 2;
 	rc = 2;
 	struct np_eval *ev = NULL;
 	struct endpoint_arg fa, ta;
-	if (parse_endpoint(inv, from, &fa) < 0 || parse_endpoint(inv, to, &ta) < 0) {
+	if (parse_endpoint(inv, a.from, &fa) < 0 || parse_endpoint(inv, a.to, &ta) < 0) {
 		fprintf(stderr, "netpol explain: '%s' is neither an address nor a pod of %s\n",
-			parse_endpoint(inv, from, &fa) < 0 ? from : to, dir);
+			parse_endpoint(inv, a.from, &fa) < 0 ? a.from : a.to, a.dir);
 		goto out_inv;
 	}
 	/* The family: as given, else that of an address argument, else IPv4. */
-	if (!family)
-		family = !fa.pod ? fa.addr.family : !ta.pod ? ta.addr.family : 4;
+	if (!a.family)
+		a.family = !fa.pod ? fa.addr.family : !ta.pod ? ta.addr.family : 4;
 
 	struct np_flow f = { .proto = proto, .port = port };
-	if (resolve_endpoint(inv, &fa, family, &f.src) < 0 ||
-	    resolve_endpoint(inv, &ta, family, &f.dst) < 0)
+	if (resolve_endpoint(inv, &fa, a.family, &f.src) < 0 ||
+	    resolve_endpoint(inv, &ta, a.family, &f.dst) < 0)
 		goto out_inv;
 
 	ev = np_eval_new(inv);
@@ -491,17 +530,10 @@ int cmd_explain(int argc, char **argv)
 		fprintf(stderr, "netpol explain: the two ends are of different families\n");
 		goto out_ev;
 	}
-	if (json) {
-		print_explain_json(&f, &vd, family);
-	} else {
-		char sn[300], dn[300], sa[64], da[64];
-		printf("%s %s -> %s %s/%u (IPv%d %s -> %s)\n", vd.allowed ? "ALLOWED" : "DROPPED",
-		       endpoint_name(&f.src, sn, sizeof(sn)), endpoint_name(&f.dst, dn, sizeof(dn)),
-		       np_proto_name(proto), (unsigned)port, family, np_addr_str(&f.src.addr, sa),
-		       np_addr_str(&f.dst.addr, da));
-		print_side("egress", &f.src, &vd.egress);
-		print_side("ingress", &f.dst, &vd.ingress);
-	}
+	if (a.json)
+		print_explain_json(&f, &vd, a.family);
+	else
+		print_explain_text(&f, &vd, a.family);
 	rc = vd.allowed ? 0 : 1;
 	np_verdict_clear(&vd);
 out_ev:

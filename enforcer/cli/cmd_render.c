@@ -12,6 +12,31 @@
 #include "podnet.h"
 #include "ruleset.h"
 
+/* Each macvlan pod's own table, under a comment naming its netns. 0 or -EIO. */
+static int render_pods(const struct np_inventory *inv, const struct rs_options *ro)
+{
+	struct podnet_target *pt = NULL;
+	size_t n = 0;
+	int rc = 0;
+	podnet_targets(inv, ro, &pt, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct rs_ruleset *rs = NULL;
+		int r = ruleset_build(inv, &pt[i].ro, &rs);
+		if (r < 0) {
+			fprintf(stderr, "netpol: pod %s: building its ruleset: %s\n", pt[i].pod,
+				strerror(-r));
+			rc = -EIO;
+			continue;
+		}
+		printf("# in netns %s (pod %s, macvlan)\n", pt[i].netns, pt[i].pod);
+		if (emit_text_write(rs, stdout) < 0)
+			rc = -EIO;
+		ruleset_free(rs);
+	}
+	podnet_targets_free(pt, n);
+	return rc;
+}
+
 int cmd_render(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -60,7 +85,7 @@ int cmd_render(int argc, char **argv)
 		return 1;
 	}
 	/* macvlan pods' own tables follow, each under a comment naming its netns */
-	if (emit_text_write(rs, stdout) < 0 || podnet_render(inv, &ro, stdout) < 0 ||
+	if (emit_text_write(rs, stdout) < 0 || render_pods(inv, &ro) < 0 ||
 	    fflush(stdout) != 0) {
 		fprintf(stderr, "netpol: render: cannot write the ruleset\n");
 		rc = -EIO;

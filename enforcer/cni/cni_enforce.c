@@ -9,18 +9,11 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "clock.h"
 #include "cni_enforce.h"
 #include "ctl.h"
 #include "endpoints.h"
 #include "nft.h"
-#include "podnet.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void sock_path(const struct cni_conf *c, char *buf, size_t size)
 {
@@ -32,7 +25,7 @@ static void sock_path(const struct cni_conf *c, char *buf, size_t size)
 
 /* The writer lock, waited for until the deadline (flock itself cannot time out): the fd, or
  * -ETIMEDOUT / -errno. */
-static int lock_until(const char *state_dir, long long deadline)
+static int lock_until(const char *state_dir, double deadline)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/ruleset.lock", state_dir);
@@ -47,7 +40,7 @@ static int lock_until(const char *state_dir, long long deadline)
 			close(fd);
 			return rc;
 		}
-		if (now_ms() >= deadline) {
+		if (clock_now_ms() >= deadline) {
 			close(fd);
 			return -ETIMEDOUT;
 		}
@@ -96,8 +89,19 @@ static struct ap_opts apply_opts(const struct cni_conf *c)
 				 .table_flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST };
 }
 
+/* A macvlan pod's own table could not be programmed: the first such pod, and why. */
+static int pod_failed(const struct ap_report *rep, struct cni_err *e)
+{
+	const struct ap_target_report *t = &rep->targets[1];
+	while (t < rep->targets + rep->n_targets - 1 && t->result >= 0)
+		t++;
+	return cni_fail(e, CNI_ERR_ENFORCE, "policy not enforced",
+			"a macvlan pod's own table could not be programmed: pod %s (netns %s): %s",
+			t->pod, t->netns, t->errors.n ? t->errors.v[0].msg : strerror(-t->result));
+}
+
 /* No policyd: the apply pipeline here, under the writer lock. */
-static int apply_self(const struct cni_conf *c, long long deadline, struct cni_err *e)
+static int apply_self(const struct cni_conf *c, double deadline, struct cni_err *e)
 {
 	int fd = lock_until(c->state_dir, deadline);
 	if (fd == -ETIMEDOUT)
@@ -113,24 +117,25 @@ static int apply_self(const struct cni_conf *c, long long deadline, struct cni_e
 		goto unlock;
 	struct ap_opts ao = apply_opts(c);
 	struct ap_ctx *ctx = NULL;
-	struct ap_report rep;
-	if (ap_ctx_new(&ao, &ctx) < 0)
-		abort();
-	int r = ap_apply(ctx, inv, 0, &rep);
+	int r = ap_ctx_new(&ao, &ctx);
 	if (r < 0) {
+		np_inventory_free(inv);
+		rc = cni_fail(e, CNI_ERR_ENFORCE, "policy not enforced", "apply context: %s",
+			      strerror(-r));
+		goto unlock;
+	}
+	struct ap_report rep;
+	r = ap_apply(ctx, inv, 0, &rep);
+	const struct np_diags *errors = &rep.targets[0].errors;
+	if (r < 0)
 		rc = cni_fail(e, r == -EPERM ? CNI_ERR_TRY_AGAIN : CNI_ERR_ENFORCE,
 			      "policy not enforced", "%s%s",
 			      r == -EPERM ? "another process owns netpol's tables (policyd not "
 					    "answering its socket?): "
 					  : "",
-			      rep.errors.n ? rep.errors.v[0].msg : strerror(-r));
-	} else {
-		/* macvlan pods: their table lives in their own netns */
-		struct podnet_opts po = { .ro = ao.ro, .table_flags = ap_ctx_table_flags(ctx) };
-		if (podnet_apply(ap_ctx_model(ctx), &po))
-			rc = cni_fail(e, CNI_ERR_ENFORCE, "policy not enforced",
-				      "a macvlan pod's own table could not be programmed");
-	}
+			      errors->n ? errors->v[0].msg : strerror(-r));
+	else if (rep.failed) /* macvlan pods: their table lives in their own netns */
+		rc = pod_failed(&rep, e);
 	ap_report_free(&rep);
 	ap_ctx_free(ctx);
 unlock:
@@ -140,7 +145,7 @@ unlock:
 
 int cni_enforce_sync(const struct cni_conf *c, enum cni_path *how, struct cni_err *e)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	double deadline = clock_now_ms() + c->timeout_ms;
 	char sock[4096], *reply = NULL;
 	sock_path(c, sock, sizeof(sock));
 	int r = ctl_request(sock, "{\"cmd\":\"sync\",\"wait\":true}", c->timeout_ms, &reply);

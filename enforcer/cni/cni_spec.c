@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cni_spec.h"
+#include "xalloc.h"
 
 static const char *const supported[] = { CNI_SUPPORTED_VERSIONS };
 #define N_SUPPORTED (sizeof(supported) / sizeof(supported[0]))
@@ -92,9 +93,7 @@ int cni_args_parse(const char *s, struct cni_args *out, struct cni_err *e)
 	memset(out, 0, sizeof(*out));
 	if (!s)
 		return 0;
-	char *copy = strdup(s), *save = NULL;
-	if (!copy)
-		abort();
+	char *copy = xstrdup(s), *save = NULL;
 	int rc = 0;
 	for (char *kv = strtok_r(copy, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(kv, '=');
@@ -273,6 +272,35 @@ static int conf_labels(struct cni_conf *c, struct cni_err *e)
 	return 0;
 }
 
+/* The configuration's cniVersion: one we speak, and new enough for cmd. */
+static int conf_version_check(const char *version, enum cni_cmd cmd, struct cni_err *e)
+{
+	if (!version)
+		return bad_key(e, "cniVersion", "a version string");
+	if (!cni_version_supported(version))
+		return incompatible(e, version);
+	if ((cmd == CNI_CMD_STATUS || cmd == CNI_CMD_GC) && cni_version_cmp(version, "1.1.0") < 0)
+		return cni_fail(e, CNI_ERR_INCOMPATIBLE, "incompatible CNI versions",
+				"%s needs cniVersion 1.1.0, config is \"%s\"",
+				cmd == CNI_CMD_GC ? "GC" : "STATUS", version);
+	if (cmd == CNI_CMD_CHECK && cni_version_cmp(version, "0.4.0") < 0)
+		return cni_fail(e, CNI_ERR_INCOMPATIBLE, "incompatible CNI versions",
+				"CHECK needs cniVersion 0.4.0 or later, config is \"%s\"", version);
+	return 0;
+}
+
+/* An optional object member of the configuration (null counts as absent) into *out. */
+static int conf_object(struct cni_conf *c, const char *key, json_t **out, struct cni_err *e)
+{
+	json_t *v = json_object_get(c->raw, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return bad_key(e, key, "an object");
+	*out = v;
+	return 0;
+}
+
 int cni_conf_parse(const char *text, enum cni_cmd cmd, struct cni_conf *c, struct cni_err *e)
 {
 	json_error_t jerr;
@@ -291,17 +319,8 @@ int cni_conf_parse(const char *text, enum cni_cmd cmd, struct cni_conf *c, struc
 	c->version = json_string_value(v);
 	if (cmd == CNI_CMD_VERSION)
 		return 0; /* VERSION answers any input */
-	if (!c->version)
-		return bad_key(e, "cniVersion", "a version string");
-	if (!cni_version_supported(c->version))
-		return incompatible(e, c->version);
-	if ((cmd == CNI_CMD_STATUS || cmd == CNI_CMD_GC) && cni_version_cmp(c->version, "1.1.0") < 0)
-		return cni_fail(e, CNI_ERR_INCOMPATIBLE, "incompatible CNI versions",
-				"%s needs cniVersion 1.1.0, config is \"%s\"",
-				cmd == CNI_CMD_GC ? "GC" : "STATUS", c->version);
-	if (cmd == CNI_CMD_CHECK && cni_version_cmp(c->version, "0.4.0") < 0)
-		return cni_fail(e, CNI_ERR_INCOMPATIBLE, "incompatible CNI versions",
-				"CHECK needs cniVersion 0.4.0 or later, config is \"%s\"", c->version);
+	if (conf_version_check(c->version, cmd, e) < 0)
+		return -1;
 	c->name = json_string_value(json_object_get(c->raw, "name"));
 	c->type = json_string_value(json_object_get(c->raw, "type"));
 	if (!c->name || !valid_id(c->name) || strlen(c->name) > 63)
@@ -312,18 +331,9 @@ int cni_conf_parse(const char *text, enum cni_cmd cmd, struct cni_conf *c, struc
 	if (!c->policy_dir && cmd != CNI_CMD_STATUS)
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG, "invalid network configuration",
 				"\"policyDir\" is required (the directory of Kubernetes objects)");
-	v = json_object_get(c->raw, "prevResult");
-	if (v && !json_is_null(v)) {
-		if (!json_is_object(v))
-			return bad_key(e, "prevResult", "an object");
-		c->prev = v;
-	}
-	v = json_object_get(c->raw, "runtimeConfig");
-	if (v && !json_is_null(v)) {
-		if (!json_is_object(v))
-			return bad_key(e, "runtimeConfig", "an object");
-		c->runtime = v;
-	}
+	if (conf_object(c, "prevResult", &c->prev, e) < 0 ||
+	    conf_object(c, "runtimeConfig", &c->runtime, e) < 0)
+		return -1;
 	if (conf_labels(c, e) < 0)
 		return -1;
 	if (cmd == CNI_CMD_GC) {

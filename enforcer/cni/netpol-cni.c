@@ -8,22 +8,19 @@
 
 #include "cni.h"
 #include "cni_spec.h"
+#include "xalloc.h"
 
 /* Reads all of stdin (a network configuration is small; 16 MiB is a generous cap). */
 static char *read_stdin(void)
 {
 	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
+	char *buf = xmalloc(cap);
 	for (;;) {
 		if (n + 1 == cap) {
 			if (cap >= 16u << 20)
 				break;
 			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
+			buf = xrealloc(buf, cap);
 		}
 		ssize_t r = read(0, buf + n, cap - n - 1);
 		if (r <= 0)
@@ -34,22 +31,19 @@ static char *read_stdin(void)
 	return buf;
 }
 
-static void emit(FILE *out, json_t *j)
+/* The result (or the spec's error object) on stdout, which carries nothing else: the library
+ * never prints, and logs go to stderr. */
+static void emit(json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT);
 	if (s)
-		fprintf(out, "%s\n", s);
+		printf("%s\n", s);
 	free(s);
-	fflush(out);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
-	/* stdout carries only the result: anything the library prints goes to stderr */
-	int result_fd = dup(1);
-	FILE *out = result_fd >= 0 ? fdopen(result_fd, "w") : NULL;
-	if (!out || dup2(2, 1) < 0)
-		return 1;
 	struct cni_env env;
 	struct cni_conf conf;
 	struct cni_err e = { 0 };
@@ -59,7 +53,7 @@ int main(int argc, char **argv)
 	memset(&conf, 0, sizeof(conf));
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 			 !strcmp(argv[1], "--version"))) {
-		fprintf(out, "netpol-cni: CNI protocol versions supported: %s\n",
+		printf("netpol-cni: CNI protocol versions supported: %s\n",
 			"0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
 		return 0;
 	}
@@ -71,10 +65,10 @@ int main(int argc, char **argv)
 		rc = cni_cmd_run(&env, &conf, &result, &e);
 	if (rc == 0) {
 		if (result)
-			emit(out, result);
+			emit(result);
 	} else {
 		json_t *err = cni_err_json(&e, conf.version);
-		emit(out, err);
+		emit(err);
 		json_decref(err);
 		fprintf(stderr, "netpol-cni: %s %s: %s%s%s\n", env.command ? env.command : "?",
 			env.container_id ? env.container_id : "", e.msg, e.details[0] ? ": " : "",
@@ -83,6 +77,5 @@ int main(int argc, char **argv)
 	json_decref(result);
 	cni_conf_free(&conf);
 	free(text);
-	fclose(out);
 	return rc == 0 ? 0 : 1;
 }

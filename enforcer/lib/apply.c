@@ -1,18 +1,26 @@
-/* apply.c — see apply.h. */
+/* apply.c — see apply.h. A target's sync is the same steps for the node's tables and for a
+ * macvlan pod's own table: target_build, then target_sync (target_read → target_send →
+ * target_conntrack). What differs is around them: the node builds through the context's cache,
+ * diffs against its last commit and becomes the context's new base; a pod is reached by moving
+ * the thread into its netns (in_pod) and is always read back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
+#include "clock.h"
 #include "ct.h"
+#include "endpoints.h"
 #include "nft.h"
 #include "podnet.h"
+#include "vec.h"
+#include "xalloc.h"
 
 struct ap_ctx {
 	struct ap_opts o;
@@ -26,18 +34,34 @@ struct ap_ctx {
 	struct rs_cache *cache;
 };
 
-static double now_ms(void)
+/* One target's sync in progress: how its ruleset is built, where its tables are, and what the
+ * steps made so far. */
+struct target {
+	const struct rs_options *ro;
+	struct rs_cache *cache;          /* the node: build reusing the fragments of prev */
+	const struct np_inventory *prev;
+	const struct nl_state *last;     /* what our last commit left there; NULL: read back */
+	uint32_t table_flags;
+	struct nft_sock *s;              /* nf_tables socket in the target's netns */
+	bool full;                       /* replace its tables whole */
+	bool sent;                       /* a transaction went to the kernel */
+	struct rs_ruleset *rs;
+	struct nl_state *want, *have;
+	const struct nl_state *base;     /* what the diff starts from: have, last, or nothing */
+	struct nl_diff *diff;
+};
+
+static void target_free(struct target *t)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	nl_diff_free(t->diff);
+	nl_state_free(t->have);
+	nl_state_free(t->want);
+	ruleset_free(t->rs);
 }
 
 int ap_ctx_new(const struct ap_opts *o, struct ap_ctx **out)
 {
-	struct ap_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
+	struct ap_ctx *c = xcalloc(1, sizeof(*c));
 	c->o = *o;
 	if (rs_cache_new(&c->o.ro, &c->cache) < 0) {
 		free(c);
@@ -83,18 +107,6 @@ uint32_t ap_ctx_table_flags(const struct ap_ctx *c)
 	return c->o.table_flags;
 }
 
-/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). The tables lead
- * the batch, so the kernel's first error is the NEWTABLE's. */
-static bool persist_refused(const struct ap_ctx *c, const struct np_diags *d)
-{
-	if (!(c->o.table_flags & NL_TABLE_F_PERSIST))
-		return false;
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].err)
-			return d->v[i].err == EOPNOTSUPP;
-	return false;
-}
-
 const struct np_inventory *ap_ctx_model(const struct ap_ctx *c)
 {
 	return c->inv;
@@ -105,11 +117,90 @@ const struct nl_state *ap_ctx_state(const struct ap_ctx *c)
 	return c->state;
 }
 
+/* ---- the report ---- */
+
+/* A new entry for a target (pod and netns NULL: the node's tables). */
+static struct ap_target_report *report_add(struct ap_report *rep, const char *pod,
+					   const char *netns)
+{
+	struct ap_target_report *tr = &VEC_PUSH(rep->targets, rep->n_targets, rep->cap_targets);
+	memset(tr, 0, sizeof(*tr));
+	tr->pod = pod ? xstrdup(pod) : NULL;
+	tr->netns = netns ? xstrdup(netns) : NULL;
+	np_diags_init(&tr->errors);
+	return tr;
+}
+
+/* An empty report with the node's entry. */
+static void report_init(struct ap_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	np_diags_init(&rep->errors);
+	report_add(rep, NULL, NULL);
+}
+
+/* Sets tr's result, counting a failure. */
+static int report_result(struct ap_report *rep, struct ap_target_report *tr, int r)
+{
+	tr->result = r;
+	if (r < 0)
+		rep->failed++;
+	return r;
+}
+
 void ap_report_free(struct ap_report *rep)
 {
-	if (rep)
-		np_diags_free(&rep->errors);
+	if (!rep)
+		return;
+	for (size_t i = 0; i < rep->n_targets; i++) {
+		struct ap_target_report *tr = &rep->targets[i];
+		free(tr->pod);
+		free(tr->netns);
+		np_diags_free(&tr->errors);
+		nl_diff_free(tr->diff);
+		nl_state_free(tr->have);
+		nl_state_free(tr->want);
+		ruleset_free(tr->rs);
+	}
+	free(rep->targets);
+	np_diags_free(&rep->errors);
+	memset(rep, 0, sizeof(*rep));
 }
+
+__attribute__((format(printf, 3, 4))) static int fail(struct ap_target_report *tr, int err,
+						      const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	np_diag_add(&tr->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: %s", what, strerror(-err));
+	return err;
+}
+
+const char *ap_target_describe(const struct ap_target_report *t, bool check, char *buf,
+			       size_t size)
+{
+	static const char *const modes[] = { "in sync", "incremental", "full replace" };
+	const char *mode = modes[t->mode == AP_MODE_NONE ? AP_MODE_INCREMENTAL : t->mode];
+	int off = t->pod ? snprintf(buf, size, "pod %s (macvlan, netns %s): ", t->pod, t->netns)
+			 : 0;
+	char *p = buf + ((size_t)off < size ? (size_t)off : size - 1);
+	size_t left = size - (size_t)(p - buf);
+	if (check && t->pod)
+		snprintf(p, left, "check passed (%s; nothing committed)", mode);
+	else if (check)
+		snprintf(p, left, "check passed (%s, %zu messages; nothing committed)", mode,
+			 t->stats.msgs);
+	else if (!t->changes)
+		snprintf(p, left, "in sync; nothing to change");
+	else
+		snprintf(p, left, "applied (%s, %zu changes)", mode, t->changes);
+	return buf;
+}
+
+/* ---- helpers ---- */
 
 int ap_lock(const char *state_dir)
 {
@@ -156,6 +247,66 @@ int ap_ensure_br_netfilter(char *err, size_t errlen)
 	return 0;
 }
 
+/* The persist flag was refused (pre-6.9 kernel: EOPNOTSUPP on the NEWTABLE). The tables lead
+ * the batch, so the kernel's first error is the NEWTABLE's. */
+static bool persist_refused(const struct ap_ctx *c, const struct np_diags *d)
+{
+	if (!(c->o.table_flags & NL_TABLE_F_PERSIST))
+		return false;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].err)
+			return d->v[i].err == EOPNOTSUPP;
+	return false;
+}
+
+/* ---- one target's sync: build, read back, send, conntrack ---- */
+
+static void set_table_flags(struct nl_state *st, uint32_t flags)
+{
+	for (size_t i = 0; i < st->n_tables; i++)
+		st->tables[i].flags = flags;
+}
+
+/* The target's ruleset and the kernel state it makes (t->rs, t->want). st: what a cached
+ * build reused (may be NULL). */
+static int target_build(struct target *t, const struct np_inventory *inv,
+			struct rs_build_stats *st, struct ap_target_report *tr)
+{
+	double t0 = clock_now_ms();
+	int r = t->cache ? ruleset_build_cached(inv, t->prev, t->cache, st, &t->rs)
+			 : ruleset_build(inv, t->ro, &t->rs);
+	if (r == 0)
+		r = nl_state_from_ruleset_reusing(t->rs, t->last, &t->want);
+	if (r < 0)
+		return fail(tr, r, "building the ruleset");
+	set_table_flags(t->want, t->table_flags);
+	tr->ms_build = clock_now_ms() - t0;
+	return 0;
+}
+
+/* What the diff starts from (t->base): the tables read back, when asked for or when there is
+ * no last commit to trust, else the last commit; nothing for a full replace. */
+static void target_read(struct target *t, unsigned flags, struct ap_target_report *tr)
+{
+	double t0 = clock_now_ms();
+	t->base = t->full ? NULL : t->last;
+	if (!t->full && (flags & AP_READBACK || !t->last)) {
+		int r = nft_read_state(t->s, t->want, &t->have);
+		tr->read_back = true;
+		if (r < 0) { /* a read-back we cannot trust is the "unclear" case: replace it all */
+			tr->read_error = r;
+			t->full = true;
+		} else if (t->last) {
+			struct nl_diff *drift = NULL;
+			if (nl_diff_compute(t->have, t->last, false, &drift) == 0)
+				tr->drift = drift->changes;
+			nl_diff_free(drift);
+		}
+		t->base = t->have;
+	}
+	tr->ms_read = clock_now_ms() - t0;
+}
+
 /* Tests (inject_error): append to the first policy chain a rule the kernel rejects (a jump to
  * a chain that does not exist), attributed like that chain's first rule, to show that a
  * rejected batch changes nothing and that the error names the policy. */
@@ -175,185 +326,379 @@ static void inject_bad_rule(struct nl_batch *b, const struct nl_table *t)
 	nl_batch_add_bad_rule(b, t->name, t->family, chain, origin);
 }
 
-static int fail(struct ap_report *rep, int err, const char *what)
+/* The transaction for t->diff, and what it will do in tr. */
+static struct nl_batch *target_batch(const struct ap_ctx *c, struct target *t,
+				     struct ap_target_report *tr)
 {
-	np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s: %s", what, strerror(-err));
-	return err;
+	/* a batch never holds a million messages: reserve that many seqs for it */
+	struct nl_batch *b = nl_batch_new(nft_sock_seq(t->s, 1u << 20));
+	nl_batch_add_diff(b, t->diff);
+	if (c->o.inject_error)
+		inject_bad_rule(b, &t->want->tables[0]);
+	nl_batch_finish(b, !c->o.check);
+	tr->changes = t->diff->changes;
+	tr->mode = t->diff->changes ? AP_MODE_INCREMENTAL : AP_MODE_NONE;
+	for (size_t i = 0; i < t->diff->n_tables && i < 2; i++)
+		if (t->diff->tables[i].replace) {
+			tr->mode = AP_MODE_FULL;
+			snprintf(tr->replace_why[i], sizeof(tr->replace_why[i]), "%s",
+				 t->diff->tables[i].replace);
+		}
+	tr->stats = *nl_batch_stats(b);
+	tr->bytes = nl_batch_len(b);
+	return b;
 }
 
-/* Kernel-side conntrack step: cut the live flows the new model no longer allows (and give back
- * the ones it allows again). */
-static void run_conntrack(struct ap_ctx *c, const struct nl_diff *diff,
-			  const struct np_inventory *inv, struct ap_report *rep)
+/* Diffs t->base against t->want and sends the difference as one transaction (sent even
+ * without changes: its NEWTABLE claims, or re-claims, the tables' ownership). */
+static int target_send(struct ap_ctx *c, struct target *t, struct ap_target_report *tr)
 {
-	double t = now_ms();
+	double t0 = clock_now_ms();
+	for (;;) {
+		int r = nl_diff_compute(t->base, t->want, t->full, &t->diff);
+		if (r < 0)
+			return fail(tr, r, "computing the difference");
+		struct nl_batch *b = target_batch(c, t, tr);
+		tr->ms_diff = clock_now_ms() - t0;
+		double t_send = clock_now_ms();
+		r = nft_send_batch(t->s, b, !c->o.check, &tr->errors);
+		tr->ms_kernel = clock_now_ms() - t_send;
+		t->sent = true;
+		nl_batch_free(b);
+		if (r != -EINVAL || !persist_refused(c, &tr->errors))
+			return r;
+		/* before 6.9: an owned table would die with this process (fail open), so go
+		 * without the owner flag; the monitor and resync repair others' edits */
+		c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER |
+						NL_TABLE_F_UNKNOWN);
+		t->table_flags = c->o.table_flags;
+		set_table_flags(t->want, t->table_flags);
+		np_diags_free(&tr->errors);
+		np_diags_init(&tr->errors);
+		nl_diff_free(t->diff);
+		t->diff = NULL;
+	}
+}
+
+/* Kernel-side conntrack step, in the target's netns: cut the live flows the new model no
+ * longer allows (and give back the ones it allows again). */
+static void target_conntrack(const struct ap_ctx *c, const struct target *t,
+			     const struct np_inventory *inv, struct ap_target_report *tr)
+{
+	if (c->o.check || c->o.no_ct || !t->diff->changes)
+		return;
+	double t0 = clock_now_ms();
 	struct ct_affected aff;
-	ct_affected_from_diff(diff, &aff);
+	ct_affected_from_diff(t->diff, &aff);
 	struct ct_stats st = { 0 };
-	rep->ct_error = ct_revoke(&aff, inv, &c->o.ro, &st);
-	rep->ct_revoked = st.revoked;
-	rep->ct_restored = st.restored;
+	tr->ct_error = ct_revoke(&aff, inv, t->ro, &st);
+	tr->ct_revoked = st.revoked;
+	tr->ct_restored = st.restored;
 	ct_affected_free(&aff);
-	rep->ms_ct = now_ms() - t;
+	tr->ms_ct = clock_now_ms() - t0;
+}
+
+/* Read back (or the last commit) → diff → one transaction → conntrack, for a built target. */
+static int target_sync(struct ap_ctx *c, struct target *t, const struct np_inventory *inv,
+		       unsigned flags, struct ap_target_report *tr)
+{
+	target_read(t, flags, tr);
+	int r = target_send(c, t, tr);
+	if (r == 0)
+		target_conntrack(c, t, inv, tr);
+	return r;
+}
+
+/* ---- the pod targets ---- */
+
+typedef int (*pod_fn)(void *arg, const struct podnet_target *pt, struct nft_sock **s,
+		      struct ap_target_report *tr);
+
+/* Runs fn for pt with the thread inside the pod's netns and an nf_tables socket opened there
+ * (fn may keep it: it takes *s and sets it NULL), then returns to the node's netns. A gone
+ * netns is recorded, and is no error. */
+static int in_pod(const struct podnet_target *pt, pod_fn fn, void *arg,
+		  struct ap_target_report *tr)
+{
+	struct ns_error e = { { 0 } };
+	int saved = -1;
+	int r = podnet_enter(pt->netns, &saved, &e);
+	if (podnet_gone(r)) {
+		tr->gone = true;
+		return 0;
+	}
+	if (r < 0) {
+		np_diag_add(&tr->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", e.msg);
+		return r;
+	}
+	struct nft_sock *s = NULL;
+	r = nft_sock_open(&s);
+	if (r < 0)
+		fail(tr, r, "nf_tables socket in %s", pt->netns);
+	else
+		r = fn(arg, pt, &s, tr);
+	nft_sock_close(s);
+	int back = ns_netns_restore(saved, &e);
+	if (back < 0) {
+		np_diag_add(&tr->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", e.msg);
+		r = back;
+	}
+	return r;
+}
+
+/* Every pod target of inv on ro->node, each with its entry in rep, through fn (in_pod). */
+static void each_pod(const struct np_inventory *inv, const struct rs_options *ro, pod_fn fn,
+		     void *arg, struct ap_report *rep)
+{
+	struct podnet_target *pt = NULL;
+	size_t n = 0;
+	podnet_targets(inv, ro, &pt, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct ap_target_report *tr = report_add(rep, pt[i].pod, pt[i].netns);
+		report_result(rep, tr, in_pod(&pt[i], fn, arg, tr));
+	}
+	podnet_targets_free(pt, n);
+}
+
+/* ---- apply ---- */
+
+/* Closing an nf_tables socket after a commit that deleted objects waits for the kernel's
+ * deferred destroy work (an RCU grace period, ~12 ms here): closed one by one, N changed pods
+ * cost N grace periods. Sockets are kept and closed together, so the first close waits once
+ * and the rest find nothing pending (20 pods: ~280 -> ~30 ms). Bounded to stay far below the
+ * fd limit. */
+#define KEEP_SOCKS 128
+
+struct pod_apply {
+	struct ap_ctx *c;
+	unsigned flags;
+	struct nft_sock *kept[KEEP_SOCKS];
+	size_t n_kept;
+};
+
+static void close_kept(struct pod_apply *pa)
+{
+	for (size_t i = 0; i < pa->n_kept; i++)
+		nft_sock_close(pa->kept[i]);
+	pa->n_kept = 0;
+}
+
+/* One pod's own table, inside its netns, from the model the node's tables just took. */
+static int apply_pod(void *arg, const struct podnet_target *pt, struct nft_sock **s,
+		     struct ap_target_report *tr)
+{
+	struct pod_apply *pa = arg;
+	struct target t = { .ro = &pt->ro, .table_flags = pa->c->o.table_flags, .s = *s,
+			    .full = pa->flags & AP_FULL };
+	int r = target_build(&t, pa->c->inv, NULL, tr);
+	if (r == 0)
+		r = target_sync(pa->c, &t, pa->c->inv, pa->flags, tr);
+	target_free(&t);
+	if (r == 0) {
+		if (pa->n_kept == KEEP_SOCKS)
+			close_kept(pa);
+		pa->kept[pa->n_kept++] = *s;
+		*s = NULL;
+	}
+	return r;
+}
+
+/* What the node's tables need before their read-back: br_netfilter, the context's socket and
+ * the writer lock (*lock, held until the last target is done). */
+static int node_prepare(struct ap_ctx *c, int *lock, struct ap_target_report *tr)
+{
+	char why[512];
+	int r = ap_ensure_br_netfilter(why, sizeof(why));
+	if (r < 0) {
+		np_diag_add(&tr->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", why);
+		return r;
+	}
+	if (!c->s && (r = nft_sock_open(&c->s)) < 0)
+		return fail(tr, r, "nf_tables netlink socket");
+	if (c->o.state_dir && (*lock = ap_lock(c->o.state_dir)) < 0)
+		return fail(tr, *lock, "lock %s/ruleset.lock", c->o.state_dir);
+	return 0;
+}
+
+/* The commit is the new base; the previous model and state go (a check's model is kept as
+ * well, for the caller; its state is not what the kernel holds). Takes inv and t's IR. */
+static void node_commit(struct ap_ctx *c, struct target *t, struct np_inventory *inv)
+{
+	forget(c);
+	c->inv = inv;
+	c->rs = t->rs;
+	t->rs = NULL;
+	if (!c->o.check) {
+		c->state = t->want;
+		t->want = NULL;
+	}
+}
+
+/* The node's tables. Takes inv: the context's model after a commit, freed otherwise. */
+static int apply_node(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, int *lock,
+		      struct ap_report *rep)
+{
+	struct ap_target_report *tr = &rep->targets[0];
+	/* the cache was left by the build of the last commit's model (c->inv), or reset */
+	struct target t = { .ro = &c->o.ro, .cache = c->cache, .prev = c->inv, .last = c->state,
+			    .table_flags = c->o.table_flags, .full = flags & AP_FULL };
+	int r = target_build(&t, inv, &rep->build, tr);
+	if (r == 0)
+		r = node_prepare(c, lock, tr);
+	if (r == 0) {
+		t.s = c->s;
+		r = target_sync(c, &t, inv, flags, tr);
+	}
+	if (r == 0) {
+		node_commit(c, &t, inv);
+		inv = NULL;
+	} else {
+		/* rejected: the kernel holds what it held; unknown: read it back next time */
+		if (t.sent && ((r != -EINVAL && r != -EPERM) || tr->read_back || !c->state))
+			ap_ctx_invalidate(c);
+		rs_cache_reset(c->cache); /* inv goes: what the cache holds was built for it */
+	}
+	target_free(&t);
+	np_inventory_free(inv);
+	return report_result(rep, tr, r);
 }
 
 int ap_apply(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, struct ap_report *rep)
 {
-	memset(rep, 0, sizeof(*rep));
-	np_diags_init(&rep->errors);
-	double t0 = now_ms();
-	struct rs_ruleset *rs = NULL;
-	struct nl_state *want = NULL, *have = NULL;
-	struct nl_diff *diff = NULL;
-	struct nl_batch *b = NULL;
-	int lock = -1, r;
-	char why[512];
-
-	/* the cache was left by the build of the last commit's model (c->inv), or reset */
-	r = ruleset_build_cached(inv, c->inv, c->cache, &rep->build, &rs);
-	if (r == 0)
-		r = nl_state_from_ruleset_reusing(rs, c->state, &want);
-	if (r < 0) {
-		r = fail(rep, r, "building the ruleset");
-		goto out;
+	double t0 = clock_now_ms();
+	report_init(rep);
+	int lock = -1;
+	int r = apply_node(c, inv, flags, &lock, rep);
+	if (r == 0) {
+		/* macvlan pods: their own table inside their own netns, with the flags the
+		 * kernel took */
+		struct pod_apply pa = { .c = c, .flags = flags };
+		each_pod(c->inv, &c->o.ro, apply_pod, &pa, rep);
+		close_kept(&pa);
 	}
-	for (size_t i = 0; i < want->n_tables; i++)
-		want->tables[i].flags = c->o.table_flags;
-	rep->ms_build = now_ms() - t0;
-
-	if ((r = ap_ensure_br_netfilter(why, sizeof(why))) < 0) {
-		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", why);
-		goto out;
-	}
-	if (!c->s && (r = nft_sock_open(&c->s)) < 0) {
-		r = fail(rep, r, "nf_tables netlink socket");
-		goto out;
-	}
-	if (c->o.state_dir && (lock = ap_lock(c->o.state_dir)) < 0) {
-		r = lock;
-		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0,
-			    "lock %s/ruleset.lock: %s", c->o.state_dir, strerror(-r));
-		goto out;
-	}
-	double t_read = now_ms();
-	bool full = flags & AP_FULL;
-	const struct nl_state *base = NULL;
-	if (!full && (flags & AP_READBACK || !c->state)) {
-		r = nft_read_state(c->s, want, &have);
-		if (r < 0) /* a read-back we cannot trust is the "unclear" case: replace it all */
-			full = true;
-		base = have;
-		rep->read_back = true;
-		struct nl_diff *drift = NULL;
-		if (r == 0 && c->state && nl_diff_compute(have, c->state, false, &drift) == 0)
-			rep->drift = drift->changes;
-		nl_diff_free(drift);
-	} else if (!full) {
-		base = c->state;
-	}
-	rep->ms_read = now_ms() - t_read;
-
-	double t_diff = now_ms();
-	for (;;) {
-		r = nl_diff_compute(base, want, full, &diff);
-		if (r < 0) {
-			r = fail(rep, r, "computing the difference");
-			goto out;
-		}
-		/* a batch never holds a million messages: reserve that many seqs for it */
-		b = nl_batch_new(nft_sock_seq(c->s, 1u << 20));
-		nl_batch_add_diff(b, diff);
-		if (c->o.inject_error)
-			inject_bad_rule(b, &want->tables[0]);
-		nl_batch_finish(b, !c->o.check);
-		rep->ms_diff = now_ms() - t_diff;
-		rep->changes = diff->changes;
-		rep->mode = diff->changes ? AP_MODE_INCREMENTAL : AP_MODE_NONE;
-		for (size_t i = 0; i < diff->n_tables && i < 2; i++)
-			if (diff->tables[i].replace) {
-				rep->mode = AP_MODE_FULL;
-				snprintf(rep->replace_why[i], sizeof(rep->replace_why[i]), "%s",
-					 diff->tables[i].replace);
-			}
-		rep->stats = *nl_batch_stats(b);
-		rep->bytes = nl_batch_len(b);
-
-		double t_send = now_ms();
-		/* sent even without changes: its NEWTABLE claims (or re-claims) the tables'
-		 * ownership */
-		r = nft_send_batch(c->s, b, !c->o.check, &rep->errors);
-		rep->ms_kernel = now_ms() - t_send;
-		if (r == -EINVAL && persist_refused(c, &rep->errors)) {
-			/* before 6.9: an owned table would die with this process (fail open), so
-			 * go without the owner flag; the monitor and resync repair others' edits */
-			c->o.table_flags &= ~(uint32_t)(NL_TABLE_F_PERSIST | NL_TABLE_F_OWNER |
-							NL_TABLE_F_UNKNOWN);
-			for (size_t i = 0; i < want->n_tables; i++)
-				want->tables[i].flags = c->o.table_flags;
-			np_diags_free(&rep->errors);
-			np_diags_init(&rep->errors);
-			nl_batch_free(b);
-			nl_diff_free(diff);
-			b = NULL;
-			diff = NULL;
-			continue;
-		}
-		break;
-	}
-	if (r < 0) {
-		/* rejected: the kernel holds what it held; unknown: read it back next time */
-		if ((r != -EINVAL && r != -EPERM) || rep->read_back || !c->state)
-			ap_ctx_invalidate(c);
-		goto out;
-	}
-	if (!c->o.check && !c->o.no_ct && diff->changes)
-		run_conntrack(c, diff, inv, rep);
-	/* the commit is the new base; the previous model and state go (a check's model is kept
-	 * as well, for the caller; its state is not what the kernel holds) */
-	forget(c);
-	c->inv = inv;
-	c->rs = rs;
-	c->state = c->o.check ? NULL : want;
-	if (c->o.check)
-		nl_state_free(want);
-	inv = NULL;
-	rs = NULL;
-	want = NULL;
-	r = 0;
-out:
-	if (r < 0) /* inv goes: what the cache holds was built for it */
-		rs_cache_reset(c->cache);
 	if (lock >= 0)
 		close(lock);
-	nl_batch_free(b);
-	nl_diff_free(diff);
-	nl_state_free(have);
-	nl_state_free(want);
-	ruleset_free(rs);
-	np_inventory_free(inv);
-	rep->ms_total = now_ms() - t0;
+	rep->ms_total = clock_now_ms() - t0;
 	return r;
 }
 
-int ap_flush(const char *table, const char *state_dir, struct np_diags *errors)
+/* ---- status ---- */
+
+/* Reads t's tables back and hands want, have and their difference to tr. */
+static int target_compare(struct target *t, struct ap_target_report *tr)
 {
-	struct nft_sock *s = NULL;
-	int r = nft_sock_open(&s);
+	int r = nft_read_state(t->s, t->want, &t->have);
 	if (r < 0) {
-		np_diag_add(errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0,
-			    "nf_tables netlink socket: %s", strerror(-r));
+		tr->read_error = r;
 		return r;
 	}
-	char spoof[256];
-	snprintf(spoof, sizeof(spoof), "%s-spoof", table);
+	for (size_t i = 0; i < t->have->n_tables && i < t->want->n_tables && i < 32; i++)
+		if (nl_table_accept_unowned(&t->want->tables[i], &t->have->tables[i]))
+			tr->unowned |= 1u << i;
+	r = nl_diff_compute(t->have, t->want, false, &tr->diff);
+	if (r < 0)
+		return fail(tr, r, "computing the difference");
+	tr->rs = t->rs;
+	tr->want = t->want;
+	tr->have = t->have;
+	t->rs = NULL;
+	t->want = t->have = NULL;
+	return 0;
+}
+
+struct pod_status {
+	const struct ap_opts *o;
+	const struct np_inventory *inv;
+};
+
+static int status_pod(void *arg, const struct podnet_target *pt, struct nft_sock **s,
+		      struct ap_target_report *tr)
+{
+	const struct pod_status *ps = arg;
+	struct target t = { .ro = &pt->ro, .table_flags = ps->o->table_flags, .s = *s };
+	int r = target_build(&t, ps->inv, NULL, tr);
+	if (r == 0)
+		r = target_compare(&t, tr);
+	target_free(&t);
+	return r;
+}
+
+int ap_status(const struct ap_opts *o, const struct np_inventory *inv, struct ap_report *rep)
+{
+	report_init(rep);
+	struct ap_target_report *tr = &rep->targets[0];
+	struct target t = { .ro = &o->ro, .table_flags = o->table_flags };
+	int r = target_build(&t, inv, NULL, tr);
+	if (r == 0 && (r = nft_sock_open(&t.s)) < 0)
+		fail(tr, r, "nf_tables netlink socket");
+	if (r == 0)
+		r = target_compare(&t, tr);
+	nft_sock_close(t.s);
+	target_free(&t);
+	if (report_result(rep, tr, r) < 0)
+		return r;
+	struct pod_status ps = { .o = o, .inv = inv };
+	each_pod(inv, &o->ro, status_pod, &ps, rep);
+	return rep->failed ? -EIO : 0;
+}
+
+/* ---- flush ---- */
+
+/* Removes table inet TABLE (and table bridge TABLE-spoof, with spoof) over s, in one
+ * transaction. */
+static int destroy_tables(struct nft_sock *s, const char *table, bool spoof,
+			  struct np_diags *errors)
+{
 	struct nl_batch *b = nl_batch_new(nft_sock_seq(s, 16));
 	nl_batch_destroy_table(b, table, NFPROTO_INET);
-	nl_batch_destroy_table(b, spoof, NFPROTO_BRIDGE);
+	if (spoof) {
+		char name[256];
+		snprintf(name, sizeof(name), "%s-spoof", table);
+		nl_batch_destroy_table(b, name, NFPROTO_BRIDGE);
+	}
 	nl_batch_finish(b, true);
-	r = nft_send_batch(s, b, true, errors);
+	int r = nft_send_batch(s, b, true, errors);
 	nl_batch_free(b);
-	nft_sock_close(s);
-	if (state_dir && podnet_flush(state_dir, table) && r == 0)
-		r = -EIO;
 	return r;
+}
+
+static int flush_pod(void *arg, const struct podnet_target *pt, struct nft_sock **s,
+		     struct ap_target_report *tr)
+{
+	const char *table = arg;
+	struct np_diags kernel;
+	np_diags_init(&kernel);
+	int r = destroy_tables(*s, table, false, &kernel);
+	if (r < 0)
+		np_diag_add(&tr->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0,
+			    "removing table inet %s in %s: %s", table, pt->netns,
+			    kernel.n ? kernel.v[0].msg : strerror(-r));
+	np_diags_free(&kernel);
+	return r;
+}
+
+int ap_flush(const char *table, const char *state_dir, struct ap_report *rep)
+{
+	report_init(rep);
+	struct ap_target_report *tr = &rep->targets[0];
+	struct nft_sock *s = NULL;
+	int r = nft_sock_open(&s);
+	if (r < 0)
+		fail(tr, r, "nf_tables netlink socket");
+	else
+		r = destroy_tables(s, table, true, &tr->errors);
+	nft_sock_close(s);
+	report_result(rep, tr, r);
+	if (!state_dir)
+		return r;
+	/* the endpoint records alone say which netns may hold a table of ours */
+	struct np_inventory *inv = np_inventory_new();
+	char err[1024];
+	bool records = endpoints_merge(inv, state_dir, err, sizeof(err)) >= 0;
+	if (!records)
+		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", err);
+	const struct rs_options every = { 0 };
+	each_pod(inv, &every, flush_pod, (void *)table, rep);
+	np_inventory_free(inv);
+	return r == 0 && (!records || rep->failed) ? -EIO : r;
 }

@@ -12,17 +12,13 @@
 
 #include "ct.h"
 #include "eval.h"
+#include "vec.h"
+#include "xalloc.h"
 
 static void add_range(struct ct_affected *a, uint8_t family, const uint8_t *lo,
 		      const uint8_t *hi)
 {
-	if (a->n == a->cap) {
-		a->cap = a->cap ? a->cap * 2 : 16;
-		a->v = realloc(a->v, a->cap * sizeof(*a->v));
-		if (!a->v)
-			abort();
-	}
-	struct ct_range *r = &a->v[a->n++];
+	struct ct_range *r = &VEC_PUSH(a->v, a->n, a->cap);
 	memset(r, 0, sizeof(*r));
 	unsigned len = family == 4 ? 4 : 16;
 	r->family = family;
@@ -184,13 +180,7 @@ static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, voi
 	struct dump_ctx *c = data;
 	bool marked = nfct_get_attr_u32(ct, ATTR_MARK) & RS_CT_MARK_REVOKED;
 	if (marked || touches(c->a, ct)) {
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 64;
-			c->hit = realloc(c->hit, c->cap * sizeof(*c->hit));
-			if (!c->hit)
-				abort();
-		}
-		c->hit[c->n++] = nfct_clone(ct);
+		VEC_PUSH(c->hit, c->n, c->cap) = nfct_clone(ct);
 	}
 	return NFCT_CB_CONTINUE;
 }
@@ -234,9 +224,7 @@ static void addr_index_build(const struct np_inventory *inv, struct addr_index *
 	size_t n = 0;
 	for (size_t i = 0; i < inv->n_pods; i++)
 		n += inv->pods[i].host_network ? 0 : inv->pods[i].n_ips;
-	x->v = calloc(n ? n : 1, sizeof(*x->v));
-	if (!x->v)
-		abort();
+	x->v = xcalloc(n, sizeof(*x->v));
 	x->n = 0;
 	for (size_t i = 0; i < inv->n_pods; i++)
 		for (size_t j = 0; !inv->pods[i].host_network && j < inv->pods[i].n_ips; j++)
@@ -309,6 +297,57 @@ static int set_mark(struct nfct_handle *h, const struct nf_conntrack *ct, uint32
 	return r;
 }
 
+/* Dumps into c the entries that may change: those touching the affected ranges and those
+ * already marked (with nothing narrowed, only the marked: the kernel filters the dump by
+ * mark). 0 or -errno. */
+static int dump_affected(struct nfct_handle *h, const struct ct_affected *a, struct dump_ctx *c)
+{
+	nfct_callback_register(h, NFCT_T_ALL, dump_cb, c);
+	int r;
+	if (a->n) {
+		uint32_t family = AF_UNSPEC;
+		r = nfct_query(h, NFCT_Q_DUMP, &family) < 0 ? -errno : 0;
+	} else {
+		struct nfct_filter_dump *fd = nfct_filter_dump_create();
+		if (!fd)
+			abort();
+		struct nfct_filter_dump_mark m = { RS_CT_MARK_REVOKED, RS_CT_MARK_REVOKED };
+		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
+		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, AF_UNSPEC);
+		r = nfct_query(h, NFCT_Q_DUMP_FILTER, fd) < 0 ? -errno : 0;
+		nfct_filter_dump_destroy(fd);
+	}
+	nfct_callback_unregister(h);
+	return r;
+}
+
+/* Judges one dumped entry: marks it when this table no longer allows it, unmarks it when it
+ * is allowed again; an entry with no ports to judge by is deleted (its next packet is judged
+ * as new). 0 or -errno (-ENOENT: it ended meanwhile). */
+static int judge(struct nfct_handle *h, struct nf_conntrack *ct, const struct np_eval *ev,
+		 const struct addr_index *idx, const struct rs_options *ro, struct ct_stats *st)
+{
+	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
+	bool marked = mark & RS_CT_MARK_REVOKED;
+	if (!judged_proto(nfct_get_attr_u8(ct, ATTR_L4PROTO))) {
+		if (!marked && nfct_query(h, NFCT_Q_DESTROY, ct) == 0)
+			st->deleted++;
+		return 0;
+	}
+	struct np_flow f;
+	flow_of(idx, ct, &f);
+	bool deny = denied_here(ev, ro, &f);
+	int e = 0;
+	if (deny && !marked) {
+		if (!(e = set_mark(h, ct, mark | RS_CT_MARK_REVOKED)))
+			st->revoked++;
+	} else if (!deny && marked) {
+		if (!(e = set_mark(h, ct, mark & ~RS_CT_MARK_REVOKED)))
+			st->restored++;
+	}
+	return e;
+}
+
 int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 	      const struct rs_options *ro, struct ct_stats *st)
 {
@@ -320,32 +359,13 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 		return errno ? -errno : -EIO;
 	struct ct_affected sorted = { 0 };
 	if (a->n) {
-		sorted.v = malloc(a->n * sizeof(*a->v));
-		if (!sorted.v)
-			abort();
+		sorted.v = xreallocarray(NULL, a->n, sizeof(*a->v));
 		memcpy(sorted.v, a->v, a->n * sizeof(*a->v));
 		sorted.n = sorted.cap = a->n;
 		normalize(&sorted);
 	}
 	struct dump_ctx c = { .a = &sorted };
-	nfct_callback_register(h, NFCT_T_ALL, dump_cb, &c);
-	int r;
-	if (a->n) {
-		uint32_t family = AF_UNSPEC;
-		r = nfct_query(h, NFCT_Q_DUMP, &family) < 0 ? -errno : 0;
-	} else {
-		/* nothing narrowed: only marked entries can change (allowed again), and the
-		 * kernel filters the dump by mark */
-		struct nfct_filter_dump *fd = nfct_filter_dump_create();
-		if (!fd)
-			abort();
-		struct nfct_filter_dump_mark m = { RS_CT_MARK_REVOKED, RS_CT_MARK_REVOKED };
-		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK, &m);
-		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, AF_UNSPEC);
-		r = nfct_query(h, NFCT_Q_DUMP_FILTER, fd) < 0 ? -errno : 0;
-		nfct_filter_dump_destroy(fd);
-	}
-	nfct_callback_unregister(h);
+	int r = dump_affected(h, &sorted, &c);
 	/* changes after the dump: the handle cannot do both at once */
 	struct np_eval *ev = c.n ? np_eval_new(inv) : NULL;
 	if (c.n && !ev)
@@ -354,29 +374,10 @@ int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
 	if (c.n)
 		addr_index_build(inv, &idx);
 	for (size_t i = 0; i < c.n; i++) {
-		struct nf_conntrack *ct = c.hit[i];
-		uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
-		bool marked = mark & RS_CT_MARK_REVOKED;
-		if (!judged_proto(nfct_get_attr_u8(ct, ATTR_L4PROTO))) {
-			/* no ports to judge by; such a flow's next packet is judged as new */
-			if (!marked && nfct_query(h, NFCT_Q_DESTROY, ct) == 0)
-				st->deleted++;
-		} else {
-			struct np_flow f;
-			flow_of(&idx, ct, &f);
-			bool deny = denied_here(ev, ro, &f);
-			int e = 0;
-			if (deny && !marked) {
-				if (!(e = set_mark(h, ct, mark | RS_CT_MARK_REVOKED)))
-					st->revoked++;
-			} else if (!deny && marked) {
-				if (!(e = set_mark(h, ct, mark & ~RS_CT_MARK_REVOKED)))
-					st->restored++;
-			}
-			if (e < 0 && e != -ENOENT && !r) /* ENOENT: it ended meanwhile */
-				r = e;
-		}
-		nfct_destroy(ct);
+		int e = judge(h, c.hit[i], ev, &idx, ro, st);
+		if (e < 0 && e != -ENOENT && !r)
+			r = e;
+		nfct_destroy(c.hit[i]);
 	}
 	np_eval_free(ev);
 	free(idx.v);

@@ -6,32 +6,26 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
+#include "xalloc.h"
 
 void ctl_sock_path(const char *state_dir, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s", state_dir, CTL_SOCK_NAME);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/* Waits for fd to be ready for ev until the deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short ev, long long deadline)
+/* Waits for fd to be ready for ev until the deadline (clock_now_ms): 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short ev, double deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		double left = deadline - clock_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd p = { .fd = fd, .events = ev };
-		int n = poll(&p, 1, (int)left);
+		int n = poll(&p, 1, (int)(left + 0.999));
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
@@ -39,30 +33,36 @@ static int wait_fd(int fd, short ev, long long deadline)
 	}
 }
 
-int ctl_request(const char *sock_path, const char *request, int timeout_ms, char **reply)
+/* A connected, non-blocking stream socket to sock_path: the fd, or -errno. */
+static int connect_to(const char *sock_path, double deadline)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(sock_path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, sock_path);
-	long long deadline = now_ms() + timeout_ms;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	int r = 0;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
+		int r = -errno;
 		if (r == -EINPROGRESS || r == -EAGAIN)
 			r = wait_fd(fd, POLLOUT, deadline);
-		if (r < 0)
-			goto out;
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
 	}
+	return fd;
+}
+
+/* Sends request and its closing newline. 0 or -errno. */
+static int send_line(int fd, const char *request, double deadline)
+{
 	size_t len = strlen(request), off = 0;
-	char *msg = malloc(len + 1);
-	if (!msg)
-		abort();
+	char *msg = xmalloc(len + 1);
 	memcpy(msg, request, len);
 	msg[len++] = '\n';
+	int r = 0;
 	while (off < len && r == 0) {
 		ssize_t n = send(fd, msg + off, len - off, MSG_NOSIGNAL);
 		if (n > 0)
@@ -73,13 +73,18 @@ int ctl_request(const char *sock_path, const char *request, int timeout_ms, char
 			r = -errno;
 	}
 	free(msg);
+	return r;
+}
+
+/* Receives one line (without its newline) into *reply. 0 or -errno. */
+static int recv_line(int fd, double deadline, char **reply)
+{
 	size_t cap = 4096, got = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
+	char *buf = xmalloc(cap);
+	int r = 0;
 	while (r == 0) {
-		if (got + 1 >= cap && !(buf = realloc(buf, cap *= 2)))
-			abort();
+		if (got + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
 		ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
 		if (n > 0) {
 			char *nl = memchr(buf + got, '\n', (size_t)n);
@@ -87,8 +92,7 @@ int ctl_request(const char *sock_path, const char *request, int timeout_ms, char
 			if (nl) {
 				*nl = 0;
 				*reply = buf;
-				buf = NULL;
-				break;
+				return 0;
 			}
 		} else if (n == 0) {
 			r = -ECONNRESET; /* closed without a whole reply */
@@ -99,7 +103,18 @@ int ctl_request(const char *sock_path, const char *request, int timeout_ms, char
 		}
 	}
 	free(buf);
-out:
+	return r;
+}
+
+int ctl_request(const char *sock_path, const char *request, int timeout_ms, char **reply)
+{
+	double deadline = clock_now_ms() + timeout_ms;
+	int fd = connect_to(sock_path, deadline);
+	if (fd < 0)
+		return fd;
+	int r = send_line(fd, request, deadline);
+	if (r == 0)
+		r = recv_line(fd, deadline, reply);
 	close(fd);
 	return r;
 }

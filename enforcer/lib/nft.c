@@ -27,6 +27,8 @@
 
 #include "arena.h"
 #include "nft.h"
+#include "vec.h"
+#include "xalloc.h"
 
 #ifndef NETLINK_CAP_ACK
 #define NETLINK_CAP_ACK 10
@@ -47,12 +49,10 @@ struct nft_sock {
 
 int nft_sock_open(struct nft_sock **out)
 {
-	struct nft_sock *s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->buf = malloc(RECV_SIZE);
+	struct nft_sock *s = xcalloc(1, sizeof(*s));
+	s->buf = xmalloc(RECV_SIZE);
 	s->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!s->buf || !s->nl) {
+	if (!s->nl) {
 		int err = errno ? -errno : -ENOMEM;
 		nft_sock_close(s);
 		return err;
@@ -389,13 +389,7 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 			c->bad = true;
 			continue;
 		}
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 64;
-			c->v = realloc(c->v, c->cap * sizeof(*c->v));
-			if (!c->v)
-				abort();
-		}
-		struct nl_raw_elem *r = &c->v[c->n++];
+		struct nl_raw_elem *r = &VEC_PUSH(c->v, c->n, c->cap);
 		memset(r, 0, sizeof(*r));
 		if (e[NFTA_SET_ELEM_KEY])
 			r->key_len = data_value(e[NFTA_SET_ELEM_KEY], r->key);
@@ -529,12 +523,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	size_t ci = chain_index(c, mnl_attr_get_str(tb[NFTA_RULE_CHAIN]));
 	if (ci == (size_t)-1)
 		return MNL_CB_OK; /* a chain created after our chain dump: the genid check retries */
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->v = realloc(c->v, c->cap * sizeof(*c->v));
-		if (!c->v)
-			abort();
-	}
+	VEC_GROW(c->v, c->n, c->cap);
 	c->v[c->n].chain = ci;
 	c->v[c->n].comment = NULL;
 	if (tb[NFTA_RULE_USERDATA])
@@ -555,11 +544,9 @@ static int name_idx_cmp(const void *x, const void *y, void *arg)
 static int read_rules(struct nft_sock *s, struct nl_state *st, struct nl_table *t)
 {
 	struct rule_ctx c = { .st = st, .t = t, .last = (size_t)-1 };
-	const char **by_index = calloc(t->n_chains + 1, sizeof(char *));
-	c.names = calloc(t->n_chains + 1, sizeof(char *));
-	c.idx = calloc(t->n_chains + 1, sizeof(size_t));
-	if (!by_index || !c.names || !c.idx)
-		abort();
+	const char **by_index = xcalloc(t->n_chains + 1, sizeof(char *));
+	c.names = xcalloc(t->n_chains + 1, sizeof(char *));
+	c.idx = xcalloc(t->n_chains + 1, sizeof(size_t));
 	for (size_t i = 0; i < t->n_chains; i++) {
 		by_index[i] = t->chains[i].name;
 		c.idx[i] = i;
@@ -572,9 +559,7 @@ static int read_rules(struct nft_sock *s, struct nl_state *st, struct nl_table *
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, t->name);
 	int r = request(s, nlh, rule_cb, &c);
 	if (!r) {
-		size_t *count = calloc(t->n_chains + 1, sizeof(size_t));
-		if (!count)
-			abort();
+		size_t *count = xcalloc(t->n_chains + 1, sizeof(size_t));
 		for (size_t i = 0; i < c.n; i++)
 			count[c.v[i].chain]++;
 		for (size_t i = 0; i < t->n_chains; i++)
@@ -726,11 +711,7 @@ static int counter_obj_cb(const struct nlmsghdr *nlh, void *data)
 	if (o && nftnl_obj_nlmsg_parse(nlh, o) == 0 &&
 	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
 		struct nft_counters *out = c->out;
-		if (out->n_named == c->cap &&
-		    !(out->named = realloc(out->named, (c->cap = c->cap ? c->cap * 2 : 64) *
-								 sizeof(*out->named))))
-			abort();
-		struct nft_counter_val *v = &out->named[out->n_named++];
+		struct nft_counter_val *v = &VEC_PUSH(out->named, out->n_named, c->cap);
 		memset(v, 0, sizeof(*v));
 		snprintf(v->name, sizeof(v->name), "%s", nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
 		v->packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctlsrv.h"
+#include "xalloc.h"
 
 #define CONN_MAX 64
 #define LINE_MAX_LEN (64 * 1024) /* requests are one short object; more is a broken client */
@@ -101,8 +102,7 @@ static void on_conn(void *data, uint32_t events)
 				c->dead = true;
 				break;
 			}
-			if (!(c->buf = realloc(c->buf, c->cap = c->cap ? c->cap * 2 : 4096)))
-				abort();
+			c->buf = xrealloc(c->buf, c->cap = c->cap ? c->cap * 2 : 4096);
 		}
 		ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
@@ -153,9 +153,7 @@ static void on_accept(void *data, uint32_t events)
 		 * rather than stalling the daemon */
 		struct timeval tv = { 1, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		struct ctlsrv_conn *c = calloc(1, sizeof(*c));
-		if (!c)
-			abort();
+		struct ctlsrv_conn *c = xcalloc(1, sizeof(*c));
 		c->srv = s;
 		c->fd = fd;
 		c->src = evloop_source_add(s->l, fd, EPOLLIN | EPOLLRDHUP, on_conn, c);
@@ -197,12 +195,9 @@ int ctlsrv_new(const char *path, struct evloop *l, ctlsrv_fn fn, void *data, str
 		close(fd);
 		return r;
 	}
-	struct ctlsrv *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct ctlsrv *s = xcalloc(1, sizeof(*s));
 	*s = (struct ctlsrv){ .l = l, .fd = fd, .fn = fn, .data = data };
-	if (!(s->path = strdup(path)))
-		abort();
+	s->path = xstrdup(path);
 	s->src = evloop_source_add(l, fd, EPOLLIN, on_accept, s);
 	if (!s->src) {
 		r = -errno;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "evloop.h"
+#include "xalloc.h"
 
 struct evsource {
 	int fd;
@@ -23,18 +24,9 @@ struct evloop {
 	struct evsource *sources; /* live and dead ones; the dead are reclaimed between waits */
 };
 
-double evloop_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int evloop_new(struct evloop **out)
 {
-	struct evloop *l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
+	struct evloop *l = xcalloc(1, sizeof(*l));
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (l->ep < 0) {
 		int e = -errno;
@@ -63,9 +55,7 @@ void evloop_free(struct evloop *l)
 struct evsource *evloop_source_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn,
 				   void *data)
 {
-	struct evsource *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
+	struct evsource *s = xcalloc(1, sizeof(*s));
 	*s = (struct evsource){ .fd = fd, .fn = fn, .data = data };
 	struct epoll_event ev = { .events = events, .data.ptr = s };
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -101,11 +91,7 @@ struct evsource *evloop_timer_add(struct evloop *l, evloop_fn fn, void *data)
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (fd < 0)
 		return NULL;
-	struct evsource *t = calloc(1, sizeof(*t));
-	if (!t) {
-		close(fd);
-		return NULL;
-	}
+	struct evsource *t = xcalloc(1, sizeof(*t));
 	*t = (struct evsource){ .fd = fd, .fn = fn, .data = data, .timer = true };
 	/* the epoll source wraps the timer so the read of the expiry count happens here */
 	struct evsource *s = evloop_source_add(l, fd, EPOLLIN, timer_fire, t);

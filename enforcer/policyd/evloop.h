@@ -36,7 +36,4 @@ void evloop_timer_del(struct evloop *l, struct evsource *t);
  * dispatched, or -errno (EINTR is returned as 0). */
 int evloop_run_once(struct evloop *l, int timeout_ms);
 
-/* CLOCK_MONOTONIC in milliseconds / microseconds. */
-double evloop_now_ms(void);
-
 #endif

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 
 #include "httpd.h"
+#include "xalloc.h"
 
 struct httpd {
 	struct MHD_Daemon *d;
@@ -28,12 +29,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	int status;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		body = strdup("GET only\n");
+		body = xstrdup("GET only\n");
 	} else {
 		status = h->fn(h->data, url, &body, &ctype);
 	}
-	if (!body && !(body = strdup("")))
-		abort();
+	if (!body)
+		body = xstrdup("");
 	struct MHD_Response *r =
 		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -87,9 +88,7 @@ int httpd_new(const char *addr, struct evloop *l, httpd_fn fn, void *data, struc
 	int r = parse_addr(addr, &ss);
 	if (r < 0)
 		return r;
-	struct httpd *h = calloc(1, sizeof(*h));
-	if (!h)
-		abort();
+	struct httpd *h = xcalloc(1, sizeof(*h));
 	*h = (struct httpd){ .l = l, .fn = fn, .data = data };
 	unsigned flags = MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	errno = 0;

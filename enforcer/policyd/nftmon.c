@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "nftmon.h"
+#include "xalloc.h"
 
 struct nftmon {
 	struct mnl_socket *nl;
@@ -22,12 +23,11 @@ struct nftmon {
 
 int nftmon_new(const char *const *tables, size_t n, struct nftmon **out)
 {
-	struct nftmon *m = calloc(1, sizeof(*m));
-	if (!m || !(m->tables = calloc(n, sizeof(char *))) || !(m->buf = malloc(MON_BUF)))
-		abort();
+	struct nftmon *m = xcalloc(1, sizeof(*m));
+	m->tables = xcalloc(n, sizeof(char *));
+	m->buf = xmalloc(MON_BUF);
 	for (size_t i = 0; i < n; i++)
-		if (!(m->tables[i] = strdup(tables[i])))
-			abort();
+		m->tables[i] = xstrdup(tables[i]);
 	m->n = n;
 	m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	/* a full replace of a large node notifies ~100,000 objects at once (every set element):

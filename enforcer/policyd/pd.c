@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "endpoints.h"
-#include "load.h"
 #include "pd_int.h"
-#include "podnet.h"
 #include "sdnotify.h"
+#include "xalloc.h"
 
 #define TABLE_INET "netpol"
 #define TABLE_SPOOF "netpol-spoof"
@@ -213,20 +213,17 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 	return r;
 }
 
+/* The node's errors (a failed apply's): kernel errors naming the policy, or why it could not
+ * run. */
 static void log_kernel_errors(struct pd *d, const struct ap_report *rep)
 {
-	for (size_t i = 0; i < rep->errors.n && i < 8; i++)
-		pd_log(d, "kernel: %s", rep->errors.v[i].msg);
-	if (rep->errors.errors > 8)
-		pd_log(d, "kernel: ... and %zu more errors", rep->errors.errors - 8);
-}
-
-static bool has_macvlan(const struct np_inventory *inv)
-{
-	for (size_t i = 0; inv && i < inv->n_pods; i++)
-		if (inv->pods[i].attach && !strcmp(inv->pods[i].attach, "macvlan"))
-			return true;
-	return false;
+	if (!rep->n_targets)
+		return;
+	const struct np_diags *e = &rep->targets[0].errors;
+	for (size_t i = 0; i < e->n && i < 8; i++)
+		pd_log(d, "kernel: %s", e->v[i].msg);
+	if (e->errors > 8)
+		pd_log(d, "kernel: ... and %zu more errors", e->errors - 8);
 }
 
 static struct ap_opts ap_opts_of(const struct pd_opts *o)
@@ -242,15 +239,11 @@ static struct ap_opts ap_opts_of(const struct pd_opts *o)
 	return ao;
 }
 
-/* Runs one sync now. Returns 0 (applied, or nothing to apply) or -errno (nothing changed in
- * the kernel). trigger names the cause in the log. */
-static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
+/* What a sync takes in first: the queued file events (and with SYNC_NOW the deletions still in
+ * their grace, decided now) into the store, and the flags' requests. Returns the number of
+ * files changed. */
+static int sync_take(struct pd *d, double t0, unsigned flags)
 {
-	double t0 = evloop_now_ms();
-	if (d->sync_armed) {
-		evloop_timer_arm(d->t_sync, 0, 0);
-		d->sync_armed = false;
-	}
 	int files = take_events(d, t0);
 	if ((flags & SYNC_NOW) && !d->dir_missing)
 		files += store_gone_recheck(d->store, t0);
@@ -260,12 +253,15 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		d->full_pending = true;
 	if (flags & SYNC_ALLOW_REMOVALS)
 		d->allow_removals_once = true;
-	double t_parse = evloop_now_ms() - t0;
-	if (files && store_held_count(d->store))
-		log_held(d);
+	return files;
+}
 
-	/* the mass-delete guard: a change removing over half of the objects waits for an
-	 * operator (SIGHUP, reload) unless --allow-mass-delete */
+/* Commits the store's pending changes, but for what the mass-delete guard holds back (a
+ * change removing over half of the objects waits for an operator: SIGHUP, reload, unless
+ * --allow-mass-delete) and deletions still in their grace (a timer then wakes the next sync).
+ * Returns the number committed. */
+static size_t sync_commit_store(struct pd *d, double t0, unsigned flags)
+{
 	struct store_totals tot;
 	store_totals_get(d->store, &tot);
 	size_t removed = store_pending_removed(d->store);
@@ -284,71 +280,90 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 	d->allow_removals_once = false;
 	if (wait > 0)
 		arm_sync(d, wait);
+	return committed;
+}
 
+/* Whether anything is there for the kernel: a commit, changed endpoint records, a due
+ * read-back, or the first sync (not before the policy directory exists). */
+static bool sync_needed(struct pd *d, size_t committed)
+{
 	bool need = committed || d->endpoints_dirty || d->readback_pending || d->full_pending ||
 		    !d->first_done;
 	if (!need || (d->dir_missing && !d->first_done)) {
 		if (!d->first_done && d->dir_missing)
 			snprintf(d->last_error, sizeof(d->last_error), "waiting for %s",
 				 d->o.policy_dir);
-		return 0;
+		return false;
 	}
-	bool readback = d->readback_pending, full = d->full_pending;
-	d->endpoints_dirty = d->readback_pending = d->full_pending = false;
+	return true;
+}
 
+/* Merges the store with the endpoint records and applies the result; a transaction the kernel
+ * rejects is retried once as a full replace (*full then set). *ms_merge: the first merge's
+ * time. rep is filled in every case. */
+static int sync_apply(struct pd *d, bool readback, bool *full, double *ms_merge,
+		      struct ap_report *rep)
+{
 	struct np_inventory *inv = NULL;
-	double t_merge = evloop_now_ms();
+	double t_merge = clock_now_ms();
 	int r = merged_inventory(d, &inv);
-	t_merge = evloop_now_ms() - t_merge;
-	struct ap_report rep;
-	memset(&rep, 0, sizeof(rep));
-	np_diags_init(&rep.errors);
-	if (r == 0) {
-		r = ap_apply(d->ap, inv, (readback ? AP_READBACK : 0) | (full ? AP_FULL : 0), &rep);
-		if (r == -EINVAL) {
-			/* rejected: the previous ruleset stays; say which policy, then try once
-			 * more as a full replace */
-			d->st.kernel_rejections++;
-			log_kernel_errors(d, &rep);
-			ap_report_free(&rep);
-			pd_log(d, "the kernel rejected the transaction; retrying as a full replace");
-			if ((r = merged_inventory(d, &inv)) == 0)
-				r = ap_apply(d->ap, inv, AP_FULL, &rep);
-			full = true;
-		}
-	}
-	double t_end = evloop_now_ms();
-	int kind = rep.mode == AP_MODE_FULL || full ? PD_KIND_FULL : PD_KIND_INCREMENTAL;
-	d->st.syncs[kind][r == 0 ? PD_OK : PD_ERROR]++;
-	metrics_hist_observe(&d->st.duration[kind], (t_end - t0) / 1e3);
-	d->last_sync_end = t_end;
+	*ms_merge = clock_now_ms() - t_merge;
 	if (r < 0) {
-		log_kernel_errors(d, &rep);
-		if (rep.errors.n)
-			snprintf(d->last_error, sizeof(d->last_error), "%s", rep.errors.v[0].msg);
-		else if (r != -EINVAL && !d->last_error[0])
-			snprintf(d->last_error, sizeof(d->last_error), "%s", strerror(-r));
-		pd_log(d, "sync (%s) failed: %s; the previous ruleset stays; retrying in 1 s",
-		       trigger, d->last_error);
-		d->last_ok = false;
-		d->readback_pending = true; /* outcome may be unknown: trust nothing */
-		arm_sync(d, 1000);
-		ap_report_free(&rep);
-		notify_status(d);
+		memset(rep, 0, sizeof(*rep)); /* no target was tried: an empty report */
 		return r;
 	}
+	r = ap_apply(d->ap, inv, (readback ? AP_READBACK : 0) | (*full ? AP_FULL : 0), rep);
+	if (r != -EINVAL)
+		return r;
+	/* rejected: the previous ruleset stays; say which policy, then try once more as a full
+	 * replace */
+	d->st.kernel_rejections++;
+	log_kernel_errors(d, rep);
+	ap_report_free(rep);
+	pd_log(d, "the kernel rejected the transaction; retrying as a full replace");
+	*full = true;
+	if ((r = merged_inventory(d, &inv)) < 0)
+		return r;
+	return ap_apply(d->ap, inv, AP_FULL, rep);
+}
+
+/* A failed sync: the previous ruleset stays; it is said, and retried in a second with a
+ * read-back (the outcome may be unknown: trust nothing). */
+static int sync_failed(struct pd *d, const char *trigger, int r, const struct ap_report *rep)
+{
+	const struct np_diags *errors = rep->n_targets ? &rep->targets[0].errors : NULL;
+	log_kernel_errors(d, rep);
+	if (errors && errors->n)
+		snprintf(d->last_error, sizeof(d->last_error), "%s", errors->v[0].msg);
+	else if (r != -EINVAL && !d->last_error[0])
+		snprintf(d->last_error, sizeof(d->last_error), "%s", strerror(-r));
+	pd_log(d, "sync (%s) failed: %s; the previous ruleset stays; retrying in 1 s", trigger,
+	       d->last_error);
+	d->last_ok = false;
+	d->readback_pending = true;
+	arm_sync(d, 1000);
+	notify_status(d);
+	return r;
+}
+
+/* After a commit: the new generation and its figures, the last good copies saved, memory
+ * given back. */
+static void sync_committed(struct pd *d, const char *trigger, size_t committed, bool full,
+			   const struct ap_report *rep, double t_end)
+{
+	const struct ap_target_report *node = &rep->targets[0];
 	d->last_ok = true;
 	d->last_error[0] = 0;
 	d->generation++;
-	if (rep.stats.msgs)
+	if (node->stats.msgs)
 		d->st.commits++;
-	if (rep.drift) {
+	if (node->drift) {
 		d->st.drift_repairs++;
 		pd_log(d, "drift repaired (%s): our tables differed from the last commit in %zu "
-		       "places", trigger, rep.drift);
+		       "places", trigger, node->drift);
 	}
-	d->st.conns_cut += rep.ct_revoked;
-	d->st.conns_restored += rep.ct_restored;
+	d->st.conns_cut += node->ct_revoked;
+	d->st.conns_restored += node->ct_restored;
 	if (d->t_oldest && committed) {
 		metrics_hist_observe(&d->st.delay, (t_end - d->t_oldest) / 1e3);
 		d->t_oldest = 0;
@@ -365,23 +380,83 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		malloc_trim(0);
 	else
 		evloop_timer_arm(d->t_trim, 2000, 0);
-	if (has_macvlan(ap_ctx_model(d->ap))) {
-		struct podnet_opts po = { .ro = { .node = d->o.node, .reject = d->o.reject },
-					  .table_flags = ap_ctx_table_flags(d->ap) };
-		podnet_apply(ap_ctx_model(d->ap), &po);
+}
+
+/* The macvlan pods' own tables: what changed there, and what failed (a pod in sync, or
+ * whose netns is gone, says nothing). A pod's failure leaves the node's commit standing. */
+static void log_pods(struct pd *d, const struct ap_report *rep)
+{
+	char line[1024];
+	for (size_t i = 1; i < rep->n_targets; i++) {
+		const struct ap_target_report *t = &rep->targets[i];
+		for (size_t j = 0; j < t->errors.n && j < 8; j++)
+			pd_log(d, "pod %s: %s", t->pod, t->errors.v[j].msg);
+		if (t->result < 0)
+			pd_log(d, "pod %s (macvlan, netns %s): its table was not synced", t->pod,
+			       t->netns);
+		else if (t->changes)
+			pd_log(d, "%s", ap_target_describe(t, false, line, sizeof(line)));
+		if (t->ct_error)
+			pd_log(d, "pod %s: conntrack step failed: %s", t->pod, strerror(-t->ct_error));
 	}
+}
+
+static void log_sync(struct pd *d, const char *trigger, size_t committed, double ms_parse,
+		     double ms_merge, const struct ap_report *rep, double ms_total)
+{
 	static const char *const modes[] = { "in sync", "incremental", "full replace" };
+	const struct ap_target_report *node = &rep->targets[0];
+	const struct rs_build_stats *b = &rep->build;
 	pd_log(d, "sync %llu (%s): %zu file%s changed, %s, %zu changes in %zu messages; "
 	       "parse %.1f ms, merge %.1f ms, build %.1f ms (rebuilt %zu of %zu policies, %zu of "
 	       "%zu pods), read-back %.1f ms, diff %.1f ms, kernel %.1f ms, conntrack %.1f ms, "
 	       "total %.1f ms; %zu connections cut",
-	       d->generation, trigger, committed, committed == 1 ? "" : "s", modes[rep.mode],
-	       rep.changes, rep.stats.msgs, t_parse, t_merge, rep.ms_build, rep.build.pols_built,
-	       rep.build.pols_built + rep.build.pols_reused, rep.build.pods_built,
-	       rep.build.pods_built + rep.build.pods_reused, rep.ms_read, rep.ms_diff,
-	       rep.ms_kernel, rep.ms_ct, t_end - t0, rep.ct_revoked);
-	if (rep.ct_error)
-		pd_log(d, "conntrack step failed: %s", strerror(-rep.ct_error));
+	       d->generation, trigger, committed, committed == 1 ? "" : "s", modes[node->mode],
+	       node->changes, node->stats.msgs, ms_parse, ms_merge, node->ms_build, b->pols_built,
+	       b->pols_built + b->pols_reused, b->pods_built, b->pods_built + b->pods_reused,
+	       node->ms_read, node->ms_diff, node->ms_kernel, node->ms_ct, ms_total,
+	       node->ct_revoked);
+	if (node->ct_error)
+		pd_log(d, "conntrack step failed: %s", strerror(-node->ct_error));
+}
+
+/* Runs one sync now: take in what changed, commit it to the store, apply. Returns 0 (applied,
+ * or nothing to apply) or -errno (nothing changed in the kernel). trigger names the cause in
+ * the log. */
+static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
+{
+	double t0 = clock_now_ms();
+	if (d->sync_armed) {
+		evloop_timer_arm(d->t_sync, 0, 0);
+		d->sync_armed = false;
+	}
+	int files = sync_take(d, t0, flags);
+	double ms_parse = clock_now_ms() - t0;
+	if (files && store_held_count(d->store))
+		log_held(d);
+	size_t committed = sync_commit_store(d, t0, flags);
+	if (!sync_needed(d, committed))
+		return 0;
+	bool readback = d->readback_pending, full = d->full_pending;
+	d->endpoints_dirty = d->readback_pending = d->full_pending = false;
+
+	struct ap_report rep;
+	double ms_merge;
+	int r = sync_apply(d, readback, &full, &ms_merge, &rep);
+	double t_end = clock_now_ms();
+	enum ap_mode mode = rep.n_targets ? rep.targets[0].mode : AP_MODE_NONE;
+	int kind = mode == AP_MODE_FULL || full ? PD_KIND_FULL : PD_KIND_INCREMENTAL;
+	d->st.syncs[kind][r == 0 ? PD_OK : PD_ERROR]++;
+	metrics_hist_observe(&d->st.duration[kind], (t_end - t0) / 1e3);
+	d->last_sync_end = t_end;
+	if (r < 0) {
+		sync_failed(d, trigger, r, &rep);
+		ap_report_free(&rep);
+		return r;
+	}
+	sync_committed(d, trigger, committed, full, &rep, t_end);
+	log_pods(d, &rep);
+	log_sync(d, trigger, committed, ms_parse, ms_merge, &rep, t_end - t0);
 	ap_report_free(&rep);
 	if (!d->first_done) {
 		d->first_done = true;
@@ -405,7 +480,7 @@ static void on_watch(void *data, uint32_t events)
 		return;
 	/* leading edge: at once when idle; right after a sync, wait out the gap so a burst
 	 * coalesces into the next transaction */
-	double since = evloop_now_ms() - d->last_sync_end;
+	double since = clock_now_ms() - d->last_sync_end;
 	if (since >= d->o.gap_ms)
 		pd_sync(d, "inotify", 0);
 	else
@@ -443,10 +518,8 @@ static void on_resync(void *data, uint32_t events)
 static void reload(struct pd *d, const char *why)
 {
 	char msg[128];
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+		 (unsigned long long)(clock_now_ms() * 1000));
 	sdnotify_send(msg);
 	watch_read(d->watch, &d->ev);
 	d->rescan_pending = true;
@@ -474,7 +547,7 @@ static void on_signal(void *data, uint32_t events)
 static void on_tick(void *data, uint32_t events)
 {
 	struct pd *d = data;
-	double now = evloop_now_ms();
+	double now = clock_now_ms();
 	if (d->wd_usec && now - d->last_wd_ms >= d->wd_usec / 2000.0) {
 		sdnotify_send("WATCHDOG=1");
 		d->last_wd_ms = now;
@@ -581,72 +654,69 @@ static int fail(char *err, size_t errlen, int r, const char *what)
 	return r;
 }
 
-int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen)
+/* The state directory, the apply context, the control socket and the last good copies. */
+static int open_state(struct pd *d, char *err, size_t errlen)
 {
-	struct pd *d = calloc(1, sizeof(*d));
-	if (!d)
-		abort();
-	d->o = *o;
-	d->l = l;
-	d->sigfd = -1;
-	d->started_ms = evloop_now_ms();
-	int r = 0;
+	const struct pd_opts *o = &d->o;
 	char path[4096];
-	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
-		r = fail(err, errlen, -errno, o->state_dir);
-		goto fail;
-	}
+	int r;
+	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, o->state_dir);
 	struct ap_opts ao = ap_opts_of(o);
-	if ((r = ap_ctx_new(&ao, &d->ap)) < 0) {
-		r = fail(err, errlen, r, "apply context");
-		goto fail;
-	}
+	if ((r = ap_ctx_new(&ao, &d->ap)) < 0)
+		return fail(err, errlen, r, "apply context");
 	if (o->state_dir) {
 		ctl_sock_path(o->state_dir, path, sizeof(path));
-		if ((r = ctlsrv_new(path, l, on_request, d, &d->ctl)) < 0) {
+		if ((r = ctlsrv_new(path, d->l, on_request, d, &d->ctl)) < 0) {
 			if (r == -EADDRINUSE)
 				snprintf(err, errlen, "%s: another policyd answers there", path);
 			else
 				fail(err, errlen, r, path);
-			goto fail;
+			return r;
 		}
 		snprintf(path, sizeof(path), "%s/lkg", o->state_dir);
 	}
-	if ((r = store_new(o->policy_dir, o->state_dir ? path : NULL, &d->store)) < 0) {
-		r = fail(err, errlen, r, "last good copies");
-		goto fail;
-	}
+	if ((r = store_new(o->policy_dir, o->state_dir ? path : NULL, &d->store)) < 0)
+		return fail(err, errlen, r, "last good copies");
 	int lkg = store_lkg_load(d->store);
 	if (lkg > 0)
 		pd_log(d, "last good copies of %d files loaded (what the previous run enforced)",
 		       lkg);
+	return 0;
+}
+
+/* What the daemon listens to: inotify, the nf_tables monitor, signals, HTTP. */
+static int open_sources(struct pd *d, char *err, size_t errlen)
+{
+	const struct pd_opts *o = &d->o;
+	int r;
 	/* the watch exists before the scan, so nothing written meanwhile is missed */
-	if ((r = watch_new(o->policy_dir, o->state_dir, &d->watch)) < 0) {
-		r = fail(err, errlen, r, "inotify");
-		goto fail;
-	}
+	if ((r = watch_new(o->policy_dir, o->state_dir, &d->watch)) < 0)
+		return fail(err, errlen, r, "inotify");
 	d->rescan_pending = true;
 	d->endpoints_dirty = true;
 	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
-	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0) {
-		r = fail(err, errlen, r, "nf_tables monitor");
-		goto fail;
-	}
+	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0)
+		return fail(err, errlen, r, "nf_tables monitor");
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		r = fail(err, errlen, -errno, "signalfd");
-		goto fail;
-	}
+	if ((d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return fail(err, errlen, -errno, "signalfd");
 	if (o->metrics_addr &&
-	    (r = httpd_new(o->metrics_addr, l, pd_http_serve, d, &d->http)) < 0) {
-		r = fail(err, errlen, r, o->metrics_addr);
-		goto fail;
-	}
+	    (r = httpd_new(o->metrics_addr, d->l, pd_http_serve, d, &d->http)) < 0)
+		return fail(err, errlen, r, o->metrics_addr);
+	return 0;
+}
+
+/* The sources and timers in the event loop; the tick (twice per watchdog interval, at most
+ * once a second) and the periodic resync armed. */
+static int add_to_loop(struct pd *d, char *err, size_t errlen)
+{
+	struct evloop *l = d->l;
 	d->watch_src = evloop_source_add(l, watch_fd(d->watch), EPOLLIN, on_watch, d);
 	if (d->mon)
 		d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
@@ -656,22 +726,36 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 	d->t_tick = evloop_timer_add(l, on_tick, d);
 	d->t_trim = evloop_timer_add(l, on_trim, d);
 	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
-	    !d->t_tick || !d->t_trim) {
-		r = fail(err, errlen, -errno, "event loop");
-		goto fail;
-	}
+	    !d->t_tick || !d->t_trim)
+		return fail(err, errlen, -errno, "event loop");
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
 		tick = (long long)(d->wd_usec / 2000) > 0 ? (long long)(d->wd_usec / 2000) : 1;
 	evloop_timer_arm(d->t_tick, tick, tick);
-	if (o->resync_ms > 0)
-		evloop_timer_arm(d->t_resync, o->resync_ms, o->resync_ms);
+	if (d->o.resync_ms > 0)
+		evloop_timer_arm(d->t_resync, d->o.resync_ms, d->o.resync_ms);
+	return 0;
+}
+
+int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen)
+{
+	struct pd *d = xcalloc(1, sizeof(*d));
+	d->o = *o;
+	d->l = l;
+	d->sigfd = -1;
+	d->started_ms = clock_now_ms();
+	int r = open_state(d, err, errlen);
+	if (r == 0)
+		r = open_sources(d, err, errlen);
+	if (r == 0)
+		r = add_to_loop(d, err, errlen);
+	if (r < 0) {
+		pd_free(d);
+		return r;
+	}
 	*out = d;
 	return 0;
-fail:
-	pd_free(d);
-	return r;
 }
 
 int pd_run(struct pd *d)
@@ -680,7 +764,7 @@ int pd_run(struct pd *d)
 	pd_sync(d, "start", 0);
 	if (d->wd_usec) {
 		sdnotify_send("WATCHDOG=1");
-		d->last_wd_ms = evloop_now_ms();
+		d->last_wd_ms = clock_now_ms();
 	}
 	while (!d->exiting) {
 		int r = evloop_run_once(d->l, -1);

@@ -7,6 +7,7 @@
 
 #include "pd_int.h"
 #include "ruleset.h"
+#include "xalloc.h"
 
 #define TABLE_INET "netpol"
 #define TABLE_SPOOF "netpol-spoof"
@@ -187,18 +188,17 @@ int pd_http_serve(void *data, const char *path, char **body, const char **ctype)
 {
 	struct pd *d = data;
 	if (!strcmp(path, "/healthz")) {
-		*body = strdup("ok\n");
+		*body = xstrdup("ok\n");
 		return 200;
 	}
 	if (!strcmp(path, "/readyz")) {
 		char why[8192];
 		const char *w = pd_unready_why(d, why, sizeof(why));
-		if (asprintf(body, "%s\n", w ? w : "ok") < 0)
-			*body = NULL;
+		*body = xasprintf("%s\n", w ? w : "ok");
 		return w ? 503 : 200;
 	}
 	if (strcmp(path, "/metrics")) {
-		*body = strdup("not found: /healthz, /readyz, /metrics\n");
+		*body = xstrdup("not found: /healthz, /readyz, /metrics\n");
 		return 404;
 	}
 	size_t len = 0;

@@ -51,7 +51,7 @@ struct pd {
 	char last_error[1024];
 	bool endpoints_dirty, readback_pending, full_pending, allow_removals_once, rescan_pending;
 	bool dir_missing;
-	double t_oldest;          /* CLOCK_MONOTONIC ms of the oldest event not yet committed */
+	double t_oldest;          /* clock_now_ms() of the oldest event not yet committed */
 	double last_sync_end;
 	double started_ms;
 	unsigned long long generation;

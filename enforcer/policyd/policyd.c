@@ -28,6 +28,29 @@ static void log_stderr(void *arg, const char *line)
 	fprintf(stderr, "policyd %s.%03ld: %s\n", when, ts.tv_nsec / 1000000, line);
 }
 
+/* policyd --cleanup: the pipeline's flush, here and in every recorded macvlan pod's netns
+ * (the daemon itself never removes the tables). Returns the exit status. */
+static int cleanup_tables(const char *state_dir)
+{
+	struct ap_report rep;
+	int r = ap_flush("netpol", state_dir, &rep);
+	for (size_t i = 0; i < rep.errors.n; i++)
+		fprintf(stderr, "policyd: %s\n", rep.errors.v[i].msg);
+	for (size_t i = 0; i < rep.n_targets; i++) {
+		const struct ap_target_report *t = &rep.targets[i];
+		for (size_t j = 0; j < t->errors.n; j++)
+			fprintf(stderr, "policyd: %s%s%s%s\n", t->pod ? "pod " : "",
+				t->pod ? t->pod : "", t->pod ? ": " : "", t->errors.v[j].msg);
+		if (t->pod && t->result == 0 && !t->gone)
+			printf("policyd: removed table inet netpol in netns %s (pod %s)\n", t->netns,
+			       t->pod);
+	}
+	if (r == 0)
+		printf("policyd: removed table inet netpol and table bridge netpol-spoof\n");
+	ap_report_free(&rep);
+	return r < 0 ? 1 : 0;
+}
+
 /* "180s", "3m", "500ms", "1h", or plain seconds; -1 when malformed. */
 static long long parse_duration_ms(const char *s)
 {
@@ -54,7 +77,8 @@ static void usage(FILE *f)
 		   "       policyd --cleanup [--state-dir DIR]\n");
 }
 
-int main(int argc, char **argv)
+/* Parses the options into o. Returns -1 to go on, else the exit status (usage printed). */
+static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 {
 	static const struct option opts[] = {
 		{ "policy-dir", required_argument, NULL, 'p' },
@@ -75,26 +99,22 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
-			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
-			     .log = log_stderr };
-	bool cleanup = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		long long ms;
 		switch (c) {
-		case 'p': o.policy_dir = optarg; break;
-		case 'D': o.state_dir = optarg; break;
-		case 'n': o.node = optarg; break;
-		case 'm': o.metrics_addr = strcmp(optarg, "none") ? optarg : NULL; break;
-		case 'r': o.reject = true; break;
-		case 's': o.no_spoof = true; break;
-		case 'A': o.allow_mass_delete = true; break;
-		case 'O': o.no_owner = true; break;
-		case 'M': o.no_monitor = true; break;
-		case 'I': o.inject_error = true; break;
-		case 'K': o.test_old_kernel = true; break;
-		case 'C': cleanup = true; break;
+		case 'p': o->policy_dir = optarg; break;
+		case 'D': o->state_dir = optarg; break;
+		case 'n': o->node = optarg; break;
+		case 'm': o->metrics_addr = strcmp(optarg, "none") ? optarg : NULL; break;
+		case 'r': o->reject = true; break;
+		case 's': o->no_spoof = true; break;
+		case 'A': o->allow_mass_delete = true; break;
+		case 'O': o->no_owner = true; break;
+		case 'M': o->no_monitor = true; break;
+		case 'I': o->inject_error = true; break;
+		case 'K': o->test_old_kernel = true; break;
+		case 'C': *cleanup = true; break;
 		case 'R':
 		case 'g':
 		case 'G':
@@ -104,42 +124,33 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			if (c == 'R')
-				o.resync_ms = ms;
+				o->resync_ms = ms;
 			else if (c == 'g')
-				o.gap_ms = (double)ms;
+				o->gap_ms = (double)ms;
 			else
-				o.grace_ms = (double)ms;
+				o->grace_ms = (double)ms;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (!*cleanup && !o->policy_dir)) {
 		usage(stderr);
 		return 2;
 	}
-	if (cleanup) {
-		struct np_diags diags;
-		np_diags_init(&diags);
-		int r = ap_flush("netpol", o.state_dir, &diags);
-		for (size_t i = 0; i < diags.n; i++)
-			fprintf(stderr, "policyd: %s\n", diags.v[i].msg);
-		if (r == 0)
-			printf("policyd: removed table inet netpol and table bridge netpol-spoof\n");
-		np_diags_free(&diags);
-		return r < 0 ? 1 : 0;
-	}
-	if (!o.policy_dir) {
-		usage(stderr);
-		return 2;
-	}
+	return -1;
+}
+
+/* The daemon, until SIGTERM or SIGINT. Returns the exit status. */
+static int run(const struct pd_opts *o)
+{
 	signal(SIGPIPE, SIG_IGN);
 	struct evloop *l = NULL;
 	struct pd *d = NULL;
 	char err[1024] = "";
 	int r = evloop_new(&l);
 	if (r == 0)
-		r = pd_new(&o, l, &d, err, sizeof(err));
+		r = pd_new(o, l, &d, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "policyd: %s\n", err[0] ? err : strerror(-r));
 		evloop_free(l);
@@ -149,4 +160,16 @@ int main(int argc, char **argv)
 	pd_free(d);
 	evloop_free(l);
 	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
+			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
+			     .log = log_stderr };
+	bool cleanup = false;
+	int rc = parse_opts(argc, argv, &o, &cleanup);
+	if (rc >= 0)
+		return rc;
+	return cleanup ? cleanup_tables(o.state_dir) : run(&o);
 }

@@ -1,17 +1,18 @@
 /* store.c — see store.h. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomicio.h"
 #include "inventory.h"
 #include "store.h"
+#include "vec.h"
+#include "xalloc.h"
 
 struct sfile {
 	char *name;
@@ -38,14 +39,6 @@ struct store {
 	size_t n_unlink, cap_unlink;
 };
 
-#define GROW(v, n, cap)                                                                    \
-	do {                                                                               \
-		if ((n) == (cap) &&                                                        \
-		    !((v) = realloc((v), ((cap) = (cap) ? (cap) * 2 : 16) * sizeof(*(v))))) \
-			abort();                                                           \
-	} while (0)
-
-
 static size_t objects(const struct np_inventory *inv)
 {
 	return inv ? inv->n_nss + inv->n_pods + inv->n_pols + inv->n_nodes : 0;
@@ -53,11 +46,9 @@ static size_t objects(const struct np_inventory *inv)
 
 int store_new(const char *dir, const char *lkg_dir, struct store **out)
 {
-	struct store *s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	if (!(s->dir = strdup(dir)) || (lkg_dir && !(s->lkg_dir = strdup(lkg_dir))))
-		abort();
+	struct store *s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->lkg_dir = lkg_dir ? xstrdup(lkg_dir) : NULL;
 	if (lkg_dir && mkdir(lkg_dir, 0700) < 0 && errno != EEXIST) {
 		int e = -errno;
 		store_free(s);
@@ -71,8 +62,7 @@ static void retire(struct store *s, struct np_inventory *inv)
 {
 	if (!inv)
 		return;
-	GROW(s->retired, s->n_retired, s->cap_retired);
-	s->retired[s->n_retired++] = inv;
+	VEC_PUSH(s->retired, s->n_retired, s->cap_retired) = inv;
 }
 
 void store_retired_free(struct store *s)
@@ -130,12 +120,11 @@ static struct sfile *file_get(struct store *s, const char *name, bool create)
 		return &s->f[i];
 	if (!create)
 		return NULL;
-	GROW(s->f, s->n, s->cap);
+	VEC_GROW(s->f, s->n, s->cap);
 	memmove(&s->f[i + 1], &s->f[i], (s->n - i) * sizeof(*s->f));
 	s->n++;
 	memset(&s->f[i], 0, sizeof(*s->f));
-	if (!(s->f[i].name = strdup(name)))
-		abort();
+	s->f[i].name = xstrdup(name);
 	return &s->f[i];
 }
 
@@ -160,11 +149,8 @@ static int yaml_of(const char *name)
 static void drop_text(struct np_inventory *inv)
 {
 	for (size_t i = 0; i < inv->n_srcs; i++) {
-		char *empty = calloc(1, 1);
-		if (!empty)
-			abort();
 		free(inv->srcs[i]->text);
-		inv->srcs[i]->text = empty;
+		inv->srcs[i]->text = xcalloc(1, 1);
 		inv->srcs[i]->len = 0;
 	}
 }
@@ -265,6 +251,65 @@ static void set_held(struct sfile *f, uint64_t h, char *errors)
 	f->gone = false;
 }
 
+/* The file is gone (or not a file: not input either): its removal is pending, unless it never
+ * had good content. */
+static enum store_refresh refresh_gone(struct store *s, struct sfile *f, double now)
+{
+	if (!f || f->gone)
+		return STORE_SAME;
+	if (!f->inv) { /* it never had good content: nothing to remove */
+		file_remove(s, f);
+		return STORE_SAME;
+	}
+	drop_next(f);
+	clear_held(f);
+	f->gone = true;
+	f->gone_since = now;
+	return STORE_GONE;
+}
+
+/* The file's content (text, hash h) against what is enforced, pending or held. */
+static enum store_refresh refresh_content(struct sfile *f, const char *name, const char *path,
+					  const char *text, size_t len, uint64_t h)
+{
+	f->gone = false;
+	if (len == 0 && f->inv) {
+		/* an in-place rewrite caught between truncate and write: its last good content
+		 * stays until the next event (delete a file to remove its objects) */
+		char *msg = xasprintf("%s: empty (being written?); its last good content stays",
+				      path);
+		bool was = f->held && f->bad_hash == h;
+		set_held(f, h, msg);
+		return was ? STORE_SAME : STORE_BAD;
+	}
+	if (f->next && h == f->next_hash)
+		return STORE_SAME;
+	if (f->inv && h == f->hash && !f->held) {
+		if (!f->next)
+			return STORE_SAME;
+		drop_next(f); /* back to what is enforced: nothing pending any more */
+		return STORE_CHANGED;
+	}
+	if (f->held && h == f->bad_hash)
+		return STORE_SAME;
+	if (f->inv && h == f->hash) {
+		drop_next(f); /* fixed back to exactly the last good content */
+		clear_held(f);
+		return STORE_CHANGED;
+	}
+	char *errors = NULL;
+	struct np_inventory *inv = parse(path, text, len, yaml_of(name), &errors);
+	if (!inv) {
+		set_held(f, h, errors);
+		return STORE_BAD;
+	}
+	drop_next(f);
+	clear_held(f);
+	f->next = inv;
+	f->next_hash = h;
+	return STORE_CHANGED;
+}
+
 enum store_refresh store_file_refresh(struct store *s, const char *name, double now)
 {
 	char path[PATH_MAX], *text = NULL;
@@ -272,69 +317,17 @@ enum store_refresh store_file_refresh(struct store *s, const char *name, double 
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	int r = np_file_read(path, &text, &len);
 	struct sfile *f = file_get(s, name, r == 0);
-	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR || r == -EINVAL) {
-		/* gone (or not a file: not input either) */
-		if (!f || f->gone)
-			return STORE_SAME;
-		if (!f->inv) { /* it never had good content: nothing to remove */
-			file_remove(s, f);
-			return STORE_SAME;
-		}
-		drop_next(f);
-		clear_held(f);
-		f->gone = true;
-		f->gone_since = now;
-		return STORE_GONE;
-	}
+	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR || r == -EINVAL)
+		return refresh_gone(s, f, now);
 	if (r < 0) {
 		if (!f)
 			f = file_get(s, name, true);
-		char *msg = NULL;
-		if (asprintf(&msg, "%s: cannot read: %s", path, strerror(-r)) < 0)
-			abort();
 		bool was = f->held;
-		set_held(f, 0, msg);
+		set_held(f, 0, xasprintf("%s: cannot read: %s", path, strerror(-r)));
 		return was ? STORE_SAME : STORE_BAD;
 	}
-	enum store_refresh out = STORE_SAME;
-	uint64_t h = np_hash(text, len, NP_HASH_INIT);
-	f->gone = false;
-	if (len == 0 && f->inv) {
-		/* an in-place rewrite caught between truncate and write: its last good content
-		 * stays until the next event (delete a file to remove its objects) */
-		char *msg = NULL;
-		if (asprintf(&msg, "%s: empty (being written?); its last good content stays", path) < 0)
-			abort();
-		bool was = f->held && f->bad_hash == h;
-		set_held(f, h, msg);
-		out = was ? STORE_SAME : STORE_BAD;
-	} else if (f->next && h == f->next_hash) {
-		out = STORE_SAME;
-	} else if (f->inv && h == f->hash && !f->held) {
-		if (f->next) { /* back to what is enforced: nothing pending any more */
-			drop_next(f);
-			out = STORE_CHANGED;
-		}
-	} else if (f->held && h == f->bad_hash) {
-		out = STORE_SAME;
-	} else if (f->inv && h == f->hash) {
-		drop_next(f); /* fixed back to exactly the last good content */
-		clear_held(f);
-		out = STORE_CHANGED;
-	} else {
-		char *errors = NULL;
-		struct np_inventory *inv = parse(path, text, len, yaml_of(name), &errors);
-		if (!inv) {
-			set_held(f, h, errors);
-			out = STORE_BAD;
-		} else {
-			drop_next(f);
-			clear_held(f);
-			f->next = inv;
-			f->next_hash = h;
-			out = STORE_CHANGED;
-		}
-	}
+	enum store_refresh out =
+		refresh_content(f, name, path, text, len, np_hash(text, len, NP_HASH_INIT));
 	free(text);
 	return out;
 }
@@ -348,11 +341,8 @@ int store_rescan(struct store *s, double now)
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d)))
-		if (np_path_wanted(de->d_name)) {
-			GROW(names, n, cap);
-			if (!(names[n++] = strdup(de->d_name)))
-				abort();
-		}
+		if (np_path_wanted(de->d_name))
+			VEC_PUSH(names, n, cap) = xstrdup(de->d_name);
 	closedir(d);
 	int changed = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -363,9 +353,7 @@ int store_rescan(struct store *s, double now)
 	free(names);
 	/* the known files not listed: gone (refresh checks, in case one appeared meanwhile) */
 	for (size_t i = 0; i < s->n;) {
-		char *name = strdup(s->f[i].name);
-		if (!name)
-			abort();
+		char *name = xstrdup(s->f[i].name);
 		size_t before = s->n;
 		if (store_file_refresh(s, name, now) != STORE_SAME)
 			changed++;
@@ -384,9 +372,7 @@ int store_gone_recheck(struct store *s, double now)
 			i++;
 			continue;
 		}
-		char *name = strdup(s->f[i].name);
-		if (!name)
-			abort();
+		char *name = xstrdup(s->f[i].name);
 		/* still absent: STORE_SAME (the removal stays pending); back: a change */
 		if (store_file_refresh(s, name, now) != STORE_SAME)
 			changed++;
@@ -446,9 +432,7 @@ size_t store_pending_commit(struct store *s, bool allow_removals, double now, do
 			}
 			retire(s, f->inv);
 			f->inv = NULL;
-			GROW(s->unlink, s->n_unlink, s->cap_unlink);
-			if (!(s->unlink[s->n_unlink++] = strdup(f->name)))
-				abort();
+			VEC_PUSH(s->unlink, s->n_unlink, s->cap_unlink) = xstrdup(f->name);
 			file_remove(s, f);
 			done++;
 			continue;
@@ -495,32 +479,13 @@ int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_
 	return 0;
 }
 
-/* Writes path atomically: a temporary name beside it, fsync, rename. 0 or -errno. */
-static int write_atomic(const char *dir, const char *name, const char *text, size_t len)
+/* A last good copy, replaced whole (a crash leaves the old copy or the new, never a torn one),
+ * readable by root only: it is what the next run enforces. */
+static int lkg_write(const struct store *s, const char *name, const char *text, size_t len)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	size_t off = 0;
-	int r = 0;
-	while (off < len && r == 0) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n > 0)
-			off += (size_t)n;
-		else if (n < 0 && errno != EINTR)
-			r = -errno;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", s->lkg_dir, name);
+	return atomic_write_file(path, text, len, 0600);
 }
 
 int store_lkg_flush(struct store *s, int *err)
@@ -531,7 +496,7 @@ int store_lkg_flush(struct store *s, int *err)
 		if (!f->lkg_dirty || !f->inv || !f->inv->n_srcs)
 			continue;
 		struct np_source *src = f->inv->srcs[0];
-		int r = s->lkg_dir ? write_atomic(s->lkg_dir, f->name, src->text, src->len) : 0;
+		int r = s->lkg_dir ? lkg_write(s, f->name, src->text, src->len) : 0;
 		if (r < 0) {
 			failed++;
 			*err = -r;
@@ -543,9 +508,10 @@ int store_lkg_flush(struct store *s, int *err)
 	for (size_t i = 0; i < s->n_unlink; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", s->lkg_dir ? s->lkg_dir : "", s->unlink[i]);
-		if (s->lkg_dir && unlink(path) < 0 && errno != ENOENT) {
+		int r = s->lkg_dir ? atomic_unlink(path) : 0;
+		if (r < 0) {
 			failed++;
-			*err = errno;
+			*err = -r;
 		}
 		free(s->unlink[i]);
 	}

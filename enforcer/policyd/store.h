@@ -34,7 +34,7 @@ enum store_refresh {
 	STORE_GONE,    /* the file is gone: its removal is pending */
 };
 
-/* Re-reads dir/name. now: CLOCK_MONOTONIC ms. */
+/* Re-reads dir/name. now: clock_now_ms(). */
 enum store_refresh store_file_refresh(struct store *s, const char *name, double now);
 /* Calls store_file_refresh for every wanted file in the directory and every file the store
  * knows. Returns the number of files that changed (CHANGED, BAD or GONE), or -errno when the

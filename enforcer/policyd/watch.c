@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "model.h"
-#include <time.h>
+#include "vec.h"
 #include "watch.h"
+#include "xalloc.h"
 
 #define DIR_MASK                                                                          \
 	(IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | \
@@ -36,23 +38,12 @@ struct watch {
 	size_t n_st, cap_st;
 };
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void events_add_name(struct watch_events *ev, const char *name)
 {
 	for (size_t i = 0; i < ev->n; i++)
 		if (!strcmp(ev->names[i], name))
 			return;
-	if (ev->n == ev->cap &&
-	    !(ev->names = realloc(ev->names, (ev->cap = ev->cap ? ev->cap * 2 : 16) * sizeof(char *))))
-		abort();
-	if (!(ev->names[ev->n++] = strdup(name)))
-		abort();
+	VEC_PUSH(ev->names, ev->n, ev->cap) = xstrdup(name);
 }
 
 void watch_events_clear(struct watch_events *ev)
@@ -86,10 +77,7 @@ static void st_add(struct watch *w, const char *path, enum wkind kind)
 	for (size_t i = 0; i < w->n_st; i++)
 		if (w->st[i].wd == wd)
 			return;
-	if (w->n_st == w->cap_st &&
-	    !(w->st = realloc(w->st, (w->cap_st = w->cap_st ? w->cap_st * 2 : 8) * sizeof(*w->st))))
-		abort();
-	w->st[w->n_st++] = (struct wstate){ wd, kind };
+	VEC_PUSH(w->st, w->n_st, w->cap_st) = (struct wstate){ wd, kind };
 }
 
 /* Watches STATE/endpoints and every network directory under it. */
@@ -105,9 +93,7 @@ static void st_scan(struct watch *w)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		char *sub;
-		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-			abort();
+		char *sub = xasprintf("%s/%s", path, de->d_name);
 		st_add(w, sub, W_NET);
 		free(sub);
 	}
@@ -125,9 +111,7 @@ static bool dir_attach(struct watch *w)
 
 int watch_new(const char *policy_dir, const char *state_dir, struct watch **out)
 {
-	struct watch *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
+	struct watch *w = xcalloc(1, sizeof(*w));
 	w->wd_dir = w->wd_parent = -1;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {
@@ -138,23 +122,20 @@ int watch_new(const char *policy_dir, const char *state_dir, struct watch **out)
 	size_t len = strlen(policy_dir);
 	while (len > 1 && policy_dir[len - 1] == '/')
 		len--;
-	if (!(w->dir = strndup(policy_dir, len)))
-		abort();
+	w->dir = xstrndup(policy_dir, len);
 	char *slash = strrchr(w->dir, '/');
 	if (!slash) {
-		w->parent = strdup(".");
-		w->base = strdup(w->dir);
+		w->parent = xstrdup(".");
+		w->base = xstrdup(w->dir);
 	} else {
-		w->parent = slash == w->dir ? strdup("/") : strndup(w->dir, (size_t)(slash - w->dir));
-		w->base = strdup(slash + 1);
+		w->parent = slash == w->dir ? xstrdup("/")
+					    : xstrndup(w->dir, (size_t)(slash - w->dir));
+		w->base = xstrdup(slash + 1);
 	}
-	if (!w->parent || !w->base)
-		abort();
 	w->wd_parent = inotify_add_watch(w->fd, w->parent, PARENT_MASK);
 	dir_attach(w);
 	if (state_dir) {
-		if (!(w->state_dir = strdup(state_dir)))
-			abort();
+		w->state_dir = xstrdup(state_dir);
 		st_add(w, state_dir, W_STATE);
 		st_scan(w);
 	}
@@ -274,7 +255,7 @@ int watch_read(struct watch *w, struct watch_events *ev)
 			return 0;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		double t_read = mono_ms();
+		double t_read = clock_now_ms();
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
 			p += sizeof(*e) + e->len;

@@ -19,7 +19,7 @@ struct watch_events {
 	bool endpoints;     /* an endpoint record may have changed */
 	bool dir;           /* the policy directory itself went away or came back */
 	size_t overflows;   /* IN_Q_OVERFLOW seen */
-	double t_first;     /* CLOCK_MONOTONIC ms of the read that brought the first event (0: none) */
+	double t_first;     /* clock_now_ms() of the read that brought the first event (0: none) */
 };
 
 /* Watches policy_dir and state_dir/endpoints (state_dir may be NULL). The policy directory may

@@ -1,7 +1,8 @@
-/* test_podnet — which pods get their own table inside their netns (podnet_pod_wanted), and what
- * `netpol render --state-dir` prints for them (podnet_render): one block per wanted pod, under a
- * comment naming its netns, with ingress on input / egress on output and only that pod in the
- * dispatch maps. No kernel: the kernel side is tests/netsetup/t-macvlan-policy.sh. */
+/* test_podnet — which pods get their own table inside their netns (podnet_pod_wanted), the
+ * targets the pipeline and `netpol render --state-dir` walk for them (podnet_targets): one per
+ * wanted pod, naming its netns, whose ruleset has ingress on input / egress on output and only
+ * that pod in the dispatch maps. No kernel: the kernel side, and the "# in netns" comments
+ * render prints, are tests/netsetup/t-macvlan-policy.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,34 +84,35 @@ static void test_wanted(void **state)
 	np_inventory_free(inv);
 }
 
-/* The block render prints after "# in netns PATH (...)", up to the next such comment. */
-static char *block(const char *text, const char *path)
+/* The nft text of target t's ruleset. */
+static char *target_text(const struct np_inventory *inv, const struct podnet_target *t)
 {
-	char head[128];
-	snprintf(head, sizeof(head), "# in netns %s (", path);
-	const char *s = strstr(text, head);
-	if (!s)
-		return NULL;
-	const char *e = strstr(s + 1, "# in netns ");
-	return strndup(s, e ? (size_t)(e - s) : strlen(s));
+	struct rs_ruleset *rs = NULL;
+	assert_int_equal(ruleset_build(inv, &t->ro, &rs), 0);
+	char *text = emit_text(rs);
+	ruleset_free(rs);
+	return text;
 }
 
-static void test_render(void **state)
+static void test_targets(void **state)
 {
 	(void)state;
 	struct np_inventory *inv = inventory();
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct podnet_target *t = NULL;
+	size_t n = 0;
 	struct rs_options ro = { .node = "n1" };
-	assert_int_equal(podnet_render(inv, &ro, f), 0);
-	fclose(f);
-	assert_non_null(strstr(text, "# in netns /run/netns/pa (pod web/a, macvlan)\n"));
-	assert_non_null(strstr(text, "# in netns /run/netns/pb (pod web/b, macvlan)\n"));
-	assert_null(strstr(text, "/run/netns/pc")); /* c is on n2 */
-	char *a = block(text, "/run/netns/pa"), *b = block(text, "/run/netns/pb");
-	assert_non_null(a);
-	assert_non_null(b);
+	podnet_targets(inv, &ro, &t, &n);
+	assert_int_equal(n, 2); /* c is on n2 */
+	assert_string_equal(t[0].pod, "web/a");
+	assert_string_equal(t[0].netns, "/run/netns/pa");
+	assert_string_equal(t[1].pod, "web/b");
+	assert_string_equal(t[1].netns, "/run/netns/pb");
+	for (size_t i = 0; i < n; i++) {
+		assert_true(t[i].ro.netns_local);
+		assert_string_equal(t[i].ro.local_pod, t[i].pod);
+		assert_string_equal(t[i].ro.node, "n1");
+	}
+	char *a = target_text(inv, &t[0]), *b = target_text(inv, &t[1]);
 	assert_non_null(strstr(a, "table inet netpol {"));
 	assert_non_null(strstr(a, "hook input"));
 	assert_non_null(strstr(a, "hook output"));
@@ -122,7 +124,7 @@ static void test_render(void **state)
 	assert_non_null(strstr(b, "table inet netpol {"));
 	free(a);
 	free(b);
-	free(text);
+	podnet_targets_free(t, n);
 	np_inventory_free(inv);
 }
 
@@ -130,7 +132,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wanted),
-		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* load.h — what every subcommand that reads a policy directory does first. */
-#ifndef NETPOL_ENFORCER_LOAD_H
-#define NETPOL_ENFORCER_LOAD_H
+#ifndef NETPOL_CLI_LOAD_H
+#define NETPOL_CLI_LOAD_H
 
 #include <stdio.h>
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "load.h"
+#include "xalloc.h"
 
 void cli_print_diags(FILE *f, struct np_diags *d, enum np_sev min)
 {
@@ -39,9 +40,7 @@ int cli_load_inventory(const char *dir, struct np_inventory **out)
 	 * which is most of the memory of a large cluster */
 	for (size_t i = 0; i < inv->n_srcs; i++) {
 		free(inv->srcs[i]->text);
-		inv->srcs[i]->text = calloc(1, 1);
-		if (!inv->srcs[i]->text)
-			abort();
+		inv->srcs[i]->text = xcalloc(1, 1);
 		inv->srcs[i]->len = 0;
 	}
 	*out = inv;
