@@ -24,7 +24,13 @@ struct ap_ctx {
 	struct nl_state *state;
 	/* per policy and pod, what the last build made of it, for the next build to reuse */
 	struct rs_cache *cache;
+	struct ctix *ix;          /* the caller's index of live connections, or NULL */
 };
+
+void ap_ctx_set_ctindex(struct ap_ctx *c, struct ctix *ix)
+{
+	c->ix = ix;
+}
 
 static double now_ms(void)
 {
@@ -190,9 +196,11 @@ static void run_conntrack(struct ap_ctx *c, const struct nl_diff *diff,
 	struct ct_affected aff;
 	ct_affected_from_diff(diff, &aff);
 	struct ct_stats st = { 0 };
-	rep->ct_error = ct_revoke(&aff, inv, &c->o.ro, &st);
+	rep->ct_error = ct_revoke(&aff, inv, &c->o.ro, c->ix, &st);
 	rep->ct_revoked = st.revoked;
 	rep->ct_restored = st.restored;
+	rep->ct_judged = st.candidates;
+	rep->ct_indexed = st.indexed;
 	ct_affected_free(&aff);
 	rep->ms_ct = now_ms() - t;
 }

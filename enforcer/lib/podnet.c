@@ -201,7 +201,7 @@ static int apply_one(const struct np_pod *pod, const struct rs_ruleset *rs, void
 		snprintf(id, sizeof(id), "%s/%s", pod->ns, pod->name);
 		ro.local_pod = id;
 		ct_affected_from_diff(ps.diff, &aff);
-		r = ct_revoke(&aff, c->inv, &ro, &cs);
+		r = ct_revoke(&aff, c->inv, &ro, NULL, &cs);
 		if (r < 0)
 			fprintf(stderr, "netpol: warning: pod %s/%s: conntrack clean-up failed: %s\n",
 				pod->ns, pod->name, strerror(-r));
