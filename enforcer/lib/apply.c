@@ -32,7 +32,13 @@ struct ap_ctx {
 	struct nl_state *state;
 	/* per policy and pod, what the last build made of it, for the next build to reuse */
 	struct rs_cache *cache;
+	struct ctix *ix;          /* the caller's index of live connections, or NULL */
 };
+
+void ap_ctx_set_ctindex(struct ap_ctx *c, struct ctix *ix)
+{
+	c->ix = ix;
+}
 
 /* One target's sync in progress: how its ruleset is built, where its tables are, and what the
  * steps made so far. */
@@ -49,6 +55,7 @@ struct target {
 	struct nl_state *want, *have;
 	const struct nl_state *base;     /* what the diff starts from: have, last, or nothing */
 	struct nl_diff *diff;
+	struct ctix *ix;                 /* the node: live connections of its netns, or NULL */
 };
 
 static void target_free(struct target *t)
@@ -391,9 +398,11 @@ static void target_conntrack(const struct ap_ctx *c, const struct target *t,
 	struct ct_affected aff;
 	ct_affected_from_diff(t->diff, &aff);
 	struct ct_stats st = { 0 };
-	tr->ct_error = ct_revoke(&aff, inv, t->ro, &st);
+	tr->ct_error = ct_revoke(&aff, inv, t->ro, t->ix, &st);
 	tr->ct_revoked = st.revoked;
 	tr->ct_restored = st.restored;
+	tr->ct_judged = st.candidates;
+	tr->ct_indexed = st.indexed;
 	ct_affected_free(&aff);
 	tr->ms_ct = clock_now_ms() - t0;
 }
@@ -541,7 +550,7 @@ static int apply_node(struct ap_ctx *c, struct np_inventory *inv, unsigned flags
 	struct ap_target_report *tr = &rep->targets[0];
 	/* the cache was left by the build of the last commit's model (c->inv), or reset */
 	struct target t = { .ro = &c->o.ro, .cache = c->cache, .prev = c->inv, .last = c->state,
-			    .table_flags = c->o.table_flags, .full = flags & AP_FULL };
+			    .table_flags = c->o.table_flags, .full = flags & AP_FULL, .ix = c->ix };
 	int r = target_build(&t, inv, &rep->build, tr);
 	if (r == 0)
 		r = node_prepare(c, lock, tr);

@@ -62,6 +62,8 @@ struct ap_target_report {
 	size_t ct_revoked;          /* live connections cut (no longer allowed) */
 	size_t ct_restored;         /* previously cut connections allowed again */
 	int ct_error;               /* the conntrack step failed (-errno); the ruleset is in */
+	size_t ct_judged;           /* connections the conntrack step judged */
+	bool ct_indexed;            /* it found them in the index (else by a dump) */
 	double ms_build, ms_read, ms_diff, ms_kernel, ms_ct;
 
 	/* status (ap_status): the tables as built (from rs, which want points into) and as the
@@ -115,6 +117,10 @@ uint32_t ap_ctx_portid(const struct ap_ctx *c);
 /* The table flags in force: opts.table_flags, or 0 once the kernel refused NFT_TABLE_F_PERSIST
  * (before 6.9; then tables go without the owner flag so they outlive the process). */
 uint32_t ap_ctx_table_flags(const struct ap_ctx *c);
+/* The conntrack step finds the connections a narrowing change may cut in ix (ctindex.h, kept
+ * current by the caller's event loop) instead of dumping the kernel's table; NULL: dump. */
+struct ctix;
+void ap_ctx_set_ctindex(struct ap_ctx *c, struct ctix *ix);
 /* Forget the last commit: the next apply reads the kernel back (after a monitor saw someone
  * else change our tables). */
 void ap_ctx_invalidate(struct ap_ctx *c);

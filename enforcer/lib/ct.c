@@ -11,20 +11,10 @@
 #include <sys/socket.h>
 
 #include "ct.h"
+#include "ctindex.h"
 #include "eval.h"
 #include "vec.h"
 #include "xalloc.h"
-
-static void add_range(struct ct_affected *a, uint8_t family, const uint8_t *lo,
-		      const uint8_t *hi)
-{
-	struct ct_range *r = &VEC_PUSH(a->v, a->n, a->cap);
-	memset(r, 0, sizeof(*r));
-	unsigned len = family == 4 ? 4 : 16;
-	r->family = family;
-	memcpy(r->lo, lo, len);
-	memcpy(r->hi, hi, len);
-}
 
 /* The address family of a set's first key field, or 0 when it has no address first. */
 static uint8_t set_family(const struct nl_set *s)
@@ -43,7 +33,7 @@ static void all_isolated(const struct nl_table *t, struct ct_affected *out)
 		if (!(s->flags & NFT_SET_MAP) || !fam)
 			continue;
 		for (size_t j = 0; j < s->n_elems; j++)
-			add_range(out, fam, s->elems[j].lo, s->elems[j].lo);
+			ct_affected_add(out, fam, s->elems[j].lo, s->elems[j].lo);
 	}
 }
 
@@ -75,17 +65,17 @@ void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 			uint8_t fam = set_family(s);
 			if (s->flags & NFT_SET_MAP) {
 				for (size_t j = 0; fam && j < sd->n_add; j++)
-					add_range(out, fam, sd->add[j]->lo, sd->add[j]->lo);
+					ct_affected_add(out, fam, sd->add[j]->lo, sd->add[j]->lo);
 			} else if (!fam) {
 				all |= sd->n_del > 0 || !sd->cur; /* a port set lost ports */
 			} else {
 				for (size_t j = 0; j < sd->n_del; j++)
-					add_range(out, fam, sd->del[j]->lo, sd->del[j]->hi);
+					ct_affected_add(out, fam, sd->del[j]->lo, sd->del[j]->hi);
 				for (size_t j = 0; tiers && j < sd->n_add; j++)
-					add_range(out, fam, sd->add[j]->lo, sd->add[j]->hi);
+					ct_affected_add(out, fam, sd->add[j]->lo, sd->add[j]->hi);
 				if (!sd->cur) /* a whole peer set went away */
 					for (size_t j = 0; j < s->n_elems; j++)
-						add_range(out, fam, s->elems[j].lo, s->elems[j].hi);
+						ct_affected_add(out, fam, s->elems[j].lo, s->elems[j].hi);
 			}
 		}
 		if (all)
@@ -93,96 +83,41 @@ void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 	}
 }
 
-void ct_affected_free(struct ct_affected *a)
-{
-	if (!a)
-		return;
-	free(a->v);
-	memset(a, 0, sizeof(*a));
-}
+/* The connections to judge: from the index, or from a dump when there is none. */
+struct cands {
+	struct ct_conn *v;
+	size_t n, cap;
+};
 
-static int range_cmp(const void *a, const void *b)
+static bool touches(const struct ct_affected *a, const struct ct_conn *c)
 {
-	const struct ct_range *x = a, *y = b;
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	return memcmp(x->lo, y->lo, 16);
-}
-
-/* Sorts the ranges and merges overlapping ones, so a lookup is a binary search: after a change
- * to every chain, every isolated pod's address is a range, and each of tens of thousands of
- * conntrack entries is looked up four times. */
-static void normalize(struct ct_affected *a)
-{
-	if (!a->n)
-		return;
-	qsort(a->v, a->n, sizeof(*a->v), range_cmp);
-	size_t w = 0;
-	for (size_t i = 1; i < a->n; i++) {
-		struct ct_range *last = &a->v[w], *r = &a->v[i];
-		if (r->family == last->family && memcmp(r->lo, last->hi, 16) <= 0) {
-			if (memcmp(r->hi, last->hi, 16) > 0)
-				memcpy(last->hi, r->hi, 16);
-		} else {
-			a->v[++w] = *r;
-		}
-	}
-	a->n = w + 1;
-}
-
-static bool in_ranges(const struct ct_affected *a, uint8_t family, const void *addr)
-{
-	if (!addr)
-		return false;
-	unsigned len = family == 4 ? 4 : 16;
-	struct ct_range key = { .family = family };
-	memcpy(key.lo, addr, len);
-	/* the last range starting at or before addr is the only one that can hold it */
-	size_t lo = 0, hi = a->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (range_cmp(&a->v[mid], &key) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return false;
-	const struct ct_range *r = &a->v[lo - 1];
-	return r->family == family && memcmp(key.lo, r->hi, 16) <= 0;
+	return ct_affected_has(a, c->family, c->orig.src) ||
+	       ct_affected_has(a, c->family, c->orig.dst) ||
+	       ct_affected_has(a, c->family, c->reply.src) ||
+	       ct_affected_has(a, c->family, c->reply.dst);
 }
 
 struct dump_ctx {
 	const struct ct_affected *a;
-	struct nf_conntrack **hit;
-	size_t n, cap;
+	struct cands *out;
 };
-
-static bool touches(const struct ct_affected *a, const struct nf_conntrack *ct)
-{
-	uint8_t l3 = nfct_get_attr_u8(ct, ATTR_L3PROTO);
-	if (l3 == AF_INET)
-		return in_ranges(a, 4, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC)) ||
-		       in_ranges(a, 4, nfct_get_attr(ct, ATTR_ORIG_IPV4_DST)) ||
-		       in_ranges(a, 4, nfct_get_attr(ct, ATTR_REPL_IPV4_SRC)) ||
-		       in_ranges(a, 4, nfct_get_attr(ct, ATTR_REPL_IPV4_DST));
-	if (l3 == AF_INET6)
-		return in_ranges(a, 6, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC)) ||
-		       in_ranges(a, 6, nfct_get_attr(ct, ATTR_ORIG_IPV6_DST)) ||
-		       in_ranges(a, 6, nfct_get_attr(ct, ATTR_REPL_IPV6_SRC)) ||
-		       in_ranges(a, 6, nfct_get_attr(ct, ATTR_REPL_IPV6_DST));
-	return false;
-}
 
 /* Keeps entries already marked and entries touching the affected ranges. */
 static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 {
-	struct dump_ctx *c = data;
-	bool marked = nfct_get_attr_u32(ct, ATTR_MARK) & RS_CT_MARK_REVOKED;
-	if (marked || touches(c->a, ct)) {
-		VEC_PUSH(c->hit, c->n, c->cap) = nfct_clone(ct);
-	}
+	struct dump_ctx *d = data;
+	struct ct_conn c;
+	ctix_conn_from_nfct(ct, &c);
+	if ((c.mark & RS_CT_MARK_REVOKED) || touches(d->a, &c))
+		VEC_PUSH(d->out->v, d->out->n, d->out->cap) = c;
 	return NFCT_CB_CONTINUE;
+}
+
+static int index_cb(void *arg, const struct ct_conn *c)
+{
+	struct cands *out = arg;
+	VEC_PUSH(out->v, out->n, out->cap) = *c;
+	return 0;
 }
 
 /* Entries in this netns's table; -1 when unknown. Opening a dump costs ~10 ms on this kernel
@@ -224,7 +159,9 @@ static void addr_index_build(const struct np_inventory *inv, struct addr_index *
 	size_t n = 0;
 	for (size_t i = 0; i < inv->n_pods; i++)
 		n += inv->pods[i].host_network ? 0 : inv->pods[i].n_ips;
-	x->v = xcalloc(n, sizeof(*x->v));
+	x->v = calloc(n ? n : 1, sizeof(*x->v));
+	if (!x->v)
+		abort();
 	x->n = 0;
 	for (size_t i = 0; i < inv->n_pods; i++)
 		for (size_t j = 0; !inv->pods[i].host_network && j < inv->pods[i].n_ips; j++)
@@ -242,23 +179,16 @@ static void endpoint_of(const struct addr_index *x, const struct np_addr *a, str
 
 /* The flow as the forward hook saw its first packet: the original source, and the reply's
  * source as destination (the real pod after any DNAT, e.g. a Service), its port likewise. */
-static void flow_of(const struct addr_index *x, const struct nf_conntrack *ct, struct np_flow *f)
+static void flow_of(const struct addr_index *x, const struct ct_conn *c, struct np_flow *f)
 {
-	struct np_addr src = { 0 }, dst = { 0 };
-	if (nfct_get_attr_u8(ct, ATTR_L3PROTO) == AF_INET) {
-		src.family = dst.family = 4;
-		memcpy(src.b, nfct_get_attr(ct, ATTR_ORIG_IPV4_SRC), 4);
-		memcpy(dst.b, nfct_get_attr(ct, ATTR_REPL_IPV4_SRC), 4);
-	} else {
-		src.family = dst.family = 6;
-		memcpy(src.b, nfct_get_attr(ct, ATTR_ORIG_IPV6_SRC), 16);
-		memcpy(dst.b, nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), 16);
-	}
+	struct np_addr src = { .family = c->family }, dst = { .family = c->family };
+	memcpy(src.b, c->orig.src, c->family == 4 ? 4 : 16);
+	memcpy(dst.b, c->reply.src, c->family == 4 ? 4 : 16);
 	memset(f, 0, sizeof(*f));
 	endpoint_of(x, &src, &f->src);
 	endpoint_of(x, &dst, &f->dst);
-	f->proto = (enum np_proto)nfct_get_attr_u8(ct, ATTR_L4PROTO);
-	f->port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+	f->proto = (enum np_proto)c->proto;
+	f->port = c->reply.sport;
 }
 
 /* Denied by a side this table enforces: egress at a local source, ingress at a local
@@ -278,31 +208,30 @@ static bool denied_here(const struct np_eval *ev, const struct rs_options *ro,
 }
 
 /* An update message names the entry by its original tuple (and zone) and carries the mark. */
-static int set_mark(struct nfct_handle *h, const struct nf_conntrack *ct, uint32_t mark)
+static int set_mark(struct nfct_handle *h, const struct ct_conn *c, uint32_t mark)
 {
-	static const enum nf_conntrack_attr keep[] = {
-		ATTR_L3PROTO, ATTR_L4PROTO, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV4_DST,
-		ATTR_ORIG_IPV6_SRC, ATTR_ORIG_IPV6_DST, ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST,
-		ATTR_ZONE,
-	};
-	struct nf_conntrack *u = nfct_new();
-	if (!u)
-		abort();
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if (nfct_attr_is_set(ct, keep[i]) > 0)
-			nfct_set_attr(u, keep[i], nfct_get_attr(ct, keep[i]));
+	struct nf_conntrack *u = ctix_conn_nfct(c);
 	nfct_set_attr_u32(u, ATTR_MARK, mark);
 	int r = nfct_query(h, NFCT_Q_UPDATE, u) == 0 ? 0 : -errno;
 	nfct_destroy(u);
 	return r;
 }
 
-/* Dumps into c the entries that may change: those touching the affected ranges and those
- * already marked (with nothing narrowed, only the marked: the kernel filters the dump by
- * mark). 0 or -errno. */
-static int dump_affected(struct nfct_handle *h, const struct ct_affected *a, struct dump_ctx *c)
+static int delete_entry(struct nfct_handle *h, const struct ct_conn *c)
 {
-	nfct_callback_register(h, NFCT_T_ALL, dump_cb, c);
+	struct nf_conntrack *u = ctix_conn_nfct(c);
+	int r = nfct_query(h, NFCT_Q_DESTROY, u) == 0 ? 0 : -errno;
+	nfct_destroy(u);
+	return r;
+}
+
+/* The candidates from a dump of the kernel's table: every entry touching a, and every marked
+ * one (the kernel filters the dump by mark when nothing narrowed). */
+static int candidates_dumped(struct nfct_handle *h, const struct ct_affected *a,
+			     struct cands *out)
+{
+	struct dump_ctx d = { .a = a, .out = out };
+	nfct_callback_register(h, NFCT_T_ALL, dump_cb, &d);
 	int r;
 	if (a->n) {
 		uint32_t family = AF_UNSPEC;
@@ -321,68 +250,92 @@ static int dump_affected(struct nfct_handle *h, const struct ct_affected *a, str
 	return r;
 }
 
-/* Judges one dumped entry: marks it when this table no longer allows it, unmarks it when it
- * is allowed again; an entry with no ports to judge by is deleted (its next packet is judged
- * as new). 0 or -errno (-ENOENT: it ended meanwhile). */
-static int judge(struct nfct_handle *h, struct nf_conntrack *ct, const struct np_eval *ev,
-		 const struct addr_index *idx, const struct rs_options *ro, struct ct_stats *st)
+/* Marks, unmarks or deletes each candidate as the model says; keeps the index (if any) in
+ * step with what the kernel now holds. */
+static int judge(struct nfct_handle *h, const struct cands *cs, const struct np_inventory *inv,
+		 const struct rs_options *ro, struct ctix *ix, struct ct_stats *st)
 {
-	uint32_t mark = nfct_get_attr_u32(ct, ATTR_MARK);
-	bool marked = mark & RS_CT_MARK_REVOKED;
-	if (!judged_proto(nfct_get_attr_u8(ct, ATTR_L4PROTO))) {
-		if (!marked && nfct_query(h, NFCT_Q_DESTROY, ct) == 0)
-			st->deleted++;
-		return 0;
-	}
-	struct np_flow f;
-	flow_of(idx, ct, &f);
-	bool deny = denied_here(ev, ro, &f);
-	int e = 0;
-	if (deny && !marked) {
-		if (!(e = set_mark(h, ct, mark | RS_CT_MARK_REVOKED)))
-			st->revoked++;
-	} else if (!deny && marked) {
-		if (!(e = set_mark(h, ct, mark & ~RS_CT_MARK_REVOKED)))
-			st->restored++;
-	}
-	return e;
-}
-
-int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
-	      const struct rs_options *ro, struct ct_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (ct_count() == 0)
-		return 0;
-	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
-	if (!h)
-		return errno ? -errno : -EIO;
-	struct ct_affected sorted = { 0 };
-	if (a->n) {
-		sorted.v = xreallocarray(NULL, a->n, sizeof(*a->v));
-		memcpy(sorted.v, a->v, a->n * sizeof(*a->v));
-		sorted.n = sorted.cap = a->n;
-		normalize(&sorted);
-	}
-	struct dump_ctx c = { .a = &sorted };
-	int r = dump_affected(h, &sorted, &c);
-	/* changes after the dump: the handle cannot do both at once */
-	struct np_eval *ev = c.n ? np_eval_new(inv) : NULL;
-	if (c.n && !ev)
+	struct np_eval *ev = np_eval_new(inv);
+	if (!ev)
 		abort();
 	struct addr_index idx = { 0 };
-	if (c.n)
-		addr_index_build(inv, &idx);
-	for (size_t i = 0; i < c.n; i++) {
-		int e = judge(h, c.hit[i], ev, &idx, ro, st);
+	addr_index_build(inv, &idx);
+	int r = 0;
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct ct_conn *c = &cs->v[i];
+		bool marked = c->mark & RS_CT_MARK_REVOKED;
+		int e = 0;
+		if (!judged_proto(c->proto)) {
+			/* no ports to judge by; such a flow's next packet is judged as new */
+			if (!marked && !(e = delete_entry(h, c))) {
+				st->deleted++;
+				if (ix)
+					ctix_forget(ix, c->id);
+			}
+		} else {
+			struct np_flow f;
+			flow_of(&idx, c, &f);
+			bool deny = denied_here(ev, ro, &f);
+			uint32_t mark = c->mark;
+			if (deny && !marked) {
+				mark |= RS_CT_MARK_REVOKED;
+				if (!(e = set_mark(h, c, mark)))
+					st->revoked++;
+			} else if (!deny && marked) {
+				mark &= ~RS_CT_MARK_REVOKED;
+				if (!(e = set_mark(h, c, mark)))
+					st->restored++;
+			}
+			if (!e && ix && mark != c->mark)
+				ctix_mark_set(ix, c->id, mark);
+		}
+		if (e == -ENOENT && ix) /* it ended meanwhile */
+			ctix_forget(ix, c->id);
 		if (e < 0 && e != -ENOENT && !r)
 			r = e;
-		nfct_destroy(c.hit[i]);
 	}
 	np_eval_free(ev);
 	free(idx.v);
-	free(sorted.v);
-	free(c.hit);
+	return r;
+}
+
+int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
+	      const struct rs_options *ro, struct ctix *ix, struct ct_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (ix) /* what happened up to the commit just made */
+		ctix_read(ix);
+	bool indexed = ix && !ctix_stale(ix);
+	if (indexed) {
+		struct ctix_stats xs;
+		ctix_stats_get(ix, &xs);
+		if (!xs.live || (!a->n && !xs.marked_revoked))
+			return 0; /* nothing live, or a widening change with nothing marked */
+	} else if (ct_count() == 0) {
+		return 0;
+	}
+	struct ct_affected sorted = { 0 };
+	for (size_t i = 0; i < a->n; i++)
+		ct_affected_add(&sorted, a->v[i].family, a->v[i].lo, a->v[i].hi);
+	ct_affected_normalize(&sorted);
+	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
+	if (!h) {
+		ct_affected_free(&sorted);
+		return errno ? -errno : -EIO;
+	}
+	struct cands cs = { 0 };
+	int r = indexed ? ctix_query(ix, &sorted, RS_CT_MARK_REVOKED, index_cb, &cs)
+			: candidates_dumped(h, &sorted, &cs);
+	st->candidates = cs.n;
+	st->indexed = indexed;
+	/* changes after the dump: the handle cannot do both at once */
+	if (cs.n) {
+		int e = judge(h, &cs, inv, ro, indexed ? ix : NULL, st);
+		if (!r)
+			r = e;
+	}
+	free(cs.v);
+	ct_affected_free(&sorted);
 	nfct_close(h);
 	return r;
 }

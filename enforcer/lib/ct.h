@@ -16,37 +16,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctrange.h"
 #include "emit_nl.h"
 #include "model.h"
 #include "ruleset.h"
 
-/* Address ranges whose flows may have lost permission. */
-struct ct_affected {
-	struct ct_range {
-		uint8_t family; /* 4 or 6 */
-		uint8_t lo[16], hi[16];
-	} *v;
-	size_t n, cap;
-};
 
 /* From an applied diff of the inet table(s): the keys of dispatch-map elements added (a pod
  * newly isolated or its chain changed), addresses removed from peer and named-port sets, and
  * every isolated pod when a chain or port set changed or the table was replaced whole. */
 void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out);
-void ct_affected_free(struct ct_affected *a);
 
 struct ct_stats {
 	size_t revoked;  /* connections marked: no longer allowed here */
 	size_t restored; /* marked connections the model allows again: mark cleared */
 	size_t deleted;  /* entries of other protocols (ICMP, ...) in a, deleted: their next
 			    packet is judged by the ruleset as new */
+	size_t candidates; /* connections judged */
+	bool indexed;      /* found through the index (else a dump of the kernel's table) */
 };
+
+struct ctix;
 
 /* Judges the conntrack entries of this netns against inv as the table built with ro enforces
  * it (only the ends ro makes local count): TCP, UDP and SCTP entries with an address in a, and
  * every entry already marked, are marked or unmarked; other protocols in a are deleted.
+ * With an index that is not stale (ctindex.h) the entries are found there and the index is
+ * kept in step; a change that narrows nothing, with nothing marked, costs nothing. Without
+ * one (or when it is stale) they are found by a dump of the kernel's table.
  * Returns 0, or -errno (counts so far in *st). */
 int ct_revoke(const struct ct_affected *a, const struct np_inventory *inv,
-	      const struct rs_options *ro, struct ct_stats *st);
+	      const struct rs_options *ro, struct ctix *ix, struct ct_stats *st);
 
 #endif

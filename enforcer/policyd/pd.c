@@ -409,12 +409,13 @@ static void log_sync(struct pd *d, const char *trigger, size_t committed, double
 	const struct rs_build_stats *b = &rep->build;
 	pd_log(d, "sync %llu (%s): %zu file%s changed, %s, %zu changes in %zu messages; "
 	       "parse %.1f ms, merge %.1f ms, build %.1f ms (rebuilt %zu of %zu policies, %zu of "
-	       "%zu pods), read-back %.1f ms, diff %.1f ms, kernel %.1f ms, conntrack %.1f ms, "
-	       "total %.1f ms; %zu connections cut",
+	       "%zu pods), read-back %.1f ms, diff %.1f ms, kernel %.1f ms, conntrack %.1f ms "
+	       "(%zu judged%s), total %.1f ms; %zu connections cut",
 	       d->generation, trigger, committed, committed == 1 ? "" : "s", modes[node->mode],
 	       node->changes, node->stats.msgs, ms_parse, ms_merge, node->ms_build, b->pols_built,
 	       b->pols_built + b->pols_reused, b->pods_built, b->pods_built + b->pods_reused,
-	       node->ms_read, node->ms_diff, node->ms_kernel, node->ms_ct, ms_total,
+	       node->ms_read, node->ms_diff, node->ms_kernel, node->ms_ct, node->ct_judged,
+	       node->ct_judged ? (node->ct_indexed ? ", indexed" : ", by a dump") : "", ms_total,
 	       node->ct_revoked);
 	if (node->ct_error)
 		pd_log(d, "conntrack step failed: %s", strerror(-node->ct_error));
@@ -503,6 +504,64 @@ static void on_monitor(void *data, uint32_t events)
 	d->st.foreign_changes += (uint64_t)n;
 	pd_log(d, "another process changed our tables (%d notifications): reading back", n);
 	pd_sync(d, "monitor", SYNC_READBACK);
+}
+
+/* ---- conntrack events ---- */
+
+static void on_conntrack(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	int r = ctix_read(d->ctix);
+	if (r == -ENOBUFS) {
+		/* the index may be wrong until reloaded: until then the conntrack step dumps the
+		 * kernel's table (ct_revoke falls back by itself); reload once the burst is over */
+		pd_log(d, "conntrack events were lost (receive buffer overflowed): the connection "
+		       "index is reloaded from the kernel's table in 500 ms");
+		evloop_timer_arm(d->t_ctresync, 500, 0);
+	} else if (r < 0) {
+		pd_log(d, "conntrack events: %s", strerror(-r));
+	}
+}
+
+static void on_ctresync(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	double t0 = clock_now_ms();
+	int r = ctix_resync(d->ctix);
+	struct ctix_stats xs;
+	ctix_stats_get(d->ctix, &xs);
+	if (r < 0) {
+		d->st.ct_resyncs_failed++;
+		pd_log(d, "reloading the connection index: %s; retrying in 1 s", strerror(-r));
+		evloop_timer_arm(d->t_ctresync, 1000, 0);
+	} else {
+		pd_log(d, "connection index reloaded: %zu live connections in %.1f ms", xs.live,
+		       clock_now_ms() - t0);
+	}
+}
+
+/* The index of live connections: one dump now, events after. Without it (conntrack events
+ * not available) the conntrack step dumps the table after each narrowing commit, as netpol
+ * apply does. */
+static void ctindex_start(struct pd *d)
+{
+	/* 4 MiB holds a burst of ~20,000 events; it doubles on loss up to 64 MiB */
+	int r = ctix_new(&d->ctix);
+	if (r == 0)
+		r = ctix_open(d->ctix, 4u << 20, 64u << 20);
+	if (r == 0 && !(d->ct_src = evloop_source_add(d->l, ctix_fd(d->ctix), EPOLLIN,
+						       on_conntrack, d)))
+		r = -errno;
+	if (r < 0) {
+		pd_log(d, "conntrack events unavailable (%s): the conntrack step will dump the "
+		       "table after each narrowing change", strerror(-r));
+		evloop_source_del(d->l, d->ct_src);
+		d->ct_src = NULL;
+		ctix_free(d->ctix);
+		d->ctix = NULL;
+		return;
+	}
+	ap_ctx_set_ctindex(d->ap, d->ctix);
 }
 
 static void on_trim(void *data, uint32_t events)
@@ -725,9 +784,11 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	d->t_resync = evloop_timer_add(l, on_resync, d);
 	d->t_tick = evloop_timer_add(l, on_tick, d);
 	d->t_trim = evloop_timer_add(l, on_trim, d);
+	d->t_ctresync = evloop_timer_add(l, on_ctresync, d);
 	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
-	    !d->t_tick || !d->t_trim)
+	    !d->t_tick || !d->t_trim || !d->t_ctresync)
 		return fail(err, errlen, -errno, "event loop");
+	ctindex_start(d);
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
@@ -787,6 +848,8 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_resync);
 	evloop_timer_del(d->l, d->t_tick);
 	evloop_timer_del(d->l, d->t_trim);
+	evloop_timer_del(d->l, d->t_ctresync);
+	evloop_source_del(d->l, d->ct_src);
 	httpd_free(d->http);
 	ctlsrv_free(d->ctl);
 	nftmon_free(d->mon);
@@ -794,6 +857,7 @@ void pd_free(struct pd *d)
 	watch_events_free(&d->ev);
 	/* the context's model points into the store: free it first */
 	ap_ctx_free(d->ap);
+	ctix_free(d->ctix);
 	store_free(d->store);
 	nft_sock_close(d->scrape);
 	if (d->sigfd >= 0)

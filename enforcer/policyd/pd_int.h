@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "apply.h"
+#include "ctindex.h"
 #include "ctlsrv.h"
 #include "evloop.h"
 #include "httpd.h"
@@ -28,6 +29,7 @@ struct pd_stats {
 	struct metrics_hist delay;        /* file event -> commit acked */
 	uint64_t drift_repairs, conns_cut, conns_restored, overflows, rescans, commits;
 	uint64_t kernel_rejections, foreign_changes;
+	uint64_t ct_resyncs_failed;
 };
 
 struct pd {
@@ -41,6 +43,8 @@ struct pd {
 	struct ctlsrv *ctl;
 	struct httpd *http;
 	struct nft_sock *scrape;  /* metrics reads (never writes) */
+	struct ctix *ctix;        /* live connections, from conntrack events (NULL: none) */
+	struct evsource *ct_src, *t_ctresync;
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
 	struct evsource *t_sync, *t_resync, *t_tick, *t_trim;
