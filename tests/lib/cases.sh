@@ -1,4 +1,4 @@
-# lib.sh — shell helpers for consumers of tests/cases (sourced: `. tests/cases/lib.sh`).
+# tests/lib/cases.sh — shell helpers for consumers of tests/data/cases (sourced: `. tests/lib/cases.sh`).
 # Used by tests/eval/t-cases.sh and t-explain.sh; meant for any harness that replays the cases.
 
 # case_assemble STEPDIR OUTDIR: writes the step's inventory into OUTDIR (created): every _base
