@@ -1,8 +1,8 @@
 #!/bin/sh
 # Render/apply equivalence: for several policy directories, `netpol render DIR | nft -f -` in one
 # throwaway netns and `netpol apply DIR` (libnftnl) in another must list identically
-# (`nft -j list table ...`, normalized by tests/tools/nftnorm.py: handles, counter values, table flags
-# and element order dropped, each rule's position in its chain kept). Apply
+# (`nft -j list table ...`, normalized by tests/tools/nftnorm.py: handles, counter values, table
+# flags and element order dropped, each rule's position in its chain kept). Apply
 # runs with --table-flags 0: nft 1.0.6 reads past its flag names when it prints the PERSIST flag
 # in JSON and emits garbage.
 # `make check` loads the first step of every other case (the 2nd, 4th, ... in name order: the
