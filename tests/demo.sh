@@ -10,7 +10,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 export NETPOL_SRC="$PWD"
-. tests/kernel/lib.sh
+. tests/lib/topo.sh
 
 if [ "$(id -u)" != 0 ]; then echo "make demo needs root (it creates network namespaces)"; exit 1; fi
 # `make demo` builds the programs only; the traffic helper is a test tool, built here if needed
@@ -27,11 +27,11 @@ np_servers_start || exit 1
 
 DEMO=${NP_DEMO_DIR:-policies/demo}
 if [ ! -d "$DEMO" ] || ! is_policy "$DEMO"/*; then
-	fb=tests/cases/ports/1
-	echo "(no example policies in $DEMO yet: using tests/cases/_base with the policies of $fb)"
+	fb=tests/data/cases/ports/1
+	echo "(no example policies in $DEMO yet: using tests/data/cases/_base with the policies of $fb)"
 	DEMO="$NP_TMP/demo"
 	mkdir -p "$DEMO"
-	cp tests/cases/_base/* "$DEMO/"
+	cp tests/data/cases/_base/* "$DEMO/"
 	find "$fb" -maxdepth 1 -type f ! -name expect -exec cp {} "$DEMO/" \;
 fi
 

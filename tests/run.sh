@@ -6,7 +6,9 @@
 # NETPOL_JOBS (default 2) scripted tests run at once: each builds its own uniquely named
 # namespaces and temp directories, so they are independent; most of a kernel test's time is
 # spent waiting on packets and processes, not on a core. NETPOL_JOBS=1 runs them one by one.
-# Each result is printed as its test ends; closing line: "N passed, N failed, N skipped".
+# Each result is printed as its test ends. The run's timing table (every test's name, result
+# and seconds, the slowest first) is written to BUILD/test-logs/timing.txt, and its path
+# printed before the closing line, which stays last: "N passed, N failed, N skipped".
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${NETPOL_BUILD:-build}
@@ -25,6 +27,8 @@ if [ -x /usr/bin/python3 ]; then
 	mkdir -p "$bin" && ln -sf /usr/bin/python3 "$bin/python3" && export PATH="$bin:$PATH"
 fi
 pass=0 fail=0 skip=0 failed=""
+run_start=$(date +%s)
+: >"$logs/timing.lst"
 
 jobs=${NETPOL_JOBS:-2}
 case "$jobs" in '' | *[!0-9]* | 0) echo "run.sh: NETPOL_JOBS must be a positive number"; exit 2 ;; esac
@@ -49,14 +53,23 @@ report() {
 	log=$(logname "$name")
 	read -r rc secs <"$log.res" || { rc=2 secs=0; }
 	if [ "$rc" -eq 0 ]; then
-		pass=$((pass + 1)); echo "PASS $name (${secs}s)"
+		pass=$((pass + 1)); echo "PASS $name (${secs}s)"; echo "$name PASS $secs" >>"$logs/timing.lst"
 	elif [ "$rc" -eq 77 ]; then
-		skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log.log")"
+		skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log.log")"; echo "$name SKIP $secs" >>"$logs/timing.lst"
 	else
-		fail=$((fail + 1)); failed="$failed $name"
+		fail=$((fail + 1)); failed="$failed $name"; echo "$name FAIL $secs" >>"$logs/timing.lst"
 		echo "FAIL $name (exit $rc, ${secs}s); last lines of $log.log:"
 		tail -n 30 "$log.log" | sed 's/^/    /'
 	fi
+}
+
+# timing_table: timing.lst (one "NAME RESULT SECS" per test, in the order they ended) as a
+# table, the slowest first, under a line saying what ran and how long it took
+timing_table() {
+	printf '# tests/run.sh %s: %d tests, %d at a time, %ds wall clock, %s\n' "$what" \
+		"$(wc -l <"$logs/timing.lst")" "$jobs" "$(( $(date +%s) - run_start ))" "$(date '+%Y-%m-%d %H:%M')"
+	printf '%-36s %-6s %7s\n' test result seconds
+	sort -k3,3nr -k1,1 "$logs/timing.lst" | awk '{ printf "%-36s %-6s %7d\n", $1, $2, $3 }'
 }
 
 if [ "$what" = all ] || [ "$what" = unit ]; then
@@ -90,11 +103,14 @@ if [ "$what" != unit ]; then
 	while [ ${#running[@]} -gt 0 ]; do reap; done
 fi
 [ -n "$failed" ] && echo "failed:$failed"
-echo "$pass passed, $fail failed, $skip skipped"
 # make check sets NETPOL_REQUIRE_ALL: there every test must run (CI is root with namespaces), so
 # a skip is a failure rather than a quietly green run that tested nothing of the kernel.
+required=0
 if [ -n "${NETPOL_REQUIRE_ALL:-}" ] && [ $skip -gt 0 ]; then
 	echo "run.sh: $skip test(s) skipped, and NETPOL_REQUIRE_ALL is set"
-	exit 1
+	required=1
 fi
-[ $fail -eq 0 ] && [ $pass -gt 0 ]
+timing_table >"$logs/timing.txt"
+echo "timing table: $logs/timing.txt"
+echo "$pass passed, $fail failed, $skip skipped"
+[ $required -eq 0 ] && [ $fail -eq 0 ] && [ $pass -gt 0 ]

@@ -2,7 +2,7 @@
 # Admin-tier benchmark: what 100 ClusterNetworkPolicies of 25 rules each cost.
 #   compile   compile.sh and apply.sh with ADMIN=100: the 10,000-pod / 1,000-policy cluster
 #   apply     plus 100 admin policies (their runs without it, earlier in make bench, compare)
-#   conn/s    np_agent connrate x/a -> x/b on the 9-pod topology of tests/kernel/lib.sh with
+#   conn/s    np_agent connrate x/a -> x/b on the 9-pod topology of tests/lib/topo.sh with
 #             10 NetworkPolicies selecting x/b, then the same plus 100 admin policies (25 rules,
 #             80 Admin / 20 Baseline) selecting the y and z pods but not x, then plus the same
 #             with 10 of them selecting namespace x (x/a's egress and x/b's ingress walk 10
@@ -12,7 +12,7 @@
 # Env: NETPOL_BUILD, NETPOL, RUNS (3), SECS (3); PODS etc. as compile.sh and apply.sh
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
-. "$(dirname "$0")/../kernel/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
 RUNS=${RUNS:-3} SECS=${SECS:-3}
 np_require_root
 np_require_netpol apply

@@ -6,7 +6,7 @@
 #   - the chain bridge + host-local + netpol-cni, the same two ways;
 #   - the chain bridge + host-local + firewall (Debian's reference plugins), N containers;
 #   - netavark setup / teardown (podman's network tool, exec'd directly with static IPs), N.
-# Times are per-plugin exec times taken by tests/cni/cnirun.py around each plugin process
+# Times are per-plugin exec times taken by tests/tools/cnirun.py around each plugin process
 # (fork + exec + the plugin's work), summed over the chain; printed, never asserted.
 cd "$(dirname "$0")/../.." || exit 2
 SRC=$PWD
@@ -14,7 +14,7 @@ BUILD=${NETPOL_BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$SRC/$BUILD" ;; esac
 N=${N:-100} N_SELF=${N_SELF:-20}
 GEN=$BUILD/tests/gen_cluster
-CNIRUN=$SRC/tests/cni/cnirun.py
+CNIRUN=$SRC/tests/tools/cnirun.py
 [ "$(id -u)" = 0 ] || { echo "cni bench: needs root"; exit 0; }
 for x in "$BUILD/netpol-cni" "$GEN" /usr/lib/cni/bridge /usr/lib/cni/firewall; do
 	[ -x "$x" ] || { echo "cni bench: missing $x"; exit 1; }

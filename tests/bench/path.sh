@@ -1,6 +1,6 @@
 #!/bin/sh
 # Packet-path benchmark (issue 3): what enforcement costs between two pods on the bridge.
-# On the 9-pod topology of tests/kernel/lib.sh, client x/a -> server x/b:
+# On the 9-pod topology of tests/lib/topo.sh, client x/a -> server x/b:
 #   TCP throughput   iperf3 -t $SECS (IPv4), Mbit/s at the receiver
 #   connection rate  np_agent connrate: connect + read one byte + close, in a loop, $SECS s
 # measured with
@@ -18,7 +18,7 @@
 # Env: NETPOL_BUILD, NETPOL, SECS (3), RUNS (3; the median of RUNS is shown)
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
-. "$(dirname "$0")/../kernel/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
 SECS=${SECS:-3}
 RUNS=${RUNS:-3}
 np_require_root

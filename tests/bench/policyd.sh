@@ -103,7 +103,7 @@ grep "sync" "$tmp/policyd.log" | tail -3 | sed 's/^policyd [0-9:.]*: /  last: /'
 sleep 3
 echo "soak: $FLIPS pod add/remove flips, 2 ms apart"
 R0=$(rss)
-/usr/bin/python3 "$SRC/tests/policyd/pdtool.py" flips "$FLIPS" "$DIR/bench-pod.json" \
+/usr/bin/python3 "$SRC/tests/tools/pdtool.py" flips "$FLIPS" "$DIR/bench-pod.json" \
 	"$tmp/pod-off.json" "$tmp/pod-on.json"
 sleep 3 # policyd gives memory back once quiet for 2 s
 echo "  RSS before $R0, after $(rss); syncs: $(grep -c ': sync ' "$tmp/policyd.log")"

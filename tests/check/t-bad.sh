@@ -1,8 +1,8 @@
 #!/bin/sh
-# Every tests/bad/CASE directory holds one bad input and an `expect` file: `netpol check CASE`
+# Every tests/data/bad/CASE directory holds one bad input and an `expect` file: `netpol check CASE`
 # must exit 2 and print every line of `expect` (as a substring of its output). Then the fuzz
 # driver runs the whole corpus, mutated, through the loader (under ASan in `make check`).
-cd "${NETPOL_SRC:-.}/tests/bad" || exit 2
+cd "${NETPOL_SRC:-.}/tests/data/bad" || exit 2
 : "${NETPOL:?}"
 fail=0 n=0
 for dir in */; do
@@ -49,10 +49,10 @@ printf '%s\n' "$out" | grep -qF "many.yaml:8:13: error: port 0 out of range" &&
 [ $n -ge 20 ] || { echo "FAIL: corpus too small ($n)"; fail=1; }
 case ${NETPOL_BUILD:-build} in
 /*) fuzz=$NETPOL_BUILD/tests/fuzz_parse ;;
-*) fuzz=${NETPOL_SRC:-$PWD/../..}/${NETPOL_BUILD:-build}/tests/fuzz_parse ;;
+*) fuzz=${NETPOL_SRC:-$PWD/../../..}/${NETPOL_BUILD:-build}/tests/fuzz_parse ;;
 esac
 if [ -x "$fuzz" ]; then
-	"$fuzz" -n 300 . ../check/good || { echo "FAIL: fuzz_parse"; fail=1; }
+	"$fuzz" -n 300 . ../good || { echo "FAIL: fuzz_parse"; fail=1; }
 else
 	echo "FAIL: fuzz driver $fuzz not built"; fail=1
 fi

@@ -2,7 +2,7 @@
 # Clean input: exit 0, exact summary, --json is a JSON array on stdout; editor leftovers and
 # other files are ignored; an unreadable directory exits 2.
 : "${NETPOL:?}"
-cd "${NETPOL_SRC:-.}/tests/check" || exit 2
+cd "${NETPOL_SRC:-.}/tests/data" || exit 2
 fail=0
 out=$("$NETPOL" check good 2>/dev/null); rc=$?
 [ $rc -eq 0 ] || { echo "FAIL: good exit $rc"; fail=1; }

@@ -2,7 +2,7 @@
 # Lint warnings: each kind appears where expected (file:line:col + pointer), warnings alone
 # exit 0 (1 with --strict), and fixing the cause makes the warning go away.
 : "${NETPOL:?}"
-cd "${NETPOL_SRC:-.}/tests/check" || exit 2
+cd "${NETPOL_SRC:-.}/tests/data" || exit 2
 fail=0
 expect() { # output, substring
 	printf '%s\n' "$1" | grep -qF -- "$2" || { echo "FAIL: missing: $2"; fail=1; }

@@ -1,4 +1,4 @@
-# tests/cni/lib.sh — shared by the CNI tests (sourced after tests/netsetup/lib.sh, which gives
+# tests/cni/lib.sh — shared by the CNI tests (sourced after tests/lib/netns.sh, which gives
 # the temp dir $STATE, mkns, tcp, check, finish and the cleanup trap).
 #
 # Every test runs its CNI runtime (cnirun.py) inside its own node netns ($NODE), so the bridge,
@@ -9,7 +9,7 @@ CNI_SRC=$(cd "$(dirname "$0")/../.." && pwd)
 CNI_BUILD=${NETPOL_BUILD:-build}
 case "$CNI_BUILD" in /*) ;; *) CNI_BUILD="$CNI_SRC/$CNI_BUILD" ;; esac
 CNI_PLUGIN="$CNI_BUILD/netpol-cni"
-CNIRUN="$CNI_SRC/tests/cni/cnirun.py"
+CNIRUN="$CNI_SRC/tests/tools/cnirun.py"
 [ -x "$CNI_PLUGIN" ] || { echo "no netpol-cni at $CNI_PLUGIN (make)"; exit 2; }
 [ -x /usr/lib/cni/bridge ] || { echo "needs containernetworking-plugins (tests/install-deps.sh)"; exit 2; }
 command -v python3 >/dev/null || { echo "needs python3"; exit 2; }

@@ -1,13 +1,13 @@
 #!/bin/sh
 # netpol-cni chained after Debian's reference bridge + host-local, driven by a spec-following
-# runtime (tests/cni/cnirun.py) in a node netns, for every cniVersion netpol-cni accepts:
+# runtime (tests/tools/cnirun.py) in a node netns, for every cniVersion netpol-cni accepts:
 # results in the version asked (prevResult passed through), pod identity and labels (CNI_ARGS,
 # runtimeConfig, a Pod object), real TCP over IPv4 and IPv6 allowed and denied as the policy
 # says, CHECK (and CHECK failing when the pod's map entry is gone), DEL idempotent (again,
 # after the netns is gone, without a cached result), STATUS and GC (1.1.0), VERSION, and the
 # error object for bad configurations and environments. No policyd runs: the plugin applies.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "$(dirname "$0")/../netsetup/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/lib.sh"
 
 cni_node_up

@@ -9,9 +9,9 @@
 # and a control without netpol-cni in the chain, where foe's packets do arrive — so the test
 # can see a window when there is one.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "$(dirname "$0")/../netsetup/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/lib.sh"
-GUARD="$CNI_SRC/tests/cni/guard.py"
+GUARD="$CNI_SRC/tests/tools/guard.py"
 export CNIRUN_LOG="$STATE/cnirun.log"
 
 cni_node_up

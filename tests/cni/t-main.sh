@@ -6,7 +6,7 @@
 # interface, never isolated: the node reaches an isolated pod). Results are full CNI results;
 # DEL removes interface, lease and record.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "$(dirname "$0")/../netsetup/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/lib.sh"
 
 cni_node_up

@@ -8,7 +8,7 @@
 # and `netpol status` finds the kernel equal to a fresh render of the policy directory plus the
 # records that remain (the same check `netpol apply` passes).
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "$(dirname "$0")/../netsetup/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/lib.sh"
 
 cni_node_up

@@ -10,7 +10,7 @@
 # containers run busybox from a --rootfs directory with runc. (libcni's result cache,
 # /var/lib/cni/results, cannot be moved in podman 4.3; its entries go on DEL.)
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "$(dirname "$0")/../netsetup/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/lib.sh"
 for c in podman runc busybox nsenter; do
 	command -v $c >/dev/null || { echo "needs $c (tests/install-deps.sh installs podman runc busybox-static)"; exit 2; }

@@ -1,14 +1,14 @@
-# tests/cni/topo.sh — the 9-pod topology of tests/kernel/lib.sh, built through the CNI chain
+# tests/cni/topo.sh — the 9-pod topology of tests/lib/topo.sh, built through the CNI chain
 # bridge + host-local + netpol-cni (Debian's reference plugins, our plugin last) instead of by
-# hand. Sourced by tests/kernel/lib.sh when NP_LIB_EXTRA names it; it redefines np_topo_up and
+# hand. Sourced by tests/lib/topo.sh when NP_LIB_EXTRA names it; it redefines np_topo_up and
 # np_node:
 #   - each pod netns gets eth0 from the bridge plugin (bridge br0 in the node netns, random veth
-#     names), its fixed tests/cases addresses through host-local's "ips" capability, and its
+#     names), its fixed tests/data/cases addresses through host-local's "ips" capability, and its
 #     identity from CNI_ARGS (K8S_POD_NAMESPACE/K8S_POD_NAME); netpol-cni records it and applies;
 #   - `netpol apply|status DIR` in the node merge those records (--state-dir), so anti-spoofing
 #     uses the veths the bridge plugin made; the Pod objects' netpol.io/host-interface
 #     annotation (the hand-built topology's veth names) is dropped from DIR first.
-NP_CNI_RUN="$NP_SRC/tests/cni/cnirun.py"
+NP_CNI_RUN="$NP_SRC/tests/tools/cnirun.py"
 NP_CNI_PLUGIN="$NP_BUILD/netpol-cni"
 
 np_node() {
@@ -39,7 +39,7 @@ np_topo_up() {
 	mkdir -p "$NP_TMP/bin" "$NP_TMP/pol" "$NP_TMP/np" "$NP_TMP/cache"
 	ln -s "$NP_CNI_PLUGIN" "$NP_TMP/bin/netpol-cni"
 	export CNI_PATH="$NP_TMP/bin:/usr/lib/cni" CNIRUN_CACHE="$NP_TMP/cache" CNIRUN_VERSION=1.0.0
-	cp "$NP_SRC/tests/cases/_base/"* "$NP_TMP/pol/"
+	cp "$NP_SRC/tests/data/cases/_base/"* "$NP_TMP/pol/"
 	sed -i '/netpol.io\/host-interface/d' "$NP_TMP/pol/"*.yaml
 	ip netns add "$NP_NODE" || return 1
 	np_node ip link set lo up

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The evaluator against the network-policy-api conformance suite: for every step of every case
-# in tests/admin-cases (the upstream ClusterNetworkPolicy tests, stateful steps in their order,
+# in tests/data/admin-cases (the upstream ClusterNetworkPolicy tests, stateful steps in their order,
 # and the admin-extra-* cases), `netpol check` must accept the step's inventory and
 # `netpol explain` must give each probe's expected verdict (exit 0 allowed, 1 dropped) over
 # IPv4 and IPv6. Exit 1 on any mismatch.
@@ -11,11 +11,11 @@
 # Usage: t-admin-cases.sh [CASE-NAME-PATTERN]
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
-CASES=$SRC/tests/admin-cases
+CASES=$SRC/tests/data/admin-cases
 pattern=${1:-}
 
 [ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 2; }
-. "$SRC/tests/cases/lib.sh"
+. "$SRC/tests/lib/cases.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-admin-cases.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 2' INT TERM HUP

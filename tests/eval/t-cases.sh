@@ -1,5 +1,5 @@
 #!/bin/sh
-# The evaluator matches upstream: for every step of every case in tests/cases (the upstream
+# The evaluator matches upstream: for every step of every case in tests/data/cases (the upstream
 # Kubernetes netpol e2e It()s and the extra-* cases), assemble the step's inventory (_base
 # files, replaced or extended by the step's files), run `netpol reach` for each probe block of
 # its `expect` and each IP family it lists, and compare with the expected matrix, byte for byte
@@ -7,12 +7,12 @@
 # Usage: t-cases.sh [CASE-NAME-PATTERN]
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
-CASES=$SRC/tests/cases
+CASES=$SRC/tests/data/cases
 pattern=${1:-}
 
 # a missing binary is a broken build, never a skip
 [ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 2; }
-. "$CASES/lib.sh"
+. "$SRC/tests/lib/cases.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-cases.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)

@@ -2,14 +2,14 @@
 # `netpol explain` names the policy, rule, peer and port behind a verdict, and its exit status is
 # the verdict; `netpol reach` --json agrees with the table, and the table leaves out the pods
 # that cannot be probed (host-network, no address of the family). Inventories come from
-# tests/cases (upstream e2e cases).
+# tests/data/cases (upstream e2e cases).
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
-CASES=$SRC/tests/cases
+CASES=$SRC/tests/data/cases
 
 # a missing binary is a broken build, never a skip
 [ -x "$NETPOL" ] || { echo "no netpol binary at $NETPOL"; exit 2; }
-. "$CASES/lib.sh"
+. "$SRC/tests/lib/cases.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netpol-explain.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 2' INT TERM HUP # so the EXIT trap runs on a signal too (dash)

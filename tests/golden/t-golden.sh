@@ -1,5 +1,5 @@
 #!/bin/sh
-# Golden tests for `netpol render`: every tests/golden/<case>/in/ rendered (with the extra
+# Golden tests for `netpol render`: every tests/data/golden/<case>/in/ rendered (with the extra
 # arguments in <case>/args, if any) must equal <case>/expected.nft byte for byte, and a second
 # render must be byte-identical to the first (determinism). Then, in a network namespace this
 # script creates and deletes, every expected.nft must pass `nft -c -f` (the kernel's own
@@ -8,7 +8,7 @@
 # Usage: t-golden.sh [CASE...]
 SRC=${NETPOL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 NETPOL=${NETPOL:-$SRC/build/netpol}
-dir="$SRC/tests/golden"
+dir="$SRC/tests/data/golden"
 tmp=$(mktemp -d "/tmp/np-$$-golden.XXXXXX") || exit 2
 ns="np-$$-golden"
 cleanup() {

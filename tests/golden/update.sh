@@ -1,11 +1,11 @@
 #!/bin/sh
-# Rewrites tests/golden/<case>/expected.nft from the current `netpol render` (all cases, or the
-# ones named). For humans: review `git diff tests/golden` line by line against the
+# Rewrites tests/data/golden/<case>/expected.nft from the current `netpol render` (all cases, or the
+# ones named). For humans: review `git diff tests/data/golden` line by line against the
 # NetworkPolicy semantics before committing — a golden file that enshrines a bug is a defect.
 # Usage: tests/golden/update.sh [CASE...]   (NETPOL=path/to/netpol to pick a binary)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 NETPOL=${NETPOL:-$SRC/build/netpol}
-dir="$SRC/tests/golden"
+dir="$SRC/tests/data/golden"
 if [ $# -gt 0 ]; then cases="$*"; else
 	cases=$(cd "$dir" && for c in */; do [ -d "$c/in" ] && echo "${c%/}"; done)
 fi

@@ -16,10 +16,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 2' INT TERM HUP # dash runs the EXIT trap on a signal only through exit
-. "$SRC/tests/cases/lib.sh"
+. "$SRC/tests/lib/cases.sh"
 
 # norm_tables NS_A NS_B: `nft -j list table` of netpol's two tables (inet netpol, bridge
-# netpol-spoof) in both namespaces, normalized by data/nftnorm.py (one python start for all
+# netpol-spoof) in both namespaces, normalized by tests/tools/nftnorm.py (one python start for all
 # four) into $TMP/a.inet.norm, $TMP/a.bridge.norm, $TMP/b.inet.norm, $TMP/b.bridge.norm. A
 # table that cannot be listed normalizes to an empty file.
 norm_tables() {
@@ -32,5 +32,5 @@ norm_tables() {
 			args="$args $TMP/$side.${ft%:*}.json $TMP/$side.${ft%:*}.norm"
 		done
 	done
-	python3 "$SRC/tests/kernel/data/nftnorm.py" $args
+	python3 "$SRC/tests/tools/nftnorm.py" $args
 }

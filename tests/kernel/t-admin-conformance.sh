@@ -1,5 +1,5 @@
 #!/bin/sh
-# The admin tiers by real packets: every case under tests/admin-cases/ (the network-policy-api
+# The admin tiers by real packets: every case under tests/data/admin-cases/ (the network-policy-api
 # conformance suite, ClusterNetworkPolicy standard and experimental tests, plus our admin-extra-*
 # cases) on the suite's own base: its five namespaces, the eight pods of its four StatefulSets
 # (one dual-stack netns each behind the node's bridge) and centaur-1, a host-network pod on a
@@ -17,9 +17,9 @@
 # Usage: t-admin-conformance.sh [CASE...]   (default: as above)
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
-. "$(dirname "$0")/lib.sh"
-CASES_DIR="$NP_SRC/tests/admin-cases"
-. "$NP_SRC/tests/cases/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
+CASES_DIR="$NP_SRC/tests/data/admin-cases"
+. "$NP_SRC/tests/lib/cases.sh"
 
 np_topo_load "$CASES_DIR/_base/topology"
 NP_SERVE_PORTS=80,8080,5353,53,34345,34346,34347,34348,34349,34350

@@ -11,14 +11,14 @@ fail=0
 # the ruleset, without the ownership marks (flags owner / # progname) a live owner adds
 listing() { ip netns exec $N nft list ruleset | sed -e 's/ # progname.*//' -e '/^[[:space:]]*flags /d'; }
 ip netns add $N || exit 1
-case_assemble "$SRC/tests/cases/default-deny-ingress/1" "$TMP/a" >/dev/null || exit 1
-case_assemble "$SRC/tests/cases/extra-ipblock-except/1" "$TMP/b" >/dev/null || exit 1
+case_assemble "$SRC/tests/data/cases/default-deny-ingress/1" "$TMP/a" >/dev/null || exit 1
+case_assemble "$SRC/tests/data/cases/extra-ipblock-except/1" "$TMP/b" >/dev/null || exit 1
 
 ip netns exec $N "$NETPOL" apply "$TMP/a" >/dev/null || { echo "apply A failed"; exit 1; }
 listing >"$TMP/before"
 
 # 0. input errors: exit 2, the kernel is not touched
-cp -r "$TMP/b" "$TMP/bad"; cp "$SRC/tests/bad/bad-cidr/policy.yaml" "$TMP/bad/zz-bad.yaml"
+cp -r "$TMP/b" "$TMP/bad"; cp "$SRC/tests/data/bad/bad-cidr/policy.yaml" "$TMP/bad/zz-bad.yaml"
 ip netns exec $N "$NETPOL" apply "$TMP/bad" >"$TMP/out" 2>&1
 rc=$?
 [ $rc = 2 ] || { echo "input errors: expected exit 2, got $rc"; cat "$TMP/out"; fail=1; }

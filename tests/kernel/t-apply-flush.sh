@@ -18,7 +18,7 @@ check() { # DESCRIPTION EXPECTED-RC PATTERN...
 	done
 }
 ip netns add $N || exit 1
-case_assemble "$SRC/tests/cases/extra-ipblock-except/1" "$TMP/a" >/dev/null || exit 1
+case_assemble "$SRC/tests/data/cases/extra-ipblock-except/1" "$TMP/a" >/dev/null || exit 1
 
 # another firewall's table, which apply, status and flush must leave exactly as it is
 ns nft -f - <<'NFT' || { echo "could not create the foreign table"; exit 1; }

@@ -31,7 +31,7 @@ apply() { # DIR -> stats in $TMP/stats
 }
 
 # 1. every multi-step case: apply each step on top of the previous one
-for c in "$SRC"/tests/cases/*/2; do
+for c in "$SRC"/tests/data/cases/*/2; do
 	[ -d "$c" ] || continue
 	case=$(basename "$(dirname "$c")")
 	ip netns del $B 2>/dev/null; ip netns add $B || exit 1
@@ -46,7 +46,7 @@ done
 
 # 2. one pod added to a namespace whose pods a policy selects (and lists as peers)
 rm -rf "$TMP/a" "$TMP/b"
-case_assemble "$SRC/tests/cases/deny-ingress-from-other-namespaces/1" "$TMP/a" >/dev/null || exit 1
+case_assemble "$SRC/tests/data/cases/deny-ingress-from-other-namespaces/1" "$TMP/a" >/dev/null || exit 1
 cp -r "$TMP/a" "$TMP/b"
 sed -e 's/name: b$/name: d/' -e 's/pod: b$/pod: d/' -e 's/veth-xb/veth-xd/' \
 	-e 's/10\.200\.0\.12/10.200.0.14/' -e 's/fd00:200::12/fd00:200::14/' \
@@ -98,7 +98,7 @@ if [ -x "$GEN" ]; then
 fi
 
 # 5. no policies at all: every isolation goes (empty dispatch maps, no pod or policy chains)
-rm -rf "$TMP/none"; mkdir -p "$TMP/none"; cp "$SRC"/tests/cases/_base/* "$TMP/none"/
+rm -rf "$TMP/none"; mkdir -p "$TMP/none"; cp "$SRC"/tests/data/cases/_base/* "$TMP/none"/
 apply "$TMP/none"
 equal "no policies" "$TMP/none"
 for m in ing4 ing6 egr4 egr6; do

@@ -7,7 +7,7 @@
 # the next request is judged as new, and dropped. When an apply allows x/b again, the same
 # ping gets replies again, and a new ping gets through.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
 np_require_root
 np_require_netpol apply
 ECHO="python3 $NP_SRC/tests/tools/echo.py"

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Render/apply equivalence: for several policy directories, `netpol render DIR | nft -f -` in one
 # throwaway netns and `netpol apply DIR` (libnftnl) in another must list identically
-# (`nft -j list table ...`, normalized by data/nftnorm.py: handles, counter values, table flags
-# and element order dropped, each rule's position in its chain kept). Apply
+# (`nft -j list table ...`, normalized by tests/tools/nftnorm.py: handles, counter values, table
+# flags and element order dropped, each rule's position in its chain kept). Apply
 # runs with --table-flags 0: nft 1.0.6 reads past its flag names when it prints the PERSIST flag
 # in JSON and emits garbage.
 # `make check` loads the first step of every other case (the 2nd, 4th, ... in name order: the
@@ -12,23 +12,20 @@
 A=np-$$-eqa B=np-$$-eqb
 NSES="$A $B"
 
-# the directories: our own small ones, every case's first step, the example policies
-n=0
-for d in "$SRC"/tests/kernel/data/*/; do
-	[ -d "$d" ] || continue
-	n=$((n + 1)); cp -r "$d" "$TMP/dir$n"
-done
+# the directories: our own small one (a permissive admin-tier policy alone), every case's first
+# step, the example policies
+n=1; cp -r "$SRC/tests/data/permissive-admin" "$TMP/dir$n" || exit 1
 i=0
-for c in $(ls -d "$SRC"/tests/cases/*/1 | LC_ALL=C sort); do
+for c in $(ls -d "$SRC"/tests/data/cases/*/1 | LC_ALL=C sort); do
 	i=$((i + 1))
 	[ -n "${NETPOL_FULL:-}" ] || [ $((i % 2)) = 0 ] || continue
 	n=$((n + 1)); case_assemble "$c" "$TMP/dir$n" >/dev/null 2>&1 || exit 1
 done
 # the admin tiers: a few steps of the conformance port (every peer, port and action kind) and
 # the admin golden inputs
-for c in "$SRC"/tests/admin-cases/CNPAdminTierGress/1 "$SRC"/tests/admin-cases/CNPAdminTierEgressNodePeers/1 \
-	"$SRC"/tests/admin-cases/CNPAdminTierIngressNamedPort/1 \
-	"$SRC"/tests/admin-cases/CNPBaselineTierEgressInlineCIDRPeers/4 "$SRC"/tests/golden/admin-*/in; do
+for c in "$SRC"/tests/data/admin-cases/CNPAdminTierGress/1 "$SRC"/tests/data/admin-cases/CNPAdminTierEgressNodePeers/1 \
+	"$SRC"/tests/data/admin-cases/CNPAdminTierIngressNamedPort/1 \
+	"$SRC"/tests/data/admin-cases/CNPBaselineTierEgressInlineCIDRPeers/4 "$SRC"/tests/data/golden/admin-*/in; do
 	[ -d "$c" ] || continue
 	n=$((n + 1))
 	case $c in

@@ -6,7 +6,7 @@
 #   x/b -> x/a do not; netpol explain agrees (the node is a Node object with the bridge address).
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
 np_start_node apply
 fail=0
 inv="$NP_TMP/inv"

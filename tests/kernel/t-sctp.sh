@@ -8,7 +8,7 @@
 #   3. the policy removed: SCTP flows everywhere again.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
 np_start_node apply
 fail=0
 inv="$NP_TMP/inv"

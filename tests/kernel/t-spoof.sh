@@ -12,7 +12,7 @@
 #      x/b's address is dropped too; the genuine x/b still gets in
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/topo.sh"
 np_start_node apply
 fail=0
 inv="$NP_TMP/inv"

@@ -3,7 +3,7 @@
 # its gateway, hairpin is set on the port, --masquerade rewrites outbound sources through our own
 # `table ip netpol-nat`, a static address is honoured, a taken one is refused with nothing left
 # behind, detach works after the container netns is gone, rm removes everything.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 NODE=${T}node A=${T}a B=${T}b C=${T}c D=${T}d E=${T}e OUT=${T}out
 mkns $NODE $A $B $C $D $E $OUT
 # read only: the machine's own forwarding setting must be the same at the end

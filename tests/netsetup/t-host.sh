@@ -1,7 +1,7 @@
 #!/bin/sh
 # host driver: the endpoint shares the node's netns; it is recorded and reported by inspect, and
 # no interface is created anywhere.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 NODE=${T}node
 mkns $NODE
 check "host network refuses subnets" fails np $NODE create h --driver host --subnet 10.99.50.0/24

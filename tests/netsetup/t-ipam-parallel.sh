@@ -2,7 +2,7 @@
 # IPAM under concurrency: 20 attaches run at once (20 processes) on one bridge network; every
 # endpoint gets a distinct address, the lease file holds exactly 20, and 20 parallel detaches
 # release them all.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 NODE=${T}node
 mkns $NODE
 CS=""

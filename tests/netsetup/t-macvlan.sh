@@ -3,7 +3,7 @@
 # gateway route; bridge-mode siblings talk, private-mode siblings cannot; vepa is selectable; a
 # bad parent is refused at create and a vanished parent fails the attach leaving nothing behind;
 # detach works after the container netns is gone.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 NODE=${T}node A=${T}a B=${T}b C=${T}c D=${T}d E=${T}e
 mkns $NODE $A $B $C $D $E
 # The kernel has no dummy links: a veth end serves as the parent (its peer stays in the node).

@@ -10,7 +10,7 @@
 # and a new apply on h2 the verdicts flip, established flows of the newly denied client
 # included. Also shown: with net.bridge.bridge-nf-call-iptables=0 in h2 the bridged overlay
 # traffic bypasses the forward hook (and the policy); apply turns it back on.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 UL=${T}ul H1=${T}h1 H2=${T}h2 H3=${T}h3 C1=${T}c1 C2=${T}c2 C3=${T}c3
 mkns $UL $H1 $H2 $H3 $C1 $C2 $C3
 ip -n $UL link add ul type bridge; ip -n $UL link set ul up

@@ -5,7 +5,7 @@
 # Checks: vxlan device parameters, flood entries per peer, FDB + neighbour entries for remote
 # endpoints, container MTU = underlay MTU - 50, containers on different hosts talk, stale
 # entries go on sync after a detach, remote detach is refused, rm --local per host.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/netns.sh"
 UL=${T}ul H1=${T}h1 H2=${T}h2 H3=${T}h3 C1=${T}c1 C2=${T}c2 C3=${T}c3 C4=${T}c4
 mkns $UL $H1 $H2 $H3 $C1 $C2 $C3 $C4
 ip -n $UL link add ul type bridge; ip -n $UL link set ul up

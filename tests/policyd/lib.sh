@@ -1,11 +1,11 @@
 # tests/policyd/lib.sh — what the policyd tests share (sourced by bash scripts): the 9-pod
-# topology of tests/kernel/lib.sh (namespaces named after this shell's pid), a policyd in its
+# topology of tests/lib/topo.sh (namespaces named after this shell's pid), a policyd in its
 # node netns pointed at a temporary policy directory and state directory, real-connection
 # probes that poll until a generous deadline, and check/finish bookkeeping. On exit (signals
 # too) every process started here is stopped by its pid and the namespaces are deleted.
-. "$(dirname "${BASH_SOURCE[0]}")/../kernel/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/topo.sh"
 POLICYD=${POLICYD:-$NP_BUILD/policyd}
-PDTOOL="/usr/bin/python3 $NP_SRC/tests/policyd/pdtool.py"
+PDTOOL="/usr/bin/python3 $NP_SRC/tests/tools/pdtool.py"
 PD_PID="" PD_PIDS="" PD_NSES="" PD_FAILS=0 PD_DIR="" PD_STATE="" PD_LOG=""
 PD_DEADLINE=${PD_DEADLINE:-20} # seconds a probe may take to show the expected verdict
 
@@ -119,7 +119,7 @@ policy() {
 put() { cat >"$(dirname "$1")/.tmp.$$" && mv -f "$(dirname "$1")/.tmp.$$" "$1"; }
 
 # pd_traffic_start: an echo server on x/a:90, a client on x/b keeping one connection to it busy
-# (tests/policyd/pdtool.py busy) and a client on y/a trying x/a:80 over and over (deny-probe),
+# (tests/tools/pdtool.py busy) and a client on y/a trying x/a:80 over and over (deny-probe),
 # until pd_traffic_stop; their verdicts land in $NP_TMP/busy.out and $NP_TMP/deny.out. CLIENTS
 # holds the clients' pids (more may be added); STOP is the file that stops them.
 pd_traffic_start() {

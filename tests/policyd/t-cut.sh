@@ -1,5 +1,10 @@
 #!/bin/sh
-# A deny cuts live connections when policyd applies it too: tests/kernel/t-cut.sh with its
-# changes written into policyd's directory instead of `netpol apply` (5 trials per protocol and
-# family; the kernel test runs 10 through apply).
-exec env NP_CUT_VIA=policyd NP_CUT_TRIALS=${NP_CUT_TRIALS:-5} bash "$(dirname "$0")/../kernel/t-cut.sh"
+# A deny cuts live connections when policyd applies it too: the trials of tests/kernel/t-cut.sh
+# (tests/lib/cut.sh) with each change written into policyd's directory (files renamed into
+# place, then a `sync` request that returns once the kernel has the commit) instead of `netpol
+# apply` (5 trials per protocol and family; the kernel test runs 10 through apply).
+[ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/../lib/topo.sh"
+NP_CUT_VIA=policyd NP_CUT_TRIALS=${NP_CUT_TRIALS:-5}
+. "$NP_SRC/tests/lib/cut.sh"
+cut_main

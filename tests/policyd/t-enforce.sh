@@ -21,7 +21,7 @@ policy np x '[{podSelector: {}}]' | put "$PD_DIR/np-x.yaml"
 check "policy edited to allow its own namespace: x/c -> x/b connects" expect_conn x/c x/b 1
 check "  y/a -> x/b still blocked" expect_conn y/a x/b 0
 
-cp "$NP_SRC/tests/cases/_base/pod-x-a.yaml" "$PD_DIR/.pod" && mv "$PD_DIR/.pod" "$PD_DIR/pod-x-a.yaml"
+cp "$NP_SRC/tests/data/cases/_base/pod-x-a.yaml" "$PD_DIR/.pod" && mv "$PD_DIR/.pod" "$PD_DIR/pod-x-a.yaml"
 check "new Pod file x/a: y/a -> x/a blocked" expect_conn y/a x/a 0
 check "  x/b -> x/a connects (same namespace)" expect_conn x/b x/a 1
 

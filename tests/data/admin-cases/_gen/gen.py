@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/admin-cases/ from the network-policy-api conformance suite.
+"""Writes tests/data/admin-cases/ from the network-policy-api conformance suite.
 
 Usage: gen.py NETWORK_POLICY_API_CHECKOUT   (a development tool; its output is committed)
 

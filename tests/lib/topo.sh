@@ -1,11 +1,11 @@
-# tests/kernel/lib.sh — the throwaway 9-pod topology the kernel tests, the demo and the packet
+# tests/lib/topo.sh — the throwaway 9-pod topology the kernel tests, the demo and the packet
 # benchmark run on. Sourced by bash scripts (they re-exec themselves under bash).
 #
 #   node netns  np-$$-node: bridge br0 10.200.0.1/24 fd00:200::1/64; the host ends of the pods'
 #               veths (veth-xa ... veth-zc) are its ports. netpol runs here.
 #   pod netns   np-$$-xa ... np-$$-zc: eth0, 10.200.0.N/24 and fd00:200::N/64,
 #               N = 11,12,13 (x/a,x/b,x/c), 21,22,23 (y/*), 31,32,33 (z/*) — the addresses
-#               tests/cases/_base gives the Pod objects.
+#               tests/data/cases/_base gives the Pod objects.
 # Everything is created inside namespaces named after this shell's pid and removed on exit
 # (np_topo_down from the caller's EXIT trap). Nothing touches the machine's own netns.
 
@@ -191,7 +191,7 @@ np_probe_blocks() {
 	awk '{ print $3, $4, $5, $1, $2, $6 }' "$NP_TMP/probe.res" >"$out"
 }
 
-# np_matrix RESULTS PROTO PORT FAMILY -> a 9x9 matrix in the tests/cases expect layout
+# np_matrix RESULTS PROTO PORT FAMILY -> a 9x9 matrix in the tests/data/cases expect layout
 np_matrix() {
 	awk -v proto="$2" -v port="$3" -v fam="$4" -v pods="$NP_PODS" '
 	BEGIN { n = split(pods, P, " ") }
@@ -209,10 +209,10 @@ np_matrix() {
 	}' "$1"
 }
 
-# np_base_inventory DIR: the 9 pods and 3 namespaces of tests/cases/_base, no policies.
+# np_base_inventory DIR: the 9 pods and 3 namespaces of tests/data/cases/_base, no policies.
 np_base_inventory() {
 	rm -rf "$1"; mkdir -p "$1"
-	cp "$NP_SRC/tests/cases/_base/"* "$1/"
+	cp "$NP_SRC/tests/data/cases/_base/"* "$1/"
 }
 
 # np_policy_deny_ingress NS POD: a NetworkPolicy "deny-POD" isolating NS/POD for ingress with no

@@ -1,4 +1,4 @@
-# tests/netsetup/lib.sh — shared by the netsetup tests (sourced, never run on its own).
+# tests/lib/netns.sh — shared by the netsetup and CNI tests (sourced, never run on its own).
 # Every test gets its own netns names (with $$) and state dir, and removes both on exit.
 NETPOL=${NETPOL:-$(cd "$(dirname "$0")/../.." && pwd)/build/netpol}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gen.py — writes tests/cases/ (the _base cluster and one directory per case).
+"""gen.py — writes tests/data/cases/ (the _base cluster and one directory per case).
 
 This is a development tool, not run by the test suite: its output is committed. It exists so
 that every expected truth table is written the way upstream writes it — as a sequence of
@@ -17,7 +17,7 @@ itself is undefined across CNIs. netpol's semantics (and a real packet, which ne
 pod's netns) make it always allowed, which is upstream's AllowLoopback(); every table here has
 1 on the diagonal.
 
-Usage: python3 tests/cases/_gen/gen.py   (rewrites tests/cases/*, keeps _gen/)
+Usage: python3 tests/data/cases/_gen/gen.py   (rewrites tests/data/cases/*, keeps _gen/)
 """
 import os
 import shutil

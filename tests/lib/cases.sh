@@ -1,5 +1,6 @@
-# lib.sh — shell helpers for consumers of tests/cases (sourced: `. tests/cases/lib.sh`).
-# Used by tests/eval/t-cases.sh and t-explain.sh; meant for any harness that replays the cases.
+# tests/lib/cases.sh — shell helpers for consumers of tests/data/cases (sourced, never run).
+# Used by tests/eval/, tests/kernel/ and tests/lib/conformance.sh; meant for any harness that
+# replays the cases.
 
 # case_assemble STEPDIR OUTDIR: writes the step's inventory into OUTDIR (created): every _base
 # file, replaced by a step file of the same name, plus the step's other files (not `expect`).
