@@ -18,51 +18,6 @@
 
 
 
-void strmap_free(struct strmap *m)
-{
-	free(m->v);
-}
-
-static struct strmap_ent *strmap_slot(struct strmap *m, const char *key)
-{
-	size_t i = np_hash_str(key) & (m->cap - 1);
-	while (m->v[i].key && strcmp(m->v[i].key, key))
-		i = (i + 1) & (m->cap - 1);
-	return &m->v[i];
-}
-
-bool strmap_get(const struct strmap *m, const char *key, size_t *val)
-{
-	if (!m->cap)
-		return false;
-	const struct strmap_ent *e = strmap_slot((struct strmap *)m, key);
-	if (!e->key)
-		return false;
-	*val = e->val;
-	return true;
-}
-
-void strmap_put(struct strmap *m, const char *key, size_t val)
-{
-	if ((m->n + 1) * 2 > m->cap) {
-		struct strmap old = *m;
-		m->cap = m->cap ? m->cap * 2 : 64;
-		m->v = calloc(m->cap, sizeof(*m->v));
-		if (!m->v)
-			abort();
-		m->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.v[i].key)
-				strmap_put(m, old.v[i].key, old.v[i].val);
-		free(old.v);
-	}
-	struct strmap_ent *e = strmap_slot(m, key);
-	if (!e->key)
-		m->n++;
-	e->key = key;
-	e->val = val;
-}
-
 bool ruleset_pod_local(const struct rs_options *opt, const struct np_pod *p)
 {
 	if (p->host_network || p->n_ips == 0)
@@ -145,7 +100,7 @@ struct bset *build_table_set(struct builder *b, struct btable *t, const char *na
 		*created = false;
 		return &t->sets[idx];
 	}
-	VEC_PUSH(b->a, t->sets, t->n_sets, t->cap_sets);
+	ARENA_PUSH(b->a, t->sets, t->n_sets, t->cap_sets);
 	struct bset *s = &t->sets[t->n_sets - 1];
 	s->s.name = np_arena_strdup(b->a, name);
 	s->s.key = key;
@@ -191,7 +146,7 @@ static void chain_end(struct builder *b)
 static struct rs_chain *table_chain(struct builder *b, struct btable *t, const char *name)
 {
 	chain_end(b);
-	VEC_PUSH(b->a, t->chains, t->n_chains, t->cap_chains);
+	ARENA_PUSH(b->a, t->chains, t->n_chains, t->cap_chains);
 	struct rs_chain *c = &t->chains[t->n_chains - 1];
 	c->name = name;
 	b->cur_table = t;
@@ -226,66 +181,53 @@ static void rule_match(struct rs_rule *r, enum rs_match_kind kind, const char *s
 /* ---- canonical text of selectors, for set names and comments ---- */
 
 
-void build_sb_puts(struct sbuf *s, const char *str)
-{
-	size_t l = strlen(str);
-	if (s->n + l + 1 > s->cap) {
-		s->cap = (s->n + l + 1) * 2;
-		s->p = realloc(s->p, s->cap);
-		if (!s->p)
-			abort();
-	}
-	memcpy(s->p + s->n, str, l + 1);
-	s->n += l;
-}
-
 static const char *const op_names[] = { "in", "notin", "exists", "!exists" };
 
 static void sb_selector(struct sbuf *s, const struct np_selector *sel)
 {
-	build_sb_puts(s, "{");
+	sbuf_puts(s, "{");
 	for (size_t i = 0; i < sel->match_labels.n; i++) {
 		if (i)
-			build_sb_puts(s, ",");
-		build_sb_puts(s, sel->match_labels.v[i].key);
-		build_sb_puts(s, "=");
-		build_sb_puts(s, sel->match_labels.v[i].value);
+			sbuf_puts(s, ",");
+		sbuf_puts(s, sel->match_labels.v[i].key);
+		sbuf_puts(s, "=");
+		sbuf_puts(s, sel->match_labels.v[i].value);
 	}
 	for (size_t i = 0; i < sel->n_exprs; i++) {
 		const struct np_sel_expr *e = &sel->exprs[i];
 		if (i || sel->match_labels.n)
-			build_sb_puts(s, ",");
-		build_sb_puts(s, e->key);
-		build_sb_puts(s, " ");
-		build_sb_puts(s, op_names[e->op]);
+			sbuf_puts(s, ",");
+		sbuf_puts(s, e->key);
+		sbuf_puts(s, " ");
+		sbuf_puts(s, op_names[e->op]);
 		if (e->n_values) {
-			build_sb_puts(s, " (");
+			sbuf_puts(s, " (");
 			for (size_t j = 0; j < e->n_values; j++) {
 				if (j)
-					build_sb_puts(s, ",");
-				build_sb_puts(s, e->values[j]);
+					sbuf_puts(s, ",");
+				sbuf_puts(s, e->values[j]);
 			}
-			build_sb_puts(s, ")");
+			sbuf_puts(s, ")");
 		}
 	}
-	build_sb_puts(s, "}");
+	sbuf_puts(s, "}");
 }
 
 /* "ns x: pod {app=web}" / "ns {team=a}: pod {}" / "ns {}: all pods" */
 static void sb_peer(struct sbuf *s, const char *policy_ns, const struct np_peer *p)
 {
 	if (p->ns_sel) {
-		build_sb_puts(s, "ns ");
+		sbuf_puts(s, "ns ");
 		sb_selector(s, p->ns_sel);
 	} else {
-		build_sb_puts(s, "ns ");
-		build_sb_puts(s, policy_ns);
+		sbuf_puts(s, "ns ");
+		sbuf_puts(s, policy_ns);
 	}
-	build_sb_puts(s, ": pod ");
+	sbuf_puts(s, ": pod ");
 	if (p->pod_sel)
 		sb_selector(s, p->pod_sel);
 	else
-		build_sb_puts(s, "{}");
+		sbuf_puts(s, "{}");
 }
 
 /* ---- peers ---- */
@@ -341,7 +283,7 @@ static char *peer_canon(const struct np_policy *pol, const struct np_rule *r)
 		if (r->peers[i].ipblock || r->peers[i].node_sel)
 			continue;
 		if (canon.n)
-			build_sb_puts(&canon, " | ");
+			sbuf_puts(&canon, " | ");
 		sb_peer(&canon, pol->ns, &r->peers[i]);
 	}
 	return canon.p;
@@ -378,7 +320,7 @@ static const struct podlist *peer_pods(struct builder *b, const struct np_policy
 	size_t idx;
 	if (strmap_get(&b->peer_cache, canon, &idx))
 		return &b->lists[idx];
-	VEC_PUSH(b->tmp, b->lists, b->n_lists, b->cap_lists);
+	ARENA_PUSH(b->tmp, b->lists, b->n_lists, b->cap_lists);
 	struct podlist *l = &b->lists[b->n_lists - 1];
 	struct collect_ctx ctx = { b, l };
 	for (size_t i = 0; i < r->n_peers; i++)
@@ -487,11 +429,11 @@ static const char *cidr_set(struct builder *b, const struct np_policy *pol,
 		if (!ib || ib->cidr.addr.family != family)
 			continue;
 		if (canon.n)
-			build_sb_puts(&canon, ", ");
-		build_sb_puts(&canon, np_cidr_str(&ib->cidr, buf));
+			sbuf_puts(&canon, ", ");
+		sbuf_puts(&canon, np_cidr_str(&ib->cidr, buf));
 		for (size_t j = 0; j < ib->n_except; j++) {
-			build_sb_puts(&canon, j ? " " : " except ");
-			build_sb_puts(&canon, np_cidr_str(&ib->except[j], buf));
+			sbuf_puts(&canon, j ? " " : " except ");
+			sbuf_puts(&canon, np_cidr_str(&ib->except[j], buf));
 		}
 	}
 	const char *name = hashname(b, family == 4 ? "cidr4-" : "cidr6-", canon.p);
@@ -577,7 +519,7 @@ static const char *port_set(struct builder *b, const struct np_policy *pol,
 		else
 			snprintf(buf, sizeof(buf), "%s%s %u-%u", i ? ", " : "",
 				 np_proto_name(tmp[i].proto), tmp[i].port_lo, tmp[i].port_hi);
-		build_sb_puts(&canon, buf);
+		sbuf_puts(&canon, buf);
 	}
 	const char *name = hashname(b, "port-", canon.p);
 	bool created;
@@ -737,7 +679,7 @@ static const char *node_set(struct builder *b, const struct np_policy *pol,
 	for (size_t i = 0; i < r->n_peers; i++) {
 		if (!r->peers[i].node_sel)
 			continue;
-		build_sb_puts(&canon, canon.n ? " | node " : "node ");
+		sbuf_puts(&canon, canon.n ? " | node " : "node ");
 		sb_selector(&canon, r->peers[i].node_sel);
 	}
 	const char *name = hashname(b, family == 4 ? "node4-" : "node6-", canon.p);
@@ -874,7 +816,7 @@ void build_policy_chain(struct builder *b, const struct np_policy *pol, size_t p
 						  ingress ? "ingress" : "egress"));
 	c->origin = np_arena_printf(b->a, "policy %s %s", ptext, ingress ? "ingress" : "egress");
 	const char *counter = mkname(b, "cnt-", ptext, dir);
-	VEC_PUSH(b->a, b->inet.counters, b->inet.n_counters, b->inet.cap_counters);
+	ARENA_PUSH(b->a, b->inet.counters, b->inet.n_counters, b->inet.cap_counters);
 	b->inet.counters[b->inet.n_counters - 1].name = counter;
 	b->inet.counters[b->inet.n_counters - 1].comment =
 		mkcomment(b, np_arena_printf(b->a, "%s %s allowed", ptext,
@@ -1229,7 +1171,7 @@ struct rs_rule *build_rule(struct builder *b, struct rs_chain *c)
 
 void build_counter(struct builder *b, const char *name, const char *comment)
 {
-	VEC_PUSH(b->a, b->inet.counters, b->inet.n_counters, b->inet.cap_counters);
+	ARENA_PUSH(b->a, b->inet.counters, b->inet.n_counters, b->inet.cap_counters);
 	b->inet.counters[b->inet.n_counters - 1].name = name;
 	b->inet.counters[b->inet.n_counters - 1].comment = comment;
 }

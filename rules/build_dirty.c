@@ -363,79 +363,11 @@ bool build_dirty_has(const struct build_dirty *d, const struct strmap *m, const 
 
 /* ---- pod addresses, counted ---- */
 
-struct addr_count {
-	struct addr_slot {
-		struct np_addr a;
-		size_t n;
-		bool used;
-	} *v;
-	size_t n, cap;
-};
-
-static uint64_t addr_hash(const struct np_addr *a)
-{
-	return np_hash(a->b, sizeof(a->b), NP_HASH_INIT ^ a->family);
-}
-
-static struct addr_slot *addr_slot(const struct addr_count *c, const struct np_addr *a)
-{
-	size_t i = addr_hash(a) & (c->cap - 1);
-	while (c->v[i].used && (c->v[i].a.family != a->family || memcmp(c->v[i].a.b, a->b, 16)))
-		i = (i + 1) & (c->cap - 1);
-	return &c->v[i];
-}
-
-void addr_count_free(struct addr_count *c)
-{
-	if (c)
-		free(c->v);
-	free(c);
-}
-
-size_t addr_count_get(const struct addr_count *c, const struct np_addr *a)
-{
-	if (!c || !c->cap)
-		return 0;
-	const struct addr_slot *s = addr_slot(c, a);
-	return s->used ? s->n : 0;
-}
-
-static void addr_count_add(struct addr_count *c, const struct np_addr *a, long delta)
-{
-	if ((c->n + 1) * 2 > c->cap) {
-		struct addr_count old = *c;
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		c->v = calloc(c->cap, sizeof(*c->v));
-		if (!c->v)
-			abort();
-		c->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.v[i].used)
-				addr_count_add(c, &old.v[i].a, (long)old.v[i].n);
-		free(old.v);
-	}
-	struct addr_slot *s = addr_slot(c, a);
-	if (!s->used) {
-		s->used = true;
-		s->a = *a;
-		c->n++;
-	}
-	s->n = (size_t)((long)s->n + delta); /* (a slot at 0 stays: removals are rare) */
-}
-
-static void addr_count_pod(struct addr_count *c, const struct np_pod *p, long delta)
-{
-	for (size_t i = 0; p && !p->host_network && i < p->n_ips; i++)
-		addr_count_add(c, &p->ips[i], delta);
-}
-
 struct addr_count *addr_count_update(struct addr_count *c, const struct build_dirty *d)
 {
 	if (d->all || !c) {
 		addr_count_free(c);
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			abort();
+		c = addr_count_new();
 		for (size_t i = 0; i < d->inv->n_pods; i++)
 			addr_count_pod(c, &d->inv->pods[i], 1);
 		return c;

@@ -253,8 +253,8 @@ static struct rs_frag *frag_pod(struct builder *b, const struct np_pod *pod)
 				continue;
 			isolated = true;
 			if (names.n)
-				build_sb_puts(&names, ", ");
-			build_sb_puts(&names, pol->name);
+				sbuf_puts(&names, ", ");
+			sbuf_puts(&names, pol->name);
 			/* the policy selects this local pod, so it has its chain when it has rules */
 			if (ingress ? pol->n_in : pol->n_out)
 				chains[n++] = build_name(b, "pol-", build_policy_text(b, pol),
@@ -287,7 +287,7 @@ static void asm_set(struct builder *b, struct btable *bt, const struct rs_set *s
 		bt->sets[idx].refs += refs;
 		return;
 	}
-	VEC_PUSH(b->tmp, bt->sets, bt->n_sets, bt->cap_sets);
+	ARENA_PUSH(b->tmp, bt->sets, bt->n_sets, bt->cap_sets);
 	bt->sets[bt->n_sets - 1].s = *s;
 	bt->sets[bt->n_sets - 1].refs = refs;
 	strmap_put(&bt->set_idx, s->name, bt->n_sets - 1);

@@ -7,38 +7,12 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "addrcount.h"
 #include "arena.h"
 #include "ruleset.h"
+#include "sbuf.h"
+#include "strmap.h"
 
-/* A growable array in the arena: old blocks are abandoned, at most doubling the space. */
-#define VEC_PUSH(a, arr, n, cap)                                                        \
-	do {                                                                            \
-		if ((n) == (cap)) {                                                     \
-			size_t nc__ = (cap) ? (cap) * 2 : 8;                            \
-			void *p__ = np_arena_alloc((a), nc__ * sizeof(*(arr)));         \
-			if (n)                                                          \
-				memcpy(p__, (arr), (n) * sizeof(*(arr)));               \
-			(arr) = p__;                                                    \
-			(cap) = nc__;                                                   \
-		}                                                                       \
-		memset(&(arr)[(n)], 0, sizeof(*(arr)));                                 \
-		(n)++;                                                                  \
-	} while (0)
-
-struct strmap_ent {
-	const char *key;
-	size_t val;
-};
-
-/* Open addressing, string keys owned by the arena. */
-struct strmap {
-	struct strmap_ent *v;
-	size_t n, cap;
-};
-
-void strmap_free(struct strmap *m);
-bool strmap_get(const struct strmap *m, const char *key, size_t *val);
-void strmap_put(struct strmap *m, const char *key, size_t val);
 /* "ns/name" (or "name"), in a: what fragments are known by. */
 const char *build_key(struct np_arena *a, const char *ns, const char *name);
 
@@ -71,13 +45,8 @@ void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 			 const struct np_inventory *inv);
 void build_dirty_mark(struct build_dirty *d, struct strmap *m, const char *ns, const char *name);
 bool build_dirty_has(const struct build_dirty *d, const struct strmap *m, const char *key);
-/* How many pods (not host-network) have each address: a set can lose a removed pod's address
- * only when no other pod has it. */
-struct addr_count;
-/* The counts for d->inv: from those of d->prev, or counted anew (c NULL, or d->all). */
+/* The address counts for d->inv: from those of d->prev, or counted anew (c NULL, or d->all). */
 struct addr_count *addr_count_update(struct addr_count *c, const struct build_dirty *d);
-size_t addr_count_get(const struct addr_count *c, const struct np_addr *a);
-void addr_count_free(struct addr_count *c);
 
 /* pol's ingress (dir 0) or egress (dir 1) rules. */
 static inline const struct np_rule *build_rules(const struct np_policy *pol, int dir, size_t *n)
@@ -112,7 +81,6 @@ struct btable {
 };
 
 struct frag_map;
-struct addr_count;
 
 struct frag_disp {
 	uint8_t map; /* index into the dispatch maps */
@@ -219,11 +187,6 @@ struct rs_frag *build_shared_get(struct builder *b, const char *name);
 void build_shared_put(struct builder *b, const char *name, struct rs_frag *f);
 
 /* build.c's builders that build_frag.c assembles fragments with. */
-struct sbuf {
-	char *p;
-	size_t n, cap;
-};
-
 struct addr_ctx {
 	struct bset *set;
 	uint8_t family;
@@ -238,7 +201,6 @@ struct named_ctx {
 
 struct bset *build_table_set(struct builder *b, struct btable *t, const char *name,
 			      enum rs_key key, bool interval, bool *created);
-void build_sb_puts(struct sbuf *s, const char *str);
 void build_add_pod_addrs(void *ctx, const struct np_pod *pod);
 bool build_rule_has_selector_peer(const struct np_rule *r);
 const char *build_peer_set(struct builder *b, const struct np_policy *pol,

@@ -98,28 +98,6 @@ struct np_source *np_inventory_add_source(struct np_inventory *inv, const char *
 	return s;
 }
 
-/* ---- hashing ---- */
-
-uint64_t np_hash(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-uint64_t np_hash_str(const char *s)
-{
-	uint64_t h = NP_HASH_INIT;
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* ---- ordering ---- */
 
 /* A stable merge sort: qsort is not stable, and duplicate detection needs the first-loaded

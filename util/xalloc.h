@@ -31,7 +31,8 @@ static inline void *xreallocarray(void *p, size_t n, size_t size)
 {
 	if (size && n > (size_t)-1 / size)
 		abort();
-	p = realloc(p, n * size ? n * size : 1);
+	size_t bytes = n * size;
+	p = realloc(p, bytes ? bytes : 1);
 	if (!p)
 		abort();
 	return p;
