@@ -24,6 +24,8 @@
 
 #include "arena.h"
 #include "emit_nl.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* Batch pages: big enough that a full ruleset needs few iovecs; the overrun must hold the
  * largest single message, which ELEM_MSG_MAX bounds (elements are split across messages before
@@ -49,9 +51,7 @@ struct nl_batch {
 
 struct nl_batch *nl_batch_new(uint32_t seq)
 {
-	struct nl_batch *b = calloc(1, sizeof(*b));
-	if (!b)
-		abort();
+	struct nl_batch *b = xcalloc(1, sizeof(*b));
 	b->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
 	if (!b->b)
 		abort();
@@ -80,10 +80,8 @@ static void sub_mark(struct nl_batch *b, const struct nlmsghdr *nlh, const void 
 {
 	if (b->n_subs == b->cap_subs) {
 		b->cap_subs = b->cap_subs ? b->cap_subs * 2 : 64;
-		b->subs = realloc(b->subs, b->cap_subs * sizeof(*b->subs));
-		b->sub_ptrs = realloc(b->sub_ptrs, b->cap_subs * sizeof(*b->sub_ptrs));
-		if (!b->subs || !b->sub_ptrs)
-			abort();
+		b->subs = xreallocarray(b->subs, b->cap_subs, sizeof(*b->subs));
+		b->sub_ptrs = xreallocarray(b->sub_ptrs, b->cap_subs, sizeof(*b->sub_ptrs));
 	}
 	b->subs[b->n_subs] = nlh->nlmsg_len;
 	b->sub_ptrs[b->n_subs++] = ptr;
@@ -100,13 +98,7 @@ static struct nlmsghdr *msg_begin(struct nl_batch *b, uint16_t type, uint16_t fa
  * new page: nlh is invalid afterwards). */
 static void msg_end(struct nl_batch *b, struct nlmsghdr *nlh, const char *origin, const char *what)
 {
-	if (b->n_refs == b->cap_refs) {
-		b->cap_refs = b->cap_refs ? b->cap_refs * 2 : 256;
-		b->refs = realloc(b->refs, b->cap_refs * sizeof(*b->refs));
-		if (!b->refs)
-			abort();
-	}
-	struct nl_msgref *r = &b->refs[b->n_refs++];
+	struct nl_msgref *r = &VEC_PUSH(b->refs, b->n_refs, b->cap_refs);
 	memset(r, 0, sizeof(*r));
 	r->seq = nlh->nlmsg_seq;
 	r->len = nlh->nlmsg_len;

@@ -8,6 +8,7 @@
 
 #include "interval.h"
 #include "ruleset.h"
+#include "xalloc.h"
 
 struct out {
 	char *p;
@@ -43,9 +44,7 @@ static void outf(struct out *o, const char *fmt, ...)
 			return;
 		}
 		o->cap = (o->cap + (size_t)k + 1) * 2;
-		o->p = realloc(o->p, o->cap);
-		if (!o->p)
-			abort();
+		o->p = xrealloc(o->p, o->cap);
 	}
 }
 
@@ -55,9 +54,7 @@ static void outs(struct out *o, const char *str)
 	size_t l = strlen(str);
 	if (o->n + l + 1 > o->cap) {
 		o->cap = (o->n + l + 1) * 2;
-		o->p = realloc(o->p, o->cap);
-		if (!o->p)
-			abort();
+		o->p = xrealloc(o->p, o->cap);
 	}
 	memcpy(o->p + o->n, str, l + 1);
 	o->n += l;

@@ -11,28 +11,17 @@
 
 #include "arena.h"
 #include "emit_nl.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* nft datatype ids (nftables include/datatype.h) and how concatenations pack them. */
 enum { DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12, DT_INET_SERVICE = 13, DT_IFNAME = 41 };
 #define CONCAT2(a, b) (((a) << 6) | (b))
 #define CONCAT3(a, b, c) (((a) << 12) | ((b) << 6) | (c))
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return p;
-	*cap = *cap ? *cap * 2 : 8;
-	p = realloc(p, *cap * size);
-	if (!p)
-		abort(); /* allocation failure aborts, as everywhere in netpol */
-	return p;
-}
-
 struct nl_state *nl_state_new(void)
 {
-	struct nl_state *st = calloc(1, sizeof(*st));
-	if (!st)
-		abort();
+	struct nl_state *st = xcalloc(1, sizeof(*st));
 	st->arena = np_arena_new();
 	return st;
 }
@@ -73,9 +62,7 @@ void nl_state_free(struct nl_state *st)
 
 struct nl_table *nl_state_add_table(struct nl_state *st, const char *name, uint32_t family)
 {
-	st->tables = realloc(st->tables, (st->n_tables + 1) * sizeof(*st->tables));
-	if (!st->tables)
-		abort();
+	st->tables = xreallocarray(st->tables, st->n_tables + 1, sizeof(*st->tables));
 	struct nl_table *t = &st->tables[st->n_tables++];
 	memset(t, 0, sizeof(*t));
 	t->name = np_arena_strdup(st->arena, name);
@@ -85,24 +72,21 @@ struct nl_table *nl_state_add_table(struct nl_state *st, const char *name, uint3
 
 struct nl_set *nl_table_add_set(struct nl_state *st, struct nl_table *t)
 {
-	t->sets = grow(t->sets, &t->cap_sets, t->n_sets, sizeof(*t->sets));
-	struct nl_set *s = &t->sets[t->n_sets++];
+	struct nl_set *s = &VEC_PUSH(t->sets, t->n_sets, t->cap_sets);
 	memset(s, 0, sizeof(*s));
 	return s;
 }
 
 struct nl_chain *nl_table_add_chain(struct nl_state *st, struct nl_table *t)
 {
-	t->chains = grow(t->chains, &t->cap_chains, t->n_chains, sizeof(*t->chains));
-	struct nl_chain *c = &t->chains[t->n_chains++];
+	struct nl_chain *c = &VEC_PUSH(t->chains, t->n_chains, t->cap_chains);
 	memset(c, 0, sizeof(*c));
 	return c;
 }
 
 struct nl_counter *nl_table_add_counter(struct nl_state *st, struct nl_table *t)
 {
-	t->counters = grow(t->counters, &t->cap_counters, t->n_counters, sizeof(*t->counters));
-	struct nl_counter *c = &t->counters[t->n_counters++];
+	struct nl_counter *c = &VEC_PUSH(t->counters, t->n_counters, t->cap_counters);
 	memset(c, 0, sizeof(*c));
 	return c;
 }
@@ -289,9 +273,7 @@ int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_s
 				s->elems = s->blk->e;
 				continue;
 			}
-			s->blk = calloc(1, sizeof(*s->blk) + (rset->n_elems + 1) * sizeof(*s->elems));
-			if (!s->blk)
-				abort();
+			s->blk = xcalloc(1, sizeof(*s->blk) + (rset->n_elems + 1) * sizeof(*s->elems));
 			s->blk->refs = 1;
 			s->elems = s->blk->e;
 			for (size_t e = 0; e < rset->n_elems; e++)
@@ -356,9 +338,7 @@ void nl_set_add_kernel_elems(struct nl_state *st, struct nl_set *s,
 			     const struct nl_raw_elem *raw, size_t n)
 {
 	size_t base = s->n_elems;
-	s->elems = realloc(s->elems, (base + n + 1) * sizeof(*s->elems));
-	if (!s->elems)
-		abort();
+	s->elems = xreallocarray(s->elems, base + n + 1, sizeof(*s->elems));
 	bool rbtree = (s->flags & NFT_SET_INTERVAL) && !(s->flags & NFT_SET_CONCAT);
 	if (!rbtree) {
 		for (size_t i = 0; i < n; i++) {
@@ -378,9 +358,7 @@ void nl_set_add_kernel_elems(struct nl_state *st, struct nl_set *s,
 		nl_set_sort(s);
 		return;
 	}
-	const struct nl_raw_elem **v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		abort();
+	const struct nl_raw_elem **v = xcalloc(n + 1, sizeof(*v));
 	for (size_t i = 0; i < n; i++) {
 		v[i] = &raw[i];
 		if (raw[i].key_len != s->key_len)
@@ -510,9 +488,7 @@ static struct ix *ix_build(const void *base, size_t n, size_t size, size_t name_
 	size_t cap = 16;
 	while (cap < 2 * n)
 		cap *= 2;
-	struct ix *x = calloc(1, sizeof(*x) + cap * sizeof(x->v[0]));
-	if (!x)
-		abort();
+	struct ix *x = xcalloc(1, sizeof(*x) + cap * sizeof(x->v[0]));
 	x->mask = cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *obj = (const char *)base + i * size;

@@ -12,6 +12,8 @@
 #include <yaml.h>
 
 #include "srcpos.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* The walkers bail out past this depth; jansson refuses deeper documents anyway (2048). */
 #define WALK_MAX_DEPTH 2048
@@ -23,8 +25,7 @@ void np_ptr_reserve(struct np_ptrbuf *p, size_t extra)
 	size_t nc = p->cap ? p->cap : 256;
 	while (nc < p->len + extra + 1)
 		nc *= 2;
-	if (!(p->s = realloc(p->s, nc)))
-		abort();
+	p->s = xrealloc(p->s, nc);
 	p->cap = nc;
 	p->s[p->len] = 0;
 }
@@ -163,8 +164,7 @@ static void key_put(struct jscan *j, size_t *n, const char *b, size_t k)
 {
 	if (*n + k + 1 > j->key_cap) {
 		j->key_cap = (*n + k + 1) * 2;
-		if (!(j->key = realloc(j->key, j->key_cap)))
-			abort();
+		j->key = xrealloc(j->key, j->key_cap);
 	}
 	memcpy(j->key + *n, b, k);
 	*n += k;
@@ -387,8 +387,7 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 				keylen = 0;
 				if (ev.type == YAML_SCALAR_EVENT) {
 					keylen = ev.data.scalar.length;
-					if (!(key = malloc(keylen + 1)))
-						abort();
+					key = xmalloc(keylen + 1);
 					memcpy(key, ev.data.scalar.value, keylen);
 				}
 			} else if (!in_key_tree) {
@@ -402,11 +401,7 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 				visit(L, doc, &p, line, col);
 			}
 			if (opens) {
-				if (depth == cap) {
-					cap = cap ? cap * 2 : 32;
-					if (!(st = realloc(st, cap * sizeof(*st))))
-						abort();
-				}
+				VEC_GROW(st, depth, cap);
 				st[depth++] = (struct yframe){ .map = ev.type == YAML_MAPPING_START_EVENT,
 							       .expect_key = true,
 							       .save = before,
@@ -431,12 +426,11 @@ void np_srcpos_locate(const struct np_source *src, struct np_srcpos_query *q, si
 	if (!n)
 		return;
 	struct locator L = { .q = q, .n = n };
-	if (!(L.work = calloc(n, sizeof(*L.work))) || !(L.order = calloc(n, sizeof(*L.order))))
-		abort();
+	L.work = xcalloc(n, sizeof(*L.work));
+	L.order = xcalloc(n, sizeof(*L.order));
 	for (size_t i = 0; i < n; i++) {
 		q[i].line = q[i].col = 0;
-		if (!(L.work[i] = strdup(q[i].ptr ? q[i].ptr : "")))
-			abort();
+		L.work[i] = xstrdup(q[i].ptr ? q[i].ptr : "");
 		L.order[i] = i;
 	}
 	for (;;) {
