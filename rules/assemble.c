@@ -158,5 +158,5 @@ void assemble_table(struct rs_frag *const *v, size_t n, struct np_arena *a, stru
 		t->sets[i] = bt.sets[i].s;
 	t->n_sets = bt.n_sets;
 	gather_chains(v, n, a, t);
-	strmap_free(&bt.set_idx);
+	strmap_free(&bt.set_idx); /* (its sets' elements are the fragments') */
 }

@@ -15,7 +15,8 @@ void btable_init(struct btable *t, struct np_arena *a)
 	t->a = a;
 }
 
-void btable_fini(struct btable *t)
+/* Frees what t holds but its rule buffer. */
+static void release(struct btable *t)
 {
 	for (size_t i = 0; i < t->n_sets; i++) {
 		free(t->sets[i].s.elems);
@@ -23,6 +24,22 @@ void btable_fini(struct btable *t)
 	}
 	strmap_free(&t->set_idx);
 	t->set_idx = (struct strmap){ 0 };
+	t->n_sets = 0; /* (the sets array is the arena's) */
+}
+
+void btable_reset(struct btable *t, struct np_arena *a)
+{
+	release(t);
+	struct rs_rule *scratch = t->scratch;
+	size_t cap = t->cap_scratch;
+	btable_init(t, a);
+	t->scratch = scratch;
+	t->cap_scratch = cap;
+}
+
+void btable_fini(struct btable *t)
+{
+	release(t);
 	free(t->scratch);
 	t->scratch = NULL;
 	t->n_scratch = t->cap_scratch = 0;
@@ -153,6 +170,7 @@ struct rs_chain *btable_chain(struct btable *t, const char *name)
 struct rs_rule *btable_rule(struct btable *t, struct rs_chain *c)
 {
 	(void)c; /* always the open chain; named at call sites for readability */
+	VEC_RESERVE(t->scratch, t->cap_scratch, 64); /* one allocation serves most tables */
 	struct rs_rule *r = &VEC_PUSH(t->scratch, t->n_scratch, t->cap_scratch);
 	memset(r, 0, sizeof(*r));
 	return r;
@@ -319,7 +337,7 @@ void btable_finish(struct btable *t, struct rs_table *out, struct btable_uses *u
 	out->n_chains = t->n_chains;
 	out->counters = t->counters;
 	out->n_counters = t->n_counters;
-	btable_fini(t);
+	release(t);
 }
 
 /* ---- lookups in a finished table (ruleset.h) ---- */

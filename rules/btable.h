@@ -41,7 +41,10 @@ struct btable {
 
 /* An empty table whose contents go to arena a. */
 void btable_init(struct btable *t, struct np_arena *a);
-/* Frees what a table not finished still holds (after btable_finish: nothing). */
+/* Empties t (initialised, and finished if it was filled) for a new table in arena a, keeping
+ * the buffer its rules grow in: tables filled one after the other allocate it once. */
+void btable_reset(struct btable *t, struct np_arena *a);
+/* Frees what t still holds (after btable_finish: its rule buffer only). */
 void btable_fini(struct btable *t);
 
 /* Names, in arena a: a short valid nft name, prefix + text (+ suffix), hashed when too long;
@@ -82,7 +85,8 @@ struct btable_uses {
 };
 /* Sorts everything (maps first in creation order, then sets by use and name; base chains first,
  * then chains by name; counters by name), drops sets no rule uses (a rule whose set was empty was
- * left out), finishes the sets and moves them into the arena, as out. uses may be NULL. */
+ * left out), finishes the sets and moves them into the arena, as out. uses may be NULL. t can
+ * then be reset for another table, or freed with btable_fini. */
 void btable_finish(struct btable *t, struct rs_table *out, struct btable_uses *uses);
 /* Sorts and dedups a set's elements (interval sets are normalized already; named ports of
  * several container ports may repeat) and moves them into arena a, as out. */

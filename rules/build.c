@@ -462,14 +462,21 @@ static bool ingress_named_any(const struct builder *b, const struct build_target
 	return false;
 }
 
-void build_named_names(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
-		       bool ingress, const char *out[2])
+/* The name of the named-port set of rule rule_idx of pol for one family, in a. */
+static const char *named_name(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
+			      bool ingress, uint8_t family)
 {
 	char text[600];
 	snprintf(text, sizeof(text), "%s/%s-%c%zu", pol->ns, pol->name, ingress ? 'i' : 'e',
 		 rule_idx);
-	out[0] = btable_name(a, "named4-", text, "");
-	out[1] = btable_name(a, "named6-", text, "");
+	return btable_name(a, family == 4 ? "named4-" : "named6-", text, "");
+}
+
+void build_named_names(struct np_arena *a, const struct np_policy *pol, size_t rule_idx,
+		       bool ingress, const char *out[2])
+{
+	out[0] = named_name(a, pol, rule_idx, ingress, 4);
+	out[1] = named_name(a, pol, rule_idx, ingress, 6);
 }
 
 /* The named-port set of rule rule_idx of pol for one family, filled into t; returns its name. An
@@ -479,9 +486,7 @@ static const char *named_set(struct builder *b, struct btable *t, const struct n
 			     const struct build_targets *tg, const struct np_rule *r,
 			     size_t rule_idx, bool ingress, uint8_t family)
 {
-	const char *names[2];
-	build_named_names(t->a, pol, rule_idx, ingress, names);
-	const char *name = names[family == 6];
+	const char *name = named_name(t->a, pol, rule_idx, ingress, family);
 	bool created;
 	struct bset *s = btable_set(t, name,
 				    family == 4 ? RS_KEY_IPV4_PROTO_PORT : RS_KEY_IPV6_PROTO_PORT,
@@ -663,14 +668,10 @@ static void expand_family(struct expansion *x, uint8_t family)
 	 * kernel's commit time grows with the set count. When a set fills later, the policy
 	 * chain changes, which incremental apply handles. */
 	const char *named = NULL;
-	if (build_rule_has_named_port(r)) {
-		const char *nn[2];
-		if (x->ingress)
-			nn[family == 6] = named_set(x->b, x->t, x->pol, x->tg, r, x->ri, true, family);
-		else
-			build_named_names(x->t->a, x->pol, x->ri, false, nn);
-		named = nonempty(x->b, x->t, nn[family == 6]);
-	}
+	if (build_rule_has_named_port(r))
+		named = nonempty(x->b, x->t,
+				 x->ingress ? named_set(x->b, x->t, x->pol, x->tg, r, x->ri, true, family)
+					    : named_name(x->t->a, x->pol, x->ri, false, family));
 	/* peer alternatives of this family; none of them: the family stays closed */
 	const char *peers[3];
 	size_t n_peers = 0;

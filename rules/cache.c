@@ -63,6 +63,7 @@ struct cached {
 	struct frag_map pols, pods; /* this build's fragments, by key */
 	struct frag_list out;       /* every fragment of the inet table, in assembly order */
 	struct build_wants wants;
+	struct btable t;            /* what the fragment being built is filled in */
 	struct np_arena *tmp;
 	struct rs_build_stats *st;
 };
@@ -89,36 +90,36 @@ static void addrs_update(struct cached *x)
  * on every pod). */
 static struct rs_frag *frag_dispatch(struct cached *x)
 {
-	struct btable t;
-	struct rs_frag *f = frag_new(&t);
+	struct rs_frag *f = frag_new();
 	build_dispatch_wants(x->b, &x->wants);
 	frag_shared_want(&x->shared, &x->wants);
-	build_dispatch(x->b, &t);
-	frag_finish(f, &t, NULL, 0);
+	btable_reset(&x->t, f->arena);
+	build_dispatch(x->b, &x->t);
+	frag_finish(f, &x->t, NULL, 0);
 	return f;
 }
 
 /* A policy's chains (none when it selects no local pod: nothing would jump to them). */
 static struct rs_frag *frag_policy(struct cached *x, size_t i)
 {
-	struct btable t;
-	struct rs_frag *f = frag_new(&t);
+	struct rs_frag *f = frag_new();
+	btable_reset(&x->t, f->arena);
 	if (build_policy_wants(x->b, i, &x->wants)) {
 		frag_shared_want(&x->shared, &x->wants);
-		build_policy(x->b, &t, i);
+		build_policy(x->b, &x->t, i);
 	}
-	frag_finish(f, &t, NULL, 0);
+	frag_finish(f, &x->t, NULL, 0);
 	return f;
 }
 
 /* A local pod's chains and dispatch elements. */
 static struct rs_frag *frag_pod(struct cached *x, const struct np_pod *pod)
 {
-	struct btable t;
-	struct rs_frag *f = frag_new(&t);
+	struct rs_frag *f = frag_new();
+	btable_reset(&x->t, f->arena);
 	struct build_disp disp[BUILD_POD_DISP];
-	size_t n_disp = build_pod(x->b, &t, pod, disp);
-	frag_finish(f, &t, disp, n_disp);
+	size_t n_disp = build_pod(x->b, &x->t, pod, disp);
+	frag_finish(f, &x->t, disp, n_disp);
 	return f;
 }
 
@@ -231,6 +232,7 @@ int ruleset_build_cached(const struct np_inventory *inv, const struct np_invento
 	struct cached x = { .b = builder_new(inv, &cache->opt), .cache = cache,
 			    .tmp = np_arena_new(), .st = st };
 	x.dirty.tmp = x.tmp;
+	btable_init(&x.t, NULL);
 	dirty_compute(&x.dirty, prev, inv);
 	st->full = x.dirty.all;
 	st->changed = x.dirty.changed;
@@ -242,12 +244,12 @@ int ruleset_build_cached(const struct np_inventory *inv, const struct np_invento
 	rs->frags = x.out.v;
 	rs->n_frags = x.out.n;
 	if (spoof) {
-		struct btable t;
-		btable_init(&t, rs->arena);
-		build_spoof(x.b, &t);
-		btable_finish(&t, &rs->tables[1], NULL);
+		btable_reset(&x.t, rs->arena);
+		build_spoof(x.b, &x.t);
+		btable_finish(&x.t, &rs->tables[1], NULL);
 		frag_hash_rules(rs->arena, &rs->tables[1]);
 	}
+	btable_fini(&x.t);
 	dirty_free(&x.dirty);
 	free(x.wants.v);
 	builder_free(x.b);

@@ -6,12 +6,11 @@
 #include "vec.h"
 #include "xalloc.h"
 
-struct rs_frag *frag_new(struct btable *t)
+struct rs_frag *frag_new(void)
 {
 	struct rs_frag *f = xcalloc(1, sizeof(*f));
 	f->refs = 1;
 	f->arena = np_arena_new();
-	btable_init(t, f->arena);
 	return f;
 }
 
@@ -114,7 +113,8 @@ void frag_shared_put(struct frag_shared *s, const char *name, struct rs_frag *f)
 void frag_shared_build(struct frag_shared *s, const struct build_want *w)
 {
 	struct btable t;
-	struct rs_frag *f = frag_new(&t);
+	struct rs_frag *f = frag_new();
+	btable_init(&t, f->arena);
 	build_shared_set(s->b, &t, w);
 	frag_finish_set(f, &t);
 	frag_shared_put(s, w->name, f);

@@ -28,8 +28,9 @@ struct rs_frag {
 	size_t n_uses;
 };
 
-/* A new fragment (one reference: the caller's), and t, an empty table filling its arena. */
-struct rs_frag *frag_new(struct btable *t);
+/* A new fragment (one reference: the caller's), empty; the table that fills it goes to its
+ * arena. */
+struct rs_frag *frag_new(void);
 /* f becomes what t was filled with (t is finished), with disp as its dispatch elements. */
 void frag_finish(struct rs_frag *f, struct btable *t, const struct build_disp *disp,
 		 size_t n_disp);

@@ -150,7 +150,8 @@ static bool patch_set(const struct patch *p, const struct build_want *w)
 	if (!gone)
 		return false;
 	struct btable t;
-	struct rs_frag *f = frag_new(&t);
+	struct rs_frag *f = frag_new();
+	btable_init(&t, f->arena);
 	const struct rs_set *os = &old->t.sets[0];
 	bool created;
 	struct bset *add = btable_set(&t, w->name, os->key, os->interval, &created);
