@@ -1,5 +1,5 @@
 /* build.c — the builders of a policy's chains and a pod's chains, and of the sets their rules
- * match on (the layout of DESIGN.md / reference/nft-design.md §5; see build.h).
+ * match on (the layout rules/README.md, "The ruleset", describes; see build.h).
  *
  * Dispatch maps hold an element only for local pods isolated in that direction, so "default
  * deny for selected pods only" costs nothing for the others. Peer sets are named by a hash of
