@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "xalloc.h"
 
 #define ARENA_BLOCK (64 * 1024)
 #define ARENA_FIRST 1024 /* blocks double from here up to ARENA_BLOCK: the ruleset builder keeps
@@ -24,10 +25,7 @@ struct np_arena {
 
 struct np_arena *np_arena_new(void)
 {
-	struct np_arena *a = calloc(1, sizeof(*a));
-	if (!a)
-		abort();
-	return a;
+	return xcalloc(1, sizeof(struct np_arena));
 }
 
 void np_arena_free(struct np_arena *a)
@@ -52,9 +50,7 @@ void *np_arena_alloc(struct np_arena *a, size_t size)
 		size_t cap = size > a->next ? size : a->next;
 		if (a->next < ARENA_BLOCK)
 			a->next *= 2;
-		b = malloc(sizeof(*b) + cap);
-		if (!b)
-			abort(); /* out of memory: see util/xalloc.h */
+		b = xmalloc(sizeof(*b) + cap);
 		b->size = cap;
 		b->used = 0;
 		/* a large one-off allocation goes behind the current block so the block's free

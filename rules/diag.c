@@ -6,6 +6,8 @@
 
 #include "diag.h"
 #include "srcpos.h"
+#include "vec.h"
+#include "xalloc.h"
 
 #define DIAGS_DEFAULT_MAX 1000
 
@@ -38,23 +40,14 @@ void np_diag_add(struct np_diags *d, enum np_sev sev, const struct np_source *sr
 	size_t max = d->max ? d->max : DIAGS_DEFAULT_MAX;
 	if (d->n >= max)
 		return; /* counted, not kept: pfctl/nft cap their error lists the same way */
-	if (d->n == d->cap) {
-		size_t nc = d->cap ? d->cap * 2 : 16;
-		struct np_diag *v = realloc(d->v, nc * sizeof(*v));
-		if (!v)
-			abort(); /* out of memory: documented policy, see arena.h */
-		d->v = v;
-		d->cap = nc;
-	}
-	struct np_diag *r = &d->v[d->n++];
+	struct np_diag *r = &VEC_PUSH(d->v, d->n, d->cap);
 	memset(r, 0, sizeof(*r));
 	r->sev = sev;
 	r->src = src;
 	r->doc = doc;
 	r->line = line;
 	r->col = col;
-	if (pointer && !(r->pointer = strdup(pointer)))
-		abort();
+	r->pointer = pointer ? xstrdup(pointer) : NULL;
 	va_list ap;
 	va_start(ap, fmt);
 	if (vasprintf(&r->msg, fmt, ap) < 0)
@@ -65,10 +58,8 @@ void np_diag_add(struct np_diags *d, enum np_sev sev, const struct np_source *sr
 void np_diags_locate(struct np_diags *d)
 {
 	struct np_srcpos_query *q = NULL;
-	size_t *idx = NULL;
-	char *done = calloc(d->n + 1, 1);
-	if (!done)
-		abort();
+	size_t *idx = NULL, cap_q = 0, cap_idx = 0;
+	char *done = xcalloc(d->n + 1, 1);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct np_source *src = d->v[i].src;
 		if (done[i] || !src || !d->v[i].pointer || d->v[i].line)
@@ -80,9 +71,8 @@ void np_diags_locate(struct np_diags *d)
 			if (done[j] || r->src != src || !r->pointer || r->line)
 				continue;
 			done[j] = 1;
-			if (!(q = realloc(q, (nq + 1) * sizeof(*q))) ||
-			    !(idx = realloc(idx, (nq + 1) * sizeof(*idx))))
-				abort();
+			VEC_GROW(q, nq, cap_q);
+			VEC_GROW(idx, nq, cap_idx);
 			q[nq] = (struct np_srcpos_query){ r->doc, r->pointer, 0, 0 };
 			idx[nq++] = j;
 		}

@@ -24,6 +24,8 @@
 
 #include "arena.h"
 #include "emit_nl.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* Batch pages: big enough that a full ruleset needs few iovecs; the overrun must hold the
  * largest single message, which ELEM_MSG_MAX bounds (elements are split across messages before
@@ -49,9 +51,7 @@ struct nl_batch {
 
 struct nl_batch *nl_batch_new(uint32_t seq)
 {
-	struct nl_batch *b = calloc(1, sizeof(*b));
-	if (!b)
-		abort();
+	struct nl_batch *b = xcalloc(1, sizeof(*b));
 	b->b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
 	if (!b->b)
 		abort();
@@ -80,10 +80,8 @@ static void sub_mark(struct nl_batch *b, const struct nlmsghdr *nlh, const void 
 {
 	if (b->n_subs == b->cap_subs) {
 		b->cap_subs = b->cap_subs ? b->cap_subs * 2 : 64;
-		b->subs = realloc(b->subs, b->cap_subs * sizeof(*b->subs));
-		b->sub_ptrs = realloc(b->sub_ptrs, b->cap_subs * sizeof(*b->sub_ptrs));
-		if (!b->subs || !b->sub_ptrs)
-			abort();
+		b->subs = xreallocarray(b->subs, b->cap_subs, sizeof(*b->subs));
+		b->sub_ptrs = xreallocarray(b->sub_ptrs, b->cap_subs, sizeof(*b->sub_ptrs));
 	}
 	b->subs[b->n_subs] = nlh->nlmsg_len;
 	b->sub_ptrs[b->n_subs++] = ptr;
@@ -100,13 +98,7 @@ static struct nlmsghdr *msg_begin(struct nl_batch *b, uint16_t type, uint16_t fa
  * new page: nlh is invalid afterwards). */
 static void msg_end(struct nl_batch *b, struct nlmsghdr *nlh, const char *origin, const char *what)
 {
-	if (b->n_refs == b->cap_refs) {
-		b->cap_refs = b->cap_refs ? b->cap_refs * 2 : 256;
-		b->refs = realloc(b->refs, b->cap_refs * sizeof(*b->refs));
-		if (!b->refs)
-			abort();
-	}
-	struct nl_msgref *r = &b->refs[b->n_refs++];
+	struct nl_msgref *r = &VEC_PUSH(b->refs, b->n_refs, b->cap_refs);
 	memset(r, 0, sizeof(*r));
 	r->seq = nlh->nlmsg_seq;
 	r->len = nlh->nlmsg_len;
@@ -529,6 +521,39 @@ static void addr_payload(struct rb *r, int fam, bool src, uint32_t dreg, const c
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, src ? 8 : 24, 16, dreg, what);
 }
 
+/* icmpv6 type 133-137 */
+static void m_icmpv6_nd(struct rb *r)
+{
+	uint8_t lo = 133, hi = 137;
+	dep_family(r, 6, "icmpv6 type");
+	e_l4proto_eq(r, IPPROTO_ICMPV6, "icmpv6 type");
+	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1, "icmpv6 type");
+	e_cmp(r, NFT_CMP_GTE, &lo, 1, "icmpv6 type");
+	e_cmp(r, NFT_CMP_LTE, &hi, 1, "icmpv6 type");
+}
+
+/* ip[6] daddr . meta l4proto . th dport @set */
+static void m_daddr_l4_port_in(struct rb *r, int fam, const char *set, const char *w)
+{
+	unsigned k = fam == 4 ? 1 : 4;
+	dep_family(r, fam, w);
+	addr_payload(r, fam, false, reg32(0), w);
+	e_meta(r, NFT_META_L4PROTO, reg32(k), w);
+	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(k + 1), w);
+	e_lookup(r, set, 0, false, false, w);
+}
+
+/* iifname . arp saddr ip @set (an ARP packet's sender address) */
+static void m_iif_arp_saddr_in(struct rb *r, const char *set, const char *w)
+{
+	uint16_t arp = htons(0x0806);
+	e_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1, w);
+	e_cmp(r, NFT_CMP_EQ, &arp, 2, w);
+	e_meta(r, NFT_META_IIFNAME, reg32(0), w);
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4, reg32(4), w);
+	e_lookup(r, set, 0, false, false, w);
+}
+
 static void rule_match(struct nl_batch *b, const struct nl_table *t, struct rb *r,
 		       const struct rs_match *m, const char *origin)
 {
@@ -546,15 +571,9 @@ static void rule_match(struct nl_batch *b, const struct nl_table *t, struct rb *
 	case RS_M_CT_MARK_BIT:
 		e_ct_bits(r, NFT_CT_MARK, m->mark, "ct mark");
 		break;
-	case RS_M_ICMPV6_ND: { /* icmpv6 type 133-137 */
-		uint8_t lo = 133, hi = 137;
-		dep_family(r, 6, "icmpv6 type");
-		e_l4proto_eq(r, IPPROTO_ICMPV6, "icmpv6 type");
-		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1, "icmpv6 type");
-		e_cmp(r, NFT_CMP_GTE, &lo, 1, "icmpv6 type");
-		e_cmp(r, NFT_CMP_LTE, &hi, 1, "icmpv6 type");
+	case RS_M_ICMPV6_ND:
+		m_icmpv6_nd(r);
 		break;
-	}
 	case RS_M_SADDR_IN:
 	case RS_M_DADDR_IN:
 		dep_family(r, fam, w);
@@ -572,15 +591,9 @@ static void rule_match(struct nl_batch *b, const struct nl_table *t, struct rb *
 		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(1), w);
 		e_lookup(r, m->set, 0, false, false, w);
 		break;
-	case RS_M_DADDR_L4_PORT_IN: {
-		unsigned k = fam == 4 ? 1 : 4;
-		dep_family(r, fam, w);
-		addr_payload(r, fam, false, reg32(0), w);
-		e_meta(r, NFT_META_L4PROTO, reg32(k), w);
-		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(k + 1), w);
-		e_lookup(r, m->set, 0, false, false, w);
+	case RS_M_DADDR_L4_PORT_IN:
+		m_daddr_l4_port_in(r, fam, m->set, w);
 		break;
-	}
 	case RS_M_L4PROTO_EQ:
 		e_l4proto_eq(r, m->proto, "meta l4proto");
 		break;
@@ -594,19 +607,14 @@ static void rule_match(struct nl_batch *b, const struct nl_table *t, struct rb *
 		addr_payload(r, fam, true, reg32(4), w);
 		e_lookup(r, m->set, 0, false, false, w);
 		break;
-	case RS_M_IIF_ARP_SADDR_IN: {
-		uint16_t arp = htons(0x0806);
-		e_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1, w);
-		e_cmp(r, NFT_CMP_EQ, &arp, 2, w);
-		e_meta(r, NFT_META_IIFNAME, reg32(0), w);
-		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4, reg32(4), w);
-		e_lookup(r, m->set, 0, false, false, w);
+	case RS_M_IIF_ARP_SADDR_IN:
+		m_iif_arp_saddr_in(r, m->set, w);
 		break;
-	}
 	}
 }
 
-static void rule_tail(struct rb *r, const struct rs_rule *rr)
+/* The log and counter statements of a rule. */
+static void rule_log_counter(struct rb *r, const struct rs_rule *rr)
 {
 	if (rr->log) {
 		struct nftnl_expr *e = rb_add(r, "limit", "limit");
@@ -627,6 +635,10 @@ static void rule_tail(struct rb *r, const struct rs_rule *rr)
 	} else if (rr->anon_counter) {
 		rb_add(r, "counter", "counter");
 	}
+}
+
+static void rule_verdict(struct rb *r, const struct rs_rule *rr)
+{
 	switch (rr->verdict) {
 	case RS_V_NONE:
 		break;
@@ -675,7 +687,8 @@ static void add_rule(struct nl_batch *b, const struct nl_table *t, const char *c
 	const char *origin = rr->origin ? rr->origin : chain_origin;
 	for (size_t i = 0; i < rr->n_m; i++)
 		rule_match(b, t, &r, &rr->m[i], origin);
-	rule_tail(&r, rr);
+	rule_log_counter(&r, rr);
+	rule_verdict(&r, rr);
 
 	struct nftnl_rule *nr = nftnl_rule_alloc();
 	if (!nr)

@@ -8,6 +8,7 @@
 
 #include "interval.h"
 #include "ruleset.h"
+#include "xalloc.h"
 
 struct out {
 	char *p;
@@ -43,9 +44,7 @@ static void outf(struct out *o, const char *fmt, ...)
 			return;
 		}
 		o->cap = (o->cap + (size_t)k + 1) * 2;
-		o->p = realloc(o->p, o->cap);
-		if (!o->p)
-			abort();
+		o->p = xrealloc(o->p, o->cap);
 	}
 }
 
@@ -55,9 +54,7 @@ static void outs(struct out *o, const char *str)
 	size_t l = strlen(str);
 	if (o->n + l + 1 > o->cap) {
 		o->cap = (o->n + l + 1) * 2;
-		o->p = realloc(o->p, o->cap);
-		if (!o->p)
-			abort();
+		o->p = xrealloc(o->p, o->cap);
 	}
 	memcpy(o->p + o->n, str, l + 1);
 	o->n += l;
@@ -185,87 +182,69 @@ static const char *ip(uint8_t family)
 	return family == 6 ? "ip6" : "ip";
 }
 
-static void rule(struct out *o, const struct rs_rule *r, bool with_comment)
+/* One match, as nft writes it. */
+static void match(struct out *o, const struct rs_match *m)
 {
 	char a[64];
-	const char *sep = "";
-	for (size_t i = 0; i < r->n_m; i++, sep = " ") {
-		const struct rs_match *m = &r->m[i];
-		outs(o, sep);
-		switch (m->kind) {
-		case RS_M_CT_ESTABLISHED:
-			outs(o, "ct state established,related");
-			break;
-		case RS_M_CT_INVALID:
-			outs(o, "ct state invalid");
-			break;
-		case RS_M_CT_MARK_BIT:
-			snprintf(a, sizeof(a), "ct mark and 0x%08x != 0", m->mark);
-			outs(o, a);
-			break;
-		case RS_M_ICMPV6_ND:
-			outs(o, "icmpv6 type 133-137");
-			break;
-		case RS_M_SADDR_IN:
-		case RS_M_DADDR_IN:
-			outs(o, ip(m->family));
-			outs(o, m->kind == RS_M_SADDR_IN ? " saddr @" : " daddr @");
-			outs(o, m->set);
-			break;
-		case RS_M_SADDR_EQ:
-		case RS_M_DADDR_EQ:
-			outs(o, ip(m->family));
-			outs(o, m->kind == RS_M_SADDR_EQ ? " saddr " : " daddr ");
-			outs(o, np_addr_str(&m->addr, a));
-			break;
-		case RS_M_L4_PORT_IN:
-			outs(o, "meta l4proto . th dport @");
-			outs(o, m->set);
-			break;
-		case RS_M_DADDR_L4_PORT_IN:
-			outs(o, ip(m->family));
-			outs(o, " daddr . meta l4proto . th dport @");
-			outs(o, m->set);
-			break;
-		case RS_M_L4PROTO_EQ:
-			outs(o, "meta l4proto ");
-			outs(o, proto_lc(m->proto));
-			break;
-		case RS_M_IIF_NOT_IN:
-			outs(o, "iifname != @");
-			outs(o, m->set);
-			break;
-		case RS_M_IIF_SADDR_IN:
-			outs(o, "iifname . ");
-			outs(o, ip(m->family));
-			outs(o, " saddr @");
-			outs(o, m->set);
-			break;
-		case RS_M_IIF_ARP_SADDR_IN:
-			outs(o, "iifname . arp saddr ip @");
-			outs(o, m->set);
-			break;
-		}
+	switch (m->kind) {
+	case RS_M_CT_ESTABLISHED:
+		outs(o, "ct state established,related");
+		break;
+	case RS_M_CT_INVALID:
+		outs(o, "ct state invalid");
+		break;
+	case RS_M_CT_MARK_BIT:
+		snprintf(a, sizeof(a), "ct mark and 0x%08x != 0", m->mark);
+		outs(o, a);
+		break;
+	case RS_M_ICMPV6_ND:
+		outs(o, "icmpv6 type 133-137");
+		break;
+	case RS_M_SADDR_IN:
+	case RS_M_DADDR_IN:
+		outs(o, ip(m->family));
+		outs(o, m->kind == RS_M_SADDR_IN ? " saddr @" : " daddr @");
+		outs(o, m->set);
+		break;
+	case RS_M_SADDR_EQ:
+	case RS_M_DADDR_EQ:
+		outs(o, ip(m->family));
+		outs(o, m->kind == RS_M_SADDR_EQ ? " saddr " : " daddr ");
+		outs(o, np_addr_str(&m->addr, a));
+		break;
+	case RS_M_L4_PORT_IN:
+		outs(o, "meta l4proto . th dport @");
+		outs(o, m->set);
+		break;
+	case RS_M_DADDR_L4_PORT_IN:
+		outs(o, ip(m->family));
+		outs(o, " daddr . meta l4proto . th dport @");
+		outs(o, m->set);
+		break;
+	case RS_M_L4PROTO_EQ:
+		outs(o, "meta l4proto ");
+		outs(o, proto_lc(m->proto));
+		break;
+	case RS_M_IIF_NOT_IN:
+		outs(o, "iifname != @");
+		outs(o, m->set);
+		break;
+	case RS_M_IIF_SADDR_IN:
+		outs(o, "iifname . ");
+		outs(o, ip(m->family));
+		outs(o, " saddr @");
+		outs(o, m->set);
+		break;
+	case RS_M_IIF_ARP_SADDR_IN:
+		outs(o, "iifname . arp saddr ip @");
+		outs(o, m->set);
+		break;
 	}
-	if (r->log) {
-		outs(o, sep);
-		outs(o, "limit rate 10/second burst 20 packets log prefix \"");
-		outs(o, r->log_prefix);
-		outs(o, "\" group ");
-		outu(o, r->log_group);
-		sep = " ";
-	}
-	if (r->counter) {
-		outs(o, sep);
-		outs(o, "counter name \"");
-		outs(o, r->counter);
-		outs(o, "\"");
-		sep = " ";
-	} else if (r->anon_counter) {
-		outs(o, sep);
-		outs(o, "counter");
-		sep = " ";
-	}
+}
+
+/* The rule's verdict, after sep (nothing for a rule without one). */
+static void verdict(struct out *o, const struct rs_rule *r, const char *sep)
+{
 	static const char *const plain[] = {
 		[RS_V_ACCEPT] = "accept", [RS_V_DROP] = "drop",
 		[RS_V_REJECT_TCP] = "reject with tcp reset",
@@ -295,6 +274,35 @@ static void rule(struct out *o, const struct rs_rule *r, bool with_comment)
 		outs(o, r->target);
 		break;
 	}
+}
+
+static void rule(struct out *o, const struct rs_rule *r, bool with_comment)
+{
+	const char *sep = "";
+	for (size_t i = 0; i < r->n_m; i++, sep = " ") {
+		outs(o, sep);
+		match(o, &r->m[i]);
+	}
+	if (r->log) {
+		outs(o, sep);
+		outs(o, "limit rate 10/second burst 20 packets log prefix \"");
+		outs(o, r->log_prefix);
+		outs(o, "\" group ");
+		outu(o, r->log_group);
+		sep = " ";
+	}
+	if (r->counter) {
+		outs(o, sep);
+		outs(o, "counter name \"");
+		outs(o, r->counter);
+		outs(o, "\"");
+		sep = " ";
+	} else if (r->anon_counter) {
+		outs(o, sep);
+		outs(o, "counter");
+		sep = " ";
+	}
+	verdict(o, r, sep);
 	if (with_comment && r->comment) {
 		outs(o, " comment \"");
 		outs(o, r->comment);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "xalloc.h"
 
 /* What selects one pod, found the first time a verdict needs it: a judge of a handful of flows
  * (the conntrack step after a change) must not pay for every pod of a 10,000-pod cluster. */
@@ -22,14 +23,6 @@ struct np_eval {
 	const struct np_inventory *inv;
 	struct pod_sel *sel; /* per pod (index into inv->pods) */
 };
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-	if (!p)
-		abort(); /* out of memory: the documented policy of the library */
-	return p;
-}
 
 /* The selections of pod i, computed on first use. The cache is not part of what an evaluator
  * means, so verdicts keep taking a const evaluator. */

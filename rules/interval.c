@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "interval.h"
+#include "vec.h"
 
 static size_t alen(const struct np_addr *a)
 {
@@ -67,12 +68,7 @@ void np_ranges_free(struct np_ranges *r)
 
 static void push(struct np_ranges *r, const struct np_addr *lo, const struct np_addr *hi)
 {
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 8;
-		r->v = realloc(r->v, r->cap * sizeof(*r->v));
-		if (!r->v)
-			abort();
-	}
+	VEC_GROW(r->v, r->n, r->cap);
 	r->v[r->n].lo = *lo;
 	r->v[r->n].hi = *hi;
 	r->n++;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lint.h"
+#include "xalloc.h"
 
 static void warn(struct np_diags *d, const struct np_policy *pol, const char *ptr,
 		 const char *suffix, const char *msg)
@@ -162,9 +163,7 @@ static void lint_pods(const struct np_inventory *inv, const struct np_policy *po
 
 void np_lint(const struct np_inventory *inv, struct np_diags *d)
 {
-	signed char *dns = malloc(inv->n_pods + 1);
-	if (!dns)
-		abort(); /* out of memory: documented policy, see arena.h */
+	signed char *dns = xmalloc(inv->n_pods + 1);
 	memset(dns, -1, inv->n_pods + 1);
 	for (size_t i = 0; i < inv->n_pols; i++) {
 		const struct np_policy *pol = &inv->pols[i];

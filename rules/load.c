@@ -12,6 +12,8 @@
 #include "inventory.h"
 #include "parse.h"
 #include "yamldoc.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* Sanity bound on one input file; policies are small, a 10k-pod inventory is a few MB. */
 #define LOAD_MAX_FILE (256u << 20)
@@ -173,9 +175,7 @@ static int guess_yaml(const char *name, const char *text, size_t len)
 int np_inventory_load_buffer(struct np_inventory *inv, const char *name, const char *text,
 			     size_t len, int yaml, struct np_diags *diags)
 {
-	char *copy = malloc(len + 1);
-	if (!copy)
-		abort();
+	char *copy = xmalloc(len + 1);
 	memcpy(copy, text, len);
 	copy[len] = 0;
 	const struct np_source *src = np_inventory_add_source(inv, name, copy, len, yaml);
@@ -197,13 +197,12 @@ int np_file_read(const char *path, char **out, size_t *len)
 	}
 	/* one byte for the NUL and one so the read that sees EOF does not look like growth */
 	size_t cap = (size_t)st.st_size + 2, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
+	char *buf = xmalloc(cap);
 	for (;;) {
 		if (n + 1 >= cap) { /* the file grew while we read it */
-			if (cap > LOAD_MAX_FILE || !(buf = realloc(buf, cap *= 2)))
+			if (cap > LOAD_MAX_FILE)
 				abort();
+			buf = xrealloc(buf, cap *= 2);
 		}
 		ssize_t r = read(fd, buf + n, cap - n - 1);
 		if (r < 0 && errno == EINTR)
@@ -279,10 +278,7 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 	while ((de = readdir(d))) {
 		if (!np_path_wanted(de->d_name))
 			continue;
-		if (n == cap && !(names = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names))))
-			abort();
-		if (!(names[n++] = strdup(de->d_name)))
-			abort();
+		VEC_PUSH(names, n, cap) = xstrdup(de->d_name);
 	}
 	closedir(d);
 	if (!n) /* likely a wrong path or extension; not an error, the set may well be empty */
@@ -290,9 +286,7 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 			    "%s: no .json, .yaml or .yml files", dir);
 	qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < n; i++) {
-		char *path;
-		if (asprintf(&path, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]) < 0)
-			abort();
+		char *path = xasprintf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]);
 		struct stat st;
 		/* a subdirectory named like a file is skipped: loading is not recursive */
 		if (!(stat(path, &st) == 0 && S_ISDIR(st.st_mode)))

@@ -8,6 +8,8 @@
 #include "arena.h"
 #include "inventory.h"
 #include "model.h"
+#include "vec.h"
+#include "xalloc.h"
 
 #define METADATA_NAME_LABEL "kubernetes.io/metadata.name"
 
@@ -39,85 +41,43 @@ void np_inventory_free(struct np_inventory *inv)
 	free(inv);
 }
 
-/* Grows *v (n used, *cap allocated, elements of size sz) by one zeroed element. */
-static void *grow(void **v, size_t *n, size_t *cap, size_t sz)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		void *p = realloc(*v, nc * sz);
-		if (!p)
-			abort(); /* out of memory: documented policy, see arena.h */
-		*v = p;
-		*cap = nc;
-	}
-	void *slot = (char *)*v + (*n)++ * sz;
-	memset(slot, 0, sz);
-	return slot;
-}
-
+/* (each returns a new zeroed element at the end of its array) */
 struct np_namespace *np_inventory_add_namespace(struct np_inventory *inv)
 {
-	return grow((void **)&inv->nss, &inv->n_nss, &inv->cap_nss, sizeof(*inv->nss));
+	return memset(&VEC_PUSH(inv->nss, inv->n_nss, inv->cap_nss), 0, sizeof(*inv->nss));
 }
 
 struct np_pod *np_inventory_add_pod(struct np_inventory *inv)
 {
-	return grow((void **)&inv->pods, &inv->n_pods, &inv->cap_pods, sizeof(*inv->pods));
+	return memset(&VEC_PUSH(inv->pods, inv->n_pods, inv->cap_pods), 0, sizeof(*inv->pods));
 }
 
 struct np_policy *np_inventory_add_policy(struct np_inventory *inv)
 {
-	return grow((void **)&inv->pols, &inv->n_pols, &inv->cap_pols, sizeof(*inv->pols));
+	return memset(&VEC_PUSH(inv->pols, inv->n_pols, inv->cap_pols), 0, sizeof(*inv->pols));
 }
 
 struct np_node *np_inventory_add_node(struct np_inventory *inv)
 {
-	return grow((void **)&inv->nodes, &inv->n_nodes, &inv->cap_nodes, sizeof(*inv->nodes));
+	return memset(&VEC_PUSH(inv->nodes, inv->n_nodes, inv->cap_nodes), 0, sizeof(*inv->nodes));
 }
 
 struct np_admin_policy *np_inventory_add_admin(struct np_inventory *inv)
 {
-	return grow((void **)&inv->admins, &inv->n_admins, &inv->cap_admins,
-		    sizeof(*inv->admins));
+	return memset(&VEC_PUSH(inv->admins, inv->n_admins, inv->cap_admins), 0,
+		      sizeof(*inv->admins));
 }
 
 struct np_source *np_inventory_add_source(struct np_inventory *inv, const char *path, char *text,
 					  size_t len, int yaml)
 {
-	struct np_source *s = calloc(1, sizeof(*s));
-	char *p = strdup(path ? path : "<input>");
-	if (!s || !p)
-		abort();
-	s->path = p;
+	struct np_source *s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path ? path : "<input>");
 	s->text = text;
 	s->len = len;
 	s->yaml = yaml;
-	struct np_source **slot =
-		grow((void **)&inv->srcs, &inv->n_srcs, &inv->cap_srcs, sizeof(*inv->srcs));
-	*slot = s;
+	VEC_PUSH(inv->srcs, inv->n_srcs, inv->cap_srcs) = s;
 	return s;
-}
-
-/* ---- hashing ---- */
-
-uint64_t np_hash(const void *p, size_t n, uint64_t h)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-uint64_t np_hash_str(const char *s)
-{
-	uint64_t h = NP_HASH_INIT;
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 /* ---- ordering ---- */
@@ -136,9 +96,7 @@ void np_sort_stable(void *base, size_t n, size_t sz, int (*cmp)(const void *, co
 		i++;
 	if (i == n)
 		return;
-	char *tmp = malloc(n * sz);
-	if (!tmp)
-		abort();
+	char *tmp = xreallocarray(NULL, n, sz);
 	char *src = v, *dst = tmp;
 	for (;;) {
 		size_t runs = 0;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "hash.h" /* np_hash: what users of the model hash names and file contents with */
 
 /* Where an object came from, for diagnostics: file, YAML document, and the JSON Pointer of the
  * object itself inside that document ("" for a top-level object, "/items/3" inside a List). */
@@ -225,11 +226,6 @@ int np_inventory_load_file(struct np_inventory *inv, const char *path, struct np
 /* Loads objects from a buffer (name is used in messages), for tests and stdin. */
 int np_inventory_load_buffer(struct np_inventory *inv, const char *name, const char *text,
 			     size_t len, int yaml, struct np_diags *diags);
-/* FNV-1a of n bytes, and of a string: names and file contents are hashed with it. */
-uint64_t np_hash(const void *p, size_t n, uint64_t h);
-uint64_t np_hash_str(const char *s);
-#define NP_HASH_INIT 1469598103934665603ULL
-
 /* A stable merge sort that merges the ascending runs the input already has: input in order
  * costs one compare per element. */
 void np_sort_stable(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *));

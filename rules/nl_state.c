@@ -11,28 +11,17 @@
 
 #include "arena.h"
 #include "emit_nl.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* nft datatype ids (nftables include/datatype.h) and how concatenations pack them. */
 enum { DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12, DT_INET_SERVICE = 13, DT_IFNAME = 41 };
 #define CONCAT2(a, b) (((a) << 6) | (b))
 #define CONCAT3(a, b, c) (((a) << 12) | ((b) << 6) | (c))
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return p;
-	*cap = *cap ? *cap * 2 : 8;
-	p = realloc(p, *cap * size);
-	if (!p)
-		abort(); /* allocation failure aborts, as everywhere in netpol */
-	return p;
-}
-
 struct nl_state *nl_state_new(void)
 {
-	struct nl_state *st = calloc(1, sizeof(*st));
-	if (!st)
-		abort();
+	struct nl_state *st = xcalloc(1, sizeof(*st));
 	st->arena = np_arena_new();
 	return st;
 }
@@ -73,9 +62,7 @@ void nl_state_free(struct nl_state *st)
 
 struct nl_table *nl_state_add_table(struct nl_state *st, const char *name, uint32_t family)
 {
-	st->tables = realloc(st->tables, (st->n_tables + 1) * sizeof(*st->tables));
-	if (!st->tables)
-		abort();
+	st->tables = xreallocarray(st->tables, st->n_tables + 1, sizeof(*st->tables));
 	struct nl_table *t = &st->tables[st->n_tables++];
 	memset(t, 0, sizeof(*t));
 	t->name = np_arena_strdup(st->arena, name);
@@ -85,24 +72,21 @@ struct nl_table *nl_state_add_table(struct nl_state *st, const char *name, uint3
 
 struct nl_set *nl_table_add_set(struct nl_state *st, struct nl_table *t)
 {
-	t->sets = grow(t->sets, &t->cap_sets, t->n_sets, sizeof(*t->sets));
-	struct nl_set *s = &t->sets[t->n_sets++];
+	struct nl_set *s = &VEC_PUSH(t->sets, t->n_sets, t->cap_sets);
 	memset(s, 0, sizeof(*s));
 	return s;
 }
 
 struct nl_chain *nl_table_add_chain(struct nl_state *st, struct nl_table *t)
 {
-	t->chains = grow(t->chains, &t->cap_chains, t->n_chains, sizeof(*t->chains));
-	struct nl_chain *c = &t->chains[t->n_chains++];
+	struct nl_chain *c = &VEC_PUSH(t->chains, t->n_chains, t->cap_chains);
 	memset(c, 0, sizeof(*c));
 	return c;
 }
 
 struct nl_counter *nl_table_add_counter(struct nl_state *st, struct nl_table *t)
 {
-	t->counters = grow(t->counters, &t->cap_counters, t->n_counters, sizeof(*t->counters));
-	struct nl_counter *c = &t->counters[t->n_counters++];
+	struct nl_counter *c = &VEC_PUSH(t->counters, t->n_counters, t->cap_counters);
 	memset(c, 0, sizeof(*c));
 	return c;
 }
@@ -252,6 +236,58 @@ static const struct nl_table *state_table(const struct nl_state *st, const char 
 static const struct ix *table_ix(const struct nl_table *t, int k);
 static const void *ix_find(const struct ix *x, size_t n, const char *name);
 
+/* Set rset as the kernel holds it, its elements shared with its namesake in pt (the previous
+ * state's table) when they are the same IR elements. */
+static void state_set(struct nl_state *st, struct nl_table *t, const struct nl_table *pt,
+		      const struct rs_set *rset)
+{
+	struct nl_set *s = nl_table_add_set(st, t);
+	struct nl_keyinfo ki;
+	nl_key_info(rset->key, &ki);
+	s->ir = rset;
+	s->name = rset->name;
+	s->comment = rset->comment;
+	s->flags = nl_set_flags(rset);
+	s->key_type = ki.type;
+	s->key_len = ki.len;
+	s->data_type = rset->vmap ? NFT_DATA_VERDICT : 0;
+	s->n_elems = rset->n_elems;
+	const struct nl_set *ps = pt ? ix_find(table_ix(pt, 0), pt->n_sets, rset->name) : NULL;
+	if (ps && ps->blk && ps->ir && ps->ir->elems == rset->elems &&
+	    ps->ir->n_elems == rset->n_elems && ps->ir->key == rset->key &&
+	    ps->ir->interval == rset->interval) {
+		s->blk = ps->blk;
+		s->blk->refs++;
+		s->elems = s->blk->e;
+		return;
+	}
+	s->blk = xcalloc(1, sizeof(*s->blk) + (rset->n_elems + 1) * sizeof(*s->elems));
+	s->blk->refs = 1;
+	s->elems = s->blk->e;
+	for (size_t e = 0; e < rset->n_elems; e++)
+		nl_elem_encode(rset, &rset->elems[e], &s->elems[e]);
+	nl_set_sort(s);
+}
+
+static void state_chain(struct nl_state *st, struct nl_table *t, const struct rs_chain *rc)
+{
+	struct nl_chain *c = nl_table_add_chain(st, t);
+	c->ir = rc;
+	c->name = rc->name;
+	c->comment = rc->comment;
+	c->base = rc->hook != RS_HOOK_NONE;
+	if (c->base) {
+		c->type = "filter";
+		c->hook = hook_num(rc->hook);
+		c->prio = rc->prio;
+		c->policy = rc->policy_drop ? NF_DROP : NF_ACCEPT;
+	}
+	c->n_rules = rc->n_rules;
+	c->rules = np_arena_alloc(st->arena, (rc->n_rules + 1) * sizeof(char *));
+	for (size_t r = 0; r < rc->n_rules; r++)
+		c->rules[r] = rc->rules[r].comment;
+}
+
 int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_state *prev,
 				  struct nl_state **out)
 {
@@ -266,61 +302,15 @@ int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_s
 		t->comment = rt->comment;
 		/* the previous state's namesake table, whose sets may share their elements */
 		const struct nl_table *pt = prev ? state_table(prev, t->name, t->family) : NULL;
-		for (size_t i = 0; i < rt->n_sets; i++) {
-			const struct rs_set *rset = &rt->sets[i];
-			struct nl_set *s = nl_table_add_set(st, t);
-			struct nl_keyinfo ki;
-			nl_key_info(rset->key, &ki);
-			s->ir = rset;
-			s->name = rset->name;
-			s->comment = rset->comment;
-			s->flags = nl_set_flags(rset);
-			s->key_type = ki.type;
-			s->key_len = ki.len;
-			s->data_type = rset->vmap ? NFT_DATA_VERDICT : 0;
-			s->n_elems = rset->n_elems;
-			const struct nl_set *ps =
-				pt ? ix_find(table_ix(pt, 0), pt->n_sets, rset->name) : NULL;
-			if (ps && ps->blk && ps->ir && ps->ir->elems == rset->elems &&
-			    ps->ir->n_elems == rset->n_elems && ps->ir->key == rset->key &&
-			    ps->ir->interval == rset->interval) {
-				s->blk = ps->blk;
-				s->blk->refs++;
-				s->elems = s->blk->e;
-				continue;
-			}
-			s->blk = calloc(1, sizeof(*s->blk) + (rset->n_elems + 1) * sizeof(*s->elems));
-			if (!s->blk)
-				abort();
-			s->blk->refs = 1;
-			s->elems = s->blk->e;
-			for (size_t e = 0; e < rset->n_elems; e++)
-				nl_elem_encode(rset, &rset->elems[e], &s->elems[e]);
-			nl_set_sort(s);
-		}
+		for (size_t i = 0; i < rt->n_sets; i++)
+			state_set(st, t, pt, &rt->sets[i]);
 		for (size_t i = 0; i < rt->n_counters; i++) {
 			struct nl_counter *c = nl_table_add_counter(st, t);
 			c->name = rt->counters[i].name;
 			c->comment = rt->counters[i].comment;
 		}
-		for (size_t i = 0; i < rt->n_chains; i++) {
-			const struct rs_chain *rc = &rt->chains[i];
-			struct nl_chain *c = nl_table_add_chain(st, t);
-			c->ir = rc;
-			c->name = rc->name;
-			c->comment = rc->comment;
-			c->base = rc->hook != RS_HOOK_NONE;
-			if (c->base) {
-				c->type = "filter";
-				c->hook = hook_num(rc->hook);
-				c->prio = rc->prio;
-				c->policy = rc->policy_drop ? NF_DROP : NF_ACCEPT;
-			}
-			c->n_rules = rc->n_rules;
-			c->rules = np_arena_alloc(st->arena, (rc->n_rules + 1) * sizeof(char *));
-			for (size_t r = 0; r < rc->n_rules; r++)
-				c->rules[r] = rc->rules[r].comment;
-		}
+		for (size_t i = 0; i < rt->n_chains; i++)
+			state_chain(st, t, &rt->chains[i]);
 	}
 	*out = st;
 	return 0;
@@ -356,9 +346,7 @@ void nl_set_add_kernel_elems(struct nl_state *st, struct nl_set *s,
 			     const struct nl_raw_elem *raw, size_t n)
 {
 	size_t base = s->n_elems;
-	s->elems = realloc(s->elems, (base + n + 1) * sizeof(*s->elems));
-	if (!s->elems)
-		abort();
+	s->elems = xreallocarray(s->elems, base + n + 1, sizeof(*s->elems));
 	bool rbtree = (s->flags & NFT_SET_INTERVAL) && !(s->flags & NFT_SET_CONCAT);
 	if (!rbtree) {
 		for (size_t i = 0; i < n; i++) {
@@ -378,9 +366,7 @@ void nl_set_add_kernel_elems(struct nl_state *st, struct nl_set *s,
 		nl_set_sort(s);
 		return;
 	}
-	const struct nl_raw_elem **v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		abort();
+	const struct nl_raw_elem **v = xcalloc(n + 1, sizeof(*v));
 	for (size_t i = 0; i < n; i++) {
 		v[i] = &raw[i];
 		if (raw[i].key_len != s->key_len)
@@ -510,9 +496,7 @@ static struct ix *ix_build(const void *base, size_t n, size_t size, size_t name_
 	size_t cap = 16;
 	while (cap < 2 * n)
 		cap *= 2;
-	struct ix *x = calloc(1, sizeof(*x) + cap * sizeof(x->v[0]));
-	if (!x)
-		abort();
+	struct ix *x = xcalloc(1, sizeof(*x) + cap * sizeof(x->v[0]));
 	x->mask = cap - 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *obj = (const char *)base + i * size;
@@ -676,9 +660,32 @@ bool nl_table_accept_unowned(struct nl_table *want, const struct nl_table *have)
 }
 
 /* Why a present table cannot be updated in place, or NULL. */
+/* Each current object's namesake in the kernel's table (NULL: none), looked up once. */
+struct namesakes {
+	const struct nl_set **sets;
+	const struct nl_chain **chains;
+	const struct nl_counter **counters;
+};
+
+static void find_namesakes(struct np_arena *a, const struct nl_table *o,
+			   const struct nl_table *c, struct namesakes *p)
+{
+	p->sets = np_arena_alloc(a, (c->n_sets + 1) * sizeof(*p->sets));
+	p->chains = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*p->chains));
+	p->counters = np_arena_alloc(a, (c->n_counters + 1) * sizeof(*p->counters));
+	if (!o)
+		return;
+	const struct ix *os = table_ix(o, 0), *oc = table_ix(o, 1), *ok = table_ix(o, 2);
+	for (size_t i = 0; i < c->n_sets; i++)
+		p->sets[i] = ix_find(os, o->n_sets, c->sets[i].name);
+	for (size_t i = 0; i < c->n_chains; i++)
+		p->chains[i] = ix_find(oc, o->n_chains, c->chains[i].name);
+	for (size_t i = 0; i < c->n_counters; i++)
+		p->counters[i] = ix_find(ok, o->n_counters, c->counters[i].name);
+}
+
 static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
-				  const struct nl_table *c, const struct nl_set **ps,
-				  const struct nl_chain **pc, const struct nl_counter **pk)
+				  const struct nl_table *c, const struct namesakes *p)
 {
 	if (!o || !o->present)
 		return "not installed";
@@ -687,7 +694,7 @@ static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 	if (!str_eq(o->comment, c->comment))
 		return "table comment differs";
 	for (size_t i = 0; i < c->n_sets; i++) {
-		const struct nl_set *s = &c->sets[i], *os_ = ps[i];
+		const struct nl_set *s = &c->sets[i], *os_ = p->sets[i];
 		if (!os_)
 			continue;
 		if (os_->garbled)
@@ -698,7 +705,7 @@ static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 			return np_arena_printf(a, "set %s: definition differs", s->name);
 	}
 	for (size_t i = 0; i < c->n_chains; i++) {
-		const struct nl_chain *ch = &c->chains[i], *oc_ = pc[i];
+		const struct nl_chain *ch = &c->chains[i], *oc_ = p->chains[i];
 		if (!oc_)
 			continue;
 		if (oc_->base != ch->base || (ch->base && (oc_->hook != ch->hook ||
@@ -712,11 +719,104 @@ static const char *table_mismatch(struct np_arena *a, const struct nl_table *o,
 			return np_arena_printf(a, "chain %s: comment differs", ch->name);
 	}
 	for (size_t i = 0; i < c->n_counters; i++) {
-		const struct nl_counter *k = &c->counters[i], *ok_ = pk[i];
+		const struct nl_counter *k = &c->counters[i], *ok_ = p->counters[i];
 		if (ok_ && !str_eq(ok_->comment, k->comment))
 			return np_arena_printf(a, "counter %s: comment differs", k->name);
 	}
 	return NULL;
+}
+
+/* The regular chains whose comment differs from their namesake's: deleted and created again
+ * (the elements of maps that point at them with them). Returns how many, in rec. */
+static size_t recreated(const struct nl_table *c, const struct namesakes *p, const char **rec)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_chains; i++)
+		if (p->chains[i] && !str_eq(p->chains[i]->comment, c->chains[i].comment))
+			rec[n++] = c->chains[i].name;
+	return n;
+}
+
+/* What a diff of table c against o (NULL: replaced whole) compares with. */
+struct table_pair {
+	struct nl_diff *d;
+	const struct nl_table *o, *c; /* o NULL: the table is replaced whole */
+	const struct namesakes *p;
+};
+
+static void diff_sets(const struct table_pair *tp, const char **rec, size_t n_rec,
+		      struct nl_table_diff *td)
+{
+	struct np_arena *a = tp->d->arena;
+	const struct nl_table *o = tp->o, *c = tp->c;
+	size_t no_s = o ? o->n_sets : 0;
+	td->sets = np_arena_alloc(a, (c->n_sets + no_s + 1) * sizeof(*td->sets));
+	for (size_t i = 0; i < c->n_sets; i++) {
+		const struct nl_set *s = &c->sets[i];
+		const struct nl_set *prev = o ? tp->p->sets[i] : NULL;
+		struct nl_set_diff *sd = &td->sets[td->n_sets];
+		sd->old = prev;
+		sd->cur = s;
+		diff_elems_recreate(a, prev, s, rec, n_rec, sd);
+		if (!prev || sd->n_del || sd->n_add)
+			td->n_sets++;
+		tp->d->changes += !prev + sd->n_del + sd->n_add;
+	}
+	const struct ix *cs = table_ix(c, 0);
+	for (size_t i = 0; i < no_s; i++) {
+		if (o->sets[i].flags & NFT_SET_ANONYMOUS)
+			continue;
+		if (!ix_find(cs, c->n_sets, o->sets[i].name)) {
+			td->sets[td->n_sets++] = (struct nl_set_diff){ .old = &o->sets[i] };
+			tp->d->changes++;
+		}
+	}
+}
+
+static void diff_chains(const struct table_pair *tp, struct nl_table_diff *td)
+{
+	const struct nl_table *o = tp->o, *c = tp->c;
+	size_t no_c = o ? o->n_chains : 0;
+	td->chains = np_arena_alloc(tp->d->arena, (c->n_chains + no_c + 1) * sizeof(*td->chains));
+	for (size_t i = 0; i < c->n_chains; i++) {
+		const struct nl_chain *ch = &c->chains[i];
+		const struct nl_chain *prev = o ? tp->p->chains[i] : NULL;
+		bool recreate = prev && !str_eq(prev->comment, ch->comment);
+		bool rewrite = prev && !recreate && !chain_rules_eq(prev, ch);
+		if (!prev || rewrite || recreate) {
+			td->chains[td->n_chains++] = (struct nl_chain_diff){
+				.old = prev, .cur = ch, .rewrite = rewrite, .recreate = recreate
+			};
+			tp->d->changes++;
+		}
+	}
+	const struct ix *cc = table_ix(c, 1);
+	for (size_t i = 0; i < no_c; i++)
+		if (!ix_find(cc, c->n_chains, o->chains[i].name)) {
+			td->chains[td->n_chains++] = (struct nl_chain_diff){ .old = &o->chains[i] };
+			tp->d->changes++;
+		}
+}
+
+static void diff_counters(const struct table_pair *tp, struct nl_table_diff *td)
+{
+	const struct nl_table *o = tp->o, *c = tp->c;
+	size_t no_k = o ? o->n_counters : 0;
+	td->counters = np_arena_alloc(tp->d->arena,
+				      (c->n_counters + no_k + 1) * sizeof(*td->counters));
+	for (size_t i = 0; i < c->n_counters; i++) {
+		const struct nl_counter *k = &c->counters[i];
+		if (!o || !tp->p->counters[i]) {
+			td->counters[td->n_counters++] = (struct nl_counter_diff){ .cur = k };
+			tp->d->changes++;
+		}
+	}
+	const struct ix *ck = table_ix(c, 2);
+	for (size_t i = 0; i < no_k; i++)
+		if (!ix_find(ck, c->n_counters, o->counters[i].name)) {
+			td->counters[td->n_counters++] = (struct nl_counter_diff){ .old = &o->counters[i] };
+			tp->d->changes++;
+		}
 }
 
 static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct nl_table *c,
@@ -725,88 +825,16 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	struct np_arena *a = d->arena;
 	td->old = o;
 	td->cur = c;
-	const struct ix *os = o ? table_ix(o, 0) : NULL;
-	const struct ix *oc = o ? table_ix(o, 1) : NULL;
-	const struct ix *ok = o ? table_ix(o, 2) : NULL;
-	/* each current object's namesake in the kernel, looked up once */
-	const struct nl_set **ps = np_arena_alloc(a, (c->n_sets + 1) * sizeof(*ps));
-	const struct nl_chain **pc = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*pc));
-	const struct nl_counter **pk = np_arena_alloc(a, (c->n_counters + 1) * sizeof(*pk));
-	for (size_t i = 0; o && i < c->n_sets; i++)
-		ps[i] = ix_find(os, o->n_sets, c->sets[i].name);
-	for (size_t i = 0; o && i < c->n_chains; i++)
-		pc[i] = ix_find(oc, o->n_chains, c->chains[i].name);
-	for (size_t i = 0; o && i < c->n_counters; i++)
-		pk[i] = ix_find(ok, o->n_counters, c->counters[i].name);
-	td->replace = force_full ? "full replace requested" : table_mismatch(a, o, c, ps, pc, pk);
-	bool full = td->replace != NULL;
-	size_t no_s = full ? 0 : o->n_sets, no_c = full ? 0 : o->n_chains;
-	size_t no_k = full ? 0 : o->n_counters;
-
+	struct namesakes p;
+	find_namesakes(a, o, c, &p);
+	td->replace = force_full ? "full replace requested" : table_mismatch(a, o, c, &p);
+	/* replaced whole: everything is created, nothing compared */
+	struct table_pair tp = { d, td->replace ? NULL : o, c, &p };
 	const char **rec = np_arena_alloc(a, (c->n_chains + 1) * sizeof(*rec));
-	size_t n_rec = 0;
-	for (size_t i = 0; !full && i < c->n_chains; i++) {
-		const struct nl_chain *prev = pc[i];
-		if (prev && !str_eq(prev->comment, c->chains[i].comment))
-			rec[n_rec++] = c->chains[i].name;
-	}
-
-	td->sets = np_arena_alloc(a, (c->n_sets + no_s + 1) * sizeof(*td->sets));
-	for (size_t i = 0; i < c->n_sets; i++) {
-		const struct nl_set *s = &c->sets[i];
-		const struct nl_set *prev = full ? NULL : ps[i];
-		struct nl_set_diff *sd = &td->sets[td->n_sets];
-		sd->old = prev;
-		sd->cur = s;
-		diff_elems_recreate(a, prev, s, rec, n_rec, sd);
-		if (!prev || sd->n_del || sd->n_add)
-			td->n_sets++;
-		d->changes += !prev + sd->n_del + sd->n_add;
-	}
-	const struct ix *cs = table_ix(c, 0);
-	for (size_t i = 0; i < no_s; i++) {
-		if (o->sets[i].flags & NFT_SET_ANONYMOUS)
-			continue;
-		if (!ix_find(cs, c->n_sets, o->sets[i].name)) {
-			td->sets[td->n_sets++] = (struct nl_set_diff){ .old = &o->sets[i] };
-			d->changes++;
-		}
-	}
-
-	td->chains = np_arena_alloc(a, (c->n_chains + no_c + 1) * sizeof(*td->chains));
-	for (size_t i = 0; i < c->n_chains; i++) {
-		const struct nl_chain *ch = &c->chains[i];
-		const struct nl_chain *prev = full ? NULL : pc[i];
-		bool recreate = prev && !str_eq(prev->comment, ch->comment);
-		bool rewrite = prev && !recreate && !chain_rules_eq(prev, ch);
-		if (!prev || rewrite || recreate) {
-			td->chains[td->n_chains++] = (struct nl_chain_diff){
-				.old = prev, .cur = ch, .rewrite = rewrite, .recreate = recreate
-			};
-			d->changes++;
-		}
-	}
-	const struct ix *cc = table_ix(c, 1);
-	for (size_t i = 0; i < no_c; i++)
-		if (!ix_find(cc, c->n_chains, o->chains[i].name)) {
-			td->chains[td->n_chains++] = (struct nl_chain_diff){ .old = &o->chains[i] };
-			d->changes++;
-		}
-
-	td->counters = np_arena_alloc(a, (c->n_counters + no_k + 1) * sizeof(*td->counters));
-	for (size_t i = 0; i < c->n_counters; i++) {
-		const struct nl_counter *k = &c->counters[i];
-		if (full || !pk[i]) {
-			td->counters[td->n_counters++] = (struct nl_counter_diff){ .cur = k };
-			d->changes++;
-		}
-	}
-	const struct ix *ck = table_ix(c, 2);
-	for (size_t i = 0; i < no_k; i++)
-		if (!ix_find(ck, c->n_counters, o->counters[i].name)) {
-			td->counters[td->n_counters++] = (struct nl_counter_diff){ .old = &o->counters[i] };
-			d->changes++;
-		}
+	size_t n_rec = tp.o ? recreated(c, &p, rec) : 0;
+	diff_sets(&tp, rec, n_rec, td);
+	diff_chains(&tp, td);
+	diff_counters(&tp, td);
 }
 
 int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,

@@ -316,6 +316,33 @@ static void parse_labels(struct np_pctx *c, const json_t *obj, struct np_labels 
 	np_labels_sort(out); /* map keys are unique already */
 }
 
+/* The n values of a set-based expression (vals: its "values" array): label values, kept
+ * sorted and unique, for binary search and for stable set names downstream. */
+static void parse_expr_values(struct np_pctx *c, const json_t *vals, size_t n,
+			      struct np_sel_expr *out)
+{
+	const char *why;
+	out->values = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*out->values));
+	for (size_t j = 0; j < n; j++) {
+		json_t *v = json_array_get(vals, j);
+		size_t save = np_pctx_enter(c, "values");
+		np_pctx_enter_i(c, j);
+		if (!json_is_string(v))
+			np_pctx_type_error(c, v, "a string");
+		else if ((why = np_check_label_value(json_string_value(v))))
+			perr(c, "invalid label value \"%s\": %s", json_string_value(v), why);
+		else
+			out->values[out->n_values++] = np_arena_strdup(c->inv->arena, json_string_value(v));
+		np_pctx_leave(c, save);
+	}
+	qsort(out->values, out->n_values, sizeof(*out->values), cmp_cstr);
+	size_t w = 0;
+	for (size_t j = 0; j < out->n_values; j++)
+		if (!w || strcmp(out->values[w - 1], out->values[j]))
+			out->values[w++] = out->values[j];
+	out->n_values = w;
+}
+
 static void parse_expr(struct np_pctx *c, const json_t *e, struct np_sel_expr *out)
 {
 	static const char *const fields[] = { "key", "operator", "values", NULL };
@@ -361,26 +388,7 @@ static void parse_expr(struct np_pctx *c, const json_t *e, struct np_sel_expr *o
 		np_pctx_leave(c, save);
 		return;
 	}
-	out->values = np_arena_alloc(c->inv->arena, (n + 1) * sizeof(*out->values));
-	for (size_t j = 0; j < n; j++) {
-		json_t *v = json_array_get(vals, j);
-		size_t save = np_pctx_enter(c, "values");
-		np_pctx_enter_i(c, j);
-		if (!json_is_string(v))
-			np_pctx_type_error(c, v, "a string");
-		else if ((why = np_check_label_value(json_string_value(v))))
-			perr(c, "invalid label value \"%s\": %s", json_string_value(v), why);
-		else
-			out->values[out->n_values++] = np_arena_strdup(c->inv->arena, json_string_value(v));
-		np_pctx_leave(c, save);
-	}
-	/* sorted and unique, for binary search and for stable set names downstream */
-	qsort(out->values, out->n_values, sizeof(*out->values), cmp_cstr);
-	size_t w = 0;
-	for (size_t j = 0; j < out->n_values; j++)
-		if (!w || strcmp(out->values[w - 1], out->values[j]))
-			out->values[w++] = out->values[j];
-	out->n_values = w;
+	parse_expr_values(c, vals, n, out);
 }
 
 /* sel: the selector object (c->p at it). */
@@ -490,6 +498,27 @@ static void parse_peer(struct np_pctx *c, const json_t *pj, struct np_peer *out)
 	}
 }
 
+/* endPort (end) of a port whose port field is port (numeric: a valid number, in out->port). */
+static void parse_end_port(struct np_pctx *c, const json_t *end, const json_t *port,
+			   bool numeric, struct np_port *out)
+{
+	size_t save = np_pctx_enter(c, "endPort");
+	if (!json_is_integer(end))
+		np_pctx_type_error(c, end, "an integer");
+	else if (!port)
+		perr(c, "endPort requires port");
+	else if (out->name || !json_is_integer(port))
+		perr(c, "endPort cannot be used with a named port");
+	else if (json_integer_value(end) < 1 || json_integer_value(end) > 65535)
+		perr(c, "endPort %lld out of range 1-65535", (long long)json_integer_value(end));
+	else if (numeric && json_integer_value(end) < out->port)
+		perr(c, "endPort %lld is less than port %u", (long long)json_integer_value(end),
+		     out->port);
+	else if (numeric)
+		out->end_port = (uint16_t)json_integer_value(end);
+	np_pctx_leave(c, save);
+}
+
 static void parse_port(struct np_pctx *c, const json_t *pj, struct np_port *out)
 {
 	static const char *const fields[] = { "protocol", "port", "endPort", NULL };
@@ -533,23 +562,8 @@ static void parse_port(struct np_pctx *c, const json_t *pj, struct np_port *out)
 		np_pctx_type_error(c, port, "an integer or a port name");
 	}
 	np_pctx_leave(c, save);
-	if (!end)
-		return;
-	save = np_pctx_enter(c, "endPort");
-	if (!json_is_integer(end))
-		np_pctx_type_error(c, end, "an integer");
-	else if (!port)
-		perr(c, "endPort requires port");
-	else if (out->name || (port && !json_is_integer(port)))
-		perr(c, "endPort cannot be used with a named port");
-	else if (json_integer_value(end) < 1 || json_integer_value(end) > 65535)
-		perr(c, "endPort %lld out of range 1-65535", (long long)json_integer_value(end));
-	else if (numeric && json_integer_value(end) < out->port)
-		perr(c, "endPort %lld is less than port %u", (long long)json_integer_value(end),
-		     out->port);
-	else if (numeric)
-		out->end_port = (uint16_t)json_integer_value(end);
-	np_pctx_leave(c, save);
+	if (end)
+		parse_end_port(c, end, port, numeric, out);
 }
 
 static void parse_rules(struct np_pctx *c, const json_t *spec, const char *key,
@@ -625,6 +639,39 @@ static const char *ns_name(struct np_pctx *c, const char *ns)
 	return c->last_ns;
 }
 
+/* spec.policyTypes (c->p at spec): which directions pol isolates. */
+static void parse_policy_types(struct np_pctx *c, const json_t *spec, struct np_policy *pol)
+{
+	json_t *types = np_json_get_typed(c, spec, "policyTypes", JSON_ARRAY);
+	for (size_t i = 0; types && i < json_array_size(types); i++) {
+		json_t *t = json_array_get(types, i);
+		size_t save = np_pctx_enter(c, "policyTypes");
+		np_pctx_enter_i(c, i);
+		if (!json_is_string(t))
+			np_pctx_type_error(c, t, "a string");
+		else if (!strcmp(json_string_value(t), "Ingress"))
+			pol->ingress = true;
+		else if (!strcmp(json_string_value(t), "Egress"))
+			pol->egress = true;
+		else
+			perr(c, "unknown policy type \"%s\" (want Ingress or Egress)",
+			     json_string_value(t));
+		np_pctx_leave(c, save);
+	}
+	if (types && json_array_size(types) > 2) {
+		size_t save = np_pctx_enter(c, "policyTypes");
+		perr(c, "policyTypes may hold at most 2 entries");
+		np_pctx_leave(c, save);
+	}
+	/* pkg/apis/networking/v1/defaults.go: no (or an empty) policyTypes means Ingress, plus
+	 * Egress when len(spec.egress) != 0 — an empty egress list does not count */
+	if (!types || !json_array_size(types)) {
+		pol->types_inferred = true;
+		pol->ingress = true;
+		pol->egress = json_array_size(np_json_field(spec, "egress")) != 0;
+	}
+}
+
 static void parse_policy(struct np_pctx *c, const json_t *obj)
 {
 	static const char *const top[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
@@ -652,34 +699,7 @@ static void parse_policy(struct np_pctx *c, const json_t *obj)
 		np_pctx_leave(c, s2);
 		parse_rules(c, spec, "ingress", "from", &pol.in, &pol.n_in);
 		parse_rules(c, spec, "egress", "to", &pol.out, &pol.n_out);
-		json_t *types = np_json_get_typed(c, spec, "policyTypes", JSON_ARRAY);
-		for (size_t i = 0; types && i < json_array_size(types); i++) {
-			json_t *t = json_array_get(types, i);
-			s2 = np_pctx_enter(c, "policyTypes");
-			np_pctx_enter_i(c, i);
-			if (!json_is_string(t))
-				np_pctx_type_error(c, t, "a string");
-			else if (!strcmp(json_string_value(t), "Ingress"))
-				pol.ingress = true;
-			else if (!strcmp(json_string_value(t), "Egress"))
-				pol.egress = true;
-			else
-				perr(c, "unknown policy type \"%s\" (want Ingress or Egress)",
-				     json_string_value(t));
-			np_pctx_leave(c, s2);
-		}
-		if (types && json_array_size(types) > 2) {
-			s2 = np_pctx_enter(c, "policyTypes");
-			perr(c, "policyTypes may hold at most 2 entries");
-			np_pctx_leave(c, s2);
-		}
-		/* pkg/apis/networking/v1/defaults.go: no (or an empty) policyTypes means Ingress,
-		 * plus Egress when len(spec.egress) != 0 — an empty egress list does not count */
-		if (!types || !json_array_size(types)) {
-			pol.types_inferred = true;
-			pol.ingress = true;
-			pol.egress = json_array_size(np_json_field(spec, "egress")) != 0;
-		}
+		parse_policy_types(c, spec, &pol);
 	}
 	np_pctx_leave(c, save);
 	if (c->errors)

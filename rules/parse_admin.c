@@ -140,6 +140,41 @@ static struct np_peer *add_peer(struct np_pctx *c, struct np_rule *r)
 	return p;
 }
 
+/* A networks peer: one ipBlock peer per CIDR, all with the peer's pointer ptr. */
+static void parse_networks(struct np_pctx *c, const json_t *pj, const char *ptr,
+			   struct np_rule *r)
+{
+	json_t *nets = bounded_array(c, pj, "networks", 25, true);
+	for (size_t i = 0; nets && i < json_array_size(nets); i++) {
+		json_t *v = json_array_get(nets, i);
+		size_t save = enter(c, "networks");
+		np_pctx_enter_i(c, i);
+		struct np_cidr cidr;
+		bool hb = false;
+		char buf[64];
+		if (!json_is_string(v)) {
+			np_pctx_type_error(c, v, "a string");
+		} else if (json_string_length(v) > 43 ||
+			   np_cidr_parse(json_string_value(v), &cidr, &hb) < 0) {
+			perr(c, "invalid CIDR \"%s\" (want e.g. 10.0.0.0/8 or fd00::/64)",
+			     json_string_value(v));
+		} else {
+			if (hb)
+				np_pctx_note(c, "CIDR %s has host bits set; it means %s",
+					     json_string_value(v), np_cidr_str(&cidr, buf));
+			for (size_t j = 0; j < i; j++)
+				if (json_equal(v, json_array_get(nets, j)))
+					perr(c, "duplicate entry \"%s\" (networks is a set)",
+					     json_string_value(v));
+			struct np_peer *p = add_peer(c, r);
+			p->ptr = ptr;
+			p->ipblock = np_arena_alloc(c->inv->arena, sizeof(*p->ipblock));
+			p->ipblock->cidr = cidr;
+		}
+		leave(c, save);
+	}
+}
+
 /* One from[]/to[] element (c->p at it). Returns whether the peer can carry named ports. */
 static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json_t *pj,
 		       bool ingress, struct np_rule *r)
@@ -174,39 +209,9 @@ static bool parse_peer(struct np_pctx *c, const struct admin_kind *k, const json
 		p = add_peer(c, r);
 		p->node_sel = selector_at(c, pj, "nodes");
 		return false;
-	case 3: {
-		json_t *nets = bounded_array(c, pj, "networks", 25, true);
-		for (size_t i = 0; nets && i < json_array_size(nets); i++) {
-			json_t *v = json_array_get(nets, i);
-			size_t save = enter(c, "networks");
-			np_pctx_enter_i(c, i);
-			struct np_cidr cidr;
-			bool hb = false;
-			char buf[64];
-			if (!json_is_string(v)) {
-				np_pctx_type_error(c, v, "a string");
-			} else if (json_string_length(v) > 43 ||
-				   np_cidr_parse(json_string_value(v), &cidr, &hb) < 0) {
-				perr(c, "invalid CIDR \"%s\" (want e.g. 10.0.0.0/8 or fd00::/64)",
-				     json_string_value(v));
-			} else {
-				if (hb)
-					np_pctx_note(c, "CIDR %s has host bits set; it means %s",
-						     json_string_value(v), np_cidr_str(&cidr, buf));
-				for (size_t j = 0; j < i; j++)
-					if (json_equal(v, json_array_get(nets, j)))
-						perr(c, "duplicate entry \"%s\" (networks is a set)",
-						     json_string_value(v));
-				/* one peer per CIDR, all with this peer's pointer */
-				p = add_peer(c, r);
-				p->ptr = ptr;
-				p->ipblock = np_arena_alloc(c->inv->arena, sizeof(*p->ipblock));
-				p->ipblock->cidr = cidr;
-			}
-			leave(c, save);
-		}
+	case 3:
+		parse_networks(c, pj, ptr, r);
 		return false;
-	}
 	case 4: {
 		size_t save = enter(c, "domainNames");
 		perr(c, "domainNames peers are not supported by netpol (they need DNS answers "

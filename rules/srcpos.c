@@ -12,6 +12,8 @@
 #include <yaml.h>
 
 #include "srcpos.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* The walkers bail out past this depth; jansson refuses deeper documents anyway (2048). */
 #define WALK_MAX_DEPTH 2048
@@ -23,8 +25,7 @@ void np_ptr_reserve(struct np_ptrbuf *p, size_t extra)
 	size_t nc = p->cap ? p->cap : 256;
 	while (nc < p->len + extra + 1)
 		nc *= 2;
-	if (!(p->s = realloc(p->s, nc)))
-		abort();
+	p->s = xrealloc(p->s, nc);
 	p->cap = nc;
 	p->s[p->len] = 0;
 }
@@ -163,8 +164,7 @@ static void key_put(struct jscan *j, size_t *n, const char *b, size_t k)
 {
 	if (*n + k + 1 > j->key_cap) {
 		j->key_cap = (*n + k + 1) * 2;
-		if (!(j->key = realloc(j->key, j->key_cap)))
-			abort();
+		j->key = xrealloc(j->key, j->key_cap);
 	}
 	memcpy(j->key + *n, b, k);
 	*n += k;
@@ -334,21 +334,85 @@ struct yframe {
 	int skip;        /* >0: inside a non-scalar mapping key; its nodes have no pointer */
 };
 
+/* A YAML walk: the pointer of the node being visited, the containers around it. */
+struct ywalk {
+	struct locator *L;
+	struct np_ptrbuf p;
+	struct yframe *st;
+	size_t depth, cap;
+	int doc;
+	char *key; /* the pending mapping key, decoded */
+	size_t keylen;
+};
+
+/* A document starts, a container ends: where the pointer goes back to. */
+static void ywalk_structure(struct ywalk *w, const yaml_event_t *ev)
+{
+	if (ev->type == YAML_DOCUMENT_START_EVENT) {
+		w->doc++;
+		w->depth = 0;
+		w->p.len = 0;
+		w->p.s[0] = 0;
+	} else if ((ev->type == YAML_MAPPING_END_EVENT || ev->type == YAML_SEQUENCE_END_EVENT) &&
+		   w->depth) {
+		w->depth--;
+		w->p.len = w->st[w->depth].save;
+		w->p.s[w->p.len] = 0;
+	}
+}
+
+/* A node (scalar, alias, or a container's start) at line:col: a mapping key is remembered, a
+ * value visited under its pointer; a container is entered. */
+static void ywalk_node(struct ywalk *w, const yaml_event_t *ev, int line, int col)
+{
+	bool opens = ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT;
+	struct yframe *top = w->depth ? &w->st[w->depth - 1] : NULL;
+	bool in_key_tree = top && top->skip;
+	bool as_key = top && top->map && top->expect_key && !in_key_tree;
+	size_t before = w->p.len;
+	if (as_key) {
+		top->expect_key = false;
+		free(w->key);
+		w->key = NULL;
+		w->keylen = 0;
+		if (ev->type == YAML_SCALAR_EVENT) {
+			w->keylen = ev->data.scalar.length;
+			w->key = xmalloc(w->keylen + 1);
+			memcpy(w->key, ev->data.scalar.value, w->keylen);
+		}
+	} else if (!in_key_tree) {
+		if (top && top->map) {
+			top->expect_key = true;
+			/* a complex key has no pointer form; \x01 matches no query */
+			np_ptr_push(&w->p, w->key ? w->key : "\x01", w->key ? w->keylen : 1);
+		} else if (top) {
+			np_ptr_push_index(&w->p, top->idx++);
+		}
+		visit(w->L, w->doc, &w->p, line, col);
+	}
+	if (opens) {
+		VEC_GROW(w->st, w->depth, w->cap);
+		w->st[w->depth++] = (struct yframe){ .map = ev->type == YAML_MAPPING_START_EVENT,
+						     .expect_key = true,
+						     .save = before,
+						     .skip = in_key_tree || as_key };
+	} else if (!as_key && !in_key_tree) {
+		w->p.len = before;
+		w->p.s[w->p.len] = 0;
+	}
+}
+
 static void walk_yaml(const struct np_source *src, struct locator *L)
 {
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)src->text, src->len);
-	struct np_ptrbuf p = { 0 };
-	np_ptr_reserve(&p, 0);
-	p.s[0] = 0;
-	struct yframe *st = NULL;
-	size_t depth = 0, cap = 0;
-	int doc = -1, lines, last_col;
+	struct ywalk w = { .L = L, .doc = -1 };
+	np_ptr_reserve(&w.p, 0);
+	w.p.s[0] = 0;
+	int lines, last_col;
 	text_end(src->text, src->len, &lines, &last_col);
-	char *key = NULL; /* the pending mapping key, decoded */
-	size_t keylen = 0;
 	for (bool done = false; !done;) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&parser, &ev))
@@ -358,71 +422,18 @@ static void walk_yaml(const struct np_source *src, struct locator *L)
 			line = lines;
 			col = last_col;
 		}
-		bool is_node = ev.type == YAML_SCALAR_EVENT || ev.type == YAML_MAPPING_START_EVENT ||
-			       ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_ALIAS_EVENT;
-		bool opens = ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT;
-		if (ev.type == YAML_DOCUMENT_START_EVENT) {
-			doc++;
-			depth = 0;
-			p.len = 0;
-			p.s[0] = 0;
-		} else if (ev.type == YAML_STREAM_END_EVENT) {
-			done = true;
-		} else if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
-			if (depth) {
-				depth--;
-				p.len = st[depth].save;
-				p.s[p.len] = 0;
-			}
-		}
-		if (is_node) {
-			struct yframe *top = depth ? &st[depth - 1] : NULL;
-			bool in_key_tree = top && top->skip;
-			bool as_key = top && top->map && top->expect_key && !in_key_tree;
-			size_t before = p.len;
-			if (as_key) {
-				top->expect_key = false;
-				free(key);
-				key = NULL;
-				keylen = 0;
-				if (ev.type == YAML_SCALAR_EVENT) {
-					keylen = ev.data.scalar.length;
-					if (!(key = malloc(keylen + 1)))
-						abort();
-					memcpy(key, ev.data.scalar.value, keylen);
-				}
-			} else if (!in_key_tree) {
-				if (top && top->map) {
-					top->expect_key = true;
-					/* a complex key has no pointer form; \x01 matches no query */
-					np_ptr_push(&p, key ? key : "\x01", key ? keylen : 1);
-				} else if (top) {
-					np_ptr_push_index(&p, top->idx++);
-				}
-				visit(L, doc, &p, line, col);
-			}
-			if (opens) {
-				if (depth == cap) {
-					cap = cap ? cap * 2 : 32;
-					if (!(st = realloc(st, cap * sizeof(*st))))
-						abort();
-				}
-				st[depth++] = (struct yframe){ .map = ev.type == YAML_MAPPING_START_EVENT,
-							       .expect_key = true,
-							       .save = before,
-							       .skip = in_key_tree || as_key };
-			} else if (!as_key && !in_key_tree) {
-				p.len = before;
-				p.s[p.len] = 0;
-			}
-		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		ywalk_structure(&w, &ev);
+		if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_MAPPING_START_EVENT ||
+		    ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_ALIAS_EVENT)
+			ywalk_node(&w, &ev, line, col);
 		yaml_event_delete(&ev);
-		if (depth > WALK_MAX_DEPTH)
+		if (w.depth > WALK_MAX_DEPTH)
 			break;
 	}
-	free(key);
-	free(st);
-	free(p.s);
+	free(w.key);
+	free(w.st);
+	free(w.p.s);
 	yaml_parser_delete(&parser);
 }
 
@@ -431,12 +442,11 @@ void np_srcpos_locate(const struct np_source *src, struct np_srcpos_query *q, si
 	if (!n)
 		return;
 	struct locator L = { .q = q, .n = n };
-	if (!(L.work = calloc(n, sizeof(*L.work))) || !(L.order = calloc(n, sizeof(*L.order))))
-		abort();
+	L.work = xcalloc(n, sizeof(*L.work));
+	L.order = xcalloc(n, sizeof(*L.order));
 	for (size_t i = 0; i < n; i++) {
 		q[i].line = q[i].col = 0;
-		if (!(L.work[i] = strdup(q[i].ptr ? q[i].ptr : "")))
-			abort();
+		L.work[i] = xstrdup(q[i].ptr ? q[i].ptr : "");
 		L.order[i] = i;
 	}
 	for (;;) {

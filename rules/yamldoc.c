@@ -11,6 +11,8 @@
 
 #include "srcpos.h"
 #include "yamldoc.h"
+#include "vec.h"
+#include "xalloc.h"
 
 /* jansson's own parser stops at 2048; keep well inside that for json_decref's recursion */
 #define YAML_MAX_DEPTH 512
@@ -146,8 +148,7 @@ static void yb_place(struct ybuild *b, json_t *v, const yaml_mark_t *m)
 		f->key_done = true;
 		f->key_mark = *m;
 		if (json_is_string(v)) {
-			if (!(f->key = strndup(json_string_value(v), json_string_length(v))))
-				abort();
+			f->key = xstrndup(json_string_value(v), json_string_length(v));
 		} else if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v) ||
 			   json_is_null(v)) {
 			/* `80: x` — JSON keys are strings; keep the key's text form */
@@ -202,11 +203,7 @@ static bool yb_event(struct ybuild *b, yaml_event_t *ev)
 			yb_error(b, &ev->start_mark, "%s", "nesting too deep");
 			return false;
 		}
-		if (b->depth == b->cap) {
-			b->cap = b->cap ? b->cap * 2 : 32;
-			if (!(b->st = realloc(b->st, b->cap * sizeof(*b->st))))
-				abort();
-		}
+		VEC_GROW(b->st, b->depth, b->cap);
 		b->st[b->depth++] = (struct yframe){
 			.node = ev->type == YAML_MAPPING_START_EVENT ? json_object() : json_array(),
 		};

@@ -1,4 +1,4 @@
-/* build_dirty.c — which fragments a change between two inventories touches (see
+/* dirty.c — which fragments a change between two inventories touches (see dirty.h and
  * ruleset_build_cached).
  *
  * A policy's fragment (its chains, counters and the sets they use) depends on the policy, on
@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build_int.h"
+#include "build.h"
+#include "dirty.h"
 
 /* More changed pods or policies than this: rebuild everything. */
 #define DIRTY_MAX 128
@@ -81,9 +82,9 @@ static int nsname_cmp(const char *ans, const char *an, const char *bns, const ch
 	return c ? c : an == bn ? 0 : strcmp(an, bn);
 }
 
-void build_dirty_mark(struct build_dirty *d, struct strmap *m, const char *ns, const char *name)
+static void mark(struct dirty *d, struct strmap *m, const char *ns, const char *name)
 {
-	const char *key = build_key(d->tmp, ns, name);
+	const char *key = dirty_key(d->tmp, ns, name);
 	size_t v;
 	if (!strmap_get(m, key, &v))
 		strmap_put(m, key, 1);
@@ -99,39 +100,31 @@ static bool rule_open_named(const struct np_rule *r)
 	return named && (r->n_peers == 0 || ipblock);
 }
 
-static bool rule_named(const struct np_rule *r)
-{
-	for (size_t i = 0; i < r->n_ports; i++)
-		if (r->ports[i].name)
-			return true;
-	return false;
-}
-
 /* A peer of rule ri (of direction out) of pol selects a changed object: the rule's peer sets
  * and, for egress, its named-port sets (named ports resolve on the peers) change. The policy's
- * fragment stays unless one of them turns empty or stops being (see refresh_peer_sets). */
-static void peer_changed(struct build_dirty *d, const struct np_policy *pol,
+ * fragment stays unless one of them turns empty or stops being (see patch_refresh). */
+static void peer_changed(struct dirty *d, const struct np_policy *pol,
 			 const struct np_rule *r, size_t ri, bool out)
 {
 	const char *names[2];
 	build_peer_names(d->tmp, pol, r, names);
 	for (int f = 0; f < 2; f++)
-		build_dirty_mark(d, &d->sets, NULL, names[f]);
-	if (out && rule_named(r)) {
+		mark(d, &d->sets, NULL, names[f]);
+	if (out && build_rule_has_named_port(r)) {
 		build_named_names(d->tmp, pol, ri, false, names);
 		for (int f = 0; f < 2; f++)
-			build_dirty_mark(d, &d->sets, NULL, names[f]);
+			mark(d, &d->sets, NULL, names[f]);
 	}
-	build_dirty_mark(d, &d->pol_sets, pol->ns, pol->name);
+	mark(d, &d->pol_sets, pol->ns, pol->name);
 }
 
 /* A changed pod (old version in prev, new in inv; either may be NULL): what of pol it
  * touches. */
-static void pod_changed(struct build_dirty *d, const struct np_policy *pol,
+static void pod_changed(struct dirty *d, const struct np_policy *pol,
 			const struct np_pod *o, const struct np_pod *n)
 {
 	if ((o && np_policy_selects_pod(pol, o)) || (n && np_policy_selects_pod(pol, n))) {
-		build_dirty_mark(d, &d->pols, pol->ns, pol->name);
+		mark(d, &d->pols, pol->ns, pol->name);
 		return;
 	}
 	for (int dir = 0; dir < 2; dir++) {
@@ -159,7 +152,7 @@ static void pod_changed(struct build_dirty *d, const struct np_policy *pol,
 
 /* A namespace's labels changed (old or new labels; either may be NULL): what of pol it
  * touches. */
-static void ns_changed(struct build_dirty *d, const struct np_policy *pol,
+static void ns_changed(struct dirty *d, const struct np_policy *pol,
 		       const struct np_labels *o, const struct np_labels *n)
 {
 	for (int dir = 0; dir < 2; dir++) {
@@ -191,13 +184,13 @@ static bool has_node_peer(const struct np_policy *pol)
 }
 
 /* Pods of inv in pol's namespace it selects: dirty. */
-static void mark_selected(struct build_dirty *d, const struct np_policy *pol)
+static void mark_selected(struct dirty *d, const struct np_policy *pol)
 {
 	size_t lo, hi;
 	np_inventory_ns_pods(d->inv, pol->ns, &lo, &hi);
 	for (size_t i = lo; i < hi; i++)
 		if (np_policy_selects_pod(pol, &d->inv->pods[i]))
-			build_dirty_mark(d, &d->pods, d->inv->pods[i].ns, d->inv->pods[i].name);
+			mark(d, &d->pods, d->inv->pods[i].ns, d->inv->pods[i].name);
 }
 
 
@@ -258,8 +251,8 @@ static bool walk_nss(const struct np_inventory *p, const struct np_inventory *n,
 	return true;
 }
 
-/* What patch_set works from (see build_int.h). */
-static void set_changes(struct build_dirty *d, const struct change *nss, size_t n_nss)
+/* What patch.c works from (see dirty.h). */
+static void set_changes(struct dirty *d, const struct change *nss, size_t n_nss)
 {
 	if (!n_nss) {
 		d->set_changes = d->pod_changes;
@@ -306,7 +299,7 @@ static bool nodes_same(const struct np_inventory *p, const struct np_inventory *
 	return true;
 }
 
-void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
+void dirty_compute(struct dirty *d, const struct np_inventory *prev,
 			 const struct np_inventory *inv)
 {
 	d->prev = prev;
@@ -332,14 +325,14 @@ void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 	for (size_t i = 0; i < n_pods; i++) {
 		const struct np_pod *o = pods[i].o, *n = pods[i].n;
 		const struct np_pod *any = n ? n : o;
-		build_dirty_mark(d, &d->pods, any->ns, any->name);
+		mark(d, &d->pods, any->ns, any->name);
 		for (size_t k = 0; k < inv->n_pols; k++)
 			pod_changed(d, &inv->pols[k], o, n);
 	}
 	for (size_t i = 0; i < n_pols; i++) {
 		const struct np_policy *o = pols[i].o, *n = pols[i].n;
 		const struct np_policy *any = n ? n : o;
-		build_dirty_mark(d, &d->pols, any->ns, any->name);
+		mark(d, &d->pols, any->ns, any->name);
 		if (o)
 			mark_selected(d, o);
 		if (n)
@@ -352,97 +345,31 @@ void build_dirty_compute(struct build_dirty *d, const struct np_inventory *prev,
 	}
 	for (size_t k = 0; nodes && k < inv->n_pols; k++)
 		if (has_node_peer(&inv->pols[k]))
-			build_dirty_mark(d, &d->pols, inv->pols[k].ns, inv->pols[k].name);
+			mark(d, &d->pols, inv->pols[k].ns, inv->pols[k].name);
 }
 
-bool build_dirty_has(const struct build_dirty *d, const struct strmap *m, const char *key)
+bool dirty_has(const struct dirty *d, const struct strmap *m, const char *key)
 {
 	size_t v;
 	return d->all || strmap_get(m, key, &v);
 }
 
-/* ---- pod addresses, counted ---- */
-
-struct addr_count {
-	struct addr_slot {
-		struct np_addr a;
-		size_t n;
-		bool used;
-	} *v;
-	size_t n, cap;
-};
-
-static uint64_t addr_hash(const struct np_addr *a)
+void dirty_free(struct dirty *d)
 {
-	return np_hash(a->b, sizeof(a->b), NP_HASH_INIT ^ a->family);
+	strmap_free(&d->pols);
+	strmap_free(&d->pods);
+	strmap_free(&d->sets);
+	strmap_free(&d->pol_sets);
 }
 
-static struct addr_slot *addr_slot(const struct addr_count *c, const struct np_addr *a)
+const char *dirty_key(struct np_arena *a, const char *ns, const char *name)
 {
-	size_t i = addr_hash(a) & (c->cap - 1);
-	while (c->v[i].used && (c->v[i].a.family != a->family || memcmp(c->v[i].a.b, a->b, 16)))
-		i = (i + 1) & (c->cap - 1);
-	return &c->v[i];
-}
-
-void addr_count_free(struct addr_count *c)
-{
-	if (c)
-		free(c->v);
-	free(c);
-}
-
-size_t addr_count_get(const struct addr_count *c, const struct np_addr *a)
-{
-	if (!c || !c->cap)
-		return 0;
-	const struct addr_slot *s = addr_slot(c, a);
-	return s->used ? s->n : 0;
-}
-
-static void addr_count_add(struct addr_count *c, const struct np_addr *a, long delta)
-{
-	if ((c->n + 1) * 2 > c->cap) {
-		struct addr_count old = *c;
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		c->v = calloc(c->cap, sizeof(*c->v));
-		if (!c->v)
-			abort();
-		c->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.v[i].used)
-				addr_count_add(c, &old.v[i].a, (long)old.v[i].n);
-		free(old.v);
-	}
-	struct addr_slot *s = addr_slot(c, a);
-	if (!s->used) {
-		s->used = true;
-		s->a = *a;
-		c->n++;
-	}
-	s->n = (size_t)((long)s->n + delta); /* (a slot at 0 stays: removals are rare) */
-}
-
-static void addr_count_pod(struct addr_count *c, const struct np_pod *p, long delta)
-{
-	for (size_t i = 0; p && !p->host_network && i < p->n_ips; i++)
-		addr_count_add(c, &p->ips[i], delta);
-}
-
-struct addr_count *addr_count_update(struct addr_count *c, const struct build_dirty *d)
-{
-	if (d->all || !c) {
-		addr_count_free(c);
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			abort();
-		for (size_t i = 0; i < d->inv->n_pods; i++)
-			addr_count_pod(c, &d->inv->pods[i], 1);
-		return c;
-	}
-	for (size_t i = 0; i < d->n_pod_changes; i++) {
-		addr_count_pod(c, d->pod_changes[i].o, -1);
-		addr_count_pod(c, d->pod_changes[i].n, 1);
-	}
-	return c;
+	if (!ns)
+		return np_arena_strdup(a, name);
+	size_t ln = strlen(ns), lm = strlen(name);
+	char *k = np_arena_alloc(a, ln + lm + 2);
+	memcpy(k, ns, ln);
+	k[ln] = '/';
+	memcpy(k + ln + 1, name, lm + 1);
+	return k;
 }
