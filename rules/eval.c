@@ -21,6 +21,7 @@ struct pod_sel {
 
 struct np_eval {
 	const struct np_inventory *inv;
+	bool audit;          /* the whole node audits */
 	struct pod_sel *sel; /* per pod (index into inv->pods) */
 };
 
@@ -61,6 +62,11 @@ struct np_eval *np_eval_new(const struct np_inventory *inv)
 	ev->inv = inv;
 	ev->sel = xcalloc(inv->n_pods, sizeof(*ev->sel));
 	return ev;
+}
+
+void np_eval_set_audit(struct np_eval *ev, bool node_audit)
+{
+	ev->audit = node_audit;
 }
 
 void np_eval_free(struct np_eval *ev)
@@ -262,6 +268,8 @@ static bool tier_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 				return false; /* the rest of this tier is skipped */
 			}
 			sv->allowed = rules[r].action == NP_ACT_ACCEPT;
+			if (!sv->allowed && (ap->audit || ev->audit))
+				sv->allowed = sv->audit = true; /* logged, let through */
 			sv->why = tier == NP_TIER_ADMIN ? NP_WHY_ADMIN : NP_WHY_BASELINE;
 			sv->admin = ap;
 			sv->admin_rule = r;
@@ -332,8 +340,12 @@ static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 			return;
 		}
 	}
-	sv->allowed = false;
 	sv->why = NP_WHY_NO_RULE;
+	/* the pod chain's end logs and lets through when every isolating policy audits */
+	bool audit = true;
+	for (size_t i = 0; i < n; i++)
+		audit &= pols[i]->audit;
+	sv->allowed = sv->audit = audit || ev->audit;
 }
 
 static bool flow_valid(const struct np_flow *f)

@@ -26,6 +26,8 @@ struct apply_opts {
 /* Parses the options of netpol CMD DIR (apply, status). Returns -1 to go on, else the exit
  * status (usage printed). */
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o);
+/* --nflog-group's value (1-65535); says what is wrong. 0 or -1. */
+int cmd_parse_nflog_group(const char *s, uint16_t *out);
 /* The pipeline's options for o. */
 struct ap_opts cmd_ap_opts(const struct apply_opts *o);
 /* Loads DIR and merges the endpoint records; prints errors. 0 or 2 (input errors). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_common.h"
 #include "endpoints.h"
 #include "load.h"
 #include "podnet.h"
@@ -44,6 +45,8 @@ int cmd_render(int argc, char **argv)
 		{ "reject", no_argument, NULL, 'r' },
 		{ "no-spoof", no_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "audit", no_argument, NULL, 'A' },
+		{ "nflog-group", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -57,8 +60,14 @@ int cmd_render(int argc, char **argv)
 		case 'r': ro.reject = true; break;
 		case 's': ro.no_spoof_table = true; break;
 		case 'S': state_dir = optarg; break;
+		case 'A': ro.audit = true; break;
+		case 'G':
+			if (cmd_parse_nflog_group(optarg, &ro.log_group) < 0)
+				return 2;
+			break;
 		case 'h':
-			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
+			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--audit] "
+			       "[--nflog-group N] [--state-dir DIR]\n");
 			return 0;
 		default:
 			return 2;

@@ -258,6 +258,7 @@ static int judge(struct nfct_handle *h, const struct cands *cs, const struct np_
 	struct np_eval *ev = np_eval_new(inv);
 	if (!ev)
 		abort();
+	np_eval_set_audit(ev, ro->audit); /* an audited drop lets the packet through: no cut */
 	struct addr_index idx = { 0 };
 	addr_index_build(inv, &idx);
 	int r = 0;
