@@ -127,6 +127,12 @@ static const struct np_policy *const *isolating(const struct np_eval *ev, const 
 	return ingress ? ps->in : ps->out;
 }
 
+const struct np_policy *const *np_eval_isolating(const struct np_eval *ev,
+						 const struct np_pod *pod, bool ingress, size_t *n)
+{
+	return isolating(ev, pod, ingress, n);
+}
+
 static bool ipblock_contains(const struct np_ipblock *b, const struct np_addr *a)
 {
 	if (b->cidr.addr.family != a->family || !np_cidr_contains(&b->cidr, a))

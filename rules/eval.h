@@ -103,6 +103,11 @@ int np_endpoint_pod(const struct np_pod *pod, int family, struct np_endpoint *ou
 int np_endpoint_addr(const struct np_inventory *inv, const struct np_addr *addr,
 		     struct np_endpoint *out);
 
+/* The policies isolating pod (of ev's inventory) in one direction, in inventory order (*n = 0:
+ * none); owned by ev. */
+const struct np_policy *const *np_eval_isolating(const struct np_eval *ev,
+						 const struct np_pod *pod, bool ingress, size_t *n);
+
 /* Does the flow pass (an audited drop passes)? No allocation; false for a malformed flow
  * (families differ). */
 bool np_eval_allowed(const struct np_eval *ev, const struct np_flow *flow);

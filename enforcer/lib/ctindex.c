@@ -485,6 +485,8 @@ int ctix_read(struct ctix *x)
 		lost = true;
 		x->losses++;
 		x->stale = true;
+		if (x->fn)
+			x->fn(x->arg, &(struct ct_event){ .type = CT_EVENT_LOST });
 		if (x->rcvbuf < x->rcvbuf_max)
 			set_rcvbuf(x, x->rcvbuf * 2 > x->rcvbuf_max ? x->rcvbuf_max : x->rcvbuf * 2);
 	}

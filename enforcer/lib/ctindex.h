@@ -42,7 +42,8 @@ struct ct_conn {
 	uint64_t start_ns;        /* the kernel's start time (nf_conntrack_timestamp), or 0 */
 };
 
-enum ct_event_type { CT_EVENT_NEW, CT_EVENT_DESTROY };
+/* LOST: the kernel dropped events (ENOBUFS): how many is unknown; conn is NULL. */
+enum ct_event_type { CT_EVENT_NEW, CT_EVENT_DESTROY, CT_EVENT_LOST };
 
 struct ct_event {
 	enum ct_event_type type;
@@ -67,7 +68,8 @@ int ctix_open(struct ctix *x, size_t rcvbuf, size_t rcvbuf_max);
 /* The event socket to poll for input, or -1 before ctix_open. */
 int ctix_fd(const struct ctix *x);
 
-/* Every event read from now on is also handed to fn (the flow collector); NULL: none. */
+/* Every event read from now on is also handed to fn (the flow collector), and every loss as a
+ * CT_EVENT_LOST; NULL: none. */
 void ctix_set_listener(struct ctix *x, ct_event_fn fn, void *arg);
 
 /* Reads every queued event into the index (and to the listener). Returns the number read, or

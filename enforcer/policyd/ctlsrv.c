@@ -23,6 +23,7 @@ struct ctlsrv_conn {
 	char *buf;
 	size_t len, cap;
 	bool replied, dead;
+	bool taken;            /* the handler took the socket (a stream): never closed here */
 	struct ctlsrv_conn *next;
 };
 
@@ -41,7 +42,8 @@ static void conn_close(struct ctlsrv_conn *c)
 {
 	struct ctlsrv *s = c->srv;
 	evloop_source_del(s->l, c->src);
-	close(c->fd);
+	if (!c->taken)
+		close(c->fd);
 	for (struct ctlsrv_conn **pp = &s->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -74,6 +76,15 @@ void ctlsrv_reply(struct ctlsrv_conn *c, json_t *reply)
 		}
 	}
 	free(text);
+}
+
+int ctlsrv_take(struct ctlsrv_conn *c)
+{
+	c->replied = c->taken = c->dead = true;
+	/* out of the loop now: the taker registers the fd itself */
+	evloop_source_del(c->srv->l, c->src);
+	c->src = NULL;
+	return c->fd;
 }
 
 static void handle_line(struct ctlsrv_conn *c, char *line)

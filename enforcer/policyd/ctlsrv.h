@@ -22,5 +22,9 @@ void ctlsrv_free(struct ctlsrv *s);
 
 /* Sends reply (a JSON object; the reference is stolen) as one line. */
 void ctlsrv_reply(struct ctlsrv_conn *c, json_t *reply);
+/* Instead of one reply: the handler takes the connection's socket for a stream of lines
+ * (policyd's flows request) and closes it itself; the server forgets the connection (input
+ * after this request is not read here). Counts as the reply. Returns the fd. */
+int ctlsrv_take(struct ctlsrv_conn *c);
 
 #endif

@@ -232,6 +232,8 @@ static struct ap_opts ap_opts_of(const struct pd_opts *o)
 	ao.ro.node = o->node;
 	ao.ro.reject = o->reject;
 	ao.ro.no_spoof_table = o->no_spoof;
+	ao.ro.audit = o->audit;
+	ao.ro.log_group = o->nflog_group;
 	ao.table_flags = o->no_owner ? 0 : NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
 	if (o->test_old_kernel && ao.table_flags)
 		ao.table_flags |= NL_TABLE_F_UNKNOWN;
@@ -455,6 +457,7 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		ap_report_free(&rep);
 		return r;
 	}
+	pd_flows_model(d); /* before the previous model's memory goes */
 	sync_committed(d, trigger, committed, full, &rep, t_end);
 	log_pods(d, &rep);
 	log_sync(d, trigger, committed, ms_parse, ms_merge, &rep, t_end - t0);
@@ -546,9 +549,11 @@ static void on_ctresync(void *data, uint32_t events)
 static void ctindex_start(struct pd *d)
 {
 	/* 4 MiB holds a burst of ~20,000 events; it doubles on loss up to 64 MiB */
+	size_t rb = d->o.ct_rcvbuf[0] ? d->o.ct_rcvbuf[0] : 4u << 20;
+	size_t max = d->o.ct_rcvbuf[1] ? d->o.ct_rcvbuf[1] : d->o.ct_rcvbuf[0] ? rb : 64u << 20;
 	int r = ctix_new(&d->ctix);
 	if (r == 0)
-		r = ctix_open(d->ctix, 4u << 20, 64u << 20);
+		r = ctix_open(d->ctix, rb, max);
 	if (r == 0 && !(d->ct_src = evloop_source_add(d->l, ctix_fd(d->ctix), EPOLLIN,
 						       on_conntrack, d)))
 		r = -errno;
@@ -652,6 +657,7 @@ static json_t *status_json(struct pd *d)
 	if (pending)
 		json_object_set_new(j, "pending", json_string(pending));
 	json_object_set_new(j, "held", held_json(d));
+	json_object_set_new(j, "flows", pd_flows_status(d));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
 	if (d->last_error[0])
@@ -670,6 +676,10 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 	}
 	if (!strcmp(cmd, "status")) {
 		ctlsrv_reply(c, status_json(d));
+		return;
+	}
+	if (!strcmp(cmd, "flows")) {
+		pd_flows_request(d, c, req);
 		return;
 	}
 	if (!strcmp(cmd, "sync")) {
@@ -692,7 +702,7 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 		}
 	} else {
 		ctlsrv_reply(c, json_pack("{s:b,s:s}", "ok", 0, "error",
-					  "unknown cmd (status, sync, reload, resync)"));
+					  "unknown cmd (status, sync, reload, resync, flows)"));
 		return;
 	}
 	if (r < 0 || !d->first_done)
@@ -789,6 +799,7 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	    !d->t_tick || !d->t_trim || !d->t_ctresync)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
+	pd_flows_start(d);
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
@@ -851,6 +862,7 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_ctresync);
 	evloop_source_del(d->l, d->ct_src);
 	httpd_free(d->http);
+	pd_flows_free(d); /* its readers first, and before the model it names records from */
 	ctlsrv_free(d->ctl);
 	nftmon_free(d->mon);
 	watch_free(d->watch);

@@ -17,6 +17,7 @@
 #include "nft.h"
 #include "nftmon.h"
 #include "pd.h"
+#include "pd_flows.h"
 #include "store.h"
 #include "watch.h"
 
@@ -44,6 +45,7 @@ struct pd {
 	struct httpd *http;
 	struct nft_sock *scrape;  /* metrics reads (never writes) */
 	struct ctix *ctix;        /* live connections, from conntrack events (NULL: none) */
+	struct pd_flows *flows;   /* flow collection (pd_flows.c; NULL: off) */
 	struct evsource *ct_src, *t_ctresync;
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
