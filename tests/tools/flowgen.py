@@ -11,8 +11,14 @@ a pod's netns with `ip netns exec`).
   flowgen.py xfer-server PORT RECV SEND   TCP on [::]:PORT (v4 too), one connection: reads
                                           RECV bytes, sends SEND bytes, closes; prints "ready"
                                           and, once done, "done"
-  flowgen.py xfer-client ADDR PORT SEND RECV   connects, sends SEND bytes, reads RECV bytes
-                                          and the close; prints "sent S received R"
+  flowgen.py xfer-client ADDR PORT SEND RECV [SPORT]   connects (from SPORT), sends SEND
+                                          bytes, reads RECV bytes and the close; prints "sent S
+                                          received R"
+  flowgen.py knock ADDR PORT SPORT        one connection attempt from SPORT, whatever comes of
+                                          it: its SYN looks up the conntrack entry of an earlier
+                                          connection of the same ports, which reaps it once
+                                          expired (the kernel's own end of an entry, at once
+                                          instead of at its garbage collector's next round)
 """
 import socket
 import struct
@@ -94,8 +100,18 @@ def xfer_server(port, recv, send):
     print("done", got, flush=True)
 
 
-def xfer_client(addr, port, send, recv):
-    c = socket.create_connection((addr, port), timeout=10)
+def client_socket(addr, sport):
+    c = socket.socket(family(addr), socket.SOCK_STREAM)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.settimeout(10)
+    if sport:
+        c.bind(("::" if ":" in addr else "0.0.0.0", sport))
+    return c
+
+
+def xfer_client(addr, port, send, recv, sport=0):
+    c = client_socket(addr, sport)
+    c.connect((addr, port))
     c.sendall(b"x" * send)
     got = 0
     while True:
@@ -105,6 +121,16 @@ def xfer_client(addr, port, send, recv):
         got += len(d)
     c.close()
     print("sent", send, "received", got, flush=True)
+
+
+def knock(addr, port, sport):
+    c = client_socket(addr, sport)
+    c.settimeout(1)
+    try:
+        c.connect((addr, port))
+    except OSError:
+        pass
+    c.close()
 
 
 def main():
@@ -118,7 +144,9 @@ def main():
     elif cmd == "xfer-server":
         xfer_server(int(a[0]), int(a[1]), int(a[2]))
     elif cmd == "xfer-client":
-        xfer_client(a[0], int(a[1]), int(a[2]), int(a[3]))
+        xfer_client(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else 0)
+    elif cmd == "knock":
+        knock(a[0], int(a[1]), int(a[2]))
     else:
         sys.exit("flowgen: unknown command " + cmd)
 
