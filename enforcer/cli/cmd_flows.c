@@ -48,7 +48,7 @@ static const char *end_text(const struct flow_end *e, uint8_t proto, char *buf, 
 	char a[64];
 	bool ports = proto == 6 || proto == 17 || proto == 132;
 	int n = e->pod ? snprintf(buf, size, "%s/%s", e->ns, e->pod)
-		       : snprintf(buf, size, "%s", np_addr_str(&e->addr, a));
+		       : snprintf(buf, size, "%s", e->addr.family ? np_addr_str(&e->addr, a) : "?");
 	if (ports && n >= 0 && (size_t)n < size)
 		snprintf(buf + n, size - (size_t)n, ":%u", (unsigned)e->port);
 	return buf;

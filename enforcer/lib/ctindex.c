@@ -469,7 +469,7 @@ int ctix_read(struct ctix *x)
 	if (!x->ev)
 		return -EBADF;
 	uint64_t before = x->news + x->destroys;
-	bool lost = false;
+	uint64_t lost = 0;
 	/* nfct_catch reads until the socket would block, or an error */
 	for (;;) {
 		if (nfct_catch(x->ev) >= 0)
@@ -482,14 +482,14 @@ int ctix_read(struct ctix *x)
 		if (e != ENOBUFS)
 			return -e;
 		/* the kernel dropped events: what follows in the queue is still good */
-		lost = true;
+		lost++;
 		x->losses++;
 		x->stale = true;
-		if (x->fn)
-			x->fn(x->arg, &(struct ct_event){ .type = CT_EVENT_LOST });
 		if (x->rcvbuf < x->rcvbuf_max)
 			set_rcvbuf(x, x->rcvbuf * 2 > x->rcvbuf_max ? x->rcvbuf_max : x->rcvbuf * 2);
 	}
+	if (lost && x->fn)
+		x->fn(x->arg, &(struct ct_event){ .type = CT_EVENT_LOST, .lost = lost });
 	return lost ? -ENOBUFS : (int)(x->news + x->destroys - before);
 }
 

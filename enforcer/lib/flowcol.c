@@ -274,9 +274,9 @@ void flowcol_ct_event(void *arg, const struct ct_event *e)
 {
 	struct flowcol *c = arg;
 	if (e->type == CT_EVENT_LOST) {
-		/* how many is unknown: at least one */
-		c->st.lost_conntrack++;
-		emit_lost(c, "conntrack", 1);
+		/* how many each overflow cost is unknown: at least one */
+		c->st.lost_conntrack += e->lost;
+		emit_lost(c, "conntrack", e->lost);
 		return;
 	}
 	ct_record(c, e);

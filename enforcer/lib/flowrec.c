@@ -300,9 +300,11 @@ static json_t *flow_json(const struct flow_rec *r)
 			      flow_verdict_name(r->verdict));
 	if (r->verdict == FLOW_DROPPED)
 		json_object_set_new(o, "drop_reason_desc", json_string("POLICY_DENIED"));
-	json_object_set_new(o, "IP", json_pack("{s:s,s:s,s:s}", "source", np_addr_str(&r->src.addr, sa),
-					       "destination", np_addr_str(&r->dst.addr, da),
-					       "ipVersion", r->family == 6 ? "IPv6" : "IPv4"));
+	if (r->family) /* a record read without its addresses has none */
+		json_object_set_new(o, "IP", json_pack("{s:s,s:s,s:s}", "source",
+						       np_addr_str(&r->src.addr, sa), "destination",
+						       np_addr_str(&r->dst.addr, da), "ipVersion",
+						       r->family == 6 ? "IPv6" : "IPv4"));
 	json_t *l4 = l4_json(r);
 	if (l4)
 		json_object_set_new(o, "l4", l4);
@@ -463,9 +465,13 @@ static int lost_from(const json_t *env, const json_t *lost, struct flow_rec *r)
 	return 0;
 }
 
+/* The addresses; a flow without them (an exporter's field mask may leave IP out) has family
+ * 0. */
 static int ip_from(struct flow_rec *r, const json_t *ip)
 {
 	const char *s = jstr(ip, "source"), *d = jstr(ip, "destination");
+	if (!ip)
+		return 0;
 	if (!s || !d || np_addr_parse(s, &r->src.addr) < 0 || np_addr_parse(d, &r->dst.addr) < 0)
 		return -EINVAL;
 	r->family = r->src.addr.family;

@@ -28,7 +28,7 @@ struct nflog {
 	uint16_t group;
 	uint32_t seq;              /* of our config requests */
 	char *buf;
-	size_t rcvbuf_max;
+	size_t asked, rcvbuf_max;  /* the receive buffer asked for, and its bound */
 	bool have_seq;
 	uint32_t next_seq;         /* the kernel's sequence number expected next */
 	bool overflowed;           /* ENOBUFS seen, no packet read since */
@@ -70,13 +70,16 @@ static int cfg_send(struct nflog *n, struct nlmsghdr *nlh)
 	}
 }
 
+/* Asks for size; st.rcvbuf is what the kernel grants (twice that: it counts its overhead). */
 static void set_rcvbuf(struct nflog *n, size_t size)
 {
-	int v = (int)size;
+	int fd = mnl_socket_get_fd(n->nl), v = (int)size;
+	socklen_t len = sizeof(v);
+	n->asked = size;
 	/* SO_RCVBUFFORCE (CAP_NET_ADMIN) is not capped by net.core.rmem_max */
-	if (setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(mnl_socket_get_fd(n->nl), SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	n->st.rcvbuf = size;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	n->st.rcvbuf = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 ? (size_t)v : size;
 }
 
 static int configure(struct nflog *n)
@@ -169,10 +172,12 @@ static void check_seq(struct nflog *n, uint32_t seq)
 		uint64_t gap = (uint32_t)(seq - n->next_seq);
 		report_lost(n, gap > n->credit ? gap - n->credit : 0);
 		n->credit = 0;
+		n->overflowed = false; /* this gap is the overflow's loss */
 	}
+	/* a packet without a gap after an overflow was queued before it: the loss is still to
+	 * be reported */
 	n->have_seq = true;
 	n->next_seq = seq + 1;
-	n->overflowed = false;
 }
 
 static int pkt_cb(const struct nlmsghdr *nlh, void *data)
@@ -228,9 +233,9 @@ int nflog_read(struct nflog *n, nflog_pkt_fn fn, nflog_lost_fn lost, void *arg)
 			/* the kernel dropped a batch: what follows in the queue is still good */
 			n->st.enobufs++;
 			n->overflowed = true;
-			if (n->st.rcvbuf < n->rcvbuf_max)
-				set_rcvbuf(n, n->st.rcvbuf * 2 > n->rcvbuf_max ? n->rcvbuf_max
-										: n->st.rcvbuf * 2);
+			if (n->asked < n->rcvbuf_max)
+				set_rcvbuf(n, n->asked * 2 > n->rcvbuf_max ? n->rcvbuf_max
+									   : n->asked * 2);
 			continue;
 		}
 		mnl_cb_run(n->buf, (size_t)r, 0, 0, pkt_cb, n);

@@ -32,14 +32,15 @@ struct nflog_stats {
 	uint64_t packets;   /* read */
 	uint64_t lost;      /* reported lost */
 	uint64_t enobufs;   /* overflows of the receive buffer */
-	size_t rcvbuf;      /* the receive buffer now */
+	size_t rcvbuf;      /* the receive buffer now, as the kernel counts it (twice what was asked
+			       for: SO_RCVBUF's own convention) */
 };
 
 struct nflog;
 
 /* Binds group in this netns, copying the first 128 bytes of each packet (IP and transport
  * headers), with sequence numbers, and batches flushed within 10 ms; the receive buffer starts
- * at rcvbuf and may grow to rcvbuf_max. 0, -EBUSY when another socket has bound the group, or
+ * at rcvbuf and may grow to rcvbuf_max (as asked for: the kernel doubles both). 0, -EBUSY when another socket has bound the group, or
  * another -errno. */
 int nflog_open(uint16_t group, size_t rcvbuf, size_t rcvbuf_max, struct nflog **out);
 /* Unbinds (closing the socket does) and frees. NULL-safe. */

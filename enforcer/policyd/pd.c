@@ -517,9 +517,13 @@ static void on_conntrack(void *data, uint32_t events)
 	int r = ctix_read(d->ctix);
 	if (r == -ENOBUFS) {
 		/* the index may be wrong until reloaded: until then the conntrack step dumps the
-		 * kernel's table (ct_revoke falls back by itself); reload once the burst is over */
-		pd_log(d, "conntrack events were lost (receive buffer overflowed): the connection "
-		       "index is reloaded from the kernel's table in 500 ms");
+		 * kernel's table (ct_revoke falls back by itself); reload once the burst is over.
+		 * Said once a burst: a flood overflows at every read */
+		if (!d->ct_lost_said)
+			pd_log(d, "conntrack events were lost (receive buffer overflowed): the "
+			       "connection index is reloaded from the kernel's table 500 ms after "
+			       "the last loss");
+		d->ct_lost_said = true;
 		evloop_timer_arm(d->t_ctresync, 500, 0);
 	} else if (r < 0) {
 		pd_log(d, "conntrack events: %s", strerror(-r));
@@ -530,6 +534,7 @@ static void on_ctresync(void *data, uint32_t events)
 {
 	struct pd *d = data;
 	double t0 = clock_now_ms();
+	d->ct_lost_said = false;
 	int r = ctix_resync(d->ctix);
 	struct ctix_stats xs;
 	ctix_stats_get(d->ctix, &xs);

@@ -525,6 +525,11 @@ json_t *pd_flows_status(struct pd *d)
 			      (json_int_t)flow_ring_next(pf->ring), "lost", "nflog",
 			      (json_int_t)st.lost_nflog, "conntrack", (json_int_t)st.lost_conntrack,
 			      "ring", (json_int_t)pf->lost_ring);
+	struct ctix_stats xs = { 0 };
+	if (d->ctix)
+		ctix_stats_get(d->ctix, &xs);
+	json_object_set_new(j, "rcvbuf", json_pack("{s:I,s:I}", "nflog", (json_int_t)st.nflog.rcvbuf,
+						   "conntrack", (json_int_t)xs.rcvbuf));
 	if (pf->log.f)
 		json_object_set_new(j, "flow_log", json_string(pf->log.path));
 	return j;

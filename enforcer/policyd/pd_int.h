@@ -47,6 +47,8 @@ struct pd {
 	struct ctix *ctix;        /* live connections, from conntrack events (NULL: none) */
 	struct pd_flows *flows;   /* flow collection (pd_flows.c; NULL: off) */
 	struct evsource *ct_src, *t_ctresync;
+	bool ct_lost_said;        /* a loss of conntrack events was logged; not again until the
+				     index is reloaded */
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
 	struct evsource *t_sync, *t_resync, *t_tick, *t_trim;

@@ -34,6 +34,9 @@ flows_wait() {
 	return 1
 }
 
+# between V LO HI: LO < V <= HI
+between() { [ "$1" -gt "$2" ] && [ "$1" -le "$3" ]; }
+
 # flows_valid FILE: every line validates against the schema
 flows_valid() { $FLOWSCHEMA "$FLOW_SCHEMA" "$1"; }
 
