@@ -23,6 +23,7 @@ struct np_eval {
 	const struct np_inventory *inv;
 	bool audit;          /* the whole node audits */
 	struct pod_sel *sel; /* per pod (index into inv->pods) */
+	size_t n_pods;       /* inv->n_pods: freeing needs no inventory (it may be gone) */
 };
 
 /* The selections of pod i, computed on first use. The cache is not part of what an evaluator
@@ -60,6 +61,7 @@ struct np_eval *np_eval_new(const struct np_inventory *inv)
 	if (!ev)
 		return NULL;
 	ev->inv = inv;
+	ev->n_pods = inv->n_pods;
 	ev->sel = xcalloc(inv->n_pods, sizeof(*ev->sel));
 	return ev;
 }
@@ -73,7 +75,7 @@ void np_eval_free(struct np_eval *ev)
 {
 	if (!ev)
 		return;
-	for (size_t i = 0; i < ev->inv->n_pods; i++) {
+	for (size_t i = 0; i < ev->n_pods; i++) {
 		free(ev->sel[i].in);
 		free(ev->sel[i].out);
 		free(ev->sel[i].adm);

@@ -90,6 +90,8 @@ struct np_eval;
 
 /* Returns NULL only when out of memory. */
 struct np_eval *np_eval_new(const struct np_inventory *inv);
+/* Frees ev; its inventory may already be gone (policyd's commit frees the model it replaced
+ * before the flow collector moves to the new one). */
 void np_eval_free(struct np_eval *ev);
 /* Audit mode for the whole node (policyd --audit, netpol apply --audit): every drop passes,
  * audited. */

@@ -464,16 +464,18 @@ void ctix_set_listener(struct ctix *x, ct_event_fn fn, void *arg)
 	x->arg = arg;
 }
 
-int ctix_read(struct ctix *x)
+int ctix_read_some(struct ctix *x, size_t max)
 {
 	if (!x->ev)
 		return -EBADF;
 	uint64_t before = x->news + x->destroys;
 	uint64_t lost = 0;
-	/* nfct_catch reads until the socket would block, or an error */
-	for (;;) {
-		if (nfct_catch(x->ev) >= 0)
+	/* nfct_catch reads one message (an event is a datagram of its own) */
+	for (size_t n = 0; n < max;) {
+		if (nfct_catch(x->ev) >= 0) {
+			n++;
 			continue;
+		}
 		int e = errno;
 		if (e == EAGAIN || e == EWOULDBLOCK)
 			break;
@@ -491,6 +493,11 @@ int ctix_read(struct ctix *x)
 	if (lost && x->fn)
 		x->fn(x->arg, &(struct ct_event){ .type = CT_EVENT_LOST, .lost = lost });
 	return lost ? -ENOBUFS : (int)(x->news + x->destroys - before);
+}
+
+int ctix_read(struct ctix *x)
+{
+	return ctix_read_some(x, SIZE_MAX);
 }
 
 bool ctix_stale(const struct ctix *x)

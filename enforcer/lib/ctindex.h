@@ -79,6 +79,9 @@ void ctix_set_listener(struct ctix *x, ct_event_fn fn, void *arg);
  * the events read before the loss were delivered), or another -errno. Whoever is about to
  * trust the index (the conntrack step right after a commit) reads first. */
 int ctix_read(struct ctix *x);
+/* The same, reading at most max events: an event loop under a flood of them serves its other
+ * sources between reads (the socket stays readable; the next round reads on). */
+int ctix_read_some(struct ctix *x, size_t max);
 
 /* Events were lost since the last resync: the index may miss connections or keep dead ones. */
 bool ctix_stale(const struct ctix *x);

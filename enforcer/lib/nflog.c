@@ -201,8 +201,10 @@ static int pkt_cb(const struct nlmsghdr *nlh, void *data)
 		p.hook = ((const struct nfulnl_msg_packet_hdr *)mnl_attr_get_payload(
 				  tb[NFULA_PACKET_HDR]))->hook;
 	if (tb[NFULA_TIMESTAMP]) {
-		const struct nfulnl_msg_packet_timestamp *ts = mnl_attr_get_payload(tb[NFULA_TIMESTAMP]);
-		p.time_ns = (int64_t)be64toh(ts->sec) * 1000000000 + (int64_t)be64toh(ts->usec) * 1000;
+		/* attributes are 4-byte aligned, the struct wants 8: copied out */
+		struct nfulnl_msg_packet_timestamp ts;
+		memcpy(&ts, mnl_attr_get_payload(tb[NFULA_TIMESTAMP]), sizeof(ts));
+		p.time_ns = (int64_t)be64toh(ts.sec) * 1000000000 + (int64_t)be64toh(ts.usec) * 1000;
 	}
 	if (tb[NFULA_IFINDEX_INDEV])
 		p.indev = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_INDEV]));

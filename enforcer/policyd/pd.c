@@ -511,10 +511,14 @@ static void on_monitor(void *data, uint32_t events)
 
 /* ---- conntrack events ---- */
 
+/* Events read per wake-up: under a flood of new connections the loop still serves a policy
+ * change (inotify) between reads; a sync drains the rest before trusting the index. */
+#define CT_READ_BATCH 1024
+
 static void on_conntrack(void *data, uint32_t events)
 {
 	struct pd *d = data;
-	int r = ctix_read(d->ctix);
+	int r = ctix_read_some(d->ctix, CT_READ_BATCH);
 	if (r == -ENOBUFS) {
 		/* the index may be wrong until reloaded: until then the conntrack step dumps the
 		 * kernel's table (ct_revoke falls back by itself); reload once the burst is over.

@@ -117,7 +117,9 @@ check "-o table: a header and one row a record" [ "$(wc -l <"$NP_TMP/table")" = 
 check "  the header" grep -q "^TIMESTAMP  *SOURCE  *DESTINATION  *DIRECTION  *VERDICT  *POLICY  *SUMMARY$" "$NP_TMP/table"
 
 # --follow: the new records that match, as they come
-np_node "$NETPOL" flows --state-dir "$PD_STATE" --follow --to-pod x/c -o json >"$NP_TMP/follow" &
+# (ip netns exec execs netpol: $! is its pid)
+ip netns exec "$NP_NODE" "$NETPOL" flows --state-dir "$PD_STATE" --follow --to-pod x/c -o json \
+	>"$NP_TMP/follow" &
 FOLLOWER=$!
 PD_PIDS="$PD_PIDS $FOLLOWER"
 sleep 0.5

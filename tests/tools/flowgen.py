@@ -6,6 +6,8 @@ a pod's netns with `ip netns exec`).
                                           PORT+SPREAD-1 in turn (SPREAD 1: one flow; each
                                           port is a conntrack entry of its own); prints "sent N"
   flowgen.py udp-for DST PORT SECONDS SPREAD  as udp, for SECONDS, as fast as it can
+  flowgen.py udp-rate DST PORT RATE SECONDS SPREAD   as udp, RATE datagrams a second (in
+                                          steps of 5 ms), for SECONDS; prints "sent N in S s"
   flowgen.py icmp DST COUNT               ICMP (or ICMPv6) echo requests, 50 ms apart, no
                                           waiting for replies; prints "sent N"
   flowgen.py xfer-server PORT RECV SEND   TCP on [::]:PORT (v4 too), one connection: reads
@@ -55,6 +57,26 @@ def udp_for(dst, port, seconds, spread):
                 pass
             i += 1
     print("sent", sent, flush=True)
+
+
+def udp_rate(dst, port, rate, seconds, spread):
+    s = socket.socket(family(dst), socket.SOCK_DGRAM)
+    start = time.monotonic()
+    sent = i = 0
+    while True:
+        now = time.monotonic() - start
+        if now >= seconds:
+            break
+        due = int(rate * now)
+        while sent < due:
+            try:
+                s.sendto(b"flowgen", (dst, port + i % spread))
+            except OSError:
+                pass
+            sent += 1
+            i += 1
+        time.sleep(0.005)
+    print("sent", sent, "in", round(time.monotonic() - start, 3), "s", flush=True)
 
 
 def checksum(data):
@@ -139,6 +161,8 @@ def main():
         udp(a[0], int(a[1]), int(a[2]), int(a[3]) if len(a) > 3 else 1)
     elif cmd == "udp-for":
         udp_for(a[0], int(a[1]), float(a[2]), int(a[3]))
+    elif cmd == "udp-rate":
+        udp_rate(a[0], int(a[1]), float(a[2]), float(a[3]), int(a[4]))
     elif cmd == "icmp":
         icmp(a[0], int(a[1]))
     elif cmd == "xfer-server":
