@@ -82,12 +82,29 @@ static void set_rcvbuf(struct nflog *n, size_t size)
 	n->st.rcvbuf = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 ? (size_t)v : size;
 }
 
+/* Whether this netns has an instance on group (another socket bound it): the kernel answers a
+ * bind of a taken group with EPERM (a config from another port id), which without this would
+ * read as missing privileges. */
+static bool group_taken(uint16_t group)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_log", "r");
+	char line[256];
+	bool taken = false;
+	while (f && !taken && fgets(line, sizeof(line), f))
+		taken = atoi(line) == group;
+	if (f)
+		fclose(f);
+	return taken;
+}
+
 static int configure(struct nflog *n)
 {
 	struct nlmsghdr *nlh = cfg_msg(n, AF_UNSPEC);
 	struct nfulnl_msg_config_cmd cmd = { NFULNL_CFG_CMD_BIND };
 	mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
 	int r = cfg_send(n, nlh);
+	if (r == -EPERM && group_taken(n->group))
+		return -EBUSY;
 	if (r < 0)
 		return r;
 	nlh = cfg_msg(n, AF_UNSPEC);

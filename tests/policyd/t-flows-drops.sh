@@ -5,7 +5,9 @@
 # names its ClusterNetworkPolicy). The records of a drop point add up to the kernel's drop
 # counter of that pod: exactly while under the log's rate limit (a burst of 20, then 10/s),
 # and beyond it the shortfall is exactly what netpol_flow_log_suppressed_total counts. Every
-# record validates against tests/data/flows/schema.json; netpol_flows_total counts them.
+# record validates against tests/data/flows/schema.json; netpol_flows_total counts them. Before
+# policyd: `netpol flows --collect` reads the drops of `netpol apply`'s ruleset itself; policyd
+# started meanwhile says the NFLOG group is taken (log, status) and binds it once it is free.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -39,9 +41,29 @@ spec:
   - action: Deny
     from: [{pods: {namespaceSelector: {matchLabels: {ns: 'y'}}, podSelector: {matchLabels: {pod: b}}}}]
 YAML
-check "policyd starts, collecting" pd_start
-check "  it says NFLOG group 100 is bound" grep -q "flows: collecting drops from NFLOG group 100" "$PD_LOG"
 XA4=$(np_pod_addr x/a 4)
+
+# before policyd: netpol apply, and netpol flows --collect reading the drops itself
+check "netpol apply (no policyd yet)" np_apply "$PD_DIR"
+ip netns exec "$NP_NODE" "$NETPOL" flows --collect "$PD_DIR" -o json >"$NP_TMP/collect.jsonl" \
+	2>"$NP_TMP/collect.err" & # (ip netns exec execs netpol: $! is its pid)
+COLLECTOR=$!
+PD_PIDS="$PD_PIDS $COLLECTOR"
+sleep 0.5
+probe y/a x/a 80 >/dev/null
+collected() { jq -e 'select(.verdict == "DROPPED" and .source.pod_name == "a" and
+	.destination.pod_name == "a" and .ingress_denied_by[0].name == "a-from-b")' \
+	"$NP_TMP/collect.jsonl" >/dev/null; }
+check "netpol flows --collect (no policyd) records a drop, named" pd_wait_for collected
+check "policyd starts while the collector holds NFLOG group 100" pd_start
+check "  it says the group is taken, drops not recorded" \
+	grep -q "flows: NFLOG group 100 is taken by another process .*drops are NOT recorded" "$PD_LOG"
+np_node "$NETPOL" status "$PD_DIR" --state-dir "$PD_STATE" >"$NP_TMP/status.txt" 2>&1
+check "  and netpol status says so" grep -q "^policyd: flows: NFLOG group 100 taken by another process: drops are NOT recorded" "$NP_TMP/status.txt"
+kill "$COLLECTOR"
+wait "$COLLECTOR"
+check "the collector gone, policyd binds the group (retried every 5 s)" \
+	pd_wait_for grep -q "flows: NFLOG group 100 is free now: drops are recorded" "$PD_LOG"
 
 # one attempt of each kind, each one record
 ends() { # SRC DST: the jq test that a record goes from SRC to DST
