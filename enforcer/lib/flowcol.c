@@ -258,6 +258,9 @@ static void ct_record(struct flowcol *c, const struct ct_event *e)
 	judge(c, &r, &f, &audit);
 	r.cut = k->mark & RS_CT_MARK_REVOKED;
 	r.verdict = r.cut ? FLOW_DROPPED : audit ? FLOW_AUDIT : FLOW_FORWARDED;
+	if (r.verdict != FLOW_FORWARDED && (r.side[0].denied.n || r.side[1].denied.n))
+		/* the direction is the side that denies it (or would) */
+		r.dir = r.side[FLOW_SIDE_INGRESS].denied.n ? FLOW_INGRESS : FLOW_EGRESS;
 	if (e->type == CT_EVENT_DESTROY) {
 		r.has_stats = e->counters;
 		memcpy(r.packets, e->packets, sizeof(r.packets));

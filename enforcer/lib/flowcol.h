@@ -14,6 +14,10 @@
  * packets) and names the first rule in the ruleset's order that matches, the one the kernel
  * took (tests/bench/RESULTS.md has the measured cost of it and of the alternatives).
  *
+ * A connection's records say EGRESS when its source is a pod enforced here, else INGRESS (one
+ * record a connection, even between two local pods: it names the policies of both ends); an
+ * AUDIT or a cut one says the side that would drop it.
+ *
  * Consecutive drops of the same tuple at the same point read in one batch fold into one
  * record (netpol.folded counts them). Losses (NFLOG overflow or sequence gap, conntrack
  * overflow) become loss records and are counted. Records go to the caller's sink. */
