@@ -8,18 +8,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "arena.h"
 #include "flowrec.h"
-#include "xalloc.h"
 
-/* ---- memory: every string and list of a record in a few chunks, freed at once ---- */
-
-struct flow_mem {
-	struct flow_mem *next;
-	size_t used, cap;
-	_Alignas(16) char data[];
-};
-
-#define MEM_CHUNK 1024
+/* ---- memory: every string and list of a record in its own arena, freed at once ---- */
 
 void flow_rec_init(struct flow_rec *r)
 {
@@ -33,10 +25,7 @@ void flow_rec_clear(struct flow_rec *r)
 {
 	if (!r)
 		return;
-	for (struct flow_mem *m = r->mem, *next; m; m = next) {
-		next = m->next;
-		free(m);
-	}
+	np_arena_free(r->mem);
 	flow_rec_init(r);
 }
 
@@ -49,36 +38,18 @@ void flow_rec_move(struct flow_rec *dst, struct flow_rec *src)
 
 void *flow_rec_alloc(struct flow_rec *r, size_t n)
 {
-	n = (n + 15) & ~(size_t)15;
-	struct flow_mem *m = r->mem;
-	if (!m || m->cap - m->used < n) {
-		size_t cap = n > MEM_CHUNK ? n : MEM_CHUNK;
-		struct flow_mem *c = xmalloc(sizeof(*c) + cap);
-		c->used = 0;
-		c->cap = cap;
-		if (m && n > MEM_CHUNK) { /* a big one: keep filling the current chunk after it */
-			c->next = m->next;
-			m->next = c;
-			m = c;
-		} else {
-			c->next = m;
-			r->mem = m = c;
-		}
-	}
-	void *p = m->data + m->used;
-	m->used += n;
-	memset(p, 0, n);
-	return p;
+	if (!r->mem)
+		r->mem = np_arena_new();
+	return np_arena_alloc(r->mem, n);
 }
 
 const char *flow_rec_strdup(struct flow_rec *r, const char *s)
 {
 	if (!s)
 		return NULL;
-	size_t n = strlen(s) + 1;
-	char *p = flow_rec_alloc(r, n);
-	memcpy(p, s, n);
-	return p;
+	if (!r->mem)
+		r->mem = np_arena_new();
+	return np_arena_strdup(r->mem, s);
 }
 
 void flow_pols_add(struct flow_rec *r, struct flow_pols *l, const char *kind, const char *ns,

@@ -51,7 +51,7 @@ struct flow_side {
 	const char *rule;          /* the allowing (or denying admin) rule: "ingress[0].from[1]..." */
 };
 
-struct flow_mem;
+struct np_arena;
 
 struct flow_rec {
 	uint64_t seq;            /* the ring's sequence number; 0 until pushed */
@@ -77,7 +77,7 @@ struct flow_rec {
 	uint32_t ct_id;          /* the conntrack entry (conntrack records) */
 	int64_t duration_ns;     /* close: how long the connection lived (-1 unknown) */
 	bool cut;                /* close: a policy change had cut it (its entry was marked) */
-	struct flow_mem *mem;    /* owns every string and array above */
+	struct np_arena *mem;    /* owns every string and array above (NULL until one is made) */
 };
 
 /* An empty record (no memory held). */

@@ -5,6 +5,21 @@ FLOWGEN="/usr/bin/python3 $NP_SRC/tests/tools/flowgen.py"
 FLOWSCHEMA="/usr/bin/python3 $NP_SRC/tests/tools/flowschema.py"
 FLOW_SCHEMA="$NP_SRC/tests/data/flows/schema.json"
 
+# a_from_b [PORTS]: the NetworkPolicy x/a-from-b: x/a admits only x/b (on PORTS, a YAML flow
+# list: '[{port: 80}]'); c_no_egress: y/c-no-egress, y/c's egress closed
+a_from_b() {
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a-from-b, namespace: x}\n'
+	printf 'spec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n'
+	printf '  - from: [{podSelector: {matchLabels: {pod: b}}}]\n'
+	[ -z "${1:-}" ] || printf '    ports: %s\n' "$1"
+	printf -- '---\n'
+}
+c_no_egress() {
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+	printf "metadata: {name: c-no-egress, namespace: 'y'}\nspec:\n"
+	printf '  podSelector: {matchLabels: {pod: c}}\n  policyTypes: [Egress]\n---\n'
+}
+
 # flows ARGS...: netpol flows against this test's policyd
 flows() { np_node "$NETPOL" flows --state-dir "$PD_STATE" "$@"; }
 

@@ -12,16 +12,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/flows.sh"
 pd_setup
-cat >"$PD_DIR/flows-policies.yaml" <<'YAML'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {pod: b}}}]
-    ports: [{port: 80}, {port: 90}, {port: 91, protocol: UDP}]
----
+a_from_b '[{port: 80}, {port: 90}, {port: 91, protocol: UDP}]' >"$PD_DIR/flows-policies.yaml"
+cat >>"$PD_DIR/flows-policies.yaml" <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: b-to-a, namespace: x}

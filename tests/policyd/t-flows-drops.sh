@@ -13,23 +13,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/flows.sh"
 pd_setup
-cat >"$PD_DIR/flows-policies.yaml" <<'YAML'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {pod: b}}}]
-    ports: [{port: 80}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: c-no-egress, namespace: 'y'}
-spec:
-  podSelector: {matchLabels: {pod: c}}
-  policyTypes: [Egress]
----
+{ a_from_b '[{port: 80}]'; c_no_egress; } >"$PD_DIR/flows-policies.yaml"
+cat >>"$PD_DIR/flows-policies.yaml" <<'YAML'
 apiVersion: policy.networking.k8s.io/v1alpha2
 kind: ClusterNetworkPolicy
 metadata: {name: no-yb-to-z}

@@ -12,23 +12,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/flows.sh"
 pd_setup
-cat >"$PD_DIR/flows-policies.yaml" <<'YAML'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {pod: b}}}]
-    ports: [{port: 80}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: c-no-egress, namespace: 'y'}
-spec:
-  podSelector: {matchLabels: {pod: c}}
-  policyTypes: [Egress]
-YAML
+{ a_from_b '[{port: 80}]'; c_no_egress; } >"$PD_DIR/flows-policies.yaml"
 check "policyd starts" pd_start
 probe y/a x/a 80 >/dev/null
 probe y/a x/a 80 6 >/dev/null
