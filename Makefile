@@ -100,6 +100,19 @@ $(eval $(call archive_rule,$(CLI_LIB),$(CLI_SRCS)))
 $(eval $(call archive_rule,$(POLICYD_LIB),$(POLICYD_SRCS)))
 $(eval $(call archive_rule,$(CNI_LIB),$(CNI_SRCS)))
 
+# The page's files, embedded in policyd: a table generated from enforcer/policyd/ui/ (listed as
+# prerequisites, since -MMD cannot see them), compiled into policyd's archive.
+UI_FILES := $(sort $(wildcard enforcer/policyd/ui/*.html enforcer/policyd/ui/*.js enforcer/policyd/ui/*.svg \
+                              enforcer/policyd/ui/*.css))
+UI_OBJ   := $(BUILD)/obj/gen/uifiles.o
+$(BUILD)/gen/uifiles.c: $(UI_FILES) enforcer/policyd/ui_embed.sh
+	@mkdir -p $(dir $@)
+	sh enforcer/policyd/ui_embed.sh $(UI_FILES) >$@.tmp && mv $@.tmp $@
+$(UI_OBJ): $(BUILD)/gen/uifiles.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(INC_policyd) $(CFLAGS) $(WARN) -c -o $@ $<
+$(POLICYD_LIB): $(UI_OBJ)
+
 define prog_rule
 $(BUILD)/$(call prog_name,$(1)): $(call obj,$(call prog_src,$(1))) $(BUILD)/lib$(call prog_folder,$(1)).a $(LIBS)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)

@@ -4,7 +4,7 @@ set -e
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libjansson-dev libyaml-dev libcmocka-dev \
 libnetfilter-conntrack-dev nftables iproute2 socat iperf3 iptables \
 containernetworking-plugins time jq python3 libmicrohttpd-dev python3-prometheus-client curl \
-podman runc busybox-static netavark"
+podman runc busybox-static netavark chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
