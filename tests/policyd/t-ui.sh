@@ -23,6 +23,8 @@ URL=http://127.0.0.1:9753
 
 check "x/c -> x/a:80 is dropped" expect_conn x/c x/a 0
 check "x/b -> x/a:80 connects" expect_conn x/b x/a 1
+check "y/a -> x/a:80 is dropped too" expect_conn y/a x/a 0
+check "z/b -> y/c:80 connects (no policy isolates either)" expect_conn z/b y/c 1
 check "  policyd recorded the drop" flows_wait \
 	'select(.verdict == "DROPPED" and .source.pod_name == "c" and .destination.pod_name == "a")'
 check "  and the connection" flows_wait \

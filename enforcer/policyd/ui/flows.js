@@ -5,13 +5,14 @@ import { view, policyText, explainQuery, shortTime } from './records.js';
 import { openWhy } from './why.js';
 
 const FILTERS = [
-  ['namespace', 'Namespace', 'x'],
-  ['pod', 'Pod (either end)', 'ns/name'],
-  ['from-pod', 'From pod', 'ns/name'],
-  ['to-pod', 'To pod', 'ns/name'],
-  ['port', 'Port', '80'],
+  ['namespace', 'Namespace', 'any'],
+  ['pod', 'Pod (either end)', 'ns/name prefix'],
+  ['from-pod', 'From pod', 'ns/name prefix'],
+  ['to-pod', 'To pod', 'ns/name prefix'],
+  ['port', 'Port', 'any'],
   ['policy', 'Policy', 'ns/name'],
 ];
+const COLS = ['Time', 'Source', 'Destination', 'Port', 'Direction', 'Verdict', 'Policy'];
 const POLL_MS = 2000;
 
 function filterForm(params, go) {
@@ -47,13 +48,15 @@ function row(v) {
   const q = explainQuery(v);
   const pol = policyText(v);
   const tr = el('tr', { tabindex: q ? '0' : null, class: 'flow v-' + v.verdict.toLowerCase(), 'data-seq': v.seq },
-    el('td', { class: 'time' }, shortTime(v.time)),
-    el('td', {}, el('span', { class: 'pod' }, v.src.pod || 'world'), el('br'), el('span', { class: 'ip' }, v.src.ip)),
-    el('td', {}, el('span', { class: 'pod' }, v.dst.pod || 'world'), el('br'), el('span', { class: 'ip' }, v.dst.ip)),
-    el('td', {}, v.port ? v.port + '/' + v.proto : v.proto),
-    el('td', {}, v.dir.toLowerCase()),
-    el('td', {}, verdictBadge(v.verdict), v.folded > 1 ? ' ×' + v.folded : '', el('br'), el('span', { class: 'muted' }, v.event)),
-    el('td', { class: 'policy' }, pol || el('span', { class: 'badge nopol' }, 'no policy')));
+    ...[
+      el('td', { class: 'time' }, shortTime(v.time)),
+      el('td', {}, el('span', { class: 'pod' }, v.src.pod || 'world'), el('br'), el('span', { class: 'ip' }, v.src.ip)),
+      el('td', {}, el('span', { class: 'pod' }, v.dst.pod || 'world'), el('br'), el('span', { class: 'ip' }, v.dst.ip)),
+      el('td', {}, v.port ? v.port + '/' + v.proto : v.proto),
+      el('td', {}, v.dir.toLowerCase()),
+      el('td', {}, verdictBadge(v.verdict), v.folded > 1 ? ' ×' + v.folded : '', el('br'), el('span', { class: 'muted' }, v.event)),
+      el('td', { class: 'policy' }, pol || el('span', { class: 'badge nopol' }, 'no policy')),
+    ].map((td, i) => { td.dataset.label = COLS[i]; return td; }));
   if (q) {
     tr.setAttribute('aria-label', v.verdict + ' ' + v.src.name + ' to ' + v.dst.name + ' ' + v.port + '/' + v.proto + ': open why');
     activate(tr, () => openWhy(q));
@@ -80,7 +83,7 @@ export function flowsView(root, params, go) {
     el('p', { class: 'controls' }, pause, ' ', count),
     el('div', { class: 'scroll' }, el('table', { class: 'flows' },
       el('caption', { class: 'sr' }, 'Flows, newest first; Enter on a row explains it'),
-      el('thead', {}, el('tr', {}, ['Time', 'Source', 'Destination', 'Port', 'Direction', 'Verdict', 'Policy'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, COLS.map((h) => el('th', { scope: 'col' }, h)))),
       tbody)));
 
   async function poll() {

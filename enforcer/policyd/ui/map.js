@@ -6,7 +6,7 @@ import { el, svg, api, activate, setStatus } from './dom.js';
 import { view, explainQuery } from './records.js';
 import { openWhy } from './why.js';
 
-const BOX_W = 170, POD_H = 34, GAP = 12, COL_GAP = 110, TOP = 40;
+const BOX_W = 150, POD_H = 30, GAP = 14, COL_GAP = 240, TOP = 10;
 
 function isNoise(v, hideDns) {
   if (!v.src.pod || !v.dst.pod) return true; // host and the world: hidden
@@ -48,43 +48,48 @@ function layout(edges) {
     pods.forEach((p, i) => pos.set(p, { x: 20 + c * (BOX_W + COL_GAP) + 10, y: TOP + 30 + i * (POD_H + GAP), col: c }));
     height = Math.max(height, TOP + 40 + pods.length * (POD_H + GAP));
   });
-  return { nss, byNs, pos, width: 40 + nss.length * (BOX_W + COL_GAP), height: height + 20 };
+  return { nss, byNs, pos, width: 20 + nss.length * (BOX_W + COL_GAP), height: height + 10 };
 }
 
 function drawMap(edges) {
   const L = layout(edges);
-  const s = svg('svg', { viewBox: '0 0 ' + Math.max(L.width, 300) + ' ' + Math.max(L.height, 120), role: 'img',
+  const w = Math.max(L.width, 300), h = Math.max(L.height, 100);
+  const s = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, width: w, height: h, role: 'img',
     'aria-label': 'Service map: ' + edges.length + ' edges; the table below lists them' });
   s.append(svg('defs', {}, ['ok', 'drop', 'mixed', 'audit'].map((k) =>
-    svg('marker', { id: 'arrow-' + k, viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse', class: 'm-' + k },
+    svg('marker', { id: 'arrow-' + k, viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '10', markerHeight: '10', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse', class: 'm-' + k },
       svg('path', { d: 'M 0 0 L 10 5 L 0 10 z' })))));
   L.nss.forEach((ns, c) => {
     const n = L.byNs.get(ns).size;
     s.append(svg('g', { class: 'ns' },
-      svg('rect', { x: 20 + c * (BOX_W + COL_GAP), y: TOP, width: BOX_W + 20, height: 40 + n * (POD_H + GAP), rx: 8 }),
+      svg('rect', { x: 20 + c * (BOX_W + COL_GAP), y: TOP, width: BOX_W + 20, height: 36 + n * (POD_H + GAP), rx: 8 }),
       svg('text', { x: 30 + c * (BOX_W + COL_GAP), y: TOP + 20, class: 'ns-name' }, 'namespace ' + ns)));
   });
   for (const [p, q] of L.pos) {
     s.append(svg('g', { class: 'pod' }, svg('rect', { x: q.x, y: q.y, width: BOX_W, height: POD_H, rx: 5 }),
-      svg('text', { x: q.x + 10, y: q.y + 22 }, p.split('/')[1])));
+      svg('text', { x: q.x + 10, y: q.y + 20 }, p.split('/')[1])));
   }
   edges.forEach((e, i) => {
     const a = L.pos.get(e.src), b = L.pos.get(e.dst);
     const k = kind(e);
-    let x1 = a.x + BOX_W, y1 = a.y + POD_H / 2, x2 = b.x, y2 = b.y + POD_H / 2, d;
-    if (a.col === b.col) { // within a namespace: a loop out to the right
+    let x1 = a.x + BOX_W, y1 = a.y + POD_H / 2, x2 = b.x, y2 = b.y + POD_H / 2, d, lx, ly;
+    if (a.col === b.col) { // within a namespace: a loop out to the right, its label beside it
       x1 = a.x + BOX_W; x2 = b.x + BOX_W;
-      const bulge = 40 + (i % 4) * 12;
+      const down = y1 < y2;
+      y1 += down ? 5 : -5; y2 += down ? -5 : 5;
+      const bulge = 30 + Math.abs(y2 - y1) / 3;
       d = `M ${x1} ${y1} C ${x1 + bulge} ${y1}, ${x2 + bulge} ${y2}, ${x2} ${y2}`;
+      lx = x1 + bulge * 0.75 + 6; ly = (y1 + y2) / 2 + 4;
     } else {
       if (b.col < a.col) { x1 = a.x; x2 = b.x + BOX_W; }
       const mx = (x1 + x2) / 2;
       d = `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`;
+      lx = mx - 50; ly = (y1 + y2) / 2 - 4;
     }
     const label = e.src + ' to ' + e.dst + ' ' + edgeText(e);
     const g = svg('g', { class: 'edge e-' + k, tabindex: '0', role: 'button', 'aria-label': label },
       svg('title', {}, label), svg('path', { d, 'marker-end': 'url(#arrow-' + k + ')' }),
-      svg('text', { x: (x1 + x2) / 2 + (a.col === b.col ? 45 : 0), y: (y1 + y2) / 2 - 4, class: 'edge-label' }, edgeText(e)));
+      svg('text', { x: lx, y: ly, class: 'edge-label' }, edgeText(e)));
     if (e.q) activate(g, () => openWhy(e.q));
     s.append(g);
   });

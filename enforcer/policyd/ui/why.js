@@ -17,7 +17,8 @@ function chain(dir, s) {
     steps.push(d.tier + ' tier: ' + d.kind + ' ' + d.policy + ' ' + dir + '[' + d.rule + ']' +
       (d.name ? ' "' + d.name + '"' : '') + ' ' + d.action);
   } else if (!s.isolated) {
-    steps.push('not isolated (' + s.why + ')');
+    steps.push(s.why === 'not isolated'
+      ? 'not isolated: no policy selects ' + s.at + ' for ' + dir + ' (default allow)' : s.why);
   } else {
     steps.push('NetworkPolicy tier: isolated by ' + s.isolating.join(', '));
     if (s.policy) steps.push('allowed by ' + s.policy + ' ' + rulePath(dir, s));
