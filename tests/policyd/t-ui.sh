@@ -6,8 +6,9 @@
 # verdict and the policy; the heatmap cell x/c -> x/a says dropped and observed; a click on the
 # dropped row shows the explain chain naming the policy, the nft chain and its live counter;
 # the map draws the dropped edge red with its counts in text; the policy panel counts the
-# policy's hits; hostile text in the URL shows as text; the browser logs no error and asks
-# nothing of any other address. Each view's screenshot goes to $NP_TMP/shots (UI_SHOTS=DIR to
+# policy's hits; hostile text in the URL shows as text; once x/a's isolation is deleted from the
+# kernel behind policyd's back and x/c connects, the heatmap flags that cell as a mismatch; the
+# browser logs no error and asks nothing of any other address. Each view's screenshot goes to $NP_TMP/shots (UI_SHOTS=DIR to
 # keep them, as enforcer/policyd/ui-shots/ holds). The JSON endpoints validate against the flow
 # schema; anything outside /ui/ and /api/v1/ is 404, a POST 405; every answer carries the CSP.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
@@ -18,7 +19,9 @@ set -u
 T0=$(date +%s.%N)
 pd_setup
 a_from_b '[{port: 80}]' >"$PD_DIR/flows-policies.yaml"
-check "policyd starts, collecting" pd_start
+# no owner flag, monitor or periodic resync: the last part deletes x/a's isolation from the
+# kernel behind policyd's back, and nothing may repair it before the page shows the mismatch
+check "policyd starts, collecting" pd_start --no-owner --no-monitor --resync 0
 URL=http://127.0.0.1:9753
 
 check "x/c -> x/a:80 is dropped" expect_conn x/c x/a 0
@@ -93,14 +96,20 @@ rm -f "$PD_DIR/pod-x-evil.yaml"
 # ---- the page in a real browser ----
 SHOTS=${UI_SHOTS:-$NP_TMP/shots}
 T1=$(date +%s.%N)
-/usr/bin/python3 "$NP_SRC/tests/tools/uipage.py" "$NP_NODE" "$URL" "$SHOTS" "$NP_TMP" &
+cat >"$NP_TMP/break.sh" <<EOF
+ip netns exec $NP_NODE nft delete element inet netpol ing4 "{ $(np_pod_addr x/a 4) }" || exit 1
+echo "$(np_pod_ns x/c) $(np_pod_addr x/a 4) tcp 80" >"$NP_TMP/p-break.in"
+"$NP_AGENT" probe --timeout-ms 400 "$NP_TMP/p-break.in"
+EOF
+/usr/bin/python3 "$NP_SRC/tests/tools/uipage.py" "$NP_NODE" "$URL" "$SHOTS" "$NP_TMP" \
+	"$NP_TMP/break.sh" &
 UIPID=$!
 PD_PIDS="$PD_PIDS $UIPID" # stopped on exit (it stops its browser by pid)
 wait "$UIPID"
 rc=$?
 [ "$rc" = 0 ] || { PD_FAILS=$((PD_FAILS + 1)); echo "FAIL the page (see above)"; }
 T2=$(date +%s.%N)
-for s in flows why reach map policies narrow; do
+for s in flows why reach map policies narrow mismatch; do
 	check "screenshot $s.png written (a PNG)" \
 		sh -c "head -c 8 '$SHOTS/$s.png' | od -An -c | grep -q 'P   N   G'"
 done

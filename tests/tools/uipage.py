@@ -2,13 +2,17 @@
 """uipage — what tests/policyd/t-ui.sh asks of policyd's page in a real browser (cdp.py), after
 x/c -> x/a:80 was dropped (x/a-from-b admits only x/b) and x/b -> x/a:80 connected:
 
-  uipage.py NETNS BASE_URL SHOTS_DIR TMP_DIR
+  uipage.py NETNS BASE_URL SHOTS_DIR TMP_DIR BREAK_SCRIPT
+
+BREAK_SCRIPT is run last: it takes x/a's isolation out of the kernel behind policyd's back and
+connects x/c -> x/a, which the heatmap must then flag as a mismatch.
 
 Prints "ok   WHAT" or "FAIL WHAT" per check (then what was seen); exits 1 on any failure. Writes
 a screenshot of each view into SHOTS_DIR.
 """
 import json
 import os
+import subprocess
 import signal
 import sys
 import time
@@ -81,7 +85,7 @@ def why_text(b):
 
 
 def main():
-    netns, base, shots, tmp = sys.argv[1:5]
+    netns, base, shots, tmp, breaker = sys.argv[1:6]
     os.makedirs(shots, exist_ok=True)
     ui = base + "/ui/"
     t0 = time.monotonic()
@@ -191,6 +195,25 @@ def main():
         check("  and nothing ran or was injected",
               b.eval("window.__pwned === undefined && document.scripts.length === 1 &&"
                      " document.images.length === 0"))
+
+        # ---- the kernel lets through what the evaluator drops: flagged ----
+        r = subprocess.run(["sh", breaker], capture_output=True, text=True)
+        check("x/a's isolation deleted behind policyd's back; x/c -> x/a then connects",
+              r.returncode == 0 and r.stdout.split()[-1:] == ["1"], r.stdout + r.stderr)
+        cell = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            b.navigate(ui + "?view=reach&namespace=x&port=80")
+            ready(b, "reach")
+            cell = b.eval("document.querySelector('button.cell[data-from=\"x/c\"][data-to=\"x/a\"]').innerText")
+            if "MISMATCH" in cell:
+                break
+            b.pump(0.5)
+        check("heatmap x/c -> x/a: dropped by the evaluator, observed allowed, MISMATCH",
+              cell.split()[0] == "dropped" and "observed allowed" in cell and "MISMATCH" in cell, cell)
+        alert = b.eval("(document.querySelector('[role=alert]') || {}).innerText")
+        check("  and an alert above the table names the pair", alert and "x/c → x/a" in alert, alert)
+        b.screenshot(os.path.join(shots, "mismatch.png"))
         check("the browser's log has no error (uncaught exception, console, CSP, network)",
               not errors and not b.errors, errors + b.errors)
         outside = [u for u in b.requests if not u.startswith(base + "/")]
