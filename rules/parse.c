@@ -22,6 +22,8 @@
 /* ---- records and pointers ---- */
 
 static void vrecord(struct np_pctx *c, enum np_sev sev, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vrecord(struct np_pctx *c, enum np_sev sev, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
