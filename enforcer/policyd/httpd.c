@@ -14,7 +14,7 @@
 struct httpd {
 	struct MHD_Daemon *d;
 	struct evloop *l;
-	struct evsource *src;
+	struct evsource *src, *t_again;
 	httpd_fn fn;
 	void *data;
 };
@@ -47,9 +47,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return ret;
 }
 
+/* Runs the library, then arms the timer for when it asks to run again: its sockets are
+ * edge-triggered inside its own epoll set, so work it could not finish in one run (a request
+ * that filled its buffer and must be refused, a connection to close) gives no new event; its
+ * timeout is what says so (0: at once). */
+static void run(struct httpd *h)
+{
+	MHD_run(h->d);
+	MHD_UNSIGNED_LONG_LONG ms;
+	if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+		evloop_timer_arm(h->t_again, ms ? (long long)ms : 1, 0);
+}
+
 static void on_ready(void *data, uint32_t events)
 {
-	MHD_run(((struct httpd *)data)->d);
+	run(data);
 }
 
 /* "IP:PORT" or "[IP6]:PORT" */
@@ -101,7 +113,10 @@ int httpd_new(const char *addr, struct evloop *l, httpd_fn fn, void *data, struc
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	h->src = info ? evloop_source_add(l, info->epoll_fd, EPOLLIN, on_ready, h) : NULL;
-	if (!h->src) {
+	h->t_again = evloop_timer_add(l, on_ready, h);
+	if (!h->src || !h->t_again) {
+		evloop_source_del(l, h->src);
+		evloop_timer_del(l, h->t_again);
 		MHD_stop_daemon(h->d);
 		free(h);
 		return -EIO;
@@ -113,7 +128,7 @@ int httpd_new(const char *addr, struct evloop *l, httpd_fn fn, void *data, struc
 void httpd_tick(struct httpd *h)
 {
 	if (h)
-		MHD_run(h->d);
+		run(h);
 }
 
 void httpd_free(struct httpd *h)
@@ -121,6 +136,7 @@ void httpd_free(struct httpd *h)
 	if (!h)
 		return;
 	evloop_source_del(h->l, h->src);
+	evloop_timer_del(h->l, h->t_again);
 	MHD_stop_daemon(h->d);
 	free(h);
 }
