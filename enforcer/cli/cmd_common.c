@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "endpoints.h"
 #include "load.h"
+#include "statedir.h"
 
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o)
 {
@@ -60,6 +61,15 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		return 2;
 	}
 	o->dir = argv[optind];
+	return cmd_state_dir_trusted(o->state_dir) < 0 ? 2 : -1;
+}
+
+int cmd_state_dir_trusted(const char *state_dir)
+{
+	char why[1024];
+	if (!state_dir || statedir_check(state_dir, why, sizeof(why)) == 0)
+		return 0;
+	fprintf(stderr, "netpol: %s\n", why);
 	return -1;
 }
 

@@ -24,8 +24,10 @@ struct apply_opts {
 };
 
 /* Parses the options of netpol CMD DIR (apply, status). Returns -1 to go on, else the exit
- * status (usage printed). */
+ * status (usage printed, or a state directory refused). */
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o);
+/* 0 when state_dir is NULL or one only root can change (statedir.h); else -1, why printed. */
+int cmd_state_dir_trusted(const char *state_dir);
 /* The pipeline's options for o. */
 struct ap_opts cmd_ap_opts(const struct apply_opts *o);
 /* Loads DIR and merges the endpoint records; prints errors. 0 or 2 (input errors). */

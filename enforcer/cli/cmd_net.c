@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "network.h"
 #include "nodes.h"
+#include "statedir.h"
 #include "xalloc.h"
 
 static const char usage_text[] =
@@ -385,6 +386,11 @@ int cmd_net(int argc, char **argv)
 	if ((rc = parse(argc - 1, argv + 1, a))) {
 		free(a);
 		return rc == 1 ? 0 : rc;
+	}
+	if (statedir_check(a->state_dir ? a->state_dir : NS_DEFAULT_STATE_DIR, e.msg,
+			   sizeof(e.msg)) < 0) {
+		free(a);
+		return fail(&e);
 	}
 	ctx = ns_ctx_new(a->state_dir, &e);
 	if (!ctx) {

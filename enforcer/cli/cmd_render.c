@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_common.h"
 #include "endpoints.h"
 #include "load.h"
 #include "podnet.h"
@@ -68,6 +69,8 @@ int cmd_render(int argc, char **argv)
 		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
 		return 2;
 	}
+	if (cmd_state_dir_trusted(state_dir) < 0)
+		return 2;
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;

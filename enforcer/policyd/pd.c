@@ -21,6 +21,7 @@
 #include "endpoints.h"
 #include "pd_int.h"
 #include "sdnotify.h"
+#include "statedir.h"
 #include "xalloc.h"
 
 #define TABLE_INET "netpol"
@@ -719,6 +720,8 @@ static int open_state(struct pd *d, char *err, size_t errlen)
 	const struct pd_opts *o = &d->o;
 	char path[4096];
 	int r;
+	if (o->state_dir && (r = statedir_check(o->state_dir, err, errlen)) < 0)
+		return r;
 	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, -errno, o->state_dir);
 	struct ap_opts ao = ap_opts_of(o);
