@@ -653,6 +653,14 @@ static json_t *status_json(struct pd *d)
 	if (pending)
 		json_object_set_new(j, "pending", json_string(pending));
 	json_object_set_new(j, "held", held_json(d));
+	struct ctlsrv_stats cs;
+	ctlsrv_stats_get(d->ctl, &cs);
+	json_object_set_new(j, "control", json_pack("{s:I,s:I,s:I,s:I,s:I}", "clients",
+						    (json_int_t)cs.clients, "refused_peer",
+						    (json_int_t)cs.refused_peer, "closed_idle",
+						    (json_int_t)cs.closed_idle, "closed_evicted",
+						    (json_int_t)cs.closed_evicted, "closed_long_line",
+						    (json_int_t)cs.closed_long_line));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
 	if (d->last_error[0])
@@ -706,6 +714,23 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 					  (json_int_t)store_held_count(d->store)));
 }
 
+/* Another user's connection to the control socket: said in the log, at most every 10 s (a
+ * loop of attempts must not flood it). */
+static void on_ctl_refused(void *data, unsigned uid, int pid)
+{
+	struct pd *d = data;
+	double now = clock_now_ms();
+	if (d->last_refusal_log && now - d->last_refusal_log < 10000) {
+		d->refusals_unlogged++;
+		return;
+	}
+	pd_log(d, "control socket: refused a connection of uid %u (pid %d): only root and "
+	       "policyd's own user are served%s", uid, pid,
+	       d->refusals_unlogged ? " (and more refused since the last such line)" : "");
+	d->last_refusal_log = now;
+	d->refusals_unlogged = 0;
+}
+
 /* ---- life cycle ---- */
 
 static int fail(char *err, size_t errlen, int r, const char *what)
@@ -729,7 +754,10 @@ static int open_state(struct pd *d, char *err, size_t errlen)
 		return fail(err, errlen, r, "apply context");
 	if (o->state_dir) {
 		ctl_sock_path(o->state_dir, path, sizeof(path));
-		if ((r = ctlsrv_new(path, d->l, on_request, d, &d->ctl)) < 0) {
+		struct ctlsrv_opts co = { .fn = on_request, .data = d, .refused = on_ctl_refused,
+					  .max_clients = o->ctl_max_clients,
+					  .idle_ms = o->ctl_idle_ms };
+		if ((r = ctlsrv_new(path, &co, d->l, &d->ctl)) < 0) {
 			if (r == -EADDRINUSE)
 				snprintf(err, errlen, "%s: another policyd answers there", path);
 			else

@@ -118,6 +118,32 @@ static void write_syncs(struct pd *d, FILE *f)
 	metrics_sample(f, "netpol_ready", pd_unready_why(d, why, sizeof(why)) ? 0 : 1, NULL);
 }
 
+/* What the control socket and the HTTP endpoint refused or closed (ctlsrv.h, httpd.h). */
+static void write_limits(struct pd *d, FILE *f)
+{
+	if (d->ctl) {
+		struct ctlsrv_stats cs;
+		ctlsrv_stats_get(d->ctl, &cs);
+		metrics_family(f, "netpol_control_clients", "gauge",
+			       "Connections to the control socket open now");
+		metrics_sample(f, "netpol_control_clients", (double)cs.clients, NULL);
+		metrics_family(f, "netpol_control_refused_total", "counter",
+			       "Control socket connections refused: not root or policyd's user");
+		metrics_sample(f, "netpol_control_refused_total", (double)cs.refused_peer, NULL);
+		metrics_family(f, "netpol_control_closed_total", "counter",
+			       "Control socket connections closed by policyd, by reason");
+		metrics_sample(f, "netpol_control_closed_total", (double)cs.closed_idle, "reason",
+			       "idle", NULL);
+		metrics_sample(f, "netpol_control_closed_total", (double)cs.closed_evicted,
+			       "reason", "evicted", NULL);
+		metrics_sample(f, "netpol_control_closed_total", (double)cs.closed_long_line,
+			       "reason", "long_line", NULL);
+	}
+	metrics_family(f, "netpol_http_connections", "gauge",
+		       "Connections to this HTTP endpoint open now");
+	metrics_sample(f, "netpol_http_connections", (double)httpd_connections(d->http), NULL);
+}
+
 /* "NS/NAME ingress allowed" -> ns, name, direction */
 static bool split_counter(const char *comment, char *ns, char *name, char *dir, size_t size)
 {
@@ -207,6 +233,7 @@ int pd_http_serve(void *data, const char *path, char **body, const char **ctype)
 		return 500;
 	write_model(d, f);
 	write_syncs(d, f);
+	write_limits(d, f);
 	write_kernel(d, f);
 	fclose(f);
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";

@@ -58,6 +58,8 @@ struct pd {
 	double t_oldest;          /* clock_now_ms() of the oldest event not yet committed */
 	double last_sync_end;
 	double started_ms;
+	double last_refusal_log;  /* clock_now_ms() of the last "refused" log line */
+	uint64_t refusals_unlogged;
 	unsigned long long generation;
 	size_t mass_held;         /* objects the mass-delete guard keeps back */
 	struct pd_stats st;
