@@ -214,6 +214,10 @@ int ap_lock(const char *state_dir)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/ruleset.lock", state_dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* a state directory gone read-only still has the lock file of earlier runs, and flock
+	 * works on a read-only descriptor: enforcement goes on */
+	if (fd < 0 && errno == EROFS)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX) < 0) {

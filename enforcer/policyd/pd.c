@@ -82,6 +82,8 @@ const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 	else if (d->mass_held)
 		snprintf(buf, size, "%zu objects held back by the mass-delete guard (SIGHUP or "
 			 "{\"cmd\":\"reload\"} applies the deletion)", d->mass_held);
+	else if (d->state_error[0])
+		snprintf(buf, size, "state directory: %s", d->state_error);
 	else if (held) {
 		size_t off = (size_t)snprintf(buf, size, "%zu file%s held at last good content:",
 					      held, held == 1 ? "" : "s");
@@ -347,6 +349,38 @@ static int sync_failed(struct pd *d, const char *trigger, int r, const struct ap
 	return r;
 }
 
+/* Writes the last good copies due. A failure (the state directory full or read-only) leaves
+ * enforcement as it is, but a restart would enforce older copies: it is logged when it starts
+ * and when it changes, makes /readyz and status say so, and is tried again every second until
+ * it succeeds, which is logged too. */
+static void save_lkg(struct pd *d)
+{
+	int err = 0;
+	char why[sizeof(d->state_error)];
+	if (store_lkg_flush(d->store, &err) == 0) {
+		if (d->state_error[0])
+			pd_log(d, "last good copies saved again in %s/lkg", d->o.state_dir);
+		d->state_error[0] = 0;
+		evloop_timer_arm(d->t_lkg, 0, 0);
+		return;
+	}
+	d->st.lkg_failures++;
+	snprintf(why, sizeof(why), "saving last good copies in %s/lkg: %s (enforcement goes on; "
+		 "a restart would start from older copies until this succeeds)",
+		 d->o.state_dir ? d->o.state_dir : "", strerror(err));
+	if (strcmp(why, d->state_error))
+		pd_log(d, "%s; retrying every second", why);
+	snprintf(d->state_error, sizeof(d->state_error), "%s", why);
+	evloop_timer_arm(d->t_lkg, 1000, 0);
+}
+
+static void on_lkg_retry(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	if (store_lkg_pending(d->store))
+		save_lkg(d);
+}
+
 /* After a commit: the new generation and its figures, the last good copies saved, memory
  * given back. */
 static void sync_committed(struct pd *d, const char *trigger, size_t committed, bool full,
@@ -370,9 +404,7 @@ static void sync_committed(struct pd *d, const char *trigger, size_t committed, 
 		d->t_oldest = 0;
 	}
 	store_retired_free(d->store); /* the context's model is now the new merge */
-	int lkg_err = 0;
-	if (store_lkg_flush(d->store, &lkg_err))
-		pd_log(d, "saving last good copies: %s", strerror(lkg_err));
+	save_lkg(d);
 	/* the previous model, IR and kernel state were just freed (after a big sync, the file
 	 * texts too): give the pages back, or the peak of a sync stays resident. Not after every
 	 * sync: the next one would fault them all in again (measured: 4x slower under churn), so
@@ -665,6 +697,8 @@ static json_t *status_json(struct pd *d)
 		json_object_set_new(j, "not_ready", json_string(unready));
 	if (d->last_error[0])
 		json_object_set_new(j, "last_error", json_string(d->last_error));
+	if (d->state_error[0])
+		json_object_set_new(j, "state_error", json_string(d->state_error));
 	return j;
 }
 
@@ -816,8 +850,9 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	d->t_tick = evloop_timer_add(l, on_tick, d);
 	d->t_trim = evloop_timer_add(l, on_trim, d);
 	d->t_ctresync = evloop_timer_add(l, on_ctresync, d);
+	d->t_lkg = evloop_timer_add(l, on_lkg_retry, d);
 	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
-	    !d->t_tick || !d->t_trim || !d->t_ctresync)
+	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
 	d->wd_usec = sdnotify_watchdog_usec();
@@ -880,6 +915,7 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_tick);
 	evloop_timer_del(d->l, d->t_trim);
 	evloop_timer_del(d->l, d->t_ctresync);
+	evloop_timer_del(d->l, d->t_lkg);
 	evloop_source_del(d->l, d->ct_src);
 	httpd_free(d->http);
 	ctlsrv_free(d->ctl);

@@ -113,6 +113,10 @@ static void write_syncs(struct pd *d, FILE *f)
 	metrics_family(f, "netpol_inotify_overflows_total", "counter",
 		       "inotify queue overflows (each followed by a full rescan)");
 	metrics_sample(f, "netpol_inotify_overflows_total", (double)d->st.overflows, NULL);
+	metrics_family(f, "netpol_lkg_write_failures_total", "counter",
+		       "Times the last good copies could not be saved (state directory full or "
+		       "read-only); retried every second");
+	metrics_sample(f, "netpol_lkg_write_failures_total", (double)d->st.lkg_failures, NULL);
 	metrics_family(f, "netpol_ready", "gauge", "1 when /readyz answers 200");
 	char why[256];
 	metrics_sample(f, "netpol_ready", pd_unready_why(d, why, sizeof(why)) ? 0 : 1, NULL);
