@@ -87,7 +87,7 @@ TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_TARGETS))
 
-.PHONY: all deps check check-full test unit demo bench fuzz install install-unit clean
+.PHONY: all deps check check-full test unit demo bench fuzz soak install install-unit clean
 all: $(PROG_BINS)
 
 deps:
@@ -171,6 +171,12 @@ bench: deps
 fuzz: deps
 	$(MAKE) BUILD=build/fuzz FUZZ=1 fuzz-built
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) sh tests/fuzz/run.sh
+
+# Chaos under traffic (tests/soak/README.md): figures printed. The optimized build, as bench:
+# RSS under ASan would measure its quarantine, not policyd.
+soak: deps
+	$(MAKE) all $(TOOL_BINS)
+	sh tests/soak/run.sh
 
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system

@@ -16,10 +16,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 LIMITS="/usr/bin/python3 $NP_SRC/tests/tools/limits.py"
 pd_setup
-A=$(policy np x '[{podSelector: {matchLabels: {pod: b}}}]')
-B=$(policy np x '[{podSelector: {matchLabels: {pod: b}}}, {namespaceSelector: {matchLabels: {ns: z}}}]')
-echo "$A" >"$PD_DIR/np-x.yaml"
-echo "$A" >"$NP_TMP/a.yaml"; echo "$B" >"$NP_TMP/b.yaml"
+pd_flip_pair
 SOCK=$PD_STATE/policyd.sock
 # every address of 127/8 is loopback: the HTTP clients come from different ones, so the
 # per-address limit of one does not meet another's

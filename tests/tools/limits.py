@@ -8,6 +8,9 @@ enforced meanwhile.
                                         is enforced; for each, the time from the rename to
                                         policyd's status saying a new generation is synced.
                                         Prints "latency ms: min X median Y max Z (N changes)"
+  limits.py requests SOCK CMD N [GAP_MS] N requests {"cmd": CMD, "wait": true} one after the
+                                        other, GAP_MS apart; prints "CMD: N in S s, failed F,
+                                        slowest X ms"
   limits.py hold SOCK N STOP OUT        opens N control connections and sends nothing; writes
                                         "open N" to OUT.ready once all are connected; when STOP
                                         exists writes "held N closed C" (C: closed by policyd)
@@ -69,6 +72,20 @@ def latency(sock, dest, a, b, n):
     ms.sort()
     print("latency ms: min %.1f median %.1f max %.1f (%d changes)" %
           (ms[0], ms[len(ms) // 2], ms[-1], n))
+
+
+def requests(sock, cmd, n, gap_ms=0):
+    t0 = time.monotonic()
+    failed = 0
+    slowest = 0.0
+    for _ in range(n):
+        t = time.monotonic()
+        if not ctl(sock, {"cmd": cmd, "wait": True}).get("ok"):
+            failed += 1
+        slowest = max(slowest, time.monotonic() - t)
+        time.sleep(gap_ms / 1000)
+    print("%s: %d in %.1f s, failed %d, slowest %.1f ms" %
+          (cmd, n, time.monotonic() - t0, failed, slowest * 1000))
 
 
 def hold(sock, n, stop, out):
@@ -252,6 +269,8 @@ def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "latency":
         latency(a[0], a[1], a[2], a[3], int(a[4]))
+    elif cmd == "requests":
+        requests(a[0], a[1], int(a[2]), float(a[3]) if len(a) > 3 else 0)
     elif cmd == "hold":
         hold(a[0], int(a[1]), a[2], a[3])
     elif cmd == "long-line":
