@@ -815,7 +815,9 @@ static void parse_pod_status(struct np_pctx *c, const json_t *st, struct np_pod 
 	np_pctx_leave(c, save);
 }
 
-static const char *check_ifname(const char *s)
+/* What the kernel takes as an interface name (dev_valid_name), less '"': nft's quoted
+ * strings have no escape, so the text of a ruleset could not name it. */
+const char *np_check_ifname(const char *s)
 {
 	size_t n = strlen(s);
 	if (!n || n > 15)
@@ -823,8 +825,9 @@ static const char *check_ifname(const char *s)
 	if (!strcmp(s, ".") || !strcmp(s, ".."))
 		return "must not be . or ..";
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/' || s[i] == ':' || (unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return "must not contain '/', ':', spaces or control characters";
+		if (s[i] == '/' || s[i] == ':' || s[i] == '"' || (unsigned char)s[i] <= ' ' ||
+		    s[i] == 0x7f)
+			return "must not contain '/', ':', '\"', spaces or control characters";
 	return NULL;
 }
 
@@ -840,7 +843,7 @@ static void parse_pod(struct np_pctx *c, const json_t *obj)
 	np_pctx_enter(c, "annotations");
 	const char *hif = m.annotations ? np_json_get_string(c, m.annotations, HOST_IF_ANNOTATION, false) :
 					  NULL, *why;
-	if (hif && (why = check_ifname(hif))) {
+	if (hif && (why = np_check_ifname(hif))) {
 		np_pctx_enter(c, HOST_IF_ANNOTATION);
 		perr(c, "invalid interface name \"%s\": %s", hif, why);
 	}

@@ -46,6 +46,10 @@ struct nl_state;
  * would be. Returns the state (free it; the next diff's prev). */
 struct nl_state *fuzz_emit_batch(const struct rs_ruleset *rs, const struct nl_state *prev);
 
+/* Every line of nft text has its double quotes paired (a name that broke out of its quotes
+ * would change what nft reads; nft's quoted strings have no escapes). */
+void fuzz_check_quotes(const char *text);
+
 /* A scratch directory of this process (created on first use, removed at exit), on tmpfs when
  * /dev/shm exists. */
 const char *fuzz_scratch_dir(void);

@@ -81,23 +81,6 @@ static const char *write_record(const uint8_t *data, size_t size)
 	return state;
 }
 
-/* Every line's double quotes pair up (a name or label that broke out of its quotes would
- * change what nft reads). Backslash-escaped quotes do not count. */
-static void check_quotes(const char *text)
-{
-	int quotes = 0;
-	for (const char *p = text; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-		} else if (*p == '"') {
-			quotes++;
-		} else if (*p == '\n') {
-			FUZZ_CHECK(quotes % 2 == 0, "unpaired quote in the nft text before: %.80s", p + 1);
-			quotes = 0;
-		}
-	}
-}
-
 static void merge_build(const uint8_t *data, size_t size, const struct ns_endpoint *ep)
 {
 	const char *state = write_record(data, size);
@@ -119,7 +102,7 @@ static void merge_build(const uint8_t *data, size_t size, const struct ns_endpoi
 		FUZZ_CHECK(ruleset_build(inv, &ro, &rs) == 0, "ruleset_build failed");
 		char *text = emit_text(rs);
 		FUZZ_CHECK(text, "emit_text failed");
-		check_quotes(text);
+		fuzz_check_quotes(text);
 		free(text);
 		nl_state_free(fuzz_emit_batch(rs, NULL));
 		ruleset_free(rs);

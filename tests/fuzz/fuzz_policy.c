@@ -10,8 +10,9 @@
  *
  * Properties beyond the sanitizers: every located record points inside the text; no object an
  * error names stays in the inventory, so nothing the validator refused reaches the builder or
- * the batch; building and emitting never fail on what loaded; the batch is well formed
- * (messages and attributes fit their lengths); cached build = full build. */
+ * the batch; building and emitting never fail on what loaded; the nft text keeps its quotes
+ * paired (nothing an input names breaks out of them); the batch is well formed (messages and
+ * attributes fit their lengths); cached build = full build. */
 #include "diag.h"
 #include "emit_nl.h"
 #include "fuzz.h"
@@ -125,6 +126,7 @@ static void build_emit(const struct np_inventory *inv, const struct rs_options *
 	FUZZ_CHECK(ruleset_build(inv, ro, &out->rs) == 0, "ruleset_build failed on loaded input");
 	out->text = emit_text(out->rs);
 	FUZZ_CHECK(out->text, "emit_text failed");
+	fuzz_check_quotes(out->text);
 	out->st = fuzz_emit_batch(out->rs, prev ? prev->st : NULL);
 }
 

@@ -64,6 +64,19 @@ struct nl_state *fuzz_emit_batch(const struct rs_ruleset *rs, const struct nl_st
 	return st;
 }
 
+void fuzz_check_quotes(const char *text)
+{
+	int quotes = 0;
+	for (const char *p = text; *p; p++) {
+		if (*p == '"') {
+			quotes++;
+		} else if (*p == '\n') {
+			FUZZ_CHECK(quotes % 2 == 0, "unpaired quote in the nft text before: %.80s", p + 1);
+			quotes = 0;
+		}
+	}
+}
+
 static char scratch[64];
 
 static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
