@@ -290,6 +290,9 @@ const char *np_check_dns_label(const char *s);
 const char *np_check_dns_subdomain(const char *s);
 const char *np_check_port_name(const char *s);
 const char *np_check_ifname(const char *s);
+/* A pod name as a container runtime may give one (CNI_ARGS' K8S_POD_NAME, podman's container
+ * name): [A-Za-z0-9][A-Za-z0-9_.-]*, at most 253; every Kubernetes object name is one. */
+const char *np_check_container_name(const char *s);
 
 /* Arena helpers for the parser (abort on out-of-memory, like every allocation here). */
 void *np_arena_alloc(struct np_arena *a, size_t size); /* zeroed */

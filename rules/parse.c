@@ -260,6 +260,19 @@ const char *np_check_label_value(const char *s)
 	return *s ? check_qualified_name_part(s) : NULL;
 }
 
+const char *np_check_container_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 253)
+		return "must be 1 to 253 characters";
+	if (!is_alnum(s[0]))
+		return "must start with an alphanumeric character";
+	for (size_t i = 1; i < n; i++)
+		if (!is_alnum(s[i]) && !strchr("_.-", s[i]))
+			return "may contain only alphanumerics, '_', '.' and '-'";
+	return NULL;
+}
+
 /* IANA_SVC_NAME, as Kubernetes' IsValidPortName */
 const char *np_check_port_name(const char *s)
 {

@@ -32,6 +32,9 @@ int cmd_state_dir_trusted(const char *state_dir);
 struct ap_opts cmd_ap_opts(const struct apply_opts *o);
 /* Loads DIR and merges the endpoint records; prints errors. 0 or 2 (input errors). */
 int cmd_load_inventory(const struct apply_opts *o, struct np_inventory **inv);
+/* Merges the endpoint records of state_dir into inv (endpoints.h), printing what it left out.
+ * 0, or -1 with the error printed. */
+int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir);
 /* Prints kernel errors in the order of the batch, the first few only: a rejected table
  * (EPERM: another process owns it) fails every message. */
 void cmd_print_kernel_errors(const struct np_diags *d);

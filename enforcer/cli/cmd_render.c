@@ -74,9 +74,7 @@ int cmd_render(int argc, char **argv)
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;
-	char err[1024];
-	if (state_dir && endpoints_merge(inv, state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "netpol: render: %s\n", err);
+	if (state_dir && cmd_merge_endpoints(inv, state_dir) < 0) {
 		np_inventory_free(inv);
 		return 2;
 	}

@@ -707,7 +707,7 @@ int ap_flush(const char *table, const char *state_dir, struct ap_report *rep)
 	/* the endpoint records alone say which netns may hold a table of ours */
 	struct np_inventory *inv = np_inventory_new();
 	char err[1024];
-	bool records = endpoints_merge(inv, state_dir, err, sizeof(err)) >= 0;
+	bool records = endpoints_merge(inv, state_dir, NULL, err, sizeof(err)) >= 0;
 	if (!records)
 		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", err);
 	const struct rs_options every = { 0 };

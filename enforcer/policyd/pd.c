@@ -192,26 +192,26 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 	struct np_diags diags;
 	np_diags_init(&diags);
 	struct np_inventory *inv = NULL;
+	/* the records: duplicates across files (the first in file name order is kept), endpoint
+	 * records left out */
 	int r = store_inventory_merge(d->store, &inv, &diags);
-	if (r == 0 && diags.errors) {
-		/* duplicates across files: the first (in file name order) is kept */
-		np_diags_locate(&diags);
-		for (size_t i = 0; i < diags.n; i++) {
-			char line[2048];
-			np_diag_format(&diags.v[i], line, sizeof(line));
-			pd_log(d, "%s", line);
-		}
-	}
-	np_diags_free(&diags);
 	if (r == 0 && d->o.state_dir) {
 		char err[900];
-		int m = endpoints_merge(inv, d->o.state_dir, err, sizeof(err));
+		int m = endpoints_merge(inv, d->o.state_dir, &diags, err, sizeof(err));
 		if (m < 0) {
 			snprintf(d->last_error, sizeof(d->last_error), "endpoint records: %s", err);
 			np_inventory_free(inv);
+			np_diags_free(&diags);
 			return m;
 		}
 	}
+	np_diags_locate(&diags);
+	for (size_t i = 0; r == 0 && i < diags.n; i++) {
+		char line[2048];
+		np_diag_format(&diags.v[i], line, sizeof(line));
+		pd_log(d, "%s", line);
+	}
+	np_diags_free(&diags);
 	*out = inv;
 	return r;
 }

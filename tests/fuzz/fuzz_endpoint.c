@@ -95,8 +95,7 @@ static void merge_build(const uint8_t *data, size_t size, const struct ns_endpoi
 	np_diags_init(&d);
 	np_inventory_load_buffer(inv, "policy.json", pol, strlen(pol), 0, &d);
 	np_inventory_finish(inv, &d);
-	np_diags_free(&d);
-	if (endpoints_merge(inv, state, err, sizeof(err)) >= 0) {
+	if (endpoints_merge(inv, state, &d, err, sizeof(err)) >= 0) {
 		struct rs_options ro = { 0 };
 		struct rs_ruleset *rs = NULL;
 		FUZZ_CHECK(ruleset_build(inv, &ro, &rs) == 0, "ruleset_build failed");
@@ -107,6 +106,7 @@ static void merge_build(const uint8_t *data, size_t size, const struct ns_endpoi
 		nl_state_free(fuzz_emit_batch(rs, NULL));
 		ruleset_free(rs);
 	}
+	np_diags_free(&d);
 	np_inventory_free(inv);
 }
 

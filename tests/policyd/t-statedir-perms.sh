@@ -4,7 +4,9 @@
 # path and a non-zero exit, a state directory that is group- or world-writable, that belongs to
 # another user, that sits in a directory others can write without the sticky bit, or that holds
 # a record others can write; each starts with it fixed. What policyd creates there is 0700 and
-# 0600. Everything runs inside a network namespace this test creates: a check that wrongly
+# 0600. A record naming its pod with names no Pod object could have (a quote, a space: they name
+# chains and set elements of the ruleset's text) is left out with a warning, the others merged;
+# netpol-cni and netpol net attach refuse such names when they would write one. Everything runs inside a network namespace this test creates: a check that wrongly
 # passed would let a program go on to program a kernel, and that kernel is a throwaway one.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
@@ -63,6 +65,38 @@ chmod 0700 "$T"
 chown 65534 "$S"
 every_program "a state directory of another user" "$S" "owner uid 65534"
 chown 0 "$S"
+
+# records naming pods no Pod object could be
+R=$T/records
+mkdir -p -m 0700 "$R" "$R/endpoints" "$R/endpoints/n"
+rec() { # rec ID NS NAME HOST_IF
+	printf '{"network":"n","id":"%s","driver":"bridge","netns":"/run/netns/p","ifname":"eth0","host_ifname":"%s","addresses":["10.9.0.%s/24"],"pod":{"namespace":"%s","name":"%s"},"labels":{"app":"a"}}' \
+		"$1" "$4" "${#1}" "$2" "$3" >"$R/endpoints/n/$1.json"
+}
+rec good default web veth1
+rec badname default 'we\"b' veth2
+rec badns 'Bad NS' db veth3
+rec badif default api 'veth\"x'
+chmod 0600 "$R"/endpoints/n/*.json
+echo '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"p","namespace":"default"},"spec":{"podSelector":{}}}' >"$P/np.json"
+in_ns "$NETPOL" render "$P" --state-dir "$R" >"$T/render.out" 2>"$T/render.err"
+check "netpol render with bad records exits 0" test $? = 0
+sed 's/^/    /' "$T/render.err"
+check "  each bad record is named in a warning" test "$(grep -c 'its pod is left out' "$T/render.err")" = 3
+check "  the good one is enforced" grep -q 'ing-default/web ' "$T/render.out"
+check "  no bad name reaches the text" test -z "$(grep -E 'we.b|veth.x|Bad NS|default/api' "$T/render.out")"
+check "  and every line's quotes pair up" test -z "$(awk -F'"' 'NF % 2 == 0' "$T/render.out")"
+rm -f "$P/np.json"
+cni_args() { # cni_args CNI_ARGS: an ADD with them; prints the error code
+	printf '{"cniVersion":"1.1.0","name":"n","type":"netpol-cni","policyDir":"%s","stateDir":"%s"}' "$P" "$S" |
+		in_ns env CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/$NS CNI_IFNAME=eth0 \
+		CNI_PATH=/ CNI_ARGS="$1" "$CNI" | jq -r .code
+}
+check "netpol-cni refuses K8S_POD_NAME with a quote (code 4)" test "$(cni_args 'K8S_POD_NAME=we"b')" = 4
+check "  and K8S_POD_NAMESPACE that is no namespace name (code 4)" test "$(cni_args 'K8S_POD_NAMESPACE=Bad NS')" = 4
+in_ns "$NETPOL" net attach n1 --netns "$NS" --pod 'default/we"b' --state-dir "$S" >"$T/attach.out" 2>&1
+check "netpol net attach refuses --pod with such a name" test $? != 0
+check "  saying why" grep -q "bad --pod 'default/we\"b': name may contain only" "$T/attach.out"
 
 # fixed: policyd starts; what it creates is 0700 and 0600
 rm -rf "$S/endpoints"
