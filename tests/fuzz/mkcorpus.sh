@@ -1,7 +1,8 @@
 #!/bin/sh
 # Seeds the fuzz corpora (tests/fuzz/corpus/TARGET/) from the tests' own inputs, then keeps
 # only the seeds that add coverage (libFuzzer's -merge=1 into the existing corpus, so what a
-# campaign found stays). Run after adding test data the corpus lacks; the files it keeps are
+# campaign found stays; -use_counters=0: a new edge counts, not a new hit count of one, which
+# keeps the corpus to a few hundred files). Run after adding test data the corpus lacks; the files it keeps are
 # committed. Needs the fuzz build: make BUILD=build/fuzz FUZZ=1 fuzz-built.
 #   policy    every test policy directory as one multi-document YAML (the _base cluster of a
 #             conformance case with each step; golden, good, lint and recipe directories), each
@@ -51,7 +52,7 @@ for t in policy; do
 	mkdir -p tests/fuzz/corpus/$t
 	before=$(ls tests/fuzz/corpus/$t | wc -l)
 	echo "$t: merging $(ls "$SEEDS/$t" | wc -l) seeds"
-	"$BIN/fuzz_$t" -merge=1 -max_len=65536 -rss_limit_mb=4096 tests/fuzz/corpus/$t "$SEEDS/$t" \
+	"$BIN/fuzz_$t" -merge=1 -use_counters=0 -max_len=65536 -rss_limit_mb=4096 tests/fuzz/corpus/$t "$SEEDS/$t" \
 		>"$SEEDS/$t.log" 2>&1 || { tail -n 20 "$SEEDS/$t.log"; exit 1; }
 	echo "$t: $(ls "$SEEDS/$t" | wc -l) seeds, corpus $before -> $(ls tests/fuzz/corpus/$t | wc -l) files"
 done

@@ -4,7 +4,7 @@
 # coverage (edges: cov, features: ft) and corpus growth, then a table. Crashes, leaks and
 # timeouts land in BUILD/artifacts/TARGET/ and fail the run. FUZZ_TARGETS picks targets
 # (default: all); FUZZ_MERGE=1 merges what a campaign found back into tests/fuzz/corpus/
-# (-merge=1 keeps only inputs that add coverage). Needs the fuzz build (make fuzz does it):
+# (-merge=1 -use_counters=0 keeps only inputs that reach a new edge). Needs the fuzz build (make fuzz does it):
 #   make BUILD=build/fuzz FUZZ=1 fuzz-built
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
@@ -49,7 +49,7 @@ for t in $TARGETS; do
 		grep -E 'ERROR|property failed|SUMMARY' "$WORK/$t.log" | head -n 5 | sed 's/^/   /'
 	fi
 	if [ -n "${FUZZ_MERGE:-}" ]; then
-		"$bin" -merge=1 -max_len=65536 -rss_limit_mb=2048 "tests/fuzz/corpus/$t" "$WORK/$t" \
+		"$bin" -merge=1 -use_counters=0 -max_len=65536 -rss_limit_mb=2048 "tests/fuzz/corpus/$t" "$WORK/$t" \
 			>"$WORK/$t.merge.log" 2>&1 &&
 			echo "   merged: tests/fuzz/corpus/$t has $(ls "tests/fuzz/corpus/$t" | wc -l) files"
 	fi
