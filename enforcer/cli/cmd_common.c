@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "endpoints.h"
 #include "load.h"
+#include "statedir.h"
 
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o)
 {
@@ -60,6 +61,15 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		return 2;
 	}
 	o->dir = argv[optind];
+	return cmd_state_dir_trusted(o->state_dir) < 0 ? 2 : -1;
+}
+
+int cmd_state_dir_trusted(const char *state_dir)
+{
+	char why[1024];
+	if (!state_dir || statedir_check(state_dir, why, sizeof(why)) == 0)
+		return 0;
+	fprintf(stderr, "netpol: %s\n", why);
 	return -1;
 }
 
@@ -74,14 +84,25 @@ int cmd_load_inventory(const struct apply_opts *o, struct np_inventory **inv)
 {
 	if (cli_load_inventory(o->dir, inv) < 0)
 		return 2;
-	char err[1024];
-	if (o->state_dir && endpoints_merge(*inv, o->state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "netpol: %s\n", err);
+	if (o->state_dir && cmd_merge_endpoints(*inv, o->state_dir) < 0) {
 		np_inventory_free(*inv);
 		*inv = NULL;
 		return 2;
 	}
 	return 0;
+}
+
+int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir)
+{
+	char err[1024];
+	struct np_diags notes;
+	np_diags_init(&notes);
+	int r = endpoints_merge(inv, state_dir, &notes, err, sizeof(err));
+	cli_print_diags(stderr, &notes, NP_SEV_WARNING);
+	np_diags_free(&notes);
+	if (r < 0)
+		fprintf(stderr, "netpol: %s\n", err);
+	return r < 0 ? -1 : 0;
 }
 
 void cmd_print_kernel_errors(const struct np_diags *d)

@@ -9,8 +9,10 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "model.h"
 #include "network.h"
 #include "nodes.h"
+#include "statedir.h"
 #include "xalloc.h"
 
 static const char usage_text[] =
@@ -323,6 +325,24 @@ static int do_rm(struct ns_ctx *ctx, struct net_args *a)
 	return status;
 }
 
+/* Whether --pod NS/NAME names a pod a Pod object could be (the record's names go into the
+ * ruleset); why in buf. */
+static bool pod_invalid(const char *pod, char *buf, size_t size)
+{
+	char ns[128];
+	const char *slash = strchr(pod, '/'), *why;
+	if (!slash || (size_t)(slash - pod) >= sizeof(ns)) {
+		snprintf(buf, size, "bad --pod '%s' (want NAMESPACE/NAME)", pod);
+		return true;
+	}
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pod), pod);
+	if ((why = np_check_dns_label(ns)))
+		snprintf(buf, size, "bad --pod '%s': namespace %s", pod, why);
+	else if ((why = np_check_container_name(slash + 1)))
+		snprintf(buf, size, "bad --pod '%s': name %s", pod, why);
+	return why != NULL;
+}
+
 static int do_attach(struct ns_ctx *ctx, struct net_args *a)
 {
 	struct ns_error e = { "" };
@@ -333,6 +353,8 @@ static int do_attach(struct ns_ctx *ctx, struct net_args *a)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	if (a->att.pod && pod_invalid(a->att.pod, e.msg, sizeof(e.msg)))
+		return fail(&e);
 	if (ns_network_attach(ctx, a->pos[0], &a->att, &ep, &e) < 0)
 		return fail(&e);
 	j = ns_endpoint_to_json(ep);
@@ -385,6 +407,11 @@ int cmd_net(int argc, char **argv)
 	if ((rc = parse(argc - 1, argv + 1, a))) {
 		free(a);
 		return rc == 1 ? 0 : rc;
+	}
+	if (statedir_check(a->state_dir ? a->state_dir : NS_DEFAULT_STATE_DIR, e.msg,
+			   sizeof(e.msg)) < 0) {
+		free(a);
+		return fail(&e);
 	}
 	ctx = ns_ctx_new(a->state_dir, &e);
 	if (!ctx) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_common.h"
 #include "endpoints.h"
 #include "load.h"
 #include "podnet.h"
@@ -68,12 +69,12 @@ int cmd_render(int argc, char **argv)
 		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
 		return 2;
 	}
+	if (cmd_state_dir_trusted(state_dir) < 0)
+		return 2;
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;
-	char err[1024];
-	if (state_dir && endpoints_merge(inv, state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "netpol: render: %s\n", err);
+	if (state_dir && cmd_merge_endpoints(inv, state_dir) < 0) {
 		np_inventory_free(inv);
 		return 2;
 	}

@@ -67,6 +67,23 @@ static void new_pod(struct np_inventory *inv, const struct ns_endpoint *ep)
 	fill_from(inv, pod, ep);
 }
 
+/* Why the record's pod cannot enter the model (its names are not ones a Pod object could have:
+ * the parser never lets such a name through, and they name chains and set elements in the
+ * ruleset's text, where a quote or a space would break it), or NULL. why holds the text.
+ * Labels are taken as they are (a runtime may pass any, podman an image's): no selector can
+ * name an invalid one, and they reach the text only in comments, which are sanitized. */
+static const char *record_invalid(const struct ns_endpoint *ep, char *why, size_t size)
+{
+	const char *w;
+	if ((w = np_check_dns_label(ep->pod_ns)))
+		snprintf(why, size, "pod namespace \"%s\" %s", ep->pod_ns, w);
+	else if ((w = np_check_container_name(ep->pod_name)))
+		snprintf(why, size, "pod name \"%s\" %s", ep->pod_name, w);
+	else if (ep->host_ifname[0] && (w = np_check_ifname(ep->host_ifname)))
+		snprintf(why, size, "host interface \"%s\" %s", ep->host_ifname, w);
+	return w ? why : NULL;
+}
+
 static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const char *ns,
 			       const char *name)
 {
@@ -81,7 +98,8 @@ static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const 
 	return NULL;
 }
 
-int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen)
+int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
+		    char *err, size_t errlen)
 {
 	struct ns_error e = { { 0 } };
 	/* only reads records: a render must not create the state directory or open sockets */
@@ -112,8 +130,16 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 		}
 		for (size_t j = 0; j < n; j++) {
 			const struct ns_endpoint *ep = &eps[j];
+			char why[512];
 			if (!ep->pod_ns[0] || !ep->pod_name[0])
 				continue;
+			if (record_invalid(ep, why, sizeof(why))) {
+				if (notes)
+					np_diag_add(notes, NP_SEV_WARNING, NULL, 0, NULL, 0, 0,
+						    "endpoint record %s/%s: %s: its pod is left out",
+						    json_string_value(name), ep->id, why);
+				continue;
+			}
 			struct np_pod *p = find_pod(inv, n_loaded, ep->pod_ns, ep->pod_name);
 			if (p) {
 				fill_from(inv, p, ep);

@@ -12,8 +12,12 @@
  * and netns; without a Pod object, a pod is created from the record (its labels, its
  * addresses). Records of every network under STATE/endpoints count, defined or not (chained
  * CNI attachments have none). Endpoint-only pods are on the node their record names, else on
- * the Node whose InternalIP is the endpoint's host address, if such a Node object exists. Returns the number of endpoints merged, or a negative
- * errno with a message in err. */
-int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen);
+ * the Node whose InternalIP is the endpoint's host address, if such a Node object exists. A
+ * record whose names a Pod object could not have (its namespace, pod name or host interface:
+ * they name chains and set elements of the ruleset) is left out, with a warning in
+ * notes (may be NULL) saying why. Returns the number of endpoints merged, or a negative errno
+ * with a message in err. */
+int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
+		    char *err, size_t errlen);
 
 #endif

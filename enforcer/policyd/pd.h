@@ -29,6 +29,8 @@ struct pd_opts {
 				     long of a sync waits for it (bursts coalesce) */
 	double grace_ms;          /* a deleted file's objects go only if it stays away this long
 				     (editors delete and recreate) */
+	size_t ctl_max_clients;   /* control socket connections held at once (0: 1024) */
+	long long ctl_idle_ms;    /* an idle control connection is closed after this (0: 30 s) */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
 };

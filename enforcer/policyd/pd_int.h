@@ -30,6 +30,7 @@ struct pd_stats {
 	uint64_t drift_repairs, conns_cut, conns_restored, overflows, rescans, commits;
 	uint64_t kernel_rejections, foreign_changes;
 	uint64_t ct_resyncs_failed;
+	uint64_t lkg_failures;            /* flushes of the last good copies that failed */
 };
 
 struct pd {
@@ -47,17 +48,20 @@ struct pd {
 	struct evsource *ct_src, *t_ctresync;
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
-	struct evsource *t_sync, *t_resync, *t_tick, *t_trim;
+	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg;
 	unsigned long long wd_usec;
 	double last_wd_ms;
 
 	bool exiting, first_done, last_ok, sync_armed;
 	char last_error[1024];
+	char state_error[512];    /* why the last good copies could not be saved; "" when saved */
 	bool endpoints_dirty, readback_pending, full_pending, allow_removals_once, rescan_pending;
 	bool dir_missing;
 	double t_oldest;          /* clock_now_ms() of the oldest event not yet committed */
 	double last_sync_end;
 	double started_ms;
+	double last_refusal_log;  /* clock_now_ms() of the last "refused" log line */
+	uint64_t refusals_unlogged;
 	unsigned long long generation;
 	size_t mass_held;         /* objects the mass-delete guard keeps back */
 	struct pd_stats st;

@@ -3,7 +3,8 @@
  * pd.c beside it.
  *
  *   policyd --policy-dir DIR [--state-dir S] [--node NAME] [--metrics ADDR|none] [--reject]
- *           [--no-spoof] [--resync 180s] [--allow-mass-delete]
+ *           [--no-spoof] [--resync 180s] [--allow-mass-delete] [--control-clients N]
+ *           [--control-idle 30s]
  *   policyd --cleanup [--state-dir S]     remove netpol's tables (the daemon never does) */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "apply.h"
@@ -74,6 +76,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: policyd --policy-dir DIR [--state-dir DIR] [--node NAME]\n"
 		   "               [--metrics ADDR:PORT|none] [--reject] [--no-spoof]\n"
 		   "               [--resync DURATION] [--allow-mass-delete]\n"
+		   "               [--control-clients N] [--control-idle DURATION]\n"
 		   "       policyd --cleanup [--state-dir DIR]\n");
 }
 
@@ -95,6 +98,8 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		{ "test-old-kernel", no_argument, NULL, 'K' }, /* tests: the pre-6.9 fallback */
 		{ "gap", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, 'G' },
+		{ "control-clients", required_argument, NULL, 'c' },
+		{ "control-idle", required_argument, NULL, 'i' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -115,9 +120,20 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		case 'I': o->inject_error = true; break;
 		case 'K': o->test_old_kernel = true; break;
 		case 'C': *cleanup = true; break;
+		case 'c': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (*end || n < 1 || n > 100000) {
+				fprintf(stderr, "policyd: --control-clients wants 1 to 100000\n");
+				return 2;
+			}
+			o->ctl_max_clients = n;
+			break;
+		}
 		case 'R':
 		case 'g':
 		case 'G':
+		case 'i':
 			if ((ms = parse_duration_ms(optarg)) < 0) {
 				fprintf(stderr, "policyd: bad duration '%s' (e.g. 180s, 500ms, 3m)\n",
 					optarg);
@@ -125,6 +141,8 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 			}
 			if (c == 'R')
 				o->resync_ms = ms;
+			else if (c == 'i')
+				o->ctl_idle_ms = ms > 0 ? ms : 1;
 			else if (c == 'g')
 				o->gap_ms = (double)ms;
 			else
@@ -141,10 +159,31 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 	return -1;
 }
 
+/* Every control connection is a descriptor: the soft limit is raised (up to the hard one) to
+ * hold them all beside the daemon's own (inotify, netlink, HTTP, pods' netns); with a hard
+ * limit too low for that, fewer control connections are held. */
+static void fit_fd_limit(struct pd_opts *o)
+{
+	const rlim_t own = 256;
+	rlim_t want = (rlim_t)o->ctl_max_clients + own;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want) {
+		o->ctl_max_clients = rl.rlim_cur > 2 * own ? (size_t)(rl.rlim_cur - own) : 64;
+		fprintf(stderr, "policyd: open files limited to %llu: at most %zu control "
+			"connections\n", (unsigned long long)rl.rlim_cur, o->ctl_max_clients);
+	}
+}
+
 /* The daemon, until SIGTERM or SIGINT. Returns the exit status. */
-static int run(const struct pd_opts *o)
+static int run(struct pd_opts *o)
 {
 	signal(SIGPIPE, SIG_IGN);
+	fit_fd_limit(o);
 	struct evloop *l = NULL;
 	struct pd *d = NULL;
 	char err[1024] = "";
@@ -166,7 +205,7 @@ int main(int argc, char **argv)
 {
 	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
 			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
-			     .log = log_stderr };
+			     .ctl_max_clients = 1024, .ctl_idle_ms = 30000, .log = log_stderr };
 	bool cleanup = false;
 	int rc = parse_opts(argc, argv, &o, &cleanup);
 	if (rc >= 0)

@@ -488,6 +488,14 @@ static int lkg_write(const struct store *s, const char *name, const char *text, 
 	return atomic_write_file(path, text, len, 0600);
 }
 
+bool store_lkg_pending(const struct store *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->f[i].lkg_dirty && s->f[i].inv && s->f[i].inv->n_srcs)
+			return true;
+	return s->n_unlink > 0;
+}
+
 int store_lkg_flush(struct store *s, int *err)
 {
 	int failed = 0;
@@ -505,6 +513,9 @@ int store_lkg_flush(struct store *s, int *err)
 		f->lkg_dirty = false;
 		drop_text(f->inv);
 	}
+	/* a removal that failed (a read-only or broken state directory) stays to be tried again:
+	 * a copy left behind would be enforced again by the next start */
+	size_t kept = 0;
 	for (size_t i = 0; i < s->n_unlink; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", s->lkg_dir ? s->lkg_dir : "", s->unlink[i]);
@@ -512,10 +523,12 @@ int store_lkg_flush(struct store *s, int *err)
 		if (r < 0) {
 			failed++;
 			*err = -r;
+			s->unlink[kept++] = s->unlink[i];
+		} else {
+			free(s->unlink[i]);
 		}
-		free(s->unlink[i]);
 	}
-	s->n_unlink = 0;
+	s->n_unlink = kept;
 	return failed;
 }
 

@@ -65,8 +65,10 @@ void store_retired_free(struct store *s);
 
 /* Writes the last good copies of files committed since the last call (tmp + fsync + rename)
  * and removes those of deleted files. Returns the number of failures (errno of the last in
- * *err). */
+ * *err); what failed is tried again by the next call. */
 int store_lkg_flush(struct store *s, int *err);
+/* Whether a copy waits to be written or removed (a flush failed since). */
+bool store_lkg_pending(const struct store *s);
 
 /* Held files: those whose content on disk has errors. */
 struct store_held {
