@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "driver.h"
+#include "netstore.h"
 #include "xalloc.h"
 
 static void vxlan_name(const struct ns_network *net, char buf[NS_IFNAMSIZ])
@@ -28,9 +29,9 @@ static void add_peer(struct ns_ip *out, size_t max, size_t *n, const struct ns_i
 		out[(*n)++] = *ip;
 }
 
-/* Every host's underlay address, this one's included: the definition's --peer addresses, then
- * those of the Node objects in its nodes directory, which the program running us reads
- * (struct ns_ctx). */
+/* Every host's underlay address, this one's included: the definition's --peer addresses, the
+ * hosts registered in the store (netstore.h: an etcd store's agents), then those of the Node
+ * objects in its nodes directory, which the program running us reads (struct ns_ctx). */
 static int overlay_peers(struct ns_ctx *ctx, const struct ns_network *net, struct ns_ip *out,
 			 size_t *n, struct ns_error *err)
 {
@@ -41,6 +42,10 @@ static int overlay_peers(struct ns_ctx *ctx, const struct ns_network *net, struc
 	*n = 0;
 	for (size_t i = 0; i < net->n_peers; i++)
 		add_peer(out, NS_MAX_PEERS, n, &net->peers[i]);
+	if ((rc = ctx->store->ops->node_addrs(ctx->store, nodes, NS_MAX_PEERS, &n_nodes, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n_nodes; i++)
+		add_peer(out, NS_MAX_PEERS, n, &nodes[i]);
 	if (!net->nodes_dir[0])
 		return 0;
 	if (!ctx->node_addrs)
@@ -94,7 +99,9 @@ static int overlay_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_e
 	if ((rc = overlay_peers(ctx, net, peers, &n, err)) < 0)
 		return rc;
 	if (!n)
-		return ns_error_set(err, -EINVAL, "the overlay driver needs --peer ADDR or --nodes DIR");
+		return ns_error_set(err, -EINVAL, "the overlay driver needs --peer ADDR or --nodes DIR%s",
+				    strcmp(ctx->store->ops->name, "dir")
+					    ? ", or hosts registered in the store (policyd --store)" : "");
 	return ns_bridge_check(ctx, net, err);
 }
 

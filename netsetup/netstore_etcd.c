@@ -1,0 +1,1018 @@
+/* netstore_etcd.c — etcd v3 as the store (netstore.h; keys in netstore_etcd.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomicio.h"
+#include "netstore.h"
+#include "netstore_etcd.h"
+#include "vec.h"
+#include "xalloc.h"
+
+#define CLAIM_TRIES 16 /* conflicts retried before an allocation gives up */
+
+struct estore {
+	struct ns_store st;        /* first: the ops see this */
+	struct etcd *e;
+	char *prefix;
+	char node[254];
+	int64_t lease;             /* the node's lease; 0 until resolved */
+	/* the attach in progress: its endpoint key's revision after the claim */
+	struct ek_release claim;
+	int64_t claim_rev;
+};
+
+static struct estore *es_of(struct ns_store *st)
+{
+	return (struct estore *)st;
+}
+
+/* ---- shared with the agent (netstore_etcd.h) ---- */
+
+char *ek_key(const char *prefix, const char *fmt, ...)
+{
+	char *rest, *key;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&rest, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	key = xasprintf("%s%s", prefix, rest);
+	free(rest);
+	return key;
+}
+
+static void agent_path(const char *state_dir, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/agent.json", state_dir);
+}
+
+int ek_agent_read(const char *state_dir, struct ek_agent *out)
+{
+	char path[4096];
+	json_t *j;
+	const char *s;
+
+	agent_path(state_dir, path, sizeof(path));
+	if (!(j = json_load_file(path, 0, NULL)))
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->node, sizeof(out->node), "%s", json_string_value(json_object_get(j, "node")) ?: "");
+	snprintf(out->host_addr, sizeof(out->host_addr), "%s",
+		 json_string_value(json_object_get(j, "host_addr")) ?: "");
+	snprintf(out->store, sizeof(out->store), "%s", json_string_value(json_object_get(j, "store")) ?: "");
+	snprintf(out->prefix, sizeof(out->prefix), "%s",
+		 json_string_value(json_object_get(j, "prefix")) ?: "");
+	if ((s = json_string_value(json_object_get(j, "lease"))))
+		out->lease = strtoll(s, NULL, 10);
+	json_decref(j);
+	return out->node[0] ? 0 : -EBADMSG;
+}
+
+int ek_agent_write(const char *state_dir, const struct ek_agent *a, struct ns_error *err)
+{
+	char path[4096], lease[32];
+	json_t *j;
+	int rc;
+
+	agent_path(state_dir, path, sizeof(path));
+	snprintf(lease, sizeof(lease), "%lld", (long long)a->lease);
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "node", a->node, "host_addr", a->host_addr, "lease",
+		      lease, "store", a->store, "prefix", a->prefix, "pid", (int)getpid());
+	rc = ns_json_write(path, j, false, err);
+	json_decref(j);
+	return rc;
+}
+
+char *ek_ipam_value(const char *id, const char *node, const char *created)
+{
+	json_t *j = json_pack("{s:s,s:s,s:s}", "owner", id, "node", node, "created", created);
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(j);
+	if (!s)
+		abort();
+	return s;
+}
+
+void ek_release_of(const struct ns_endpoint *ep, struct ek_release *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->network, sizeof(r->network), "%s", ep->network);
+	snprintf(r->id, sizeof(r->id), "%s", ep->id);
+	snprintf(r->node, sizeof(r->node), "%s", ep->node);
+	snprintf(r->created, sizeof(r->created), "%s", ep->created);
+	for (size_t i = 0; i < ep->n_addrs; i++)
+		ns_ip_format(&ep->addrs[i].ip, r->addrs[r->n_addrs++]);
+}
+
+json_t *ek_release_read(const char *prefix, const struct ek_release *r)
+{
+	json_t *ops = json_array();
+	char *k = ek_key(prefix, "endpoints/%s/%s", r->network, r->id);
+
+	json_array_append_new(ops, etcd_op_range(k, false));
+	free(k);
+	for (size_t i = 0; i < r->n_addrs; i++) {
+		k = ek_key(prefix, "ipam/%s/%s", r->network, r->addrs[i]);
+		json_array_append_new(ops, etcd_op_range(k, false));
+		free(k);
+	}
+	return etcd_txn(json_array(), ops, NULL);
+}
+
+/* Does kv (an endpoint record or an address key) still name r's endpoint? */
+static bool names_it(const struct etcd_kv *kv, const struct ek_release *r, bool record)
+{
+	json_t *j = json_loads(kv->value, 0, NULL);
+	const char *id = json_string_value(json_object_get(j, record ? "id" : "owner"));
+	const char *node = json_string_value(json_object_get(j, "node"));
+	const char *created = json_string_value(json_object_get(j, "created"));
+	bool yes = id && node && created && !strcmp(id, r->id) && !strcmp(node, r->node) &&
+		   !strcmp(created, r->created);
+
+	json_decref(j);
+	return yes;
+}
+
+json_t *ek_release_txn(const char *prefix, const struct ek_release *r,
+		       const struct etcd_resp *read)
+{
+	json_t *cmps = json_array(), *ops = json_array();
+	char *k = ek_key(prefix, "endpoints/%s/%s", r->network, r->id);
+
+	for (size_t i = 0; i < read->n_kvs; i++) {
+		const struct etcd_kv *kv = &read->kvs[i];
+		if (!names_it(kv, r, !strcmp(kv->key, k)))
+			continue;
+		json_array_append_new(cmps, etcd_cmp_mod(kv->key, kv->mod_rev));
+		json_array_append_new(ops, etcd_op_delete(kv->key, false));
+	}
+	free(k);
+	if (!json_array_size(ops)) {
+		json_decref(cmps);
+		json_decref(ops);
+		return NULL;
+	}
+	return etcd_txn(cmps, ops, NULL);
+}
+
+static void pending_path(const char *state_dir, const char *net, const char *id, char *buf,
+			 size_t n)
+{
+	snprintf(buf, n, "%s/pending/%s/%s.json", state_dir, net, id);
+}
+
+int ek_pending_add(const char *state_dir, const struct ek_release *r, struct ns_error *err)
+{
+	char path[4096 + 256];
+	json_t *addrs = json_array(), *j;
+	int rc;
+
+	for (size_t i = 0; i < r->n_addrs; i++)
+		json_array_append_new(addrs, json_string(r->addrs[i]));
+	j = json_pack("{s:s,s:s,s:s,s:s,s:o}", "network", r->network, "id", r->id, "node", r->node,
+		      "created", r->created, "addresses", addrs);
+	pending_path(state_dir, r->network, r->id, path, sizeof(path));
+	/* durable: a release lost here would keep the addresses taken until a gc */
+	rc = ns_json_write(path, j, true, err);
+	json_decref(j);
+	return rc;
+}
+
+int ek_pending_list(const char *state_dir, struct ek_release **out, size_t *n)
+{
+	char cmd[4096];
+	size_t cap = 0;
+	FILE *f;
+
+	*out = NULL;
+	*n = 0;
+	/* two levels, few files: the shell's glob is the simplest reader */
+	snprintf(cmd, sizeof(cmd), "%s/pending", state_dir);
+	if (access(cmd, F_OK) < 0)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "ls -1 %s/pending/*/*.json 2>/dev/null", state_dir);
+	if (!(f = popen(cmd, "r")))
+		return -errno;
+	while (fgets(cmd, sizeof(cmd), f)) {
+		json_t *j, *v;
+		size_t i;
+		struct ek_release *r;
+		cmd[strcspn(cmd, "\n")] = '\0';
+		if (!(j = json_load_file(cmd, 0, NULL)))
+			continue;
+		r = &VEC_PUSH(*out, *n, cap);
+		memset(r, 0, sizeof(*r));
+		snprintf(r->network, sizeof(r->network), "%s", json_string_value(json_object_get(j, "network")) ?: "");
+		snprintf(r->id, sizeof(r->id), "%s", json_string_value(json_object_get(j, "id")) ?: "");
+		snprintf(r->node, sizeof(r->node), "%s", json_string_value(json_object_get(j, "node")) ?: "");
+		snprintf(r->created, sizeof(r->created), "%s", json_string_value(json_object_get(j, "created")) ?: "");
+		json_array_foreach(json_object_get(j, "addresses"), i, v)
+			if (r->n_addrs < NS_MAX_SUBNETS && json_is_string(v))
+				snprintf(r->addrs[r->n_addrs++], sizeof(r->addrs[0]), "%s", json_string_value(v));
+		json_decref(j);
+	}
+	pclose(f);
+	return 0;
+}
+
+void ek_pending_done(const char *state_dir, const struct ek_release *r)
+{
+	char path[4096 + 256];
+
+	pending_path(state_dir, r->network, r->id, path, sizeof(path));
+	atomic_unlink(path);
+}
+
+/* ---- calls ---- */
+
+/* A blocking call; body is consumed. An unreachable store is said as such. */
+static int call(struct estore *es, const char *path, json_t *body, unsigned flags,
+		struct etcd_resp *r, struct ns_error *err)
+{
+	int rc = etcd_call(es->e, path, body, flags, r, err);
+
+	json_decref(body);
+	if (rc == -EHOSTUNREACH)
+		ns_error_wrap(err, rc, "the store %s is unavailable", etcd_url(es->e));
+	else if (rc == -ETIMEDOUT)
+		ns_error_wrap(err, rc, "the store %s did not answer in time", etcd_url(es->e));
+	return rc;
+}
+
+enum { RANGE_PREFIX = 1, RANGE_KEYS_ONLY = 2, RANGE_LINEARIZABLE = 4 };
+
+/* A range; serializable unless asked (a member without quorum still answers, from what it has:
+ * enough for definitions and the taken set, which the transactions then check). */
+static int range(struct estore *es, const char *key, unsigned how, struct etcd_resp *r,
+		 struct ns_error *err)
+{
+	json_t *req = etcd_range_req(key, how & RANGE_PREFIX);
+
+	if (!(how & RANGE_LINEARIZABLE))
+		json_object_set_new(req, "serializable", json_true());
+	if (how & RANGE_KEYS_ONLY)
+		json_object_set_new(req, "keys_only", json_true());
+	return call(es, "/v3/kv/range", req, ETCD_READ, r, err);
+}
+
+/* ---- this host: its node name and lease ---- */
+
+static int lease_from_store(struct estore *es, struct ns_error *err)
+{
+	struct etcd_resp r;
+	char *k = ek_key(es->prefix, "nodes/%s", es->node);
+	int rc = range(es, k, 0, &r, err);
+
+	free(k);
+	if (rc < 0)
+		return rc;
+	es->lease = r.n_kvs ? r.kvs[0].lease : 0;
+	etcd_resp_free(&r);
+	if (!es->lease)
+		return ns_error_set(err, -ENOLINK,
+				    "no netpol agent is registered as node %s in %s (run policyd --store %s "
+				    "--node %s on that host)", es->node, etcd_url(es->e), etcd_url(es->e),
+				    es->node);
+	return 0;
+}
+
+/* The node records are attached as (--node, else the local agent's) and its lease. */
+static int resolve_node(struct estore *es, struct ns_error *err)
+{
+	struct ek_agent a;
+	bool have = ek_agent_read(es->st.state_dir, &a) == 0;
+
+	if (es->lease)
+		return 0;
+	if (!es->node[0] && have)
+		snprintf(es->node, sizeof(es->node), "%s", a.node);
+	if (!es->node[0])
+		return ns_error_set(err, -EINVAL,
+				    "which node is this? pass --node NAME, or run policyd --store %s --node "
+				    "NAME --state-dir %s here", etcd_url(es->e), es->st.state_dir);
+	if (have && !strcmp(a.node, es->node) && a.lease) {
+		es->lease = a.lease;
+		return 0;
+	}
+	return lease_from_store(es, err);
+}
+
+/* ---- local copies ---- */
+
+static void cache_path(struct estore *es, const char *kind, const char *net, const char *id,
+		       char *buf, size_t n)
+{
+	if (id)
+		snprintf(buf, n, "%s/%s/%s/%s.json", es->st.state_dir, kind, net, id);
+	else
+		snprintf(buf, n, "%s/%s/%s.json", es->st.state_dir, kind, net);
+}
+
+static int parse_record(const char *text, struct ns_endpoint *ep, struct ns_error *err)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	int rc;
+
+	if (!j)
+		return ns_error_set(err, -EBADMSG, "unreadable endpoint record in the store");
+	rc = ns_endpoint_from_json(j, ep, err);
+	json_decref(j);
+	return rc;
+}
+
+static char *record_text(const struct ns_endpoint *ep)
+{
+	json_t *j = ns_endpoint_to_json(ep);
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(j);
+	if (!s)
+		abort();
+	return s;
+}
+
+/* ---- definitions ---- */
+
+static int etcd_net_get(struct ns_store *st, const char *name, json_t **out, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	struct etcd_resp r;
+	char *k = ek_key(es->prefix, "networks/%s", name), path[4096];
+	int rc = range(es, k, 0, &r, err);
+
+	free(k);
+	if (ns_store_unavailable(rc)) {
+		/* a definition this host used: what a detach needs while the store is away */
+		cache_path(es, "networks", name, NULL, path, sizeof(path));
+		if ((*out = json_load_file(path, 0, NULL)))
+			return 0;
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (!r.n_kvs) {
+		etcd_resp_free(&r);
+		return ns_error_set(err, -ENOENT, "network %s not found", name);
+	}
+	*out = json_loads(r.kvs[0].value, 0, NULL);
+	etcd_resp_free(&r);
+	if (!*out)
+		return ns_error_set(err, -EBADMSG, "network %s: unreadable definition in the store", name);
+	return 0;
+}
+
+/* The names under prefix+sub (the path component right after it), sorted and unique. */
+static int names_under(struct estore *es, const char *sub, json_t **out, struct ns_error *err)
+{
+	struct etcd_resp r;
+	char *k = ek_key(es->prefix, "%s", sub);
+	size_t klen = strlen(k);
+	int rc = range(es, k, RANGE_PREFIX | RANGE_KEYS_ONLY, &r, err);
+
+	free(k);
+	if (rc < 0)
+		return rc;
+	*out = json_array();
+	/* keys come sorted, so equal names are neighbours */
+	for (size_t i = 0; i < r.n_kvs; i++) {
+		const char *name = r.kvs[i].key + klen;
+		size_t n = strcspn(name, "/");
+		json_t *last = json_array_get(*out, json_array_size(*out) - 1);
+		if (!n || (last && strlen(json_string_value(last)) == n &&
+			   !strncmp(json_string_value(last), name, n)))
+			continue;
+		json_array_append_new(*out, json_stringn(name, n));
+	}
+	etcd_resp_free(&r);
+	return 0;
+}
+
+static int etcd_net_names(struct ns_store *st, json_t **out, struct ns_error *err)
+{
+	return names_under(es_of(st), "networks/", out, err);
+}
+
+static int etcd_net_reserve(struct ns_store *st, const struct ns_network *net,
+			    struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	json_t *cmps = json_array(), *ok = json_array(), *fail = json_array(), *j;
+	char *kn = ek_key(es->prefix, "networks/%s", net->name), *kv = NULL, *def, vni[16];
+	struct etcd_resp r;
+	int rc;
+
+	j = ns_network_to_json(net);
+	def = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	json_array_append_new(cmps, etcd_cmp_absent(kn));
+	json_array_append_new(ok, etcd_op_put(kn, def, 0));
+	json_array_append_new(fail, etcd_op_range(kn, false));
+	if (net->driver == NS_DRIVER_OVERLAY) { /* a VNI is one network's across every host */
+		kv = ek_key(es->prefix, "vni/%u", net->vni);
+		json_array_append_new(cmps, etcd_cmp_absent(kv));
+		json_array_append_new(ok, etcd_op_put(kv, net->name, 0));
+		json_array_append_new(fail, etcd_op_range(kv, false));
+	}
+	rc = call(es, "/v3/kv/txn", etcd_txn(cmps, ok, fail), 0, &r, err);
+	if (rc == 0 && !r.succeeded) {
+		snprintf(vni, sizeof(vni), "%u", net->vni);
+		rc = ns_error_set(err, -EEXIST, "network %s already exists", net->name);
+		for (size_t i = 0; i < r.n_kvs; i++)
+			if (kv && !strcmp(r.kvs[i].key, kv))
+				rc = ns_error_set(err, -EEXIST, "VNI %s is already used by network %s", vni,
+						  r.kvs[i].value);
+	}
+	etcd_resp_free(&r);
+	free(def);
+	free(kn);
+	free(kv);
+	return rc;
+}
+
+static int etcd_net_commit(struct ns_store *st, const struct ns_network *net,
+			   struct ns_error *err)
+{
+	return 0; /* the reservation stored the whole definition */
+}
+
+static void etcd_net_unreserve(struct ns_store *st, const struct ns_network *net)
+{
+	struct estore *es = es_of(st);
+	json_t *ops = json_array();
+	char *k = ek_key(es->prefix, "networks/%s", net->name);
+	struct etcd_resp r;
+
+	json_array_append_new(ops, etcd_op_delete(k, false));
+	free(k);
+	if (net->driver == NS_DRIVER_OVERLAY) {
+		k = ek_key(es->prefix, "vni/%u", net->vni);
+		json_array_append_new(ops, etcd_op_delete(k, false));
+		free(k);
+	}
+	if (call(es, "/v3/kv/txn", etcd_txn(json_array(), ops, NULL), 0, &r, NULL) == 0)
+		etcd_resp_free(&r);
+}
+
+static int etcd_net_delete(struct ns_store *st, const struct ns_network *net,
+			   struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	json_t *cmps = json_array(), *ok = json_array();
+	char *eps = ek_key(es->prefix, "endpoints/%s/", net->name), path[4096], *k;
+	struct etcd_resp r;
+	int rc;
+
+	/* only while no host has an endpoint there: one may have attached since we looked */
+	json_array_append_new(cmps, etcd_cmp_none_under(eps));
+	k = ek_key(es->prefix, "networks/%s", net->name);
+	json_array_append_new(ok, etcd_op_delete(k, false));
+	free(k);
+	k = ek_key(es->prefix, "ipam/%s/", net->name);
+	json_array_append_new(ok, etcd_op_delete(k, true));
+	free(k);
+	if (net->driver == NS_DRIVER_OVERLAY) {
+		k = ek_key(es->prefix, "vni/%u", net->vni);
+		json_array_append_new(ok, etcd_op_delete(k, false));
+		free(k);
+	}
+	rc = call(es, "/v3/kv/txn", etcd_txn(cmps, ok, NULL), 0, &r, err);
+	free(eps);
+	if (rc < 0)
+		return rc;
+	if (!r.succeeded)
+		rc = ns_error_set(err, -EBUSY, "network %s has endpoints attached on other hosts; "
+				  "detach them there", net->name);
+	etcd_resp_free(&r);
+	cache_path(es, "networks", net->name, NULL, path, sizeof(path));
+	if (rc == 0)
+		unlink(path);
+	return rc;
+}
+
+/* ---- records ---- */
+
+static int etcd_ep_list(struct ns_store *st, const char *network, struct ns_endpoint **out,
+			size_t *n, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	struct etcd_resp r;
+	char *k = ek_key(es->prefix, "endpoints/%s/", network);
+	int rc = range(es, k, RANGE_PREFIX, &r, err);
+
+	free(k);
+	if (rc < 0)
+		return rc;
+	*out = xcalloc(r.n_kvs + 1, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < r.n_kvs; i++) {
+		if (parse_record(r.kvs[i].value, &(*out)[*n], NULL) < 0) {
+			json_decref((*out)[*n].labels); /* someone else's bad record: skipped */
+			memset(&(*out)[*n], 0, sizeof(**out));
+			continue;
+		}
+		(*n)++;
+	}
+	etcd_resp_free(&r);
+	return 0;
+}
+
+static int etcd_ep_networks(struct ns_store *st, json_t **out, struct ns_error *err)
+{
+	return names_under(es_of(st), "endpoints/", out, err);
+}
+
+static int etcd_ep_get(struct ns_store *st, const char *network, const char *id,
+		       struct ns_endpoint **out, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	char path[4096 + 256], *k;
+	struct etcd_resp r;
+	struct ns_endpoint *ep;
+	json_t *j;
+	int rc;
+
+	/* this host's own first: its copy is there even while the store is away */
+	cache_path(es, "endpoints", network, id, path, sizeof(path));
+	if ((j = json_load_file(path, 0, NULL))) {
+		ep = ns_endpoint_new();
+		rc = ns_endpoint_from_json(j, ep, err);
+		json_decref(j);
+		if (rc < 0) {
+			ns_endpoint_free(ep);
+			return rc;
+		}
+		*out = ep;
+		return 0;
+	}
+	k = ek_key(es->prefix, "endpoints/%s/%s", network, id);
+	rc = range(es, k, 0, &r, err);
+	free(k);
+	if (rc < 0)
+		return rc;
+	if (!r.n_kvs) {
+		etcd_resp_free(&r);
+		return ns_error_set(err, -ENOENT, "no endpoint %s in network %s", id, network);
+	}
+	ep = ns_endpoint_new();
+	rc = parse_record(r.kvs[0].value, ep, err);
+	etcd_resp_free(&r);
+	if (rc < 0) {
+		ns_endpoint_free(ep);
+		return rc;
+	}
+	*out = ep;
+	return 0;
+}
+
+static int put_record(struct estore *es, const struct ns_endpoint *ep, struct ns_error *err)
+{
+	char *k = ek_key(es->prefix, "endpoints/%s/%s", ep->network, ep->id), *v = record_text(ep);
+	char path[4096 + 256];
+	json_t *j;
+	struct etcd_resp r;
+	int rc = call(es, "/v3/kv/put",
+		      json_pack("{s:o,s:o,s:I}", "key", etcd_b64(k, (size_t)-1), "value",
+				etcd_b64(v, (size_t)-1), "lease", (json_int_t)es->lease),
+		      0, &r, err);
+
+	free(k);
+	free(v);
+	if (rc < 0)
+		return rc;
+	etcd_resp_free(&r);
+	cache_path(es, "endpoints", ep->network, ep->id, path, sizeof(path));
+	j = ns_endpoint_to_json(ep);
+	rc = ns_json_write(path, j, false, err);
+	json_decref(j);
+	return rc;
+}
+
+static int etcd_ep_save(struct ns_store *st, const struct ns_endpoint *ep, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	int rc = resolve_node(es, err);
+
+	return rc < 0 ? rc : put_record(es, ep, err);
+}
+
+static int etcd_ep_forget(struct ns_store *st, const char *network, const char *id,
+			  struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	char *k = ek_key(es->prefix, "endpoints/%s/%s", network, id), path[4096 + 256];
+	struct etcd_resp r;
+	int rc = call(es, "/v3/kv/deleterange", etcd_range_req(k, false), 0, &r, err);
+
+	free(k);
+	if (rc < 0)
+		return rc;
+	etcd_resp_free(&r);
+	cache_path(es, "endpoints", network, id, path, sizeof(path));
+	unlink(path);
+	return 0;
+}
+
+/* ---- attach ---- */
+
+static int etcd_ep_reserve(struct ns_store *st, const char *network, const char *id,
+			   struct ns_error *err)
+{
+	/* the id is claimed with the addresses, in one transaction (etcd_ep_claim); what this
+	 * host is, and its lease, are known first or the attach stops here */
+	return resolve_node(es_of(st), err);
+}
+
+struct taken {
+	char **v;
+	size_t n, cap;
+};
+
+static bool is_taken(const struct ns_ip *ip, void *arg)
+{
+	struct taken *t = arg;
+	char buf[NS_IP_STRLEN];
+
+	ns_ip_format(ip, buf);
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i], buf))
+			return true;
+	return false;
+}
+
+static void taken_free(struct taken *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+}
+
+/* The addresses held in network net (keys only), into t. */
+static int taken_load(struct estore *es, const char *net, struct taken *t, struct ns_error *err)
+{
+	char *k = ek_key(es->prefix, "ipam/%s/", net);
+	size_t klen = strlen(k);
+	struct etcd_resp r;
+	int rc = range(es, k, RANGE_PREFIX | RANGE_KEYS_ONLY, &r, err);
+
+	free(k);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r.n_kvs; i++)
+		VEC_PUSH(t->v, t->n, t->cap) = xstrdup(r.kvs[i].key + klen);
+	etcd_resp_free(&r);
+	return 0;
+}
+
+/* One claim transaction for the record ep (addresses set) and its address keys. */
+static json_t *claim_txn(struct estore *es, const struct ns_endpoint *ep, char **kep)
+{
+	json_t *cmps = json_array(), *ok = json_array(), *fail = json_array();
+	char *rec = record_text(ep), *val = ek_ipam_value(ep->id, ep->node, ep->created), ip[64];
+
+	*kep = ek_key(es->prefix, "endpoints/%s/%s", ep->network, ep->id);
+	json_array_append_new(cmps, etcd_cmp_absent(*kep));
+	json_array_append_new(ok, etcd_op_put(*kep, rec, es->lease));
+	json_array_append_new(fail, etcd_op_range(*kep, false));
+	for (size_t i = 0; i < ep->n_addrs; i++) {
+		char *k = ek_key(es->prefix, "ipam/%s/%s", ep->network,
+				 ns_ip_format(&ep->addrs[i].ip, ip));
+		json_array_append_new(cmps, etcd_cmp_absent(k));
+		json_array_append_new(ok, etcd_op_put(k, val, 0));
+		json_array_append_new(fail, etcd_op_range(k, false));
+		free(k);
+	}
+	free(rec);
+	free(val);
+	return etcd_txn(cmps, ok, fail);
+}
+
+/* After a claim that did not answer in time: was it applied? 0 (yes: claim_rev set), or the
+ * error to report, with a release queued should it be applied later. */
+static int claim_readback(struct estore *es, const struct ns_endpoint *ep, const char *kep,
+			  struct ns_error *err)
+{
+	struct etcd_resp r;
+	struct ns_error e2;
+	char *rec = record_text(ep);
+	int rc = range(es, kep, RANGE_LINEARIZABLE, &r, &e2);
+	bool applied = rc == 0 && r.n_kvs && !strcmp(r.kvs[0].value, rec);
+
+	free(rec);
+	if (applied) {
+		es->claim_rev = r.kvs[0].mod_rev;
+		etcd_resp_free(&r);
+		return 0;
+	}
+	if (rc == 0)
+		etcd_resp_free(&r);
+	/* etcd may still apply it (a timed-out write is not a failed one): should it, the
+	 * agent's release removes it once the store is back */
+	ek_release_of(ep, &es->claim);
+	ek_pending_add(es->st.state_dir, &es->claim, NULL);
+	snprintf(e2.msg, sizeof(e2.msg), "%s", err->msg);
+	return ns_error_set(err, -ETIMEDOUT, "%s; re-checked: %s (a release is queued in case it "
+			    "is applied later)", e2.msg,
+			    rc == 0 ? "not applied" : "the store could not say");
+}
+
+/* The failure branch of a claim: which key was taken. 0: a chosen address was (retry),
+ * else the error. */
+static int claim_conflict(struct estore *es, const struct ns_endpoint *ep, const char *kep,
+			  const struct ns_ip *want, const struct etcd_resp *r, struct taken *t,
+			  struct ns_error *err)
+{
+	char buf[NS_IP_STRLEN];
+
+	for (size_t i = 0; i < r->n_kvs; i++) {
+		const char *key = r->kvs[i].key;
+		if (!strcmp(key, kep))
+			return ns_error_set(err, -EEXIST, "endpoint %s is already attached to network %s",
+					    ep->id, ep->network);
+		for (size_t k = 0; k < ep->n_addrs; k++) {
+			const char *a = strrchr(key, '/') + 1;
+			json_t *h;
+			if (strcmp(a, ns_ip_format(&ep->addrs[k].ip, buf)))
+				continue;
+			if (!want[k].family) {
+				VEC_PUSH(t->v, t->n, t->cap) = xstrdup(a);
+				continue;
+			}
+			h = json_loads(r->kvs[i].value, 0, NULL);
+			ns_error_set(err, -EADDRINUSE, "address %s is already in use by %s", a,
+				     json_string_value(json_object_get(h, "owner")) ?: "another endpoint");
+			json_decref(h);
+			return -EADDRINUSE;
+		}
+	}
+	return 0;
+}
+
+static int etcd_ep_claim(struct ns_store *st, const struct ns_network *net, struct ns_endpoint *ep,
+			 const struct ns_ip *wanted, size_t n_wanted, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	struct ns_ip want[NS_MAX_SUBNETS], got[NS_MAX_SUBNETS];
+	struct taken t = { 0 };
+	char pbuf[NS_PREFIX_STRLEN];
+	int rc;
+
+	if ((rc = ns_ipam_wanted(net->pools, net->n_pools, wanted, n_wanted, want, err)) < 0)
+		return rc;
+	snprintf(ep->node, sizeof(ep->node), "%s", es->node);
+	es->claim_rev = 0;
+	if (net->n_pools && (rc = taken_load(es, net->name, &t, err)) < 0)
+		return rc;
+	for (int try = 0; try < CLAIM_TRIES; try++) {
+		struct etcd_resp r;
+		char *kep;
+		for (size_t i = 0; i < net->n_pools; i++) {
+			got[i] = want[i];
+			if (!got[i].family && ns_ipam_pick(&net->pools[i], is_taken, &t, &got[i]) < 0) {
+				rc = ns_error_set(err, -ENOSPC, "no free address left in %s",
+						  ns_prefix_format(&net->pools[i].range, pbuf));
+				goto out;
+			}
+		}
+		ns_endpoint_set_addrs(ep, net, got);
+		rc = call(es, "/v3/kv/txn", claim_txn(es, ep, &kep), 0, &r, err);
+		if (rc == -ENOENT && try == 0 && (es->lease = 0, (rc = lease_from_store(es, err)) == 0)) {
+			free(kep); /* the agent renewed its lease since it wrote agent.json */
+			continue;
+		}
+		if (rc == -ETIMEDOUT)
+			rc = claim_readback(es, ep, kep, err);
+		if (rc == 0 && !es->claim_rev && r.succeeded)
+			es->claim_rev = r.revision;
+		else if (rc == 0 && !es->claim_rev)
+			rc = claim_conflict(es, ep, kep, want, &r, &t, err);
+		etcd_resp_free(&r);
+		free(kep);
+		if (rc < 0 || es->claim_rev)
+			goto out;
+	}
+	rc = ns_error_set(err, -EAGAIN, "no address claimed in network %s after %d conflicts with "
+			  "other hosts", net->name, CLAIM_TRIES);
+out:
+	taken_free(&t);
+	if (rc == 0)
+		ek_release_of(ep, &es->claim);
+	return rc;
+}
+
+/* Writes this host's copies: the record (what policyd reads for local pods) and the
+ * definition it was attached to (what a detach needs while the store is away). */
+static int cache_write(struct estore *es, const struct ns_network *net,
+		       const struct ns_endpoint *ep, struct ns_error *err)
+{
+	char path[4096 + 256];
+	json_t *j;
+	int rc;
+
+	cache_path(es, "networks", net->name, NULL, path, sizeof(path));
+	j = ns_network_to_json(net);
+	rc = ns_json_write(path, j, false, err);
+	json_decref(j);
+	if (rc < 0)
+		return rc;
+	cache_path(es, "endpoints", ep->network, ep->id, path, sizeof(path));
+	j = ns_endpoint_to_json(ep);
+	rc = ns_json_write(path, j, false, err);
+	json_decref(j);
+	return rc;
+}
+
+static int etcd_ep_commit(struct ns_store *st, const struct ns_network *net,
+			  const struct ns_endpoint *ep, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	char *k = ek_key(es->prefix, "endpoints/%s/%s", ep->network, ep->id), *v = record_text(ep);
+	json_t *cmps = json_array(), *ok = json_array();
+	struct etcd_resp r;
+	int rc;
+
+	/* the complete record replaces the claim, as long as it is still ours */
+	json_array_append_new(cmps, etcd_cmp_mod(k, es->claim_rev));
+	json_array_append_new(ok, etcd_op_put(k, v, es->lease));
+	rc = call(es, "/v3/kv/txn", etcd_txn(cmps, ok, NULL), 0, &r, err);
+	if (rc == -ETIMEDOUT) {
+		struct ns_error e2;
+		etcd_resp_free(&r);
+		if (range(es, k, RANGE_LINEARIZABLE, &r, &e2) == 0 && r.n_kvs &&
+		    !strcmp(r.kvs[0].value, v))
+			rc = 0, r.succeeded = true;
+	}
+	if (rc == 0 && !r.succeeded)
+		rc = ns_error_set(err, -ESTALE, "the claim of endpoint %s in network %s was removed "
+				  "meanwhile", ep->id, ep->network);
+	etcd_resp_free(&r);
+	free(k);
+	free(v);
+	if (rc == 0) {
+		es->claim_rev = 0;
+		rc = cache_write(es, net, ep, err);
+	}
+	return rc;
+}
+
+/* Sends a release: read what still names the endpoint, delete that. */
+static int release_now(struct estore *es, const struct ek_release *rel, struct ns_error *err)
+{
+	struct etcd_resp r;
+	json_t *txn;
+	int rc = call(es, "/v3/kv/txn", ek_release_read(es->prefix, rel), ETCD_READ, &r, err);
+
+	if (rc < 0)
+		return rc;
+	txn = ek_release_txn(es->prefix, rel, &r);
+	etcd_resp_free(&r);
+	if (!txn)
+		return 0;
+	rc = call(es, "/v3/kv/txn", txn, 0, &r, err);
+	/* a change in between (the record rewritten by the agent) fails it: the next release
+	 * of the queue, or gc, takes what is left */
+	etcd_resp_free(&r);
+	return rc;
+}
+
+static void etcd_ep_abort(struct ns_store *st, const struct ns_network *net,
+			  const struct ns_endpoint *ep)
+{
+	struct estore *es = es_of(st);
+	struct ns_error e;
+
+	if (!es->claim_rev)
+		return;
+	es->claim_rev = 0;
+	if (ns_store_unavailable(release_now(es, &es->claim, &e)))
+		ek_pending_add(es->st.state_dir, &es->claim, NULL);
+}
+
+static int etcd_ep_release(struct ns_store *st, const struct ns_network *net,
+			   const struct ns_endpoint *ep, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	struct ek_release rel;
+	char path[4096 + 256], why[512];
+	int rc;
+
+	ek_release_of(ep, &rel);
+	rc = release_now(es, &rel, err);
+	if (ns_store_unavailable(rc)) {
+		/* the interface is gone already: the detach is done here, its release waits */
+		snprintf(why, sizeof(why), "%s", err->msg);
+		if ((rc = ek_pending_add(es->st.state_dir, &rel, err)) < 0)
+			return rc;
+		ns_error_set(err, 1, "%s; the release of endpoint %s is queued and is sent when the "
+			     "store is back", why, ep->id);
+		rc = 1;
+	}
+	if (rc < 0)
+		return rc;
+	cache_path(es, "endpoints", ep->network, ep->id, path, sizeof(path));
+	unlink(path);
+	return rc;
+}
+
+/* ---- hosts ---- */
+
+static int etcd_node_addrs(struct ns_store *st, struct ns_ip *out, size_t max, size_t *n,
+			   struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	struct etcd_resp r;
+	char *k = ek_key(es->prefix, "nodes/");
+	int rc = range(es, k, RANGE_PREFIX, &r, err);
+
+	free(k);
+	*n = 0;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r.n_kvs && *n < max; i++) {
+		json_t *j = json_loads(r.kvs[i].value, 0, NULL);
+		const char *a = json_string_value(json_object_get(j, "host_addr"));
+		if (a && ns_ip_parse(a, &out[*n]) == 0)
+			(*n)++;
+		json_decref(j);
+	}
+	etcd_resp_free(&r);
+	return 0;
+}
+
+static void etcd_describe(struct ns_store *st, json_t *out)
+{
+	struct estore *es = es_of(st);
+
+	json_object_set_new(out, "Backend", json_string("etcd"));
+	json_object_set_new(out, "Endpoints", json_string(etcd_url(es->e)));
+	json_object_set_new(out, "Prefix", json_string(es->prefix));
+	json_object_set_new(out, "StateDir", json_string(st->state_dir));
+}
+
+static void etcd_free_store(struct ns_store *st)
+{
+	struct estore *es = es_of(st);
+
+	etcd_free(es->e);
+	free(es->prefix);
+	free(st->state_dir);
+	free(es);
+}
+
+static const struct ns_store_ops etcd_ops = {
+	.name = "etcd",
+	.free = etcd_free_store,
+	.net_get = etcd_net_get,
+	.net_names = etcd_net_names,
+	.net_reserve = etcd_net_reserve,
+	.net_commit = etcd_net_commit,
+	.net_unreserve = etcd_net_unreserve,
+	.net_delete = etcd_net_delete,
+	.ep_list = etcd_ep_list,
+	.ep_networks = etcd_ep_networks,
+	.ep_get = etcd_ep_get,
+	.ep_save = etcd_ep_save,
+	.ep_forget = etcd_ep_forget,
+	.ep_reserve = etcd_ep_reserve,
+	.ep_claim = etcd_ep_claim,
+	.ep_commit = etcd_ep_commit,
+	.ep_abort = etcd_ep_abort,
+	.ep_release = etcd_ep_release,
+	.node_addrs = etcd_node_addrs,
+	.describe = etcd_describe,
+};
+
+int ns_store_etcd_open(const char *state_dir, const struct ns_store_conf *conf, bool readonly,
+		       struct ns_store **out, struct ns_error *err)
+{
+	struct estore *es = xcalloc(1, sizeof(*es));
+	const char *prefix = conf->prefix && *conf->prefix ? conf->prefix : NS_STORE_PREFIX;
+	const char *t = getenv("NETPOL_STORE_TIMEOUT_MS");
+	int rc;
+
+	es->st.ops = &etcd_ops;
+	es->st.state_dir = xstrdup(state_dir);
+	/* keys are PREFIX/kind/...: a prefix without its closing slash gets one */
+	es->prefix = prefix[strlen(prefix) - 1] == '/' ? xstrdup(prefix) : xasprintf("%s/", prefix);
+	if (conf->node)
+		snprintf(es->node, sizeof(es->node), "%s", conf->node);
+	if ((rc = etcd_new(conf->url, &es->e, err)) < 0) {
+		etcd_free_store(&es->st);
+		return rc;
+	}
+	if (t && atol(t) > 0)
+		etcd_set_timeouts(es->e, 1000, atol(t));
+	if (!readonly && access(state_dir, F_OK) < 0 && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		etcd_free_store(&es->st);
+		return ns_error_set(err, rc, "state directory %s: %s", state_dir, strerror(-rc));
+	}
+	*out = &es->st;
+	return 0;
+}
