@@ -59,7 +59,15 @@ struct ns_store {
  *                 the release is queued and is sent when it returns (err says so).
  *  node_addrs   — underlay addresses of the hosts registered in the store (overlay peers);
  *                 none for a directory.
- *  describe     — the store's part of `netpol net inspect` ("Store"). */
+ *  describe     — the store's part of `netpol net inspect` ("Store").
+ *  gc           — releases the addresses of endpoints whose host is gone: its lease expired
+ *                 at least grace_s ago (or first seen gone now: noted, released by a later
+ *                 gc); network NULL: every network. report gets one object per address
+ *                 looked at ({"network","address","owner","node","released","why"}).
+ *                 Nothing to do for a directory (its leases go with detach).
+ *  obj_put/obj_del/obj_list — Kubernetes objects kept in the store for every host's policyd
+ *                 (`netpol store`), named "NAMESPACE/KIND/NAME" ("_cluster" for cluster-scoped
+ *                 kinds); obj_list gives {name: object}. -EOPNOTSUPP for a directory. */
 struct ns_store_ops {
 	const char *name;
 	void (*free)(struct ns_store *st);
@@ -90,6 +98,12 @@ struct ns_store_ops {
 	int (*node_addrs)(struct ns_store *st, struct ns_ip *out, size_t max, size_t *n,
 			  struct ns_error *err);
 	void (*describe)(struct ns_store *st, json_t *out);
+	int (*gc)(struct ns_store *st, const char *network, long grace_s, json_t *report,
+		  struct ns_error *err);
+	int (*obj_put)(struct ns_store *st, const char *name, const char *json,
+		       struct ns_error *err);
+	int (*obj_del)(struct ns_store *st, const char *name, struct ns_error *err);
+	int (*obj_list)(struct ns_store *st, json_t **out, struct ns_error *err);
 };
 
 /* Opens the store conf names for state_dir (created unless readonly). */

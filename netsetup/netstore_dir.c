@@ -465,6 +465,34 @@ static void dir_describe(struct ns_store *st, json_t *out)
 	json_object_set_new(out, "Path", json_string(st->state_dir));
 }
 
+static int dir_gc(struct ns_store *st, const char *network, long grace_s, json_t *report,
+		  struct ns_error *err)
+{
+	return 0; /* one host: every lease goes with its detach */
+}
+
+static int dir_obj_none(struct ns_store *st, struct ns_error *err)
+{
+	return ns_error_set(err, -EOPNOTSUPP, "a state directory keeps no objects (policyd reads "
+			    "--policy-dir); use an etcd store (--store etcd://...)");
+}
+
+static int dir_obj_put(struct ns_store *st, const char *name, const char *json,
+		       struct ns_error *err)
+{
+	return dir_obj_none(st, err);
+}
+
+static int dir_obj_del(struct ns_store *st, const char *name, struct ns_error *err)
+{
+	return dir_obj_none(st, err);
+}
+
+static int dir_obj_list(struct ns_store *st, json_t **out, struct ns_error *err)
+{
+	return dir_obj_none(st, err);
+}
+
 static void dir_free(struct ns_store *st)
 {
 	free(st->state_dir);
@@ -492,6 +520,10 @@ static const struct ns_store_ops dir_ops = {
 	.ep_release = dir_ep_release,
 	.node_addrs = dir_node_addrs,
 	.describe = dir_describe,
+	.gc = dir_gc,
+	.obj_put = dir_obj_put,
+	.obj_del = dir_obj_del,
+	.obj_list = dir_obj_list,
 };
 
 int ns_store_dir_open(const char *state_dir, bool readonly, struct ns_store **out,

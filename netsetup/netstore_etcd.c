@@ -1,10 +1,12 @@
 /* netstore_etcd.c — etcd v3 as the store (netstore.h; keys in netstore_etcd.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomicio.h"
@@ -29,6 +31,14 @@ struct estore {
 static struct estore *es_of(struct ns_store *st)
 {
 	return (struct estore *)st;
+}
+
+const struct etcd_kv *ek_kv_find(const struct etcd_resp *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_kvs; i++)
+		if (!strcmp(r->kvs[i].key, key))
+			return &r->kvs[i];
+	return NULL;
 }
 
 /* ---- shared with the agent (netstore_etcd.h) ---- */
@@ -185,40 +195,53 @@ int ek_pending_add(const char *state_dir, const struct ek_release *r, struct ns_
 	return rc;
 }
 
+static void pending_read(const char *path, struct ek_release **out, size_t *n, size_t *cap)
+{
+	json_t *j = json_load_file(path, 0, NULL), *v;
+	struct ek_release *r;
+	size_t i;
+
+	if (!j)
+		return;
+	r = &VEC_PUSH(*out, *n, *cap);
+	memset(r, 0, sizeof(*r));
+	snprintf(r->network, sizeof(r->network), "%s", json_string_value(json_object_get(j, "network")) ?: "");
+	snprintf(r->id, sizeof(r->id), "%s", json_string_value(json_object_get(j, "id")) ?: "");
+	snprintf(r->node, sizeof(r->node), "%s", json_string_value(json_object_get(j, "node")) ?: "");
+	snprintf(r->created, sizeof(r->created), "%s", json_string_value(json_object_get(j, "created")) ?: "");
+	json_array_foreach(json_object_get(j, "addresses"), i, v)
+		if (r->n_addrs < NS_MAX_SUBNETS && json_is_string(v))
+			snprintf(r->addrs[r->n_addrs++], sizeof(r->addrs[0]), "%s", json_string_value(v));
+	json_decref(j);
+}
+
 int ek_pending_list(const char *state_dir, struct ek_release **out, size_t *n)
 {
-	char cmd[4096];
+	char dir[4096], path[8192];
+	struct dirent *de, *fe;
 	size_t cap = 0;
-	FILE *f;
+	DIR *d, *f;
 
 	*out = NULL;
 	*n = 0;
-	/* two levels, few files: the shell's glob is the simplest reader */
-	snprintf(cmd, sizeof(cmd), "%s/pending", state_dir);
-	if (access(cmd, F_OK) < 0)
-		return 0;
-	snprintf(cmd, sizeof(cmd), "ls -1 %s/pending/*/*.json 2>/dev/null", state_dir);
-	if (!(f = popen(cmd, "r")))
-		return -errno;
-	while (fgets(cmd, sizeof(cmd), f)) {
-		json_t *j, *v;
-		size_t i;
-		struct ek_release *r;
-		cmd[strcspn(cmd, "\n")] = '\0';
-		if (!(j = json_load_file(cmd, 0, NULL)))
+	snprintf(dir, sizeof(dir), "%s/pending", state_dir);
+	if (!(d = opendir(dir)))
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
 			continue;
-		r = &VEC_PUSH(*out, *n, cap);
-		memset(r, 0, sizeof(*r));
-		snprintf(r->network, sizeof(r->network), "%s", json_string_value(json_object_get(j, "network")) ?: "");
-		snprintf(r->id, sizeof(r->id), "%s", json_string_value(json_object_get(j, "id")) ?: "");
-		snprintf(r->node, sizeof(r->node), "%s", json_string_value(json_object_get(j, "node")) ?: "");
-		snprintf(r->created, sizeof(r->created), "%s", json_string_value(json_object_get(j, "created")) ?: "");
-		json_array_foreach(json_object_get(j, "addresses"), i, v)
-			if (r->n_addrs < NS_MAX_SUBNETS && json_is_string(v))
-				snprintf(r->addrs[r->n_addrs++], sizeof(r->addrs[0]), "%s", json_string_value(v));
-		json_decref(j);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!(f = opendir(path)))
+			continue;
+		while ((fe = readdir(f))) {
+			if (fe->d_name[0] == '.' || !strstr(fe->d_name, ".json"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s", dir, de->d_name, fe->d_name);
+			pending_read(path, out, n, &cap);
+		}
+		closedir(f);
 	}
-	pclose(f);
+	closedir(d);
 	return 0;
 }
 
@@ -424,7 +447,7 @@ static int etcd_net_reserve(struct ns_store *st, const struct ns_network *net,
 	if (rc == 0 && !r.succeeded) {
 		snprintf(vni, sizeof(vni), "%u", net->vni);
 		rc = ns_error_set(err, -EEXIST, "network %s already exists", net->name);
-		for (size_t i = 0; i < r.n_kvs; i++)
+		for (size_t i = 0; i < r.n_kvs && !ek_kv_find(&r, kn); i++)
 			if (kv && !strcmp(r.kvs[i].key, kv))
 				rc = ns_error_set(err, -EEXIST, "VNI %s is already used by network %s", vni,
 						  r.kvs[i].value);
@@ -920,6 +943,163 @@ static int etcd_ep_release(struct ns_store *st, const struct ns_network *net,
 	return rc;
 }
 
+/* ---- gc: the addresses of hosts that are gone ---- */
+
+/* When node's lease was seen expired (gone/NODE), or 0 when never: then noted as now. */
+static time_t gone_since(struct estore *es, const struct etcd_resp *r, const char *node,
+			 time_t now)
+{
+	char *k = ek_key(es->prefix, "gone/%s", node), since[64];
+	const struct etcd_kv *kv = ek_kv_find(r, k);
+	struct etcd_resp w;
+	time_t t = 0;
+
+	if (kv) {
+		json_t *j = json_loads(kv->value, 0, NULL);
+		t = (time_t)json_integer_value(json_object_get(j, "since"));
+		json_decref(j);
+	} else {
+		json_t *cmps = json_array(), *ok = json_array();
+		snprintf(since, sizeof(since), "{\"since\":%lld}", (long long)now);
+		json_array_append_new(cmps, etcd_cmp_absent(k));
+		json_array_append_new(ok, etcd_op_put(k, since, 0));
+		if (call(es, "/v3/kv/txn", etcd_txn(cmps, ok, NULL), 0, &w, NULL) == 0)
+			etcd_resp_free(&w);
+	}
+	free(k);
+	return t;
+}
+
+/* One address key: released when its owner's record is gone and its host has been gone for
+ * the grace. Adds what it decided to report. */
+static void gc_one(struct estore *es, const struct etcd_resp *r, const struct etcd_kv *kv,
+		   size_t ipam_len, long grace_s, time_t now, json_t *report)
+{
+	json_t *v = json_loads(kv->value, 0, NULL);
+	const char *owner = json_string_value(json_object_get(v, "owner"));
+	const char *node = json_string_value(json_object_get(v, "node"));
+	const char *rest = kv->key + ipam_len, *slash = strchr(rest, '/');
+	char net[64], why[256], *k;
+	bool released = false;
+	time_t since;
+
+	if (!owner || !node || !slash || slash - rest >= (long)sizeof(net))
+		goto out;
+	snprintf(net, sizeof(net), "%.*s", (int)(slash - rest), rest);
+	k = ek_key(es->prefix, "endpoints/%s/%s", net, owner);
+	if (ek_kv_find(r, k)) { /* attached: not ours to judge */
+		free(k);
+		goto out;
+	}
+	free(k);
+	k = ek_key(es->prefix, "nodes/%s", node);
+	if (ek_kv_find(r, k)) {
+		snprintf(why, sizeof(why), "no record, but host %s is alive: its agent releases it", node);
+	} else if (!(since = gone_since(es, r, node, now))) {
+		snprintf(why, sizeof(why), "host %s is gone (noted now): released by a gc after %lds",
+			 node, grace_s);
+	} else if (now - since < grace_s) {
+		snprintf(why, sizeof(why), "host %s gone for %llds, under the grace of %lds", node,
+			 (long long)(now - since), grace_s);
+	} else {
+		json_t *cmps = json_array(), *ok = json_array();
+		struct etcd_resp w;
+		json_array_append_new(cmps, etcd_cmp_mod(kv->key, kv->mod_rev));
+		json_array_append_new(ok, etcd_op_delete(kv->key, false));
+		released = call(es, "/v3/kv/txn", etcd_txn(cmps, ok, NULL), 0, &w, NULL) == 0 &&
+			   w.succeeded;
+		etcd_resp_free(&w);
+		snprintf(why, sizeof(why), "host %s gone for %llds", node, (long long)(now - since));
+	}
+	free(k);
+	json_array_append_new(report, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "network", net,
+						"address", slash + 1, "owner", owner, "node", node,
+						"released", released, "why", why));
+out:
+	json_decref(v);
+}
+
+static int etcd_gc(struct ns_store *st, const char *network, long grace_s, json_t *report,
+		   struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	static const char *const subs[] = { "ipam/", "endpoints/", "nodes/", "gone/" };
+	json_t *ops = json_array();
+	char *ipam = network ? ek_key(es->prefix, "ipam/%s/", network) : ek_key(es->prefix, "ipam/");
+	size_t ipam_len = strlen(es->prefix) + strlen("ipam/");
+	struct etcd_resp r;
+	time_t now = time(NULL);
+	int rc;
+
+	/* everything at one revision: an address is judged against the records of that moment */
+	json_array_append_new(ops, etcd_op_range(ipam, true));
+	for (size_t i = 1; i < 4; i++) {
+		char *k = ek_key(es->prefix, "%s", subs[i]);
+		json_array_append_new(ops, etcd_op_range(k, true));
+		free(k);
+	}
+	rc = call(es, "/v3/kv/txn", etcd_txn(json_array(), ops, NULL), ETCD_READ, &r, err);
+	if (rc == 0) {
+		for (size_t i = 0; i < r.n_kvs; i++)
+			if (!strncmp(r.kvs[i].key, ipam, strlen(ipam)))
+				gc_one(es, &r, &r.kvs[i], ipam_len, grace_s, now, report);
+		etcd_resp_free(&r);
+	}
+	free(ipam);
+	return rc;
+}
+
+/* ---- Kubernetes objects (netpol store) ---- */
+
+static int etcd_obj_put(struct ns_store *st, const char *name, const char *json,
+			struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	char *k = ek_key(es->prefix, "objects/%s", name);
+	struct etcd_resp r;
+	int rc = call(es, "/v3/kv/put",
+		      json_pack("{s:o,s:o}", "key", etcd_b64(k, (size_t)-1), "value",
+				etcd_b64(json, (size_t)-1)), 0, &r, err);
+
+	free(k);
+	etcd_resp_free(&r);
+	return rc;
+}
+
+static int etcd_obj_del(struct ns_store *st, const char *name, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	char *k = ek_key(es->prefix, "objects/%s", name);
+	struct etcd_resp r;
+	int rc = call(es, "/v3/kv/deleterange", etcd_range_req(k, false), 0, &r, err);
+
+	free(k);
+	if (rc == 0 && !r.deleted)
+		rc = ns_error_set(err, -ENOENT, "no object %s in the store", name);
+	etcd_resp_free(&r);
+	return rc;
+}
+
+static int etcd_obj_list(struct ns_store *st, json_t **out, struct ns_error *err)
+{
+	struct estore *es = es_of(st);
+	char *k = ek_key(es->prefix, "objects/");
+	size_t klen = strlen(k);
+	struct etcd_resp r;
+	int rc = range(es, k, RANGE_PREFIX | RANGE_LINEARIZABLE, &r, err);
+
+	free(k);
+	if (rc < 0)
+		return rc;
+	*out = json_object();
+	for (size_t i = 0; i < r.n_kvs; i++) {
+		json_t *j = json_loads(r.kvs[i].value, 0, NULL);
+		json_object_set_new(*out, r.kvs[i].key + klen, j ? j : json_null());
+	}
+	etcd_resp_free(&r);
+	return 0;
+}
+
 /* ---- hosts ---- */
 
 static int etcd_node_addrs(struct ns_store *st, struct ns_ip *out, size_t max, size_t *n,
@@ -986,6 +1166,10 @@ static const struct ns_store_ops etcd_ops = {
 	.ep_release = etcd_ep_release,
 	.node_addrs = etcd_node_addrs,
 	.describe = etcd_describe,
+	.gc = etcd_gc,
+	.obj_put = etcd_obj_put,
+	.obj_del = etcd_obj_del,
+	.obj_list = etcd_obj_list,
 };
 
 int ns_store_etcd_open(const char *state_dir, const struct ns_store_conf *conf, bool readonly,

@@ -29,6 +29,9 @@
 /* prefix + the formatted rest, malloc'ed. */
 char *ek_key(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The kv of key among r's, or NULL. */
+const struct etcd_kv *ek_kv_find(const struct etcd_resp *r, const char *key);
+
 /* The local agent's registration (STATE/agent.json). */
 struct ek_agent {
 	char node[254];

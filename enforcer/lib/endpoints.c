@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "endpoints.h"
 #include "inventory.h"
+#include "netstore.h"
 #include "network.h"
 
 static void to_addr(const struct ns_ip *ip, struct np_addr *out)
@@ -81,17 +82,62 @@ static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const 
 	return NULL;
 }
 
+/* Merges one record into inv (whose first n_loaded pods are sorted); true when it added a
+ * pod. */
+static bool merge_one(struct np_inventory *inv, size_t n_loaded, const struct ns_endpoint *ep)
+{
+	struct np_pod *p = find_pod(inv, n_loaded, ep->pod_ns, ep->pod_name);
+	if (p) {
+		fill_from(inv, p, ep);
+		return false;
+	}
+	new_pod(inv, ep);
+	return true;
+}
+
+/* keeps pods sorted and adds namespaces named only by endpoints */
+static void refinish(struct np_inventory *inv)
+{
+	struct np_diags d;
+	np_diags_init(&d);
+	np_inventory_finish(inv, &d);
+	np_diags_free(&d);
+}
+
+void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint *const *v,
+			     size_t n)
+{
+	const size_t n_loaded = inv->n_pods;
+	bool added = false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->pod_ns[0] && v[i]->pod_name[0])
+			added |= merge_one(inv, n_loaded, v[i]);
+	if (added)
+		refinish(inv);
+}
+
 int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen)
+{
+	return endpoints_merge_from(inv, state_dir, NULL, err, errlen);
+}
+
+int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
+			 const struct ns_store_conf *store, char *err, size_t errlen)
 {
 	struct ns_error e = { { 0 } };
 	/* only reads records: a render must not create the state directory or open sockets */
-	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
+	struct ns_ctx *ctx = ns_ctx_open(state_dir, store, true, &e);
+	if (!ctx) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -EINVAL;
+	}
 	json_t *names = NULL;
 	/* every network with records, defined here or not: a chained CNI plugin records the
 	 * pods of a network netsetup never created */
 	int rc = ns_endpoint_networks(ctx, &names, &e);
 	if (rc < 0) {
-		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
+		snprintf(err, errlen, "%s %s: %s", store && store->url ? "store" : "state directory",
+			 store && store->url ? store->url : state_dir, e.msg);
 		ns_ctx_free(ctx);
 		return rc;
 	}
@@ -114,27 +160,14 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 			const struct ns_endpoint *ep = &eps[j];
 			if (!ep->pod_ns[0] || !ep->pod_name[0])
 				continue;
-			struct np_pod *p = find_pod(inv, n_loaded, ep->pod_ns, ep->pod_name);
-			if (p) {
-				fill_from(inv, p, ep);
-			} else {
-				new_pod(inv, ep);
-				added = true;
-			}
+			added |= merge_one(inv, n_loaded, ep);
 			merged++;
 		}
 		ns_endpoints_free(eps, n);
-		if (rc < 0)
-			break;
 	}
 	json_decref(names);
 	ns_ctx_free(ctx);
-	if (added) {
-		/* keeps pods sorted and adds namespaces named only by endpoints */
-		struct np_diags d;
-		np_diags_init(&d);
-		np_inventory_finish(inv, &d);
-		np_diags_free(&d);
-	}
+	if (added)
+		refinish(inv);
 	return rc < 0 ? rc : merged;
 }

@@ -69,6 +69,12 @@ struct evsource *evloop_source_add(struct evloop *l, int fd, uint32_t events, ev
 	return s;
 }
 
+int evloop_source_mod(struct evloop *l, struct evsource *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
+}
+
 void evloop_source_del(struct evloop *l, struct evsource *s)
 {
 	if (!s || s->dead)

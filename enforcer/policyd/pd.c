@@ -57,6 +57,8 @@ const char *pd_pending(struct pd *d)
 		return "file events not read yet";
 	if (d->endpoints_dirty)
 		return "endpoint records changed";
+	if (pd_store_pending(d))
+		return "objects in the store changed";
 	if (!d->dir_missing && store_pending_any(d->store))
 		return d->mass_held ? "removals held back by the mass-delete guard"
 				    : "policy files changed (a deletion waits out its grace, or a "
@@ -73,6 +75,8 @@ const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 	if (d->dir_missing)
 		snprintf(buf, size, "policy directory %s is missing; the last good state stays",
 			 d->o.policy_dir);
+	else if (pd_store_unready(d, buf, size))
+		; /* the store is away: said in buf */
 	else if (!d->first_done)
 		snprintf(buf, size, "first sync not done%s%s", d->last_error[0] ? ": " : "",
 			 d->last_error);
@@ -209,6 +213,8 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 			return m;
 		}
 	}
+	if (r == 0 && d->agent)
+		pd_store_merge(d, inv);
 	*out = inv;
 	return r;
 }
@@ -369,6 +375,8 @@ static void sync_committed(struct pd *d, const char *trigger, size_t committed, 
 		d->t_oldest = 0;
 	}
 	store_retired_free(d->store); /* the context's model is now the new merge */
+	if (d->agent)
+		pd_store_committed(d);
 	int lkg_err = 0;
 	if (store_lkg_flush(d->store, &lkg_err))
 		pd_log(d, "saving last good copies: %s", strerror(lkg_err));
@@ -491,8 +499,20 @@ static void on_watch(void *data, uint32_t events)
 static void on_sync_timer(void *data, uint32_t events)
 {
 	struct pd *d = data;
+	const char *trigger = d->armed_for ? d->armed_for : "inotify";
 	d->sync_armed = false;
-	pd_sync(d, "inotify", 0);
+	d->armed_for = NULL;
+	pd_sync(d, trigger, 0);
+}
+
+void pd_changed(struct pd *d, const char *trigger)
+{
+	if (d->sync_armed)
+		return;
+	/* never at once: the caller is in the middle of taking news in (a whole list) */
+	double since = clock_now_ms() - d->last_sync_end;
+	d->armed_for = trigger;
+	arm_sync(d, since >= d->o.gap_ms ? 1 : d->o.gap_ms - since);
 }
 
 static void on_monitor(void *data, uint32_t events)
@@ -652,6 +672,8 @@ static json_t *status_json(struct pd *d)
 	if (pending)
 		json_object_set_new(j, "pending", json_string(pending));
 	json_object_set_new(j, "held", held_json(d));
+	if (d->agent)
+		json_object_set_new(j, "store", pd_store_status(d));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
 	if (d->last_error[0])
@@ -789,6 +811,9 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	    !d->t_tick || !d->t_trim || !d->t_ctresync)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
+	int r = d->o.store ? pd_store_open(d, err, errlen) : 0;
+	if (r < 0)
+		return r;
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
@@ -850,6 +875,7 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_trim);
 	evloop_timer_del(d->l, d->t_ctresync);
 	evloop_source_del(d->l, d->ct_src);
+	pd_store_close(d);
 	httpd_free(d->http);
 	ctlsrv_free(d->ctl);
 	nftmon_free(d->mon);
