@@ -45,7 +45,7 @@ struct etcd {
 	size_t n_eps, cur;         /* cur: the last endpoint that answered */
 	CURL **easy;               /* one keep-alive handle per endpoint, for blocking calls */
 	long connect_ms, request_ms;
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs, *hdrs_any; /* with and without the require-leader header */
 	CURLM *multi;
 	struct etcd_loop loop;
 	struct areq *reqs;
@@ -85,9 +85,11 @@ int etcd_new(const char *url, struct etcd **out, struct ns_error *err)
 	e->connect_ms = CONNECT_MS;
 	e->request_ms = REQUEST_MS;
 	/* the gateway form of clientv3.WithRequireLeader (etcd.h) */
+	e->hdrs_any = curl_slist_append(NULL, "Content-Type: application/json");
+	e->hdrs_any = curl_slist_append(e->hdrs_any, "Expect:"); /* no 100-continue round trip */
 	e->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	e->hdrs = curl_slist_append(e->hdrs, "Expect:");
 	e->hdrs = curl_slist_append(e->hdrs, "Grpc-Metadata-hasleader: true");
-	e->hdrs = curl_slist_append(e->hdrs, "Expect:"); /* no 100-continue round trip */
 	*out = e;
 	return 0;
 }
@@ -123,6 +125,7 @@ void etcd_free(struct etcd *e)
 	if (e->easy)
 		curl_global_cleanup();
 	curl_slist_free_all(e->hdrs);
+	curl_slist_free_all(e->hdrs_any);
 	free(e->easy);
 	free(e->eps);
 	free(e->url);
@@ -158,7 +161,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 static void setup_handle(struct etcd *e, CURL *h, size_t ep, const char *path, const char *body,
-			 struct buf *in, bool stream)
+			 struct buf *in, bool stream, unsigned flags)
 {
 	char url[512];
 
@@ -166,7 +169,7 @@ static void setup_handle(struct etcd *e, CURL *h, size_t ep, const char *path, c
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, flags & ETCD_ANY ? e->hdrs_any : e->hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, in);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -266,7 +269,7 @@ int etcd_call(struct etcd *e, const char *path, json_t *body, unsigned flags,
 		CURLcode cc;
 		if (!e->easy[i] && !(e->easy[i] = curl_easy_init()))
 			abort();
-		setup_handle(e, e->easy[i], i, path, text, &in, false);
+		setup_handle(e, e->easy[i], i, path, text, &in, false, flags);
 		cc = curl_easy_perform(e->easy[i]);
 		o = classify(e, e->easy[i], i, cc, &in, flags, out, &rc, why, sizeof(why));
 		if (o == OUT_NEXT) {
@@ -327,7 +330,7 @@ static int areq_start(struct areq *a)
 
 	if (!a->h && !(a->h = curl_easy_init()))
 		abort();
-	setup_handle(e, a->h, a->ep, a->path, a->body, &a->in, a->is_watch);
+	setup_handle(e, a->h, a->ep, a->path, a->body, &a->in, a->is_watch, a->flags);
 	curl_easy_setopt(a->h, CURLOPT_PRIVATE, a);
 	a->done = false;
 	return curl_multi_add_handle(e->multi, a->h) == CURLM_OK ? 0 : -EIO;

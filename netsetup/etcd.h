@@ -110,6 +110,8 @@ void etcd_set_timeouts(struct etcd *e, long connect_ms, long request_ms);
 /* Flags of a call. */
 enum {
 	ETCD_READ = 1,   /* repeatable: retried on another endpoint even after a timeout */
+	ETCD_ANY = 2,    /* a serializable read: any live member answers, leader or not (the
+			    request goes without the require-leader header) */
 };
 
 /* Blocking call of path ("/v3/kv/txn") with body. Tries the endpoints in turn, starting from

@@ -5,17 +5,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "atomicio.h"
+#include "clock.h"
 #include "netstore.h"
 #include "netstore_etcd.h"
 #include "vec.h"
 #include "xalloc.h"
 
-#define CLAIM_TRIES 16 /* conflicts retried before an allocation gives up */
+#define CLAIM_TRIES 32 /* conflicts retried before an allocation gives up */
+#define CLAIM_SPREAD 16 /* after a conflict, one of the lowest this many free addresses */
 
 struct estore {
 	struct ns_store st;        /* first: the ops see this */
@@ -255,13 +258,38 @@ void ek_pending_done(const char *state_dir, const struct ek_release *r)
 
 /* ---- calls ---- */
 
-/* A blocking call; body is consumed. An unreachable store is said as such. */
+/* How long an operation keeps trying a store that has no leader or does not answer (an
+ * election after a member died takes about a second), and how long one request may take:
+ * worst case an attach fails after PATIENCE + 2 REQUEST (the last try, its read-back once),
+ * 7 s, under the 10 s it is allowed. */
+#define PATIENCE_MS 4000
+#define REQUEST_MS 1500
+#define RETRY_PAUSE_US 100000
+
+enum { CALL_ONCE = 0x100 }; /* no patience: one pass over the endpoints */
+
+/* A blocking call; body is consumed. Tried again while the store is unavailable, up to the
+ * patience (unless CALL_ONCE): every operation sent this way is safe to repeat (its
+ * compares make a repeat fail when an earlier try was applied, and the caller then finds its
+ * own value). -ETIMEDOUT when the last try failed and any try's outcome is unknown. */
 static int call(struct estore *es, const char *path, json_t *body, unsigned flags,
 		struct etcd_resp *r, struct ns_error *err)
 {
-	int rc = etcd_call(es->e, path, body, flags, r, err);
+	double end = clock_now_ms() + PATIENCE_MS;
+	bool unknown = false;
+	int rc;
 
+	for (;;) {
+		rc = etcd_call(es->e, path, body, flags & 0xff, r, err);
+		unknown |= rc == -ETIMEDOUT;
+		if (!ns_store_unavailable(rc) || (flags & CALL_ONCE) ||
+		    clock_now_ms() + RETRY_PAUSE_US / 1000 >= end)
+			break;
+		usleep(RETRY_PAUSE_US);
+	}
 	json_decref(body);
+	if (rc == -EHOSTUNREACH && unknown)
+		rc = -ETIMEDOUT;
 	if (rc == -EHOSTUNREACH)
 		ns_error_wrap(err, rc, "the store %s is unavailable", etcd_url(es->e));
 	else if (rc == -ETIMEDOUT)
@@ -269,7 +297,7 @@ static int call(struct estore *es, const char *path, json_t *body, unsigned flag
 	return rc;
 }
 
-enum { RANGE_PREFIX = 1, RANGE_KEYS_ONLY = 2, RANGE_LINEARIZABLE = 4 };
+enum { RANGE_PREFIX = 1, RANGE_KEYS_ONLY = 2, RANGE_LINEARIZABLE = 4, RANGE_ONCE = 8 };
 
 /* A range; serializable unless asked (a member without quorum still answers, from what it has:
  * enough for definitions and the taken set, which the transactions then check). */
@@ -282,7 +310,9 @@ static int range(struct estore *es, const char *key, unsigned how, struct etcd_r
 		json_object_set_new(req, "serializable", json_true());
 	if (how & RANGE_KEYS_ONLY)
 		json_object_set_new(req, "keys_only", json_true());
-	return call(es, "/v3/kv/range", req, ETCD_READ, r, err);
+	return call(es, "/v3/kv/range", req,
+		    ETCD_READ | (how & RANGE_LINEARIZABLE ? 0 : ETCD_ANY) |
+			    (how & RANGE_ONCE ? CALL_ONCE : 0), r, err);
 }
 
 /* ---- this host: its node name and lease ---- */
@@ -444,6 +474,8 @@ static int etcd_net_reserve(struct ns_store *st, const struct ns_network *net,
 		json_array_append_new(fail, etcd_op_range(kv, false));
 	}
 	rc = call(es, "/v3/kv/txn", etcd_txn(cmps, ok, fail), 0, &r, err);
+	if (rc == 0 && !r.succeeded && ek_kv_find(&r, kn) && !strcmp(ek_kv_find(&r, kn)->value, def))
+		r.succeeded = true; /* an earlier try that did not answer in time was applied */
 	if (rc == 0 && !r.succeeded) {
 		snprintf(vni, sizeof(vni), "%u", net->vni);
 		rc = ns_error_set(err, -EEXIST, "network %s already exists", net->name);
@@ -655,6 +687,7 @@ static int etcd_ep_reserve(struct ns_store *st, const char *network, const char 
 struct taken {
 	char **v;
 	size_t n, cap;
+	unsigned skip; /* free addresses to pass over: spreads hosts that collided */
 };
 
 static bool is_taken(const struct ns_ip *ip, void *arg)
@@ -666,7 +699,27 @@ static bool is_taken(const struct ns_ip *ip, void *arg)
 	for (size_t i = 0; i < t->n; i++)
 		if (!strcmp(t->v[i], buf))
 			return true;
+	if (t->skip) {
+		t->skip--;
+		return true;
+	}
 	return false;
+}
+
+/* Pool p's pick: the lowest free address, or after a conflict (spread) one of the lowest
+ * CLAIM_SPREAD free ones at random, as flannel spreads hosts over its free subnets: hosts
+ * that all take the lowest keep colliding. */
+static int pick(const struct ns_ipam_pool *p, struct taken *t, bool spread, struct ns_ip *out)
+{
+	unsigned r = 0;
+
+	if (spread && getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = 0;
+	t->skip = r % CLAIM_SPREAD;
+	if (ns_ipam_pick(p, is_taken, t, out) == 0)
+		return 0;
+	t->skip = 0; /* fewer free than the spread: the lowest */
+	return ns_ipam_pick(p, is_taken, t, out);
 }
 
 static void taken_free(struct taken *t)
@@ -724,7 +777,7 @@ static int claim_readback(struct estore *es, const struct ns_endpoint *ep, const
 	struct etcd_resp r;
 	struct ns_error e2;
 	char *rec = record_text(ep);
-	int rc = range(es, kep, RANGE_LINEARIZABLE, &r, &e2);
+	int rc = range(es, kep, RANGE_LINEARIZABLE | RANGE_ONCE, &r, &e2);
 	bool applied = rc == 0 && r.n_kvs && !strcmp(r.kvs[0].value, rec);
 
 	free(rec);
@@ -745,14 +798,22 @@ static int claim_readback(struct estore *es, const struct ns_endpoint *ep, const
 			    rc == 0 ? "not applied" : "the store could not say");
 }
 
-/* The failure branch of a claim: which key was taken. 0: a chosen address was (retry),
- * else the error. */
+/* The failure branch of a claim: which key was taken. 0: a chosen address was (retry); 1:
+ * the record is this very claim (an earlier try that did not answer in time was applied:
+ * es->claim_rev set); else the error. */
 static int claim_conflict(struct estore *es, const struct ns_endpoint *ep, const char *kep,
 			  const struct ns_ip *want, const struct etcd_resp *r, struct taken *t,
 			  struct ns_error *err)
 {
-	char buf[NS_IP_STRLEN];
+	char buf[NS_IP_STRLEN], *rec = record_text(ep);
+	const struct etcd_kv *mine = ek_kv_find(r, kep);
+	bool ours = mine && !strcmp(mine->value, rec);
 
+	free(rec);
+	if (ours) {
+		es->claim_rev = mine->mod_rev;
+		return 1;
+	}
 	for (size_t i = 0; i < r->n_kvs; i++) {
 		const char *key = r->kvs[i].key;
 		if (!strcmp(key, kep))
@@ -795,9 +856,10 @@ static int etcd_ep_claim(struct ns_store *st, const struct ns_network *net, stru
 	for (int try = 0; try < CLAIM_TRIES; try++) {
 		struct etcd_resp r;
 		char *kep;
+		int c;
 		for (size_t i = 0; i < net->n_pools; i++) {
 			got[i] = want[i];
-			if (!got[i].family && ns_ipam_pick(&net->pools[i], is_taken, &t, &got[i]) < 0) {
+			if (!got[i].family && pick(&net->pools[i], &t, try > 0, &got[i]) < 0) {
 				rc = ns_error_set(err, -ENOSPC, "no free address left in %s",
 						  ns_prefix_format(&net->pools[i].range, pbuf));
 				goto out;
@@ -813,11 +875,16 @@ static int etcd_ep_claim(struct ns_store *st, const struct ns_network *net, stru
 			rc = claim_readback(es, ep, kep, err);
 		if (rc == 0 && !es->claim_rev && r.succeeded)
 			es->claim_rev = r.revision;
-		else if (rc == 0 && !es->claim_rev)
-			rc = claim_conflict(es, ep, kep, want, &r, &t, err);
+		else if (rc == 0 && !es->claim_rev && (c = claim_conflict(es, ep, kep, want, &r, &t, err)) < 0)
+			rc = c;
 		etcd_resp_free(&r);
 		free(kep);
 		if (rc < 0 || es->claim_rev)
+			goto out;
+		/* others are claiming too: what they took since the list */
+		taken_free(&t);
+		memset(&t, 0, sizeof(t));
+		if (net->n_pools && (rc = taken_load(es, net->name, &t, err)) < 0)
 			goto out;
 	}
 	rc = ns_error_set(err, -EAGAIN, "no address claimed in network %s after %d conflicts with "
@@ -864,10 +931,11 @@ static int etcd_ep_commit(struct ns_store *st, const struct ns_network *net,
 	json_array_append_new(cmps, etcd_cmp_mod(k, es->claim_rev));
 	json_array_append_new(ok, etcd_op_put(k, v, es->lease));
 	rc = call(es, "/v3/kv/txn", etcd_txn(cmps, ok, NULL), 0, &r, err);
-	if (rc == -ETIMEDOUT) {
+	if (rc == -ETIMEDOUT || (rc == 0 && !r.succeeded)) {
+		/* an earlier try may have been applied (then this one's compare failed) */
 		struct ns_error e2;
 		etcd_resp_free(&r);
-		if (range(es, k, RANGE_LINEARIZABLE, &r, &e2) == 0 && r.n_kvs &&
+		if (range(es, k, RANGE_LINEARIZABLE | RANGE_ONCE, &r, &e2) == 0 && r.n_kvs &&
 		    !strcmp(r.kvs[0].value, v))
 			rc = 0, r.succeeded = true;
 	}
@@ -889,7 +957,9 @@ static int release_now(struct estore *es, const struct ek_release *rel, struct n
 {
 	struct etcd_resp r;
 	json_t *txn;
-	int rc = call(es, "/v3/kv/txn", ek_release_read(es->prefix, rel), ETCD_READ, &r, err);
+	/* no patience: a detach is done here at once, and queues what the store cannot take */
+	int rc = call(es, "/v3/kv/txn", ek_release_read(es->prefix, rel), ETCD_READ | CALL_ONCE, &r,
+		      err);
 
 	if (rc < 0)
 		return rc;
@@ -897,7 +967,7 @@ static int release_now(struct estore *es, const struct ek_release *rel, struct n
 	etcd_resp_free(&r);
 	if (!txn)
 		return 0;
-	rc = call(es, "/v3/kv/txn", txn, 0, &r, err);
+	rc = call(es, "/v3/kv/txn", txn, CALL_ONCE, &r, err);
 	/* a change in between (the record rewritten by the agent) fails it: the next release
 	 * of the queue, or gc, takes what is left */
 	etcd_resp_free(&r);
@@ -1190,8 +1260,7 @@ int ns_store_etcd_open(const char *state_dir, const struct ns_store_conf *conf, 
 		etcd_free_store(&es->st);
 		return rc;
 	}
-	if (t && atol(t) > 0)
-		etcd_set_timeouts(es->e, 1000, atol(t));
+	etcd_set_timeouts(es->e, 1000, t && atol(t) > 0 ? atol(t) : REQUEST_MS);
 	if (!readonly && access(state_dir, F_OK) < 0 && mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		etcd_free_store(&es->st);

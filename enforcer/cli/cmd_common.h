@@ -16,6 +16,7 @@ struct apply_opts {
 	struct rs_options ro;
 	const char *dir;
 	const char *state_dir; /* merge netsetup's endpoint records, and serialize writers */
+	const char *store, *store_prefix; /* records from this store (etcd://...) instead */
 	bool full, check, stats, no_ct, inject;
 	long hold_ms;
 	double ms_load;

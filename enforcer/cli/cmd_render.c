@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "endpoints.h"
 #include "load.h"
+#include "netstore.h"
 #include "podnet.h"
 #include "ruleset.h"
 
@@ -44,11 +45,14 @@ int cmd_render(int argc, char **argv)
 		{ "reject", no_argument, NULL, 'r' },
 		{ "no-spoof", no_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 'E' },
+		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rs_options ro = { 0 };
 	const char *state_dir = NULL;
+	struct ns_store_conf store = { getenv("NETPOL_STORE"), getenv("NETPOL_STORE_PREFIX"), NULL };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -57,22 +61,24 @@ int cmd_render(int argc, char **argv)
 		case 'r': ro.reject = true; break;
 		case 's': ro.no_spoof_table = true; break;
 		case 'S': state_dir = optarg; break;
+		case 'E': store.url = optarg; break;
+		case 'P': store.prefix = optarg; break;
 		case 'h':
-			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
+			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR [--store URL]]\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
+		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR [--store URL]]\n");
 		return 2;
 	}
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;
 	char err[1024];
-	if (state_dir && endpoints_merge(inv, state_dir, err, sizeof(err)) < 0) {
+	if (state_dir && endpoints_merge_from(inv, state_dir, &store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "netpol: render: %s\n", err);
 		np_inventory_free(inv);
 		return 2;

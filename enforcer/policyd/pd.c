@@ -294,7 +294,7 @@ static size_t sync_commit_store(struct pd *d, double t0, unsigned flags)
 static bool sync_needed(struct pd *d, size_t committed)
 {
 	bool need = committed || d->endpoints_dirty || d->readback_pending || d->full_pending ||
-		    !d->first_done;
+		    pd_store_pending(d) || !d->first_done;
 	if (!need || (d->dir_missing && !d->first_done)) {
 		if (!d->first_done && d->dir_missing)
 			snprintf(d->last_error, sizeof(d->last_error), "waiting for %s",
