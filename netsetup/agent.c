@@ -23,7 +23,7 @@
 
 #define RETRY_MS 500          /* a failed lease call is tried again this often */
 #define BACKOFF_MIN_MS 100    /* the watch reopens after this, doubling up to */
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS 1000
 #define FLUSH_MS 1000         /* queued releases are looked at this often */
 
 struct arec {                 /* an endpoint record */

@@ -429,7 +429,7 @@ static void watch_deliver(struct areq *a)
 static void areq_finish(struct areq *a)
 {
 	struct etcd *e = a->e;
-	struct etcd_resp r;
+	struct etcd_resp r = { 0 };
 	char why[512];
 	int rc = 0;
 	enum outcome o;
@@ -441,11 +441,14 @@ static void areq_finish(struct areq *a)
 		curl_easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &http);
 		if (a->cc != CURLE_OK)
 			snprintf(why, sizeof(why), "%s: %s", e->eps[a->ep], curl_easy_strerror(a->cc));
+		else if (http != 200 && etcd_parse(a->in.p ? a->in.p : "", a->in.n, &r, why, 1) == 0 &&
+			 r.is_error)
+			snprintf(why, sizeof(why), "%s: %s", e->eps[a->ep], r.error);
 		else if (http != 200)
-			snprintf(why, sizeof(why), "%s: HTTP %ld %.200s", e->eps[a->ep], http,
-				 a->in.p ? a->in.p : "");
+			snprintf(why, sizeof(why), "%s: HTTP %ld", e->eps[a->ep], http);
 		else
 			snprintf(why, sizeof(why), "%s: the watch stream ended", e->eps[a->ep]);
+		etcd_resp_free(&r);
 		e->cur = (a->ep + 1) % e->n_eps; /* the next open goes elsewhere */
 		areq_kill(a);
 		a->fn(a->arg, -ECONNRESET, NULL, why);
