@@ -22,6 +22,9 @@
  *  setup    — make the node side exist; idempotent. full = also the network-wide extras that
  *             an attach need not repeat (sysctls, stale overlay entries).
  *  teardown — remove the node side; absent pieces are fine.
+ *  prepare  — fill the record fields attach would set that need no interface (host_ifname,
+ *             host), before the store claims the endpoint: an etcd store then writes the
+ *             whole record in the claim's one transaction; may be NULL.
  *  attach   — create the container's interface in netns_fd from ep (ifname, addresses,
  *             gateways already set), fill ep->mac and the record's driver fields (host_ifname,
  *             host); on failure remove everything it created.
@@ -41,6 +44,8 @@ struct ns_driver_ops {
 	int (*setup)(struct ns_ctx *ctx, const struct ns_network *net, bool full,
 		     struct ns_error *err);
 	int (*teardown)(struct ns_ctx *ctx, const struct ns_network *net, struct ns_error *err);
+	int (*prepare)(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
+		       struct ns_error *err);
 	int (*attach)(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
 		      int netns_fd, struct ns_error *err);
 	int (*detach)(struct ns_ctx *ctx, const struct ns_network *net,
@@ -65,6 +70,8 @@ int ns_bridge_attach_veth(struct ns_ctx *ctx, const struct ns_network *net,
 			  struct ns_endpoint *ep, int netns_fd, unsigned int mtu,
 			  struct ns_error *err);
 int ns_bridge_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err);
+int ns_bridge_prepare(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
+		      struct ns_error *err);
 int ns_bridge_teardown(struct ns_ctx *ctx, const struct ns_network *net, struct ns_error *err);
 int ns_bridge_detach(struct ns_ctx *ctx, const struct ns_network *net,
 		     const struct ns_endpoint *ep, struct ns_error *err);

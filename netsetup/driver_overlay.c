@@ -317,6 +317,16 @@ static int overlay_teardown(struct ns_ctx *ctx, const struct ns_network *net,
 	return ns_bridge_teardown(ctx, net, err);
 }
 
+static int overlay_prepare(struct ns_ctx *ctx, const struct ns_network *net,
+			   struct ns_endpoint *ep, struct ns_error *err)
+{
+	unsigned int ul_mtu;
+	int ul;
+
+	ns_bridge_prepare(ctx, net, ep, err);
+	return overlay_self(ctx, net, &ep->host, &ul, &ul_mtu, err);
+}
+
 static int overlay_attach(struct ns_ctx *ctx, const struct ns_network *net,
 			  struct ns_endpoint *ep, int netns_fd, struct ns_error *err)
 {
@@ -378,6 +388,7 @@ const struct ns_driver_ops ns_driver_overlay = {
 	.check = overlay_check,
 	.setup = overlay_setup,
 	.teardown = overlay_teardown,
+	.prepare = overlay_prepare,
 	.attach = overlay_attach,
 	.detach = overlay_detach,
 	.inspect = overlay_inspect,

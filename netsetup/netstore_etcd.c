@@ -26,9 +26,16 @@ struct estore {
 	char *prefix;
 	char node[254];
 	int64_t lease;             /* the node's lease; 0 until resolved */
-	/* the attach in progress: its endpoint key's revision after the claim */
+	/* the attach in progress: its endpoint key's revision after the claim, the record the
+	 * claim wrote, and what the attach reads, from one request (struct snap) */
 	struct ek_release claim;
 	int64_t claim_rev;
+	char *claim_text;
+	struct snap {
+		char net[64];
+		bool valid;
+		struct etcd_resp r;  /* the taken addresses (keys), the hosts, the records */
+	} snap;
 };
 
 static struct estore *es_of(struct ns_store *st)
@@ -315,6 +322,78 @@ static int range(struct estore *es, const char *key, unsigned how, struct etcd_r
 			    (how & RANGE_ONCE ? CALL_ONCE : 0), r, err);
 }
 
+/* ---- what one attach reads ---- */
+
+/* A serializable range as a transaction's operation. */
+static json_t *snap_op(struct estore *es, const char *sub, bool keys_only)
+{
+	char *k = ek_key(es->prefix, "%s", sub);
+	json_t *op = etcd_op_range(k, true), *rr = json_object_get(op, "request_range");
+
+	free(k);
+	json_object_set_new(rr, "serializable", json_true());
+	if (keys_only)
+		json_object_set_new(rr, "keys_only", json_true());
+	return op;
+}
+
+/* An attach asks the store which addresses are taken (its claim), which hosts there are and
+ * which endpoints the network has (the overlay's setup): one read-only transaction answers all
+ * three at one revision, a round trip instead of three. Its ranges are serializable, so the
+ * member answers from what it has, at once (the claim's compares are what keeps addresses
+ * unique; a stale answer costs a retry). Dropped when the attach ends. */
+static int snap_load(struct estore *es, const char *net, struct ns_error *err)
+{
+	json_t *ops = json_array();
+	char sub[128];
+	int rc;
+
+	etcd_resp_free(&es->snap.r);
+	es->snap.valid = false;
+	snprintf(sub, sizeof(sub), "ipam/%s/", net);
+	json_array_append_new(ops, snap_op(es, sub, true));
+	json_array_append_new(ops, snap_op(es, "nodes/", false));
+	snprintf(sub, sizeof(sub), "endpoints/%s/", net);
+	json_array_append_new(ops, snap_op(es, sub, false));
+	rc = call(es, "/v3/kv/txn", etcd_txn(json_array(), ops, NULL), ETCD_READ | ETCD_ANY,
+		  &es->snap.r, err);
+	if (rc < 0)
+		return rc;
+	snprintf(es->snap.net, sizeof(es->snap.net), "%s", net);
+	es->snap.valid = true;
+	return 0;
+}
+
+static void snap_drop(struct estore *es)
+{
+	etcd_resp_free(&es->snap.r);
+	es->snap.valid = false;
+}
+
+/* The snapshot's kvs under prefix+sub, as a response of their own (shallow: not to be freed
+ * with etcd_resp_free); false when there is no snapshot for net (NULL: any). */
+static bool snap_get(struct estore *es, const char *net, const char *sub, struct etcd_resp *out)
+{
+	char *k = ek_key(es->prefix, "%s", sub);
+	size_t n = strlen(k);
+
+	memset(out, 0, sizeof(*out));
+	if (!es->snap.valid || (net && strcmp(net, es->snap.net))) {
+		free(k);
+		return false;
+	}
+	for (size_t i = 0; i < es->snap.r.n_kvs; i++) {
+		if (strncmp(es->snap.r.kvs[i].key, k, n))
+			continue;
+		if (!out->kvs)
+			out->kvs = &es->snap.r.kvs[i];
+		out->n_kvs++;
+	}
+	out->revision = es->snap.r.revision;
+	free(k);
+	return true;
+}
+
 /* ---- this host: its node name and lease ---- */
 
 static int lease_from_store(struct estore *es, struct ns_error *err)
@@ -559,7 +638,8 @@ static int etcd_ep_list(struct ns_store *st, const char *network, struct ns_endp
 	struct estore *es = es_of(st);
 	struct etcd_resp r;
 	char *k = ek_key(es->prefix, "endpoints/%s/", network);
-	int rc = range(es, k, RANGE_PREFIX, &r, err);
+	bool snap = snap_get(es, network, k + strlen(es->prefix), &r);
+	int rc = snap ? 0 : range(es, k, RANGE_PREFIX, &r, err);
 
 	free(k);
 	if (rc < 0)
@@ -574,7 +654,8 @@ static int etcd_ep_list(struct ns_store *st, const char *network, struct ns_endp
 		}
 		(*n)++;
 	}
-	etcd_resp_free(&r);
+	if (!snap)
+		etcd_resp_free(&r);
 	return 0;
 }
 
@@ -681,7 +762,10 @@ static int etcd_ep_reserve(struct ns_store *st, const char *network, const char 
 {
 	/* the id is claimed with the addresses, in one transaction (etcd_ep_claim); what this
 	 * host is, and its lease, are known first or the attach stops here */
-	return resolve_node(es_of(st), err);
+	struct estore *es = es_of(st);
+	int rc = resolve_node(es, err);
+
+	return rc < 0 ? rc : snap_load(es, network, err);
 }
 
 struct taken {
@@ -729,20 +813,23 @@ static void taken_free(struct taken *t)
 	free(t->v);
 }
 
-/* The addresses held in network net (keys only), into t. */
-static int taken_load(struct estore *es, const char *net, struct taken *t, struct ns_error *err)
+/* The addresses held in network net, into t: the attach's snapshot, read again when asked
+ * (fresh: after a conflict). */
+static int taken_load(struct estore *es, const char *net, bool fresh, struct taken *t,
+		      struct ns_error *err)
 {
 	char *k = ek_key(es->prefix, "ipam/%s/", net);
 	size_t klen = strlen(k);
 	struct etcd_resp r;
-	int rc = range(es, k, RANGE_PREFIX | RANGE_KEYS_ONLY, &r, err);
+	int rc = fresh || !es->snap.valid ? snap_load(es, net, err) : 0;
 
+	if (rc == 0)
+		snap_get(es, net, k + strlen(es->prefix), &r);
 	free(k);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < r.n_kvs; i++)
 		VEC_PUSH(t->v, t->n, t->cap) = xstrdup(r.kvs[i].key + klen);
-	etcd_resp_free(&r);
 	return 0;
 }
 
@@ -851,7 +938,7 @@ static int etcd_ep_claim(struct ns_store *st, const struct ns_network *net, stru
 		return rc;
 	snprintf(ep->node, sizeof(ep->node), "%s", es->node);
 	es->claim_rev = 0;
-	if (net->n_pools && (rc = taken_load(es, net->name, &t, err)) < 0)
+	if (net->n_pools && (rc = taken_load(es, net->name, false, &t, err)) < 0)
 		return rc;
 	for (int try = 0; try < CLAIM_TRIES; try++) {
 		struct etcd_resp r;
@@ -884,15 +971,18 @@ static int etcd_ep_claim(struct ns_store *st, const struct ns_network *net, stru
 		/* others are claiming too: what they took since the list */
 		taken_free(&t);
 		memset(&t, 0, sizeof(t));
-		if (net->n_pools && (rc = taken_load(es, net->name, &t, err)) < 0)
+		if (net->n_pools && (rc = taken_load(es, net->name, true, &t, err)) < 0)
 			goto out;
 	}
 	rc = ns_error_set(err, -EAGAIN, "no address claimed in network %s after %d conflicts with "
 			  "other hosts", net->name, CLAIM_TRIES);
 out:
 	taken_free(&t);
-	if (rc == 0)
+	if (rc == 0) {
 		ek_release_of(ep, &es->claim);
+		free(es->claim_text);
+		es->claim_text = record_text(ep);
+	}
 	return rc;
 }
 
@@ -903,14 +993,21 @@ static int cache_write(struct estore *es, const struct ns_network *net,
 {
 	char path[4096 + 256];
 	json_t *j;
+	bool same;
 	int rc;
 
 	cache_path(es, "networks", net->name, NULL, path, sizeof(path));
-	j = ns_network_to_json(net);
-	rc = ns_json_write(path, j, false, err);
+	j = json_load_file(path, 0, NULL);
+	/* a definition never changes once created; one of the same name made again has a new id */
+	same = j && !strcmp(json_string_value(json_object_get(j, "id")) ?: "", net->id);
 	json_decref(j);
-	if (rc < 0)
-		return rc;
+	if (!same) {
+		j = ns_network_to_json(net);
+		rc = ns_json_write(path, j, false, err);
+		json_decref(j);
+		if (rc < 0)
+			return rc;
+	}
 	cache_path(es, "endpoints", ep->network, ep->id, path, sizeof(path));
 	j = ns_endpoint_to_json(ep);
 	rc = ns_json_write(path, j, false, err);
@@ -922,11 +1019,21 @@ static int etcd_ep_commit(struct ns_store *st, const struct ns_network *net,
 			  const struct ns_endpoint *ep, struct ns_error *err)
 {
 	struct estore *es = es_of(st);
-	char *k = ek_key(es->prefix, "endpoints/%s/%s", ep->network, ep->id), *v = record_text(ep);
-	json_t *cmps = json_array(), *ok = json_array();
+	char *k, *v = record_text(ep);
+	json_t *cmps, *ok;
 	struct etcd_resp r;
 	int rc;
 
+	snap_drop(es);
+	if (es->claim_text && !strcmp(v, es->claim_text)) {
+		/* the claim wrote the whole record (driver.h, prepare): nothing more to say */
+		free(v);
+		es->claim_rev = 0;
+		return cache_write(es, net, ep, err);
+	}
+	k = ek_key(es->prefix, "endpoints/%s/%s", ep->network, ep->id);
+	cmps = json_array();
+	ok = json_array();
 	/* the complete record replaces the claim, as long as it is still ours */
 	json_array_append_new(cmps, etcd_cmp_mod(k, es->claim_rev));
 	json_array_append_new(ok, etcd_op_put(k, v, es->lease));
@@ -980,6 +1087,7 @@ static void etcd_ep_abort(struct ns_store *st, const struct ns_network *net,
 	struct estore *es = es_of(st);
 	struct ns_error e;
 
+	snap_drop(es);
 	if (!es->claim_rev)
 		return;
 	es->claim_rev = 0;
@@ -1178,7 +1286,8 @@ static int etcd_node_addrs(struct ns_store *st, struct ns_ip *out, size_t max, s
 	struct estore *es = es_of(st);
 	struct etcd_resp r;
 	char *k = ek_key(es->prefix, "nodes/");
-	int rc = range(es, k, RANGE_PREFIX, &r, err);
+	bool snap = snap_get(es, NULL, "nodes/", &r);
+	int rc = snap ? 0 : range(es, k, RANGE_PREFIX, &r, err);
 
 	free(k);
 	*n = 0;
@@ -1191,7 +1300,8 @@ static int etcd_node_addrs(struct ns_store *st, struct ns_ip *out, size_t max, s
 			(*n)++;
 		json_decref(j);
 	}
-	etcd_resp_free(&r);
+	if (!snap)
+		etcd_resp_free(&r);
 	return 0;
 }
 
@@ -1210,6 +1320,8 @@ static void etcd_free_store(struct ns_store *st)
 	struct estore *es = es_of(st);
 
 	etcd_free(es->e);
+	snap_drop(es);
+	free(es->claim_text);
 	free(es->prefix);
 	free(st->state_dir);
 	free(es);

@@ -697,6 +697,10 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 		snprintf(ep->container_id, sizeof(ep->container_id), "%s", req->container_id);
 	}
 	now_rfc3339(ep->created);
+	/* the MAC is ours to choose (locally administered, unicast), so the record is whole
+	 * before the interface exists (driver.h, prepare) */
+	if (!ops->in_node_netns && getrandom(ep->mac, 6, 0) == 6)
+		ep->mac[0] = (uint8_t)((ep->mac[0] & 0xfe) | 0x02);
 	return 0;
 }
 
@@ -719,6 +723,8 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 		goto free_ep;
 	if ((rc = st->ops->ep_reserve(st, name, ep->id, err)) < 0)
 		goto free_ep;
+	if (ops->prepare && (rc = ops->prepare(ctx, &net, ep, err)) < 0)
+		goto abort;
 	/* the addresses before anything is made here: a store that cannot hand them out (full,
 	 * or away) fails the attach with nothing to undo but the reservation */
 	if ((rc = st->ops->ep_claim(st, &net, ep, req->ips, req->n_ips, err)) < 0)
