@@ -209,32 +209,30 @@ servers_start() {
 		echo $! >"$STATE/run/srv-$ns.pid"
 	done
 	for ns in "$@"; do
-		poll 5 grep -q ready "$STATE/run/srv-$ns.log" || { echo "no server in $ns"; return 1; }
+		poll 30 grep -q ready "$STATE/run/srv-$ns.log" || { echo "no server in $ns"; return 1; }
 	done
 }
 
-# probe_all TABLE OUT: TCP from every endpoint of TABLE (pods_table's lines) to every other,
-# over IPv4 and IPv6; OUT gets "FROM ADDR tcp 80 1|0" per pair. The kernel's neighbour tables
-# are one per family for the whole machine (gc_thresh3 1024 entries, every namespace
-# together), and a pair costs an entry at both ends: all 3,540 pairs of 60 pods at once
-# overflow it (the kernel then drops the resolutions). So 4 sources are probed at a time, all
-# their pairs concurrently, and the entries they made are flushed before the next 4.
+# probe_all TABLE OUT: TCP between every two endpoints of TABLE (pods_table's lines), from the
+# one listed first to the other (a connection carries packets both ways), over IPv4 and IPv6;
+# OUT gets "FROM ADDR tcp 80 1|0" per pair and family. The kernel's neighbour tables are one
+# per family for the whole machine (gc_thresh3: 1,024 entries, every namespace together) and a
+# pair costs an entry at each end: the 1,770 pairs of 60 endpoints at once overflow it (the
+# kernel then drops resolutions). So the pairs go in batches of at most 200 (400 entries per
+# family), all of a batch at once, and the entries are flushed before the next.
 probe_all() {
 	: >"$2"
-	_srcs=$(awk '{print $1}' "$1")
-	set -- "$1" "$2" $_srcs
-	_tab=$1 _out=$2
-	shift 2
-	while [ $# -gt 0 ]; do
-		_batch="" _k=0
-		while [ $# -gt 0 ] && [ $_k -lt 4 ]; do _batch="$_batch $1"; shift; _k=$((_k + 1)); done
-		awk -v b="$_batch" 'BEGIN { n = split(b, B, " "); for (i = 1; i <= n; i++) src[B[i]] = 1 }
-			{ ns[NR] = $1; a4[NR] = $2; a6[NR] = $3; m = NR }
-			END { for (i = 1; i <= m; i++) if (ns[i] in src) for (j = 1; j <= m; j++) if (i != j) {
-				print ns[i], a4[j], "tcp", 80; print ns[i], a6[j], "tcp", 80 } }' \
-			"$_tab" >"$STATE/probe.in"
-		"$NP_AGENT" probe --timeout-ms 2000 "$STATE/probe.in" >>"$_out" || return 1
-		for ns in $(awk '{print $1}' "$_tab"); do ip -n "$ns" neigh flush all 2>/dev/null; done
+	awk '{ ns[NR] = $1; a4[NR] = $2; a6[NR] = $3; m = NR }
+		END { b = 0; k = 0
+			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) {
+				if (k++ == 200) { b++; k = 1 }
+				print b, ns[i], a4[j], "tcp", 80; print b, ns[i], a6[j], "tcp", 80 } }' \
+		"$1" >"$STATE/probe.all"
+	for b in $(awk '{print $1}' "$STATE/probe.all" | uniq); do
+		awk -v b=$b '$1 == b { $1 = ""; sub(/^ /, ""); print }' "$STATE/probe.all" >"$STATE/probe.in"
+		"$NP_AGENT" probe --timeout-ms 2000 "$STATE/probe.in" >>"$2" || return 1
+		for ns in $(awk '{print $1}' "$1"); do ip -n "$ns" neigh flush all 2>/dev/null; done
 	done
 }
+
 q() { "$@" >/dev/null; } # CMD... with its output dropped (attach prints the record)

@@ -46,7 +46,7 @@ check "c1 -> c3 (h1 -> h3)" tcp $C1 $C3 "$A2" 8084
 
 # A watch that must list again: h1's agent is stopped, its member (the first endpoint, where
 # its watch is) dies and comes back, an endpoint is attached, and the store is compacted past
-# h1's revision. Resumed, h1's watch finds its stream gone, reopens from its revision, is told
+# the revision h1's watch resumes from. Resumed, h1's watch finds its stream gone, reopens from its revision, is told
 # that revision is compacted, lists, and programs c4.
 PD1=$(cat "$STATE/run/pd1.pid")
 kill -STOP "$PD1"
@@ -54,6 +54,8 @@ etcd_kill 1
 etcd_start 1
 etcd_healthy 20
 check "attach c4 on h2 while h1's agent is stopped" q nn 2 attach ov --netns $C4
+# one more revision past c4's, so the compaction is past where h1's watch resumes
+q etcdctl_ put /elsewhere/x y
 REV=$(etcdctl_ endpoint status -w json | jq '[.[].Status.header.revision] | max')
 check "compact the store at revision $REV" q etcdctl_ compact "$REV"
 kill -CONT "$PD1"
