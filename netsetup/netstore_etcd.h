@@ -1,5 +1,5 @@
 /* netstore_etcd.h — the etcd store's key layout, and what the backend (netstore_etcd.c) and
- * the host's agent (agent.c) share. Inside netsetup only.
+ * the host's agent (agent.c) share (netstore_etcd_keys.c). Inside netsetup only.
  *
  * Keys, under the prefix (--store-prefix, default /netpol/); values are JSON:
  *   networks/NAME            the definition (as networks/NAME.json)        no lease
