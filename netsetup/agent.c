@@ -24,7 +24,7 @@
 #define RETRY_MS 500          /* a failed lease call is tried again this often */
 #define BACKOFF_MIN_MS 100    /* the watch reopens after this, doubling up to */
 #define BACKOFF_MAX_MS 1000
-#define FLUSH_MS 1000         /* queued releases are looked at this often */
+#define FLUSH_MS 1000         /* queued releases, and networks new here, are looked at this often */
 
 struct arec {                 /* an endpoint record */
 	char *key;
@@ -320,11 +320,14 @@ static void ep_put(struct ns_agent *a, const char *key, const struct etcd_kv *kv
 		ep_program(a, &ep, true);
 		if (a->o.endpoints_changed)
 			a->o.endpoints_changed(a->o.arg);
-	} else if ((n = net_find(a, ep.network)) &&
-		   ns_overlay_device(a->ctx, &n->def, &vx, NULL) == 0 && n->programmed != vx) {
+	} else if ((n = net_find(a, ep.network)) && n->def.driver == NS_DRIVER_OVERLAY) {
 		/* this host's first endpoint there: its side is new, program it whole (what the
-		 * attach itself programmed may predate events the agent has seen since) */
-		net_reconcile(a, n);
+		 * attach itself programmed may predate events the agent has seen since); a claim
+		 * comes before the attach makes the side: look again in a moment (check_local) */
+		if (ns_overlay_device(a->ctx, &n->def, &vx, NULL) < 0)
+			a->next_flush = clock_now_ms() + 50;
+		else if (n->programmed != vx)
+			net_reconcile(a, n);
 	}
 }
 
@@ -520,6 +523,8 @@ static void on_watch(void *arg, int rc, struct etcd_resp *r, const char *why)
 	}
 	if (r->revision > a->rev)
 		a->rev = r->revision;
+	if (r->n_events)
+		arm(a); /* an event may have moved a check closer (ep_put) */
 }
 
 static void watch_open(struct ns_agent *a)
@@ -838,6 +843,25 @@ static void lease_step(struct ns_agent *a)
 		a->next_ka = clock_now_ms() + RETRY_MS;
 }
 
+/* ---- networks new on this host ---- */
+
+/* An attach's claim reaches the watch before the attach has made the network's side here, so
+ * that record could not trigger the first full programming of it (ep_put); every network with
+ * an endpoint of this host whose device is not the one last reconciled is reconciled now. */
+static void check_local(struct ns_agent *a)
+{
+	for (size_t i = 0; i < a->n_nets; i++) {
+		struct anet *n = &a->nets[i];
+		bool mine = false;
+		int vx;
+		for (size_t k = 0; k < a->n_recs && !mine; k++)
+			mine = !remote(a, &a->recs[k].ep) && !strcmp(a->recs[k].ep.network, n->name);
+		if (mine && n->def.driver == NS_DRIVER_OVERLAY &&
+		    ns_overlay_device(a->ctx, &n->def, &vx, NULL) == 0 && n->programmed != vx)
+			net_reconcile(a, n);
+	}
+}
+
 /* ---- queued releases ---- */
 
 static void released(struct job *j, int rc, struct etcd_resp *r, const char *why)
@@ -917,6 +941,7 @@ void ns_agent_on_timer(struct ns_agent *a)
 	}
 	if (now >= a->next_flush) {
 		flush(a);
+		check_local(a);
 		a->next_flush = now + FLUSH_MS;
 	}
 	arm(a);
