@@ -13,13 +13,29 @@
  * --keep. Prints
  *   attach n=N p50=X ms p99=Y ms max=Z ms
  *   learn n=N missed=M p50=X ms p99=Y ms max=Z ms          from the attach's return
- *   learn-start n=N missed=M p50=X ms p99=Y ms max=Z ms    from its start (missed: 5 s) */
+ *   learn-start n=N missed=M p50=X ms p99=Y ms max=Z ms    from its start (missed: 5 s)
+ *
+ *   ns_store_bench --store URL --object NS/KIND/NAME --put-a FILE --put-b FILE
+ *                  --enforce-netns NETNS --n N
+ *
+ * Writes the object to the store N times, FILE_A's JSON and FILE_B's in turn (obj_put, one
+ * etcd put), timing each from the write's start until another host's policyd commits (the
+ * NEWGEN notification every nf_tables transaction ends with, on a monitor in NETNS); 40 ms
+ * apart. Prints "put n=N missed=M p50=X ms p99=Y ms max=Z ms".
+ *
+ *   ns_store_bench --store URL --raw-writes N
+ *
+ * The floor under both: N create-if-absent transactions of fresh keys (outside any prefix
+ * netpol uses) through the same client, one after the other. Prints "write n=N p50=...". */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libmnl/libmnl.h>
 #include <linux/neighbour.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "etcd.h"
 #include "netstore.h"
 #include "network.h"
 
@@ -148,6 +165,127 @@ static double wait_neigh(const struct ns_ip *ip, double t0)
 	return at;
 }
 
+/* An nf_tables monitor in netns (by name), or NULL. */
+static struct mnl_socket *nft_monitor(const char *netns)
+{
+	struct mnl_socket *m = NULL;
+	struct ns_error e;
+	int fd, saved, grp = NFNLGRP_NFTABLES;
+
+	if (ns_netns_open(netns, &fd, &e) < 0 || ns_netns_enter(fd, &saved, &e) < 0) {
+		fprintf(stderr, "ns_store_bench: %s\n", e.msg);
+		return NULL;
+	}
+	close(fd);
+	if ((m = mnl_socket_open(NETLINK_NETFILTER)) &&
+	    (mnl_socket_bind(m, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	     mnl_socket_setsockopt(m, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0)) {
+		mnl_socket_close(m);
+		m = NULL;
+	}
+	ns_netns_restore(saved, &e);
+	return m;
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN)
+		*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+/* When the next NEWGEN came (by 5 s after t0), or -1. */
+static double wait_commit(struct mnl_socket *m, double t0)
+{
+	static char buf[1 << 16];
+	struct pollfd p = { mnl_socket_get_fd(m), POLLIN, 0 };
+	int gen = 0;
+
+	while (!gen) {
+		double left = t0 + 5000 - now_ms();
+		ssize_t n;
+		if (left <= 0 || poll(&p, 1, (int)left + 1) <= 0)
+			return -1;
+		if ((n = recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			mnl_cb_run(buf, (size_t)n, 0, 0, gen_cb, &gen);
+	}
+	return now_ms();
+}
+
+static int raw_writes(const char *url, int n)
+{
+	struct etcd *e;
+	struct ns_error err;
+	double *v = calloc(n, sizeof(*v));
+	char key[64];
+
+	if (etcd_new(url, &e, &err) < 0) {
+		fprintf(stderr, "ns_store_bench: %s\n", err.msg);
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct etcd_resp r;
+		json_t *cmps = json_array(), *ok = json_array(), *txn;
+		double t0 = now_ms();
+		snprintf(key, sizeof(key), "/ns_store_bench/%d/%d", (int)getpid(), i);
+		json_array_append_new(cmps, etcd_cmp_absent(key));
+		json_array_append_new(ok, etcd_op_put(key, "x", 0));
+		txn = etcd_txn(cmps, ok, NULL);
+		if (etcd_call(e, "/v3/kv/txn", txn, 0, &r, &err) < 0) {
+			fprintf(stderr, "ns_store_bench: %s\n", err.msg);
+			return 1;
+		}
+		v[i] = now_ms() - t0;
+		etcd_resp_free(&r);
+		json_decref(txn);
+	}
+	report("write", v, n, -1);
+	free(v);
+	etcd_free(e);
+	return 0;
+}
+
+static int put_bench(struct ns_ctx *ctx, const char *name, const char *fa, const char *fb,
+		     const char *netns, int n)
+{
+	struct mnl_socket *m = nft_monitor(netns);
+	json_t *ja = json_load_file(fa, 0, NULL), *jb = json_load_file(fb, 0, NULL);
+	char *ta = ja ? json_dumps(ja, JSON_COMPACT) : NULL, *tb = jb ? json_dumps(jb, JSON_COMPACT) : NULL;
+	double *v = calloc(n, sizeof(*v));
+	int got = 0, missed = 0;
+	struct ns_error e;
+	static char buf[1 << 16];
+
+	if (!m || !ta || !tb) {
+		fprintf(stderr, "ns_store_bench: no monitor in %s, or unreadable %s/%s\n", netns, fa, fb);
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		double t0, t;
+		while (recv(mnl_socket_get_fd(m), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+		t0 = now_ms();
+		if (ctx->store->ops->obj_put(ctx->store, name, i % 2 ? tb : ta, &e) < 0) {
+			fprintf(stderr, "ns_store_bench: put: %s\n", e.msg);
+			return 1;
+		}
+		if ((t = wait_commit(m, t0)) < 0)
+			missed++;
+		else
+			v[got++] = t - t0;
+		usleep(40000);
+	}
+	report("put", v, got, missed);
+	free(v);
+	free(ta);
+	free(tb);
+	json_decref(ja);
+	json_decref(jb);
+	mnl_socket_close(m);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -155,8 +293,13 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'o' },      { "net", required_argument, NULL, 'N' },
 		{ "netns-prefix", required_argument, NULL, 'p' }, { "n", required_argument, NULL, 'n' },
 		{ "learn-netns", required_argument, NULL, 'l' }, { "keep", no_argument, NULL, 'k' },
+		{ "object", required_argument, NULL, 'O' }, { "put-a", required_argument, NULL, 'a' },
+		{ "put-b", required_argument, NULL, 'b' },
+		{ "enforce-netns", required_argument, NULL, 'E' },
+		{ "raw-writes", required_argument, NULL, 'w' },
 		{ 0 },
 	};
+	const char *object = NULL, *put_a = NULL, *put_b = NULL, *enforce = NULL;
 	const char *state = NULL, *net = NULL, *prefix = NULL, *learn = NULL;
 	struct ns_store_conf conf = { 0 };
 	struct mnl_socket *mon = NULL;
@@ -177,8 +320,22 @@ int main(int argc, char **argv)
 		case 'n': n = atoi(optarg); break;
 		case 'l': learn = optarg; break;
 		case 'k': keep = true; break;
+		case 'O': object = optarg; break;
+		case 'a': put_a = optarg; break;
+		case 'b': put_b = optarg; break;
+		case 'E': enforce = optarg; break;
+		case 'w': return raw_writes(conf.url, atoi(optarg));
 		default: return 2;
 		}
+	}
+	if (object && put_a && put_b && enforce && n > 0) {
+		if (!(ctx = ns_ctx_open(NULL, &conf, true, &e))) {
+			fprintf(stderr, "ns_store_bench: %s\n", e.msg);
+			return 1;
+		}
+		c = put_bench(ctx, object, put_a, put_b, enforce, n);
+		ns_ctx_free(ctx);
+		return c;
 	}
 	if (!state || !net || !prefix || n <= 0) {
 		fprintf(stderr, "usage: ns_store_bench --state-dir S [--store URL --node NAME] --net NET "
