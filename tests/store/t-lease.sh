@@ -4,8 +4,9 @@
 # (app=b) on h2, a policy from the store that lets app=b into c1 (so c2's addresses are in h1's
 # peer sets). Checks: h2's agent SIGKILLed, c2 leaves h1's overlay programming (FDB, neighbour
 # and flood entries) and h1's peer sets within the TTL plus 2 s; its addresses stay taken in
-# the store (never handed out again by themselves) and `netpol net gc` keeps them inside the
-# grace; h2's agent restarted, it puts c2 back under a new lease and h1 reaches c2 again.
+# the store (never handed out again by themselves), `netpol net gc` keeps them inside the grace
+# and releases them after it; h2's agent restarted, it puts c2 back under a new lease, takes its
+# addresses again, and h1 reaches c2 again.
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/etcd.sh"
 C1=${T}c1 C2=${T}c2
@@ -52,12 +53,18 @@ nn 1 gc >"$STATE/gc.out"
 sed 's/^/  /' "$STATE/gc.out"
 check "gc keeps them inside the grace" grep -q "^ov $A2 kept (owner $C2): host h2 gone" "$STATE/gc.out"
 check "and says when the host went" grep -q "gone for [0-9]*s, under the grace" "$STATE/gc.out"
+sleep 1
+nn 1 gc --grace 1s >"$STATE/gc2.out"
+check "gc with a grace it has outlasted releases them" \
+	grep -q "^ov $A2 released (owner $C2): host h2 gone" "$STATE/gc2.out"
+check "their keys are gone" fails ipam_has "$A2"
 
 old=$(jq -r .lease "$STATE/h2/agent.json")
 pd_start 2 --lease-ttl 3s
 new_lease() { [ "$(jq -r .lease "$STATE/h2/agent.json" 2>/dev/null)" != "$old" ]; }
 check "h2's agent registers again under a new lease" poll 10 new_lease
 check "c2 comes back to h1" poll 5 fdb_has 1 "$M2" 10.99.250.2
+check "its agent took its released addresses back" poll 5 ipam_has "$A2"
 check "c2 -> c1 again" poll 5 tcp $C2 $C1 "$A1" 8081
 check "c2 is in h1's peer sets again" poll 5 peer_on_h1 "$A2"
 for i in 1 2 3; do check "policyd h$i exits cleanly" pd_exit_ok $i; done
