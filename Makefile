@@ -4,7 +4,7 @@
 BUILD    ?= build
 SAN      ?=
 CC       ?= gcc
-PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack libmicrohttpd
+PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack libmicrohttpd libcurl
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
             -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
@@ -22,7 +22,7 @@ CFLAGS   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-rec
 LDFLAGS  += -fsanitize=fuzzer,address,undefined
 endif
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -MMD -MP
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd -lcurl)
 
 # The layers, lowest first: util <- rules, netsetup <- enforcer/lib <- enforcer/cli, policyd,
 # cni. A folder's files are compiled with its layer's include path and no other, so a file can

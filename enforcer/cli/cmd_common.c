@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "endpoints.h"
 #include "load.h"
+#include "netstore.h"
 #include "statedir.h"
 
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o)
@@ -25,10 +26,14 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		{ "table-flags", required_argument, NULL, 'T' },  /* tests: see apply_opts */
 		{ "test-old-kernel", no_argument, NULL, 'K' },    /* tests: NL_TABLE_F_UNKNOWN */
 		{ "state-dir", required_argument, NULL, 'D' },
+		{ "store", required_argument, NULL, 'E' },
+		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
+	o->store = getenv("NETPOL_STORE");
+	o->store_prefix = getenv("NETPOL_STORE_PREFIX");
 	o->table_flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
 	int c;
 	optind = 1;
@@ -46,9 +51,11 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		case 'T': o->table_flags = strtol(optarg, NULL, 0); break;
 		case 'K': o->table_flags |= NL_TABLE_F_UNKNOWN; break;
 		case 'D': o->state_dir = optarg; break;
+		case 'E': o->store = optarg; break;
+		case 'P': o->store_prefix = optarg; break;
 		case 'h':
 			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] "
-			       "[--state-dir DIR]%s\n", cmd,
+			       "[--state-dir DIR [--store URL [--store-prefix P]]]%s\n", cmd,
 			       strcmp(cmd, "apply") ? ""
 						    : " [--full] [--check] [--stats] [--no-conntrack]");
 			return 0;
@@ -84,7 +91,8 @@ int cmd_load_inventory(const struct apply_opts *o, struct np_inventory **inv)
 {
 	if (cli_load_inventory(o->dir, inv) < 0)
 		return 2;
-	if (o->state_dir && cmd_merge_endpoints(*inv, o->state_dir) < 0) {
+	struct ns_store_conf store = { o->store, o->store_prefix, NULL };
+	if (o->state_dir && cmd_merge_endpoints(*inv, o->state_dir, &store) < 0) {
 		np_inventory_free(*inv);
 		*inv = NULL;
 		return 2;
@@ -92,12 +100,13 @@ int cmd_load_inventory(const struct apply_opts *o, struct np_inventory **inv)
 	return 0;
 }
 
-int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir)
+int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir,
+			const struct ns_store_conf *store)
 {
 	char err[1024];
 	struct np_diags notes;
 	np_diags_init(&notes);
-	int r = endpoints_merge(inv, state_dir, &notes, err, sizeof(err));
+	int r = endpoints_merge_from(inv, state_dir, store, &notes, err, sizeof(err));
 	cli_print_diags(stderr, &notes, NP_SEV_WARNING);
 	np_diags_free(&notes);
 	if (r < 0)

@@ -16,6 +16,7 @@ struct apply_opts {
 	struct rs_options ro;
 	const char *dir;
 	const char *state_dir; /* merge netsetup's endpoint records, and serialize writers */
+	const char *store, *store_prefix; /* records from this store (etcd://...) instead */
 	bool full, check, stats, no_ct, inject;
 	long hold_ms;
 	double ms_load;
@@ -32,9 +33,11 @@ int cmd_state_dir_trusted(const char *state_dir);
 struct ap_opts cmd_ap_opts(const struct apply_opts *o);
 /* Loads DIR and merges the endpoint records; prints errors. 0 or 2 (input errors). */
 int cmd_load_inventory(const struct apply_opts *o, struct np_inventory **inv);
-/* Merges the endpoint records of state_dir into inv (endpoints.h), printing what it left out.
- * 0, or -1 with the error printed. */
-int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir);
+/* Merges the endpoint records of state_dir (or the store) into inv (endpoints.h), printing
+ * what it left out. 0, or -1 with the error printed. */
+struct ns_store_conf;
+int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir,
+			const struct ns_store_conf *store);
 /* Prints kernel errors in the order of the batch, the first few only: a rejected table
  * (EPERM: another process owns it) fails every message. */
 void cmd_print_kernel_errors(const struct np_diags *d);

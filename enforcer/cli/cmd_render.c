@@ -10,6 +10,7 @@
 #include "cmd_common.h"
 #include "endpoints.h"
 #include "load.h"
+#include "netstore.h"
 #include "podnet.h"
 #include "ruleset.h"
 
@@ -45,11 +46,14 @@ int cmd_render(int argc, char **argv)
 		{ "reject", no_argument, NULL, 'r' },
 		{ "no-spoof", no_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "store", required_argument, NULL, 'E' },
+		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rs_options ro = { 0 };
 	const char *state_dir = NULL;
+	struct ns_store_conf store = { getenv("NETPOL_STORE"), getenv("NETPOL_STORE_PREFIX"), NULL };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -58,15 +62,17 @@ int cmd_render(int argc, char **argv)
 		case 'r': ro.reject = true; break;
 		case 's': ro.no_spoof_table = true; break;
 		case 'S': state_dir = optarg; break;
+		case 'E': store.url = optarg; break;
+		case 'P': store.prefix = optarg; break;
 		case 'h':
-			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
+			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR [--store URL]]\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
+		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR [--store URL]]\n");
 		return 2;
 	}
 	if (cmd_state_dir_trusted(state_dir) < 0)
@@ -74,7 +80,7 @@ int cmd_render(int argc, char **argv)
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;
-	if (state_dir && cmd_merge_endpoints(inv, state_dir) < 0) {
+	if (state_dir && cmd_merge_endpoints(inv, state_dir, &store) < 0) {
 		np_inventory_free(inv);
 		return 2;
 	}

@@ -18,7 +18,8 @@ static const struct {
 	{ "status", cmd_status, "status DIR [--node NAME]           kernel vs DIR: in sync or drifted, counters" },
 	{ "flush", cmd_flush, "flush                              remove netpol's tables" },
 	{ "reload", cmd_reload, "reload [--state-dir DIR]           policyd: re-read everything, repair, wait" },
-	{ "net", cmd_net, "net create|ls|inspect|rm|attach|detach ...  container networks" },
+	{ "net", cmd_net, "net create|ls|inspect|rm|attach|detach|sync|gc ...  container networks" },
+	{ "store", cmd_store, "store put DIR | rm NS/KIND/NAME... | ls   objects for every host's policyd (etcd)" },
 };
 
 static void usage(FILE *f)

@@ -58,6 +58,8 @@ const char *pd_pending(struct pd *d)
 		return "file events not read yet";
 	if (d->endpoints_dirty)
 		return "endpoint records changed";
+	if (pd_store_pending(d))
+		return "objects in the store changed";
 	if (!d->dir_missing && store_pending_any(d->store))
 		return d->mass_held ? "removals held back by the mass-delete guard"
 				    : "policy files changed (a deletion waits out its grace, or a "
@@ -74,6 +76,8 @@ const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 	if (d->dir_missing)
 		snprintf(buf, size, "policy directory %s is missing; the last good state stays",
 			 d->o.policy_dir);
+	else if (pd_store_unready(d, buf, size))
+		; /* the store is away: said in buf */
 	else if (!d->first_done)
 		snprintf(buf, size, "first sync not done%s%s", d->last_error[0] ? ": " : "",
 			 d->last_error);
@@ -205,6 +209,8 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 			return m;
 		}
 	}
+	if (r == 0 && d->agent)
+		pd_store_merge(d, inv, &diags);
 	np_diags_locate(&diags);
 	for (size_t i = 0; r == 0 && i < diags.n; i++) {
 		char line[2048];
@@ -291,7 +297,7 @@ static size_t sync_commit_store(struct pd *d, double t0, unsigned flags)
 static bool sync_needed(struct pd *d, size_t committed)
 {
 	bool need = committed || d->endpoints_dirty || d->readback_pending || d->full_pending ||
-		    !d->first_done;
+		    pd_store_pending(d) || !d->first_done;
 	if (!need || (d->dir_missing && !d->first_done)) {
 		if (!d->first_done && d->dir_missing)
 			snprintf(d->last_error, sizeof(d->last_error), "waiting for %s",
@@ -404,6 +410,8 @@ static void sync_committed(struct pd *d, const char *trigger, size_t committed, 
 		d->t_oldest = 0;
 	}
 	store_retired_free(d->store); /* the context's model is now the new merge */
+	if (d->agent)
+		pd_store_committed(d);
 	save_lkg(d);
 	/* the previous model, IR and kernel state were just freed (after a big sync, the file
 	 * texts too): give the pages back, or the peak of a sync stays resident. Not after every
@@ -524,8 +532,20 @@ static void on_watch(void *data, uint32_t events)
 static void on_sync_timer(void *data, uint32_t events)
 {
 	struct pd *d = data;
+	const char *trigger = d->armed_for ? d->armed_for : "inotify";
 	d->sync_armed = false;
-	pd_sync(d, "inotify", 0);
+	d->armed_for = NULL;
+	pd_sync(d, trigger, 0);
+}
+
+void pd_changed(struct pd *d, const char *trigger)
+{
+	if (d->sync_armed)
+		return;
+	/* never at once: the caller is in the middle of taking news in (a whole list) */
+	double since = clock_now_ms() - d->last_sync_end;
+	d->armed_for = trigger;
+	arm_sync(d, since >= d->o.gap_ms ? 1 : d->o.gap_ms - since);
 }
 
 static void on_monitor(void *data, uint32_t events)
@@ -693,6 +713,8 @@ static json_t *status_json(struct pd *d)
 						    (json_int_t)cs.closed_idle, "closed_evicted",
 						    (json_int_t)cs.closed_evicted, "closed_long_line",
 						    (json_int_t)cs.closed_long_line));
+	if (d->agent)
+		json_object_set_new(j, "store", pd_store_status(d));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
 	if (d->last_error[0])
@@ -855,6 +877,9 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
+	int r = d->o.store ? pd_store_open(d, err, errlen) : 0;
+	if (r < 0)
+		return r;
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
@@ -917,6 +942,7 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_ctresync);
 	evloop_timer_del(d->l, d->t_lkg);
 	evloop_source_del(d->l, d->ct_src);
+	pd_store_close(d);
 	httpd_free(d->http);
 	ctlsrv_free(d->ctl);
 	nftmon_free(d->mon);

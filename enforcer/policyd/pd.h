@@ -16,6 +16,10 @@ struct pd_opts {
 	const char *state_dir;    /* endpoint records, control socket, lock, last good copies */
 	const char *node;         /* pods on this node are enforced here; NULL: every pod */
 	const char *metrics_addr; /* "127.0.0.1:9753"; NULL: no HTTP endpoint */
+	const char *store;        /* etcd://...: the host's agent on that store (pd_store.c) */
+	const char *store_prefix; /* its keys' prefix; NULL: /netpol/ */
+	const char *host_addr;    /* this host's underlay address; NULL: the kernel's choice */
+	long lease_ttl_s;         /* the node's lease */
 	bool reject, no_spoof;
 	bool allow_mass_delete;   /* apply changes removing over half of the objects at once */
 	bool no_owner;            /* tables without the owner flag (what pre-6.9 kernels get) */

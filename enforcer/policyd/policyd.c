@@ -5,6 +5,8 @@
  *   policyd --policy-dir DIR [--state-dir S] [--node NAME] [--metrics ADDR|none] [--reject]
  *           [--no-spoof] [--resync 180s] [--allow-mass-delete] [--control-clients N]
  *           [--control-idle 30s]
+ *   policyd --store etcd://H:P[,H:P...] --node NAME [--host-addr ADDR] [--lease-ttl 60s]
+ *           [--store-prefix /netpol/] [--policy-dir DIR] [--state-dir S] ...
  *   policyd --cleanup [--state-dir S]     remove netpol's tables (the daemon never does) */
 #include <errno.h>
 #include <getopt.h>
@@ -13,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "apply.h"
+#include "duration.h"
 #include "evloop.h"
 #include "pd.h"
 
@@ -53,30 +57,14 @@ static int cleanup_tables(const char *state_dir)
 	return r < 0 ? 1 : 0;
 }
 
-/* "180s", "3m", "500ms", "1h", or plain seconds; -1 when malformed. */
-static long long parse_duration_ms(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || v < 0)
-		return -1;
-	if (!*end || !strcmp(end, "s"))
-		return (long long)(v * 1000);
-	if (!strcmp(end, "ms"))
-		return (long long)v;
-	if (!strcmp(end, "m"))
-		return (long long)(v * 60000);
-	if (!strcmp(end, "h"))
-		return (long long)(v * 3600000);
-	return -1;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: policyd --policy-dir DIR [--state-dir DIR] [--node NAME]\n"
 		   "               [--metrics ADDR:PORT|none] [--reject] [--no-spoof]\n"
 		   "               [--resync DURATION] [--allow-mass-delete]\n"
 		   "               [--control-clients N] [--control-idle DURATION]\n"
+		   "               [--store etcd://H:P[,H:P...] --node NAME [--host-addr ADDR]\n"
+		   "                [--lease-ttl DURATION] [--store-prefix P]]\n"
 		   "       policyd --cleanup [--state-dir DIR]\n");
 }
 
@@ -101,6 +89,10 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		{ "control-clients", required_argument, NULL, 'c' },
 		{ "control-idle", required_argument, NULL, 'i' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "store", required_argument, NULL, 'e' },
+		{ "store-prefix", required_argument, NULL, 'P' },
+		{ "host-addr", required_argument, NULL, 'a' },
+		{ "lease-ttl", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -120,6 +112,9 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		case 'I': o->inject_error = true; break;
 		case 'K': o->test_old_kernel = true; break;
 		case 'C': *cleanup = true; break;
+		case 'e': o->store = optarg; break;
+		case 'P': o->store_prefix = optarg; break;
+		case 'a': o->host_addr = optarg; break;
 		case 'c': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -134,7 +129,8 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		case 'g':
 		case 'G':
 		case 'i':
-			if ((ms = parse_duration_ms(optarg)) < 0) {
+		case 'L':
+			if ((ms = duration_parse_ms(optarg)) < 0) {
 				fprintf(stderr, "policyd: bad duration '%s' (e.g. 180s, 500ms, 3m)\n",
 					optarg);
 				return 2;
@@ -145,6 +141,8 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 				o->ctl_idle_ms = ms > 0 ? ms : 1;
 			else if (c == 'g')
 				o->gap_ms = (double)ms;
+			else if (c == 'L')
+				o->lease_ttl_s = ms < 1000 ? 1 : (long)(ms / 1000);
 			else
 				o->grace_ms = (double)ms;
 			break;
@@ -152,8 +150,12 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || (!*cleanup && !o->policy_dir)) {
+	if (optind != argc || (!*cleanup && !o->policy_dir && !o->store)) {
 		usage(stderr);
+		return 2;
+	}
+	if (o->store && !o->node) {
+		fprintf(stderr, "policyd: --store needs --node NAME (this host's name in the store)\n");
 		return 2;
 	}
 	return -1;
@@ -204,11 +206,19 @@ static int run(struct pd_opts *o)
 int main(int argc, char **argv)
 {
 	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
-			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
+			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100, .lease_ttl_s = 60,
 			     .ctl_max_clients = 1024, .ctl_idle_ms = 30000, .log = log_stderr };
 	bool cleanup = false;
 	int rc = parse_opts(argc, argv, &o, &cleanup);
 	if (rc >= 0)
 		return rc;
+	/* the store's objects alone: an empty directory stands for --policy-dir */
+	char empty[4096];
+	if (!o.policy_dir) {
+		snprintf(empty, sizeof(empty), "%s/policies", o.state_dir);
+		mkdir(o.state_dir, 0700);
+		mkdir(empty, 0700);
+		o.policy_dir = empty;
+	}
 	return cleanup ? cleanup_tables(o.state_dir) : run(&o);
 }
