@@ -4,7 +4,7 @@
 BUILD    ?= build
 SAN      ?=
 CC       ?= gcc
-PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack libmicrohttpd
+PKGS     := libnftnl libmnl jansson yaml-0.1 libnetfilter_conntrack libmicrohttpd libcurl
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
             -Wshadow -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
@@ -12,8 +12,17 @@ ifeq ($(SAN),1)
 CFLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
+# The fuzz targets (tests/fuzz): libFuzzer is clang's, and gcc's ASan objects do not mix with
+# clang's runtime, so FUZZ=1 builds a whole object set of its own with clang (BUILD=build/fuzz):
+# the libraries with coverage instrumentation and no main, the targets linked with libFuzzer's.
+ifeq ($(FUZZ),1)
+CC       := clang
+CFLAGS   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+            -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
+endif
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -MMD -MP
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lnftnl -lmnl -ljansson -lyaml -lnetfilter_conntrack -lmicrohttpd -lcurl)
 
 # The layers, lowest first: util <- rules, netsetup <- enforcer/lib <- enforcer/cli, policyd,
 # cni. A folder's files are compiled with its layer's include path and no other, so a file can
@@ -39,6 +48,7 @@ CNI_SRCS      :=
 PROGRAMS      :=   # name:main-source:folder triples, e.g. netpol:enforcer/cli/netpol.c:cli
 UNIT_TESTS    :=   # one cmocka program per source file under tests/unit
 TEST_TOOLS    :=   # helper programs the scripted tests run (name:source)
+FUZZ_TARGETS  :=   # libFuzzer targets, one per parser (built with FUZZ=1 only)
 
 include util/util.mk
 include rules/rules.mk
@@ -75,8 +85,9 @@ prog_folder = $(word 3,$(subst :, ,$(1)))
 PROG_BINS := $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_name,$(p)))
 TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_TARGETS))
 
-.PHONY: all deps check check-full test unit demo bench install install-unit clean
+.PHONY: all deps check check-full test unit demo bench fuzz soak install install-unit clean
 all: $(PROG_BINS)
 
 deps:
@@ -133,11 +144,21 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 tests-built: $(PROG_BINS) $(TOOL_BINS) $(UNIT_BINS)
 .PHONY: tests-built
 
+.PRECIOUS: $(BUILD)/obj/tests/fuzz/%.o
+$(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/fuzzlib.o $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# with FUZZ=1 BUILD=build/fuzz (make fuzz and tests/fuzz/t-fuzz-regress.sh say so)
+fuzz-built: $(FUZZ_BINS)
+.PHONY: fuzz-built
+
 # The test suite: the -Werror optimized build must succeed, then every test runs against the
-# sanitizer build.
+# sanitizer build (and the fuzz regression against the clang fuzz build).
 check: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/asan SAN=1 tests-built
+	$(MAKE) BUILD=build/fuzz FUZZ=1 fuzz-built
 	NETPOL_BUILD=build/asan NETPOL_REQUIRE_ALL=1 sh tests/run.sh
 
 # The same with the full case sets (NETPOL_FULL=1): every NetworkPolicy and admin-tier
@@ -157,6 +178,18 @@ demo: deps
 bench: deps
 	$(MAKE) all $(TOOL_BINS)
 	sh tests/bench/run.sh
+
+# Every fuzz target for FUZZ_SECONDS (default 60) each, growing its corpus in a scratch copy;
+# prints each one's executions and coverage (tests/fuzz/README.md).
+fuzz: deps
+	$(MAKE) BUILD=build/fuzz FUZZ=1 fuzz-built
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) sh tests/fuzz/run.sh
+
+# Chaos under traffic (tests/soak/README.md): figures printed. The optimized build, as bench:
+# RSS under ASan would measure its quarantine, not policyd.
+soak: deps
+	$(MAKE) all $(TOOL_BINS)
+	sh tests/soak/run.sh
 
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system

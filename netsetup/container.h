@@ -8,9 +8,9 @@
 #include "network.h"
 
 /* Inside netns_fd: lo up, ep->ifname up with ep->addrs, a default route per family via
- * ep->gateways, and the interface's MAC read back into ep->mac. Adding what is already there
- * is success. On failure the interface is left for the caller to delete (deleting it removes
- * its addresses and routes with it). */
+ * ep->gateways, and its MAC set to ep->mac (or, when ep->mac is all zero, the interface's read
+ * back into it). Adding what is already there is success. On failure the interface is left for
+ * the caller to delete (deleting it removes its addresses and routes with it). */
 int ns_container_configure(int netns_fd, struct ns_endpoint *ep, struct ns_error *err);
 
 #endif

@@ -22,6 +22,9 @@
  *  setup    — make the node side exist; idempotent. full = also the network-wide extras that
  *             an attach need not repeat (sysctls, stale overlay entries).
  *  teardown — remove the node side; absent pieces are fine.
+ *  prepare  — fill the record fields attach would set that need no interface (host_ifname,
+ *             host), before the store claims the endpoint: an etcd store then writes the
+ *             whole record in the claim's one transaction; may be NULL.
  *  attach   — create the container's interface in netns_fd from ep (ifname, addresses,
  *             gateways already set), fill ep->mac and the record's driver fields (host_ifname,
  *             host); on failure remove everything it created.
@@ -41,6 +44,8 @@ struct ns_driver_ops {
 	int (*setup)(struct ns_ctx *ctx, const struct ns_network *net, bool full,
 		     struct ns_error *err);
 	int (*teardown)(struct ns_ctx *ctx, const struct ns_network *net, struct ns_error *err);
+	int (*prepare)(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
+		       struct ns_error *err);
 	int (*attach)(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
 		      int netns_fd, struct ns_error *err);
 	int (*detach)(struct ns_ctx *ctx, const struct ns_network *net,
@@ -65,10 +70,31 @@ int ns_bridge_attach_veth(struct ns_ctx *ctx, const struct ns_network *net,
 			  struct ns_endpoint *ep, int netns_fd, unsigned int mtu,
 			  struct ns_error *err);
 int ns_bridge_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err);
+int ns_bridge_prepare(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
+		      struct ns_error *err);
 int ns_bridge_teardown(struct ns_ctx *ctx, const struct ns_network *net, struct ns_error *err);
 int ns_bridge_detach(struct ns_ctx *ctx, const struct ns_network *net,
 		     const struct ns_endpoint *ep, struct ns_error *err);
 void ns_bridge_inspect(const struct ns_network *net, json_t *options);
+
+/* The overlay's pieces the host's agent (agent.h) programs from what it learns by watch. */
+
+/* The vxlan device of net on this host: 0 with *ifindex, -ENODEV when the host has no side of
+ * net (nothing to program there). */
+int ns_overlay_device(struct ns_ctx *ctx, const struct ns_network *net, int *ifindex,
+		      struct ns_error *err);
+/* Programs vxlan device vx: a flood entry to each peer but self, FDB and neighbour entries for
+ * each endpoint of eps that lives on another host; with full, drops the FDB entries (flood
+ * ones included) that are neither. */
+int ns_overlay_program(struct ns_ctx *ctx, int vx, const struct ns_ip *self,
+		       const struct ns_ip *peers, size_t n_peers, const struct ns_endpoint *eps,
+		       size_t n, bool full, struct ns_error *err);
+/* Removes a remote endpoint's FDB and neighbour entries (absent ones are fine). */
+int ns_overlay_forget(struct ns_ctx *ctx, int vx, const struct ns_endpoint *ep,
+		      struct ns_error *err);
+/* Adds or removes the flood entry to peer. */
+int ns_overlay_flood(struct ns_ctx *ctx, int vx, const struct ns_ip *peer, bool add,
+		     struct ns_error *err);
 
 /* macvlan's mode names, as definitions store them ("bridge", "private", "vepa"). */
 const char *ns_macvlan_mode_name(enum ns_macvlan_mode mode);

@@ -79,10 +79,7 @@ int ns_bridge_attach_veth(struct ns_ctx *ctx, const struct ns_network *net,
 	struct ns_link_info br, host;
 	int rc;
 
-	/* The node-side end, named after network and endpoint: unique on the node, and the name
-	 * a later detach (from the record) deletes. */
-	snprintf(ep->host_ifname, sizeof(ep->host_ifname), "np%08x",
-		 ns_name_hash(net->name, ep->id));
+	ns_bridge_prepare(ctx, net, ep, NULL);
 	if ((rc = ns_link_get(ctx->nl, net->bridge, &br, err)) < 0)
 		return rc;
 	spec.master = br.ifindex;
@@ -101,6 +98,16 @@ del_veth:
 	/* Deleting one end deletes the pair, so the container is left as it was. */
 	ns_link_del(ctx->nl, ep->host_ifname, NULL);
 	return rc;
+}
+
+int ns_bridge_prepare(struct ns_ctx *ctx, const struct ns_network *net, struct ns_endpoint *ep,
+		      struct ns_error *err)
+{
+	/* The node-side end, named after network and endpoint: unique on the node, and the name
+	 * a later detach (from the record) deletes. */
+	snprintf(ep->host_ifname, sizeof(ep->host_ifname), "np%08x",
+		 ns_name_hash(net->name, ep->id));
+	return 0;
 }
 
 int ns_bridge_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err)
@@ -167,6 +174,7 @@ const struct ns_driver_ops ns_driver_bridge = {
 	.check = ns_bridge_check,
 	.setup = bridge_setup,
 	.teardown = ns_bridge_teardown,
+	.prepare = ns_bridge_prepare,
 	.attach = bridge_attach,
 	.detach = ns_bridge_detach,
 	.inspect = ns_bridge_inspect,

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "driver.h"
+#include "netstore.h"
 #include "xalloc.h"
 
 static void vxlan_name(const struct ns_network *net, char buf[NS_IFNAMSIZ])
@@ -28,9 +29,9 @@ static void add_peer(struct ns_ip *out, size_t max, size_t *n, const struct ns_i
 		out[(*n)++] = *ip;
 }
 
-/* Every host's underlay address, this one's included: the definition's --peer addresses, then
- * those of the Node objects in its nodes directory, which the program running us reads
- * (struct ns_ctx). */
+/* Every host's underlay address, this one's included: the definition's --peer addresses, the
+ * hosts registered in the store (netstore.h: an etcd store's agents), then those of the Node
+ * objects in its nodes directory, which the program running us reads (struct ns_ctx). */
 static int overlay_peers(struct ns_ctx *ctx, const struct ns_network *net, struct ns_ip *out,
 			 size_t *n, struct ns_error *err)
 {
@@ -41,6 +42,10 @@ static int overlay_peers(struct ns_ctx *ctx, const struct ns_network *net, struc
 	*n = 0;
 	for (size_t i = 0; i < net->n_peers; i++)
 		add_peer(out, NS_MAX_PEERS, n, &net->peers[i]);
+	if ((rc = ctx->store->ops->node_addrs(ctx->store, nodes, NS_MAX_PEERS, &n_nodes, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n_nodes; i++)
+		add_peer(out, NS_MAX_PEERS, n, &nodes[i]);
 	if (!net->nodes_dir[0])
 		return 0;
 	if (!ctx->node_addrs)
@@ -94,7 +99,9 @@ static int overlay_check(struct ns_ctx *ctx, struct ns_network *net, struct ns_e
 	if ((rc = overlay_peers(ctx, net, peers, &n, err)) < 0)
 		return rc;
 	if (!n)
-		return ns_error_set(err, -EINVAL, "the overlay driver needs --peer ADDR or --nodes DIR");
+		return ns_error_set(err, -EINVAL, "the overlay driver needs --peer ADDR or --nodes DIR%s",
+				    strcmp(ctx->store->ops->name, "dir")
+					    ? ", or hosts registered in the store (policyd --store)" : "");
 	return ns_bridge_check(ctx, net, err);
 }
 
@@ -102,6 +109,9 @@ struct stale_scan {
 	const struct ns_endpoint *eps;
 	size_t n;
 	const struct ns_ip *self;
+	const struct ns_ip *peers; /* with prune_flood: the flood entries to keep */
+	size_t n_peers;
+	bool prune_flood;
 	struct ns_fdb_entry stale[256];
 	size_t n_stale;
 };
@@ -111,8 +121,17 @@ static void stale_cb(const struct ns_fdb_entry *e, void *data)
 	static const uint8_t zero[6];
 	struct stale_scan *s = data;
 
-	if (!memcmp(e->mac, zero, 6) || !e->dst.family || s->n_stale == 256)
+	if (!e->dst.family || s->n_stale == 256)
 		return;
+	if (!memcmp(e->mac, zero, 6)) {
+		if (!s->prune_flood)
+			return;
+		for (size_t i = 0; i < s->n_peers; i++)
+			if (ns_ip_equal(&s->peers[i], &e->dst))
+				return;
+		s->stale[s->n_stale++] = *e;
+		return;
+	}
 	for (size_t i = 0; i < s->n; i++)
 		if (!memcmp(s->eps[i].mac, e->mac, 6) && ns_ip_equal(&s->eps[i].host, &e->dst) &&
 		    !ns_ip_equal(&s->eps[i].host, s->self))
@@ -120,12 +139,46 @@ static void stale_cb(const struct ns_fdb_entry *e, void *data)
 	s->stale[s->n_stale++] = *e;
 }
 
+static bool is_remote(const struct ns_endpoint *ep, const struct ns_ip *self)
+{
+	static const uint8_t zero[6];
+
+	return ep->host.family && !ns_ip_equal(&ep->host, self) && memcmp(ep->mac, zero, 6);
+}
+
+/* FDB + neighbour entries of the remote endpoints in eps; with full, drops the entries of
+ * endpoints that are gone (and with s->prune_flood, flood entries to hosts that are). */
+static int program_eps(struct ns_ctx *ctx, int vx, struct stale_scan *s, bool full,
+		       struct ns_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ns_endpoint *ep = &s->eps[i];
+		if (!is_remote(ep, s->self))
+			continue;
+		if ((rc = ns_fdb_add(ctx->nl, vx, ep->mac, &ep->host, false, err)) < 0)
+			return rc;
+		for (size_t k = 0; k < ep->n_addrs; k++)
+			if ((rc = ns_neigh_add(ctx->nl, vx, &ep->addrs[k].ip, ep->mac, err)) < 0)
+				return rc;
+	}
+	if (!full)
+		return 0;
+	rc = ns_fdb_list(ctx->nl, vx, stale_cb, s, err);
+	for (size_t i = 0; rc == 0 && i < s->n_stale; i++) {
+		rc = ns_fdb_del(ctx->nl, vx, s->stale[i].mac, &s->stale[i].dst, err);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	return rc;
+}
+
 /* Programs every remote endpoint of the network (FDB + neighbours on the vxlan device); with
  * full, also drops entries of endpoints that are gone. */
 static int program_remote(struct ns_ctx *ctx, const struct ns_network *net, int vx,
 			  const struct ns_ip *self, bool full, struct ns_error *err)
 {
-	static const uint8_t zero[6];
 	struct ns_endpoint *eps;
 	struct stale_scan *s;
 	size_t n;
@@ -133,32 +186,79 @@ static int program_remote(struct ns_ctx *ctx, const struct ns_network *net, int 
 
 	if ((rc = ns_endpoints_load(ctx, net->name, &eps, &n, err)) < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		const struct ns_endpoint *ep = &eps[i];
-		if (!ep->host.family || ns_ip_equal(&ep->host, self) || !memcmp(ep->mac, zero, 6))
-			continue;
-		if ((rc = ns_fdb_add(ctx->nl, vx, ep->mac, &ep->host, false, err)) < 0)
-			goto out;
-		for (size_t k = 0; k < ep->n_addrs; k++)
-			if ((rc = ns_neigh_add(ctx->nl, vx, &ep->addrs[k].ip, ep->mac, err)) < 0)
-				goto out;
-	}
-	if (full) {
-		s = xcalloc(1, sizeof(*s));
-		s->eps = eps;
-		s->n = n;
-		s->self = self;
-		rc = ns_fdb_list(ctx->nl, vx, stale_cb, s, err);
-		for (size_t i = 0; rc == 0 && i < s->n_stale; i++) {
-			rc = ns_fdb_del(ctx->nl, vx, s->stale[i].mac, &s->stale[i].dst, err);
-			if (rc == -ENOENT)
-				rc = 0;
-		}
-		free(s);
-	}
-out:
+	s = xcalloc(1, sizeof(*s));
+	s->eps = eps;
+	s->n = n;
+	s->self = self;
+	rc = program_eps(ctx, vx, s, full, err);
+	free(s);
 	ns_endpoints_free(eps, n);
 	return rc;
+}
+
+int ns_overlay_device(struct ns_ctx *ctx, const struct ns_network *net, int *ifindex,
+		      struct ns_error *err)
+{
+	struct ns_link_info vx;
+	char name[NS_IFNAMSIZ];
+	int rc;
+
+	vxlan_name(net, name);
+	if ((rc = ns_link_get(ctx->nl, name, &vx, err)) < 0)
+		return rc;
+	*ifindex = vx.ifindex;
+	return 0;
+}
+
+int ns_overlay_program(struct ns_ctx *ctx, int vx, const struct ns_ip *self,
+		       const struct ns_ip *peers, size_t n_peers, const struct ns_endpoint *eps,
+		       size_t n, bool full, struct ns_error *err)
+{
+	static const uint8_t flood[6];
+	struct stale_scan *s;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n_peers; i++)
+		if (!ns_ip_equal(&peers[i], self))
+			rc = ns_fdb_add(ctx->nl, vx, flood, &peers[i], true, err);
+	if (rc < 0)
+		return rc;
+	s = xcalloc(1, sizeof(*s));
+	*s = (struct stale_scan){ .eps = eps, .n = n, .self = self, .peers = peers,
+				  .n_peers = n_peers, .prune_flood = true };
+	rc = program_eps(ctx, vx, s, full, err);
+	free(s);
+	return rc;
+}
+
+int ns_overlay_forget(struct ns_ctx *ctx, int vx, const struct ns_endpoint *ep,
+		      struct ns_error *err)
+{
+	static const uint8_t zero[6];
+	int rc;
+
+	/* a record still without its MAC or host (an attach's claim) was never programmed; and
+	 * an all-zero MAC would name the flood entries */
+	if (!ep->host.family || !memcmp(ep->mac, zero, 6))
+		return 0;
+	rc = ns_fdb_del(ctx->nl, vx, ep->mac, &ep->host, err);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	for (size_t k = 0; k < ep->n_addrs; k++)
+		if ((rc = ns_neigh_del(ctx->nl, vx, &ep->addrs[k].ip, err)) < 0 && rc != -ENOENT)
+			return rc;
+	return 0;
+}
+
+int ns_overlay_flood(struct ns_ctx *ctx, int vx, const struct ns_ip *peer, bool add,
+		     struct ns_error *err)
+{
+	static const uint8_t flood[6];
+	int rc = add ? ns_fdb_add(ctx->nl, vx, flood, peer, true, err)
+		     : ns_fdb_del(ctx->nl, vx, flood, peer, err);
+
+	return rc == -ENOENT ? 0 : rc;
 }
 
 static int overlay_setup(struct ns_ctx *ctx, const struct ns_network *net, bool full,
@@ -215,6 +315,16 @@ static int overlay_teardown(struct ns_ctx *ctx, const struct ns_network *net,
 	if (rc < 0 && rc != -ENODEV)
 		return rc;
 	return ns_bridge_teardown(ctx, net, err);
+}
+
+static int overlay_prepare(struct ns_ctx *ctx, const struct ns_network *net,
+			   struct ns_endpoint *ep, struct ns_error *err)
+{
+	unsigned int ul_mtu;
+	int ul;
+
+	ns_bridge_prepare(ctx, net, ep, err);
+	return overlay_self(ctx, net, &ep->host, &ul, &ul_mtu, err);
 }
 
 static int overlay_attach(struct ns_ctx *ctx, const struct ns_network *net,
@@ -278,6 +388,7 @@ const struct ns_driver_ops ns_driver_overlay = {
 	.check = overlay_check,
 	.setup = overlay_setup,
 	.teardown = overlay_teardown,
+	.prepare = overlay_prepare,
 	.attach = overlay_attach,
 	.detach = overlay_detach,
 	.inspect = overlay_inspect,

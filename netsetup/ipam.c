@@ -87,8 +87,7 @@ static void lease_close(struct lease_file *lf)
 	close(lf->lock_fd); /* drops the flock */
 }
 
-/* Addresses no endpoint may hold: network and broadcast (IPv4) and the gateway. */
-static bool reserved(const struct ns_ipam_pool *p, const struct ns_ip *ip)
+bool ns_ipam_reserved(const struct ns_ipam_pool *p, const struct ns_ip *ip)
 {
 	struct ns_prefix net = ns_prefix_network(&p->subnet);
 	struct ns_ip last = ns_prefix_last(&p->subnet);
@@ -100,15 +99,15 @@ static bool reserved(const struct ns_ipam_pool *p, const struct ns_ip *ip)
 	return ip->family == AF_INET && p->subnet.len < 31 && ns_ip_equal(&last, ip);
 }
 
-static int pick_free(const struct ns_ipam_pool *p, json_t *leases, struct ns_ip *out)
+int ns_ipam_pick(const struct ns_ipam_pool *p, bool (*taken)(const struct ns_ip *ip, void *arg),
+		 void *arg, struct ns_ip *out)
 {
 	struct ns_prefix r = ns_prefix_network(&p->range);
 	struct ns_ip ip = r.ip, last = ns_prefix_last(&p->range);
-	char buf[NS_IP_STRLEN];
 
 	for (unsigned int i = 0; i < IPAM_MAX_SCAN; i++) {
-		if (!reserved(p, &ip) && ns_prefix_contains(&p->subnet, &ip) &&
-		    !json_object_get(leases, ns_ip_format(&ip, buf))) {
+		if (!ns_ipam_reserved(p, &ip) && ns_prefix_contains(&p->subnet, &ip) &&
+		    !taken(&ip, arg)) {
 			*out = ip;
 			return 0;
 		}
@@ -119,18 +118,19 @@ static int pick_free(const struct ns_ipam_pool *p, json_t *leases, struct ns_ip 
 	return -ENOSPC;
 }
 
-int ns_ipam_allocate(const char *file, const struct ns_ipam_pool *pools, size_t n_pools,
-		     const char *owner, const struct ns_ip *wanted, size_t n_wanted,
-		     struct ns_ip *out, struct ns_error *err)
+static bool leased(const struct ns_ip *ip, void *arg)
 {
-	struct lease_file lf;
-	struct ns_ip got[8];
-	char buf[NS_IP_STRLEN], pbuf[NS_PREFIX_STRLEN];
-	bool used[8] = { false };
-	int rc;
+	char buf[NS_IP_STRLEN];
 
-	if (n_pools > 8)
-		return ns_error_set(err, -EINVAL, "too many subnets");
+	return json_object_get(arg, ns_ip_format(ip, buf)) != NULL;
+}
+
+int ns_ipam_wanted(const struct ns_ipam_pool *pools, size_t n_pools, const struct ns_ip *wanted,
+		   size_t n_wanted, struct ns_ip *want, struct ns_error *err)
+{
+	char buf[NS_IP_STRLEN], pbuf[NS_PREFIX_STRLEN];
+
+	memset(want, 0, n_pools * sizeof(*want));
 	for (size_t w = 0; w < n_wanted; w++) {
 		size_t i;
 		for (i = 0; i < n_pools; i++)
@@ -139,27 +139,42 @@ int ns_ipam_allocate(const char *file, const struct ns_ipam_pool *pools, size_t 
 		if (i == n_pools)
 			return ns_error_set(err, -EINVAL, "address %s is not in any subnet of the network",
 					    ns_ip_format(&wanted[w], buf));
-		if (used[i])
+		if (want[i].family)
 			return ns_error_set(err, -EINVAL, "two addresses requested in subnet %s",
 					    ns_prefix_format(&pools[i].subnet, pbuf));
-		if (reserved(&pools[i], &wanted[w]))
+		if (ns_ipam_reserved(&pools[i], &wanted[w]))
 			return ns_error_set(err, -EADDRNOTAVAIL,
 					    "address %s is reserved (network, broadcast or gateway)",
 					    ns_ip_format(&wanted[w], buf));
-		used[i] = true;
-		got[i] = wanted[w];
+		want[i] = wanted[w];
 	}
+	return 0;
+}
+
+int ns_ipam_allocate(const char *file, const struct ns_ipam_pool *pools, size_t n_pools,
+		     const char *owner, const struct ns_ip *wanted, size_t n_wanted,
+		     struct ns_ip *out, struct ns_error *err)
+{
+	struct lease_file lf;
+	struct ns_ip got[8];
+	char buf[NS_IP_STRLEN], pbuf[NS_PREFIX_STRLEN];
+	int rc;
+
+	if (n_pools > 8)
+		return ns_error_set(err, -EINVAL, "too many subnets");
+	if ((rc = ns_ipam_wanted(pools, n_pools, wanted, n_wanted, got, err)) < 0)
+		return rc;
 	if ((rc = lease_open(&lf, file, err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n_pools; i++) {
-		if (used[i]) {
+		if (got[i].family) {
 			json_t *holder = json_object_get(lf.leases, ns_ip_format(&got[i], buf));
 			if (holder) {
 				rc = ns_error_set(err, -EADDRINUSE, "address %s is already in use by %s", buf,
 						  json_string_value(holder));
 				goto close;
 			}
-		} else if (pick_free(&pools[i], lf.leases, &got[i]) < 0) {
+		} else if (ns_ipam_pick(&pools[i], leased, lf.leases, &got[i]) < 0) {
 			rc = ns_error_set(err, -ENOSPC, "no free address left in %s",
 					  ns_prefix_format(&pools[i].range, pbuf));
 			goto close;

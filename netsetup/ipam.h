@@ -32,4 +32,17 @@ int ns_ipam_release(const char *file, const char *owner, struct ns_error *err);
 /* Number of leases in the file (0 when it does not exist). */
 int ns_ipam_count(const char *file, size_t *count, struct ns_error *err);
 
+/* ---- the pieces every store's allocation shares (netstore.h) ---- */
+
+/* Addresses no endpoint may hold in pool p: network and broadcast (IPv4) and the gateway. */
+bool ns_ipam_reserved(const struct ns_ipam_pool *p, const struct ns_ip *ip);
+/* Checks static requests against the pools (each in one pool's subnet, at most one per pool,
+ * not reserved) and puts each at its pool's index: want[i] (family 0: pool i has none). */
+int ns_ipam_wanted(const struct ns_ipam_pool *pools, size_t n_pools, const struct ns_ip *wanted,
+		   size_t n_wanted, struct ns_ip *want, struct ns_error *err);
+/* The lowest address of p's range that is not reserved and for which taken(ip, arg) is false;
+ * -ENOSPC when there is none. */
+int ns_ipam_pick(const struct ns_ipam_pool *p, bool (*taken)(const struct ns_ip *ip, void *arg),
+		 void *arg, struct ns_ip *out);
+
 #endif

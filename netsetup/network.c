@@ -1,66 +1,35 @@
-/* network.c — network definitions and endpoint records on disk; create, remove, attach,
- * detach, inspect. Interfaces are the drivers' business (driver.h). */
-#include <dirent.h>
+/* network.c — network definitions and endpoint records: create, remove, attach, detach,
+ * inspect. Where they live is the store's business (netstore.h), interfaces the drivers'
+ * (driver.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "atomicio.h"
 #include "driver.h"
 #include "masq.h"
+#include "netstore.h"
 #include "network.h"
-#include "vec.h"
 #include "xalloc.h"
 
-/* ---- context and paths ------------------------------------------------------------------- */
+/* ---- context ------------------------------------------------------------------------------ */
 
-/* Directories netsetup creates are root's alone (0700), as are its files (0600): records name
- * pods, netns paths and addresses, and every reader (netpol, policyd, netpol-cni) runs as
- * root. Directories that exist already keep their mode. */
-#define STATE_DIR_MODE 0700
-#define STATE_FILE_MODE 0600
-
-static int mkdir_p(const char *dir)
+struct ns_ctx *ns_ctx_open(const char *state_dir, const struct ns_store_conf *conf,
+			   bool readonly, struct ns_error *err)
 {
-	char buf[4096];
+	struct ns_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	bool etcd = conf && conf->url && *conf->url;
 
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, STATE_DIR_MODE) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, STATE_DIR_MODE) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err)
-{
-	static const char *const subdirs[] = { "networks", "ipam", "endpoints" };
-	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
-	char buf[4096];
-	int rc;
-
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(buf, sizeof(buf), "%s/%s", ctx->state_dir, subdirs[i]);
-		if ((rc = mkdir_p(buf)) < 0) {
-			ns_error_set(err, rc, "state directory %s: %s", buf, strerror(-rc));
-			goto fail;
-		}
-	}
-	ctx->nl = ns_nl_new(-1, err);
-	if (!ctx->nl)
+	if (!state_dir || !*state_dir)
+		state_dir = etcd ? NS_DEFAULT_RUN_DIR : NS_DEFAULT_STATE_DIR;
+	ctx->state_dir = xstrdup(state_dir);
+	if (ns_store_open(ctx->state_dir, conf, readonly, &ctx->store, err) < 0)
+		goto fail;
+	if (!readonly && !(ctx->nl = ns_nl_new(-1, err)))
 		goto fail;
 	return ctx;
 fail:
@@ -68,45 +37,28 @@ fail:
 	return NULL;
 }
 
+struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err)
+{
+	return ns_ctx_open(state_dir, NULL, false, err);
+}
+
 struct ns_ctx *ns_ctx_new_readonly(const char *state_dir)
 {
-	struct ns_ctx *ctx = xcalloc(1, sizeof(*ctx));
-
-	ctx->state_dir = xstrdup(state_dir && *state_dir ? state_dir : NS_DEFAULT_STATE_DIR);
-	return ctx;
+	/* a directory opened read-only cannot fail: nothing is made */
+	return ns_ctx_open(state_dir, NULL, true, NULL);
 }
 
 void ns_ctx_free(struct ns_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	ns_store_free(ctx->store);
 	ns_nl_free(ctx->nl);
 	free(ctx->state_dir);
 	free(ctx);
 }
 
-static void path_network(const struct ns_ctx *ctx, const char *name, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s/networks/%s.json", ctx->state_dir, name);
-}
-
-static void path_ipam(const struct ns_ctx *ctx, const char *name, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s/ipam/%s.json", ctx->state_dir, name);
-}
-
-static void path_epdir(const struct ns_ctx *ctx, const char *name, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s/endpoints/%s", ctx->state_dir, name);
-}
-
-static void path_endpoint(const struct ns_ctx *ctx, const char *name, const char *id, char *buf,
-			  size_t n)
-{
-	snprintf(buf, n, "%s/endpoints/%s/%s.json", ctx->state_dir, name, id);
-}
-
-/* Names and ids become file names: the CNI rule for both (alphanumeric first, then
+/* Names and ids become file names and keys: the CNI rule for both (alphanumeric first, then
  * [A-Za-z0-9_.-]) keeps them safe there. */
 static bool valid_name(const char *s, size_t max)
 {
@@ -128,48 +80,6 @@ static void now_rfc3339(char buf[32])
 
 	gmtime_r(&t, &tm);
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Writes j to path whole and durably (util/atomicio.h): a reader, or the next run after a
- * crash or power cut, finds the previous content or this one, never a torn file. */
-static int write_json(const char *path, json_t *j, struct ns_error *err)
-{
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	int rc;
-
-	if (!text)
-		abort(); /* fails only without memory: xalloc.h's policy */
-	rc = atomic_write_file(path, text, strlen(text), STATE_FILE_MODE);
-	free(text);
-	if (rc < 0)
-		return ns_error_set(err, rc, "write %s: %s", path, strerror(-rc));
-	return 0;
-}
-
-/* Creates path empty, -EEXIST when it exists: the reservation of a network name or endpoint id
- * while the create or attach that fills it runs, so a second one with the same name fails
- * before touching anything (its bridge, interface or lease would otherwise be made and then
- * undone). write_json later renames the complete record over it, so the name never stops
- * existing; readers take an empty file for a reservation. A crash before that leaves the
- * empty reservation, which detach (endpoints) and create (networks, after a minute) clear. */
-static int reserve(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STATE_FILE_MODE);
-
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
-/* Removes a record durably: once a detach or rm has said so, the record stays gone. */
-static int remove_file(const char *path, struct ns_error *err)
-{
-	int rc = atomic_unlink(path);
-
-	if (rc < 0)
-		return ns_error_set(err, rc, "remove %s: %s", path, strerror(-rc));
-	return 0;
 }
 
 uint32_t ns_name_hash(const char *a, const char *b)
@@ -371,154 +281,50 @@ int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *er
 int ns_network_load(struct ns_ctx *ctx, const char *name, struct ns_network *out,
 		    struct ns_error *err)
 {
-	char path[4096];
-	json_error_t jerr;
 	json_t *j;
 	int rc;
 
 	if (!valid_name(name, sizeof(out->name) - 1))
 		return ns_error_set(err, -EINVAL, "bad network name '%s'", name ? name : "");
-	path_network(ctx, name, path, sizeof(path));
-	j = json_load_file(path, 0, &jerr);
-	if (!j) {
-		if (access(path, F_OK) < 0)
-			return ns_error_set(err, -ENOENT, "network %s not found", name);
-		return ns_error_set(err, -EBADMSG, "%s:%d: %s", path, jerr.line, jerr.text);
-	}
+	if ((rc = ctx->store->ops->net_get(ctx->store, name, &j, err)) < 0)
+		return rc;
 	rc = ns_network_from_json(j, out, err);
 	json_decref(j);
 	return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists "*.json" file stems in dir (json_stems), or the valid names of its other entries,
- * sorted; *out is a JSON array of strings. */
-static int list_entries(const char *dir, bool json_stems, json_t **out, struct ns_error *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	json_t *arr = json_array();
-
-	if (!d) {
-		if (errno == ENOENT) {
-			*out = arr;
-			return 0;
-		}
-		json_decref(arr);
-		return ns_error_set(err, -errno, "read %s: %s", dir, strerror(errno));
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (!json_stems) {
-			if (!valid_name(de->d_name, 63))
-				continue;
-			len += 5; /* kept whole below */
-		} else if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json")) {
-			continue;
-		}
-		VEC_PUSH(v, n, cap) = xstrndup(de->d_name, len - 5);
-	}
-	closedir(d);
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(arr, json_string(v[i]));
-		free(v[i]);
-	}
-	free(v);
-	*out = arr;
-	return 0;
-}
-
 int ns_network_names(struct ns_ctx *ctx, json_t **out, struct ns_error *err)
 {
-	char dir[4096];
-
-	snprintf(dir, sizeof(dir), "%s/networks", ctx->state_dir);
-	return list_entries(dir, true, out, err);
+	return ctx->store->ops->net_names(ctx->store, out, err);
 }
 
 int ns_endpoint_networks(struct ns_ctx *ctx, json_t **out, struct ns_error *err)
 {
-	char dir[4096];
-
-	snprintf(dir, sizeof(dir), "%s/endpoints", ctx->state_dir);
-	return list_entries(dir, false, out, err);
-}
-
-/* The directory of a network's endpoint records. */
-static int make_epdir(struct ns_ctx *ctx, const char *network, struct ns_error *err)
-{
-	char path[4096];
-
-	path_epdir(ctx, network, path, sizeof(path));
-	if (mkdir(path, STATE_DIR_MODE) < 0 && errno != EEXIST)
-		return ns_error_set(err, -errno, "mkdir %s: %s", path, strerror(errno));
-	return 0;
+	return ctx->store->ops->ep_networks(ctx->store, out, err);
 }
 
 int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err)
 {
-	char path[4096 + 200];
-	json_t *j;
-	int rc;
-
 	if (!valid_name(ep->network, sizeof(ep->network) - 1) || !valid_name(ep->id, sizeof(ep->id) - 1))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id '%s/%s'",
 				    ep->network, ep->id);
-	if ((rc = make_epdir(ctx, ep->network, err)) < 0)
-		return rc;
-	path_endpoint(ctx, ep->network, ep->id, path, sizeof(path));
-	j = ns_endpoint_to_json(ep);
-	rc = write_json(path, j, err);
-	json_decref(j);
-	return rc;
+	return ctx->store->ops->ep_save(ctx->store, ep, err);
 }
 
 int ns_endpoint_get(struct ns_ctx *ctx, const char *network, const char *id,
 		    struct ns_endpoint **out, struct ns_error *err)
 {
-	char path[4096 + 200];
-	json_error_t jerr;
-	json_t *j;
-	struct ns_endpoint *ep;
-	int rc;
-
 	if (!valid_name(network, 63) || !valid_name(id, 127))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id");
-	path_endpoint(ctx, network, id, path, sizeof(path));
-	j = json_load_file(path, 0, &jerr);
-	if (!j) {
-		if (access(path, F_OK) < 0)
-			return ns_error_set(err, -ENOENT, "no endpoint %s in network %s", id, network);
-		return ns_error_set(err, -EBADMSG, "%s: %s", path, jerr.text);
-	}
-	ep = ns_endpoint_new();
-	rc = ns_endpoint_from_json(j, ep, err);
-	json_decref(j);
-	if (rc < 0) {
-		ns_endpoint_free(ep);
-		return rc;
-	}
-	*out = ep;
-	return 0;
+	return ctx->store->ops->ep_get(ctx->store, network, id, out, err);
 }
 
 int ns_endpoint_forget(struct ns_ctx *ctx, const char *network, const char *id,
 		       struct ns_error *err)
 {
-	char path[4096 + 200];
-
 	if (!valid_name(network, 63) || !valid_name(id, 127))
 		return ns_error_set(err, -EINVAL, "bad network name or endpoint id");
-	path_endpoint(ctx, network, id, path, sizeof(path));
-	return remove_file(path, err);
+	return ctx->store->ops->ep_forget(ctx->store, network, id, err);
 }
 
 bool ns_name_valid(const char *s, size_t max)
@@ -536,38 +342,18 @@ void ns_endpoints_free(struct ns_endpoint *v, size_t n)
 int ns_endpoints_load(struct ns_ctx *ctx, const char *network, struct ns_endpoint **out,
 		      size_t *n_out, struct ns_error *err)
 {
-	char dir[4096], path[4096 + 200];
-	json_t *names, *name;
-	struct ns_endpoint *v;
-	size_t i, n = 0;
-	int rc;
+	return ctx->store->ops->ep_list(ctx->store, network, out, n_out, err);
+}
 
-	path_epdir(ctx, network, dir, sizeof(dir));
-	if ((rc = list_entries(dir, true, &names, err)) < 0)
-		return rc;
-	v = xcalloc(json_array_size(names) + 1, sizeof(*v));
-	json_array_foreach(names, i, name) {
-		json_t *j;
-		snprintf(path, sizeof(path), "%s/%s.json", dir, json_string_value(name));
-		j = json_load_file(path, 0, NULL);
-		/* An empty reservation (an attach in progress or interrupted) still names an id. */
-		if (!j)
-			j = json_object();
-		rc = ns_endpoint_from_json(j, &v[n], err);
-		json_decref(j);
-		if (rc < 0) {
-			json_decref(names);
-			ns_endpoints_free(v, n + 1);
-			return rc;
-		}
-		if (!v[n].id[0])
-			snprintf(v[n].id, sizeof(v[n].id), "%s", json_string_value(name));
-		n++;
+void ns_endpoint_set_addrs(struct ns_endpoint *ep, const struct ns_network *net,
+			   const struct ns_ip *got)
+{
+	for (size_t i = 0; i < net->n_pools; i++) {
+		ep->addrs[i].ip = got[i];
+		ep->addrs[i].len = net->pools[i].subnet.len;
+		ep->gateways[i] = net->pools[i].gateway;
 	}
-	json_decref(names);
-	*out = v;
-	*n_out = n;
-	return 0;
+	ep->n_addrs = net->n_pools;
 }
 
 static void masq_rules_add(const struct ns_network *net, struct ns_masq_rule *r, size_t *n,
@@ -651,23 +437,11 @@ static int fill_pools(struct ns_network *net, struct ns_error *err)
 	return 0;
 }
 
-/* An empty definition is the reservation of a create in progress; one that stayed empty for a
- * minute belongs to a create that was killed, and is removed so the name can be used again. */
-static bool stale_reservation(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0 || st.st_size != 0 || time(NULL) - st.st_mtime < 60)
-		return false;
-	return unlink(path) == 0;
-}
-
 int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_error *err)
 {
 	const struct ns_driver_ops *ops = ns_driver_ops_get(net->driver);
-	char path[4096];
+	struct ns_store *st = ctx->store;
 	uint8_t rnd[16];
-	json_t *j;
 	int rc;
 
 	if (!valid_name(net->name, sizeof(net->name) - 1))
@@ -686,27 +460,18 @@ int ns_network_create(struct ns_ctx *ctx, struct ns_network *net, struct ns_erro
 		sprintf(net->id + 2 * i, "%02x", rnd[i]);
 	now_rfc3339(net->created);
 
-	path_network(ctx, net->name, path, sizeof(path));
-	rc = reserve(path);
-	if (rc == -EEXIST && stale_reservation(path))
-		rc = reserve(path);
-	if (rc == -EEXIST)
-		return ns_error_set(err, rc, "network %s already exists", net->name);
-	if (rc < 0)
-		return ns_error_set(err, rc, "create %s: %s", path, strerror(-rc));
+	if ((rc = st->ops->net_reserve(st, net, err)) < 0)
+		return rc;
 	if ((rc = ops->setup(ctx, net, true, err)) < 0)
 		goto undo_setup;
 	if (net->masquerade && (rc = masq_resync(ctx, net, NULL, err)) < 0)
 		goto undo_setup;
-	j = ns_network_to_json(net);
-	rc = write_json(path, j, err);
-	json_decref(j);
-	if (rc < 0)
+	if ((rc = st->ops->net_commit(st, net, err)) < 0)
 		goto undo_setup;
 	return 0;
 undo_setup:
 	ops->teardown(ctx, net, NULL);
-	unlink(path); /* the reservation: should it survive a crash, it expires */
+	st->ops->net_unreserve(st, net);
 	return rc;
 }
 
@@ -716,7 +481,6 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 	const struct ns_driver_ops *ops;
 	struct ns_network net;
 	struct ns_endpoint *eps;
-	char path[4096];
 	size_t n, mine = 0;
 	bool *local;
 	int rc;
@@ -753,15 +517,7 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 		goto free_eps;
 	free(local);
 	ns_endpoints_free(eps, n);
-	path_ipam(ctx, name, path, sizeof(path));
-	if ((rc = remove_file(path, err)) < 0)
-		return rc;
-	strcat(path, ".lock");
-	unlink(path); /* holds no data */
-	path_epdir(ctx, name, path, sizeof(path));
-	rmdir(path);
-	path_network(ctx, name, path, sizeof(path));
-	if ((rc = remove_file(path, err)) < 0)
+	if ((rc = ctx->store->ops->net_delete(ctx->store, &net, err)) < 0)
 		return rc;
 	if (net.masquerade)
 		return masq_resync(ctx, NULL, name, err);
@@ -854,6 +610,8 @@ int ns_network_inspect(struct ns_ctx *ctx, const char *name, json_t **out, struc
 	json_object_set_new(j, "IPAM", json_pack("{s:s,s:o}", "Driver", "netpol", "Config", cfg));
 	json_object_set_new(j, "Options", opts);
 	json_object_set_new(j, "Containers", ctrs);
+	ctx->store->ops->describe(ctx->store, opts = json_object());
+	json_object_set_new(j, "Store", opts);
 	*out = j;
 	return 0;
 }
@@ -939,6 +697,10 @@ static int endpoint_init(const struct ns_network *net, const struct ns_attach_re
 		snprintf(ep->container_id, sizeof(ep->container_id), "%s", req->container_id);
 	}
 	now_rfc3339(ep->created);
+	/* the MAC is ours to choose (locally administered, unicast), so the record is whole
+	 * before the interface exists (driver.h, prepare) */
+	if (!ops->in_node_netns && getrandom(ep->mac, 6, 0) == 6)
+		ep->mac[0] = (uint8_t)((ep->mac[0] & 0xfe) | 0x02);
 	return 0;
 }
 
@@ -946,12 +708,10 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 		      struct ns_endpoint **out, struct ns_error *err)
 {
 	const struct ns_driver_ops *ops;
+	struct ns_store *st = ctx->store;
 	struct ns_network net;
 	struct ns_endpoint *ep;
-	struct ns_ip got[NS_MAX_SUBNETS];
-	char rec[4096 + 200], ipam[4096];
 	int nsfd = -1, rc;
-	json_t *j;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
 		return rc;
@@ -961,43 +721,22 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	ep = ns_endpoint_new();
 	if ((rc = endpoint_init(&net, req, ep, err)) < 0)
 		goto free_ep;
-
-	/* The record file, created exclusively, is the reservation of the id (reserve()). */
-	if ((rc = make_epdir(ctx, name, err)) < 0)
+	if ((rc = st->ops->ep_reserve(st, name, ep->id, err)) < 0)
 		goto free_ep;
-	path_endpoint(ctx, name, ep->id, rec, sizeof(rec));
-	if ((rc = reserve(rec)) < 0) {
-		if (rc == -EEXIST)
-			ns_error_set(err, rc, "endpoint %s is already attached to network %s", ep->id, name);
-		else
-			ns_error_set(err, rc, "create %s: %s", rec, strerror(-rc));
-		goto free_ep;
-	}
+	if (ops->prepare && (rc = ops->prepare(ctx, &net, ep, err)) < 0)
+		goto abort;
+	/* the addresses before anything is made here: a store that cannot hand them out (full,
+	 * or away) fails the attach with nothing to undo but the reservation */
+	if ((rc = st->ops->ep_claim(st, &net, ep, req->ips, req->n_ips, err)) < 0)
+		goto abort;
 	if (ep->netns[0] && (rc = ns_netns_open(ep->netns, &nsfd, err)) < 0)
-		goto unreserve;
-	if ((rc = ops->setup(ctx, &net, false, err)) < 0)
+		goto abort;
+	if ((rc = ops->setup(ctx, &net, false, err)) < 0 ||
+	    (rc = ops->attach(ctx, &net, ep, nsfd, err)) < 0)
 		goto close_ns;
-	path_ipam(ctx, name, ipam, sizeof(ipam));
-	if (net.n_pools) {
-		rc = ns_ipam_allocate(ipam, net.pools, net.n_pools, ep->id, req->ips, req->n_ips, got,
-				      err);
-		if (rc < 0)
-			goto close_ns;
-		for (size_t i = 0; i < net.n_pools; i++) {
-			ep->addrs[i].ip = got[i];
-			ep->addrs[i].len = net.pools[i].subnet.len;
-			ep->gateways[i] = net.pools[i].gateway;
-		}
-		ep->n_addrs = net.n_pools;
-	}
-	if ((rc = ops->attach(ctx, &net, ep, nsfd, err)) < 0)
-		goto release;
-	j = ns_endpoint_to_json(ep);
-	rc = write_json(rec, j, err);
-	json_decref(j);
-	if (rc < 0) {
+	if ((rc = st->ops->ep_commit(st, &net, ep, err)) < 0) {
 		ops->detach(ctx, &net, ep, NULL);
-		goto release;
+		goto close_ns;
 	}
 	if (nsfd >= 0)
 		close(nsfd);
@@ -1006,14 +745,11 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	else
 		ns_endpoint_free(ep);
 	return 0;
-release:
-	if (net.n_pools)
-		ns_ipam_release(ipam, ep->id, NULL);
 close_ns:
 	if (nsfd >= 0)
 		close(nsfd);
-unreserve:
-	unlink(rec); /* the reservation: should it survive a crash, detach clears it */
+abort:
+	st->ops->ep_abort(st, &net, ep);
 free_ep:
 	ns_endpoint_free(ep);
 	return rc;
@@ -1022,32 +758,32 @@ free_ep:
 int ns_network_detach(struct ns_ctx *ctx, const char *name, const char *id,
 		      struct ns_error *err)
 {
+	struct ns_store *st = ctx->store;
 	struct ns_network net;
-	struct ns_endpoint *ep;
-	char rec[4096 + 200], ipam[4096];
-	json_t *j;
+	struct ns_endpoint *ep = NULL;
 	int rc;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
 		return rc;
 	if (!valid_name(id, 127))
 		return ns_error_set(err, -EINVAL, "bad endpoint id '%s'", id ? id : "");
-	path_endpoint(ctx, name, id, rec, sizeof(rec));
-	if (access(rec, F_OK) < 0)
+	rc = st->ops->ep_get(st, name, id, &ep, err);
+	if (rc == -ENOENT)
 		return ns_error_set(err, -ENOENT, "endpoint %s is not attached to network %s", id, name);
-	ep = ns_endpoint_new();
-	j = json_load_file(rec, 0, NULL);
-	/* An empty reservation left by an interrupted attach: only the lease and file to drop. */
-	if (j && (rc = ns_endpoint_from_json(j, ep, err)) < 0)
-		goto out;
-	if (j && (rc = ns_driver_ops_get(net.driver)->detach(ctx, &net, ep, err)) < 0)
+	if (rc == -EBADMSG) {
+		/* An empty reservation left by an interrupted attach: only the lease and record to
+		 * drop. */
+		ep = ns_endpoint_new();
+		snprintf(ep->network, sizeof(ep->network), "%s", name);
+		snprintf(ep->id, sizeof(ep->id), "%s", id);
+	} else if (rc < 0) {
+		return rc;
+	} else if (ep->driver[0] &&
+		   (rc = ns_driver_ops_get(net.driver)->detach(ctx, &net, ep, err)) < 0) {
 		goto out; /* keep the record so the detach can be retried */
-	path_ipam(ctx, name, ipam, sizeof(ipam));
-	if (net.n_pools && (rc = ns_ipam_release(ipam, id, err)) < 0)
-		goto out;
-	rc = remove_file(rec, err);
+	}
+	rc = st->ops->ep_release(st, &net, ep, err);
 out:
-	json_decref(j);
 	ns_endpoint_free(ep);
 	return rc;
 }

@@ -1,16 +1,10 @@
 /* network.h — named, persistent container networks and their endpoints.
  *
- * State directory layout (default /var/lib/netpol):
- *   networks/NAME.json          the definition
- *   ipam/NAME.json (+ .lock)    address leases (ipam.h)
- *   endpoints/NAME/ID.json      one record per attached endpoint
- * Every file is written whole and durably (util/atomicio.h: a temporary ".NAME.XXXXXX" beside
- * it, fsync, rename, fsync of the directory), so after a crash or power cut a reader finds the
- * previous content or the new one; a temporary left by a crash is hidden, and every reader
- * skips it. Removals are durable too. Files are created 0600, directories 0700. An empty
- * definition or record is a reservation (a create or attach in progress or interrupted).
- * The node side of a network (bridge, vxlan device, host veth ends, nat table) lives in the
- * netns the caller runs in; containers are reached through their netns path. */
+ * Definitions, address leases and endpoint records live in a store (netstore.h): the state
+ * directory by default (networks/NAME.json, ipam/NAME.json, endpoints/NAME/ID.json, each
+ * written whole and durably), or etcd for many hosts. The node side of a network (bridge,
+ * vxlan device, host veth ends, nat table) lives in the netns the caller runs in; containers
+ * are reached through their netns path. */
 #ifndef NETSETUP_NETWORK_H
 #define NETSETUP_NETWORK_H
 
@@ -25,6 +19,7 @@
 #include "nl.h"
 
 #define NS_DEFAULT_STATE_DIR "/var/lib/netpol"
+#define NS_DEFAULT_RUN_DIR "/run/netpol" /* with an etcd store: this host's own part */
 #define NS_MAX_SUBNETS 2 /* one IPv4 and one IPv6 */
 #define NS_MAX_PEERS 64
 #define NS_VXLAN_OVERHEAD 50 /* outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
@@ -78,9 +73,13 @@ struct ns_endpoint {
 typedef int ns_node_addrs_fn(const char *dir, struct ns_ip *out, size_t max, size_t *n,
 			     struct ns_error *err);
 
+struct ns_store;
+struct ns_store_conf;
+
 /* The context every operation runs in. */
 struct ns_ctx {
 	char *state_dir;
+	struct ns_store *store;    /* where definitions, leases and records live */
 	struct ns_nl *nl;          /* socket in the node netns (the caller's) */
 	/* Where an overlay defined with a nodes directory (--nodes) gets the peers named there,
 	 * each time it needs them: netsetup reads no Kubernetes objects, the program that opens
@@ -89,7 +88,12 @@ struct ns_ctx {
 	ns_node_addrs_fn *node_addrs;
 };
 
-/* Opens a context on state_dir (NULL: the default), creating its directories. */
+/* Opens a context on the store conf names (NULL: the state directory) with state_dir (NULL:
+ * NS_DEFAULT_STATE_DIR, or NS_DEFAULT_RUN_DIR with an etcd store). readonly: for reading
+ * records only (no directories created, no netlink socket). NULL on failure (err). */
+struct ns_ctx *ns_ctx_open(const char *state_dir, const struct ns_store_conf *conf,
+			   bool readonly, struct ns_error *err);
+/* Opens a context on state_dir (NULL: the default) as the store, creating its directories. */
 struct ns_ctx *ns_ctx_new(const char *state_dir, struct ns_error *err);
 /* A context for reading records only (no directories created, no netlink socket): what
  * readers such as `netpol render --state-dir` need, so a dry run changes nothing. */
@@ -134,7 +138,9 @@ struct ns_attach_req {
  * *out (may be NULL) receives the record; free it with ns_endpoint_free. */
 int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_attach_req *req,
 		      struct ns_endpoint **out, struct ns_error *err);
-/* Detaches; works when the container netns is already gone. -ENOENT if no such endpoint. */
+/* Detaches; works when the container netns is already gone. -ENOENT if no such endpoint.
+ * 1: done here, but the store was away: the release of its record and addresses is queued
+ * and sent when the store returns (err says so). */
 int ns_network_detach(struct ns_ctx *ctx, const char *name, const char *id,
 		      struct ns_error *err);
 

@@ -284,7 +284,8 @@ int np_inventory_load_dir(struct np_inventory *inv, const char *dir, struct np_d
 	if (!n) /* likely a wrong path or extension; not an error, the set may well be empty */
 		np_diag_add(diags, NP_SEV_NOTE, NULL, 0, NULL, 0, 0,
 			    "%s: no .json, .yaml or .yml files", dir);
-	qsort(names, n, sizeof(*names), cmp_name);
+	if (n) /* qsort wants an array, even for none */
+		qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < n; i++) {
 		char *path = xasprintf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names[i]);
 		struct stat st;

@@ -282,6 +282,19 @@ const char *np_cidr_str(const struct np_cidr *c, char *buf);
 
 const char *np_proto_name(enum np_proto p); /* "TCP", "UDP", "SCTP" */
 
+/* Name syntax, as the parser validates it (every name that reaches the model passes these);
+ * NULL when valid, else what is wrong. Labels and DNS names as Kubernetes validates them; an
+ * interface name as the kernel takes it, less '"' (nft's text could not carry it). */
+const char *np_check_label_key(const char *s);
+const char *np_check_label_value(const char *s);
+const char *np_check_dns_label(const char *s);
+const char *np_check_dns_subdomain(const char *s);
+const char *np_check_port_name(const char *s);
+const char *np_check_ifname(const char *s);
+/* A pod name as a container runtime may give one (CNI_ARGS' K8S_POD_NAME, podman's container
+ * name): [A-Za-z0-9][A-Za-z0-9_.-]*, at most 253; every Kubernetes object name is one. */
+const char *np_check_container_name(const char *s);
+
 /* Arena helpers for the parser (abort on out-of-memory, like every allocation here). */
 void *np_arena_alloc(struct np_arena *a, size_t size); /* zeroed */
 const char *np_arena_strdup(struct np_arena *a, const char *s);

@@ -23,6 +23,8 @@
 /* ---- records and pointers ---- */
 
 static void vrecord(struct np_pctx *c, enum np_sev sev, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vrecord(struct np_pctx *c, enum np_sev sev, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -257,6 +259,19 @@ const char *np_check_label_key(const char *s)
 const char *np_check_label_value(const char *s)
 {
 	return *s ? check_qualified_name_part(s) : NULL;
+}
+
+const char *np_check_container_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 253)
+		return "must be 1 to 253 characters";
+	if (!is_alnum(s[0]))
+		return "must start with an alphanumeric character";
+	for (size_t i = 1; i < n; i++)
+		if (!is_alnum(s[i]) && !strchr("_.-", s[i]))
+			return "may contain only alphanumerics, '_', '.' and '-'";
+	return NULL;
 }
 
 /* IANA_SVC_NAME, as Kubernetes' IsValidPortName */
@@ -851,7 +866,9 @@ static void parse_pod_status(struct np_pctx *c, const json_t *st, struct np_pod 
 	np_pctx_leave(c, save);
 }
 
-static const char *check_ifname(const char *s)
+/* What the kernel takes as an interface name (dev_valid_name), less '"': nft's quoted
+ * strings have no escape, so the text of a ruleset could not name it. */
+const char *np_check_ifname(const char *s)
 {
 	size_t n = strlen(s);
 	if (!n || n > 15)
@@ -859,8 +876,9 @@ static const char *check_ifname(const char *s)
 	if (!strcmp(s, ".") || !strcmp(s, ".."))
 		return "must not be . or ..";
 	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/' || s[i] == ':' || (unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return "must not contain '/', ':', spaces or control characters";
+		if (s[i] == '/' || s[i] == ':' || s[i] == '"' || (unsigned char)s[i] <= ' ' ||
+		    s[i] == 0x7f)
+			return "must not contain '/', ':', '\"', spaces or control characters";
 	return NULL;
 }
 
@@ -876,7 +894,7 @@ static void parse_pod(struct np_pctx *c, const json_t *obj)
 	np_pctx_enter(c, "annotations");
 	const char *hif = m.annotations ? np_json_get_string(c, m.annotations, HOST_IF_ANNOTATION, false) :
 					  NULL, *why;
-	if (hif && (why = check_ifname(hif))) {
+	if (hif && (why = np_check_ifname(hif))) {
 		np_pctx_enter(c, HOST_IF_ANNOTATION);
 		perr(c, "invalid interface name \"%s\": %s", hif, why);
 	}

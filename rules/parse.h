@@ -90,11 +90,4 @@ void np_parse_cnp(struct np_pctx *c, const json_t *obj);
 void np_parse_anp(struct np_pctx *c, const json_t *obj);
 void np_parse_banp(struct np_pctx *c, const json_t *obj);
 
-/* Label and name syntax as Kubernetes validates it; NULL when valid, else what is wrong. */
-const char *np_check_label_key(const char *s);
-const char *np_check_label_value(const char *s);
-const char *np_check_dns_label(const char *s);
-const char *np_check_dns_subdomain(const char *s);
-const char *np_check_port_name(const char *s);
-
 #endif

@@ -8,6 +8,8 @@
 #include "ctl.h"
 #include "endpoints.h"
 #include "load.h"
+#include "netstore.h"
+#include "statedir.h"
 
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o)
 {
@@ -26,10 +28,14 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "audit", no_argument, NULL, 'A' },
 		{ "nflog-group", required_argument, NULL, 'G' },
+		{ "store", required_argument, NULL, 'E' },
+		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
+	o->store = getenv("NETPOL_STORE");
+	o->store_prefix = getenv("NETPOL_STORE_PREFIX");
 	o->table_flags = NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
 	int c;
 	optind = 1;
@@ -52,9 +58,11 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 			if (cmd_parse_nflog_group(optarg, &o->ro.log_group) < 0)
 				return 2;
 			break;
+		case 'E': o->store = optarg; break;
+		case 'P': o->store_prefix = optarg; break;
 		case 'h':
 			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] [--audit] "
-			       "[--nflog-group N] [--state-dir DIR]%s\n", cmd,
+			       "[--nflog-group N] [--state-dir DIR [--store URL [--store-prefix P]]]%s\n", cmd,
 			       strcmp(cmd, "apply") ? ""
 						    : " [--full] [--check] [--stats] [--no-conntrack]");
 			return 0;
@@ -67,6 +75,15 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		return 2;
 	}
 	o->dir = argv[optind];
+	return cmd_state_dir_trusted(o->state_dir) < 0 ? 2 : -1;
+}
+
+int cmd_state_dir_trusted(const char *state_dir)
+{
+	char why[1024];
+	if (!state_dir || statedir_check(state_dir, why, sizeof(why)) == 0)
+		return 0;
+	fprintf(stderr, "netpol: %s\n", why);
 	return -1;
 }
 
@@ -93,14 +110,27 @@ int cmd_load_inventory(const struct apply_opts *o, struct np_inventory **inv)
 {
 	if (cli_load_inventory(o->dir, inv) < 0)
 		return 2;
-	char err[1024];
-	if (o->state_dir && endpoints_merge(*inv, o->state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "netpol: %s\n", err);
+	struct ns_store_conf store = { o->store, o->store_prefix, NULL };
+	if (o->state_dir && cmd_merge_endpoints(*inv, o->state_dir, &store) < 0) {
 		np_inventory_free(*inv);
 		*inv = NULL;
 		return 2;
 	}
 	return 0;
+}
+
+int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir,
+			const struct ns_store_conf *store)
+{
+	char err[1024];
+	struct np_diags notes;
+	np_diags_init(&notes);
+	int r = endpoints_merge_from(inv, state_dir, store, &notes, err, sizeof(err));
+	cli_print_diags(stderr, &notes, NP_SEV_WARNING);
+	np_diags_free(&notes);
+	if (r < 0)
+		fprintf(stderr, "netpol: %s\n", err);
+	return r < 0 ? -1 : 0;
 }
 
 void cmd_print_kernel_errors(const struct np_diags *d)

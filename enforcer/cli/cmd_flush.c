@@ -23,6 +23,8 @@ int cmd_flush(int argc, char **argv)
 			return help ? 0 : 2;
 		}
 	}
+	if (cmd_state_dir_trusted(state_dir) < 0)
+		return 2;
 	struct ap_report rep;
 	int r = ap_flush(table, state_dir, &rep);
 	for (size_t i = 0; i < rep.errors.n; i++)

@@ -1,5 +1,6 @@
-/* cmd_net.c — `netpol net create|ls|inspect|rm|attach|detach|sync`: docker-network-like
- * management of container networks (netsetup/network.h). Runs in the node's netns. */
+/* cmd_net.c — `netpol net create|ls|inspect|rm|attach|detach|sync|gc`: docker-network-like
+ * management of container networks (netsetup/network.h), in the state directory or in etcd
+ * (netsetup/netstore.h). Runs in the node's netns. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,12 +10,16 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "duration.h"
+#include "model.h"
+#include "netstore.h"
 #include "network.h"
 #include "nodes.h"
+#include "statedir.h"
 #include "xalloc.h"
 
 static const char usage_text[] =
-	"usage: netpol net COMMAND [--state-dir DIR] ...\n"
+	"usage: netpol net COMMAND [--state-dir DIR] [--store URL [--store-prefix P] [--node NAME]] ...\n"
 	"  create NAME --driver bridge|macvlan|overlay|host [--subnet CIDR]... [--gateway IP]...\n"
 	"         [--ip-range CIDR]... [--parent IF] [--mode bridge|private|vepa] [--vni N]\n"
 	"         [--peer ADDR]... [--nodes DIR] [--mtu N] [--masquerade] [--hairpin] [--bridge IF]\n"
@@ -22,15 +27,20 @@ static const char usage_text[] =
 	"  inspect NAME...\n"
 	"  rm NAME... [--force] [--local]   --local: only this host's side of a shared overlay\n"
 	"  attach NAME --netns PATH|NAME [--id ID] [--ifname IF] [--ip ADDR]... [--pod NS/NAME]\n"
-	"         [--labels k=v,...]\n"
+	"         [--labels k=v,...] [--node NAME]\n"
 	"  detach NAME --id ID\n"
 	"  sync NAME          re-create this host's side; reprogram overlay peers\n"
-	"The state directory defaults to $NETPOL_STATE_DIR, else " NS_DEFAULT_STATE_DIR ".\n";
+	"  gc [NAME...] [--grace DURATION]   release addresses of hosts gone longer (default 10m)\n"
+	"The store defaults to $NETPOL_STORE, else the state directory, which defaults to\n"
+	"$NETPOL_STATE_DIR, else " NS_DEFAULT_STATE_DIR " (with --store etcd://...: this host's own part,\n"
+	"default " NS_DEFAULT_RUN_DIR ", where the local policyd --store names the node).\n"
+	"Exit status 3: the store is unavailable (existing endpoints are unaffected).\n";
 
 enum {
 	OPT_STATE = 1000, OPT_DRIVER, OPT_SUBNET, OPT_GATEWAY, OPT_RANGE, OPT_PARENT, OPT_MODE,
 	OPT_VNI, OPT_PEER, OPT_NODES, OPT_MTU, OPT_MASQ, OPT_HAIRPIN, OPT_BRIDGE, OPT_FORCE,
 	OPT_NETNS, OPT_ID, OPT_IFNAME, OPT_IP, OPT_POD, OPT_LABELS, OPT_LOCAL, OPT_HELP,
+	OPT_STORE, OPT_PREFIX, OPT_NODE, OPT_GRACE,
 };
 
 static const struct option options[] = {
@@ -57,11 +67,17 @@ static const struct option options[] = {
 	{ "labels", required_argument, NULL, OPT_LABELS },
 	{ "local", no_argument, NULL, OPT_LOCAL },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "store-prefix", required_argument, NULL, OPT_PREFIX },
+	{ "node", required_argument, NULL, OPT_NODE },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct net_args {
 	const char *state_dir;
+	struct ns_store_conf store;
+	long grace_s;
 	bool force, local;
 	struct ns_network net;
 	const char *driver, *mode;
@@ -100,6 +116,9 @@ static int parse(int argc, char **argv, struct net_args *a)
 	optind = 1;
 	opterr = 1;
 	a->state_dir = getenv("NETPOL_STATE_DIR");
+	a->store.url = getenv("NETPOL_STORE");
+	a->store.prefix = getenv("NETPOL_STORE_PREFIX");
+	a->grace_s = 600;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE: a->state_dir = optarg; break;
@@ -157,6 +176,16 @@ static int parse(int argc, char **argv, struct net_args *a)
 			break;
 		case OPT_POD: a->att.pod = optarg; break;
 		case OPT_LABELS: a->att.labels = optarg; break;
+		case OPT_STORE: a->store.url = optarg; break;
+		case OPT_PREFIX: a->store.prefix = optarg; break;
+		case OPT_NODE: a->store.node = a->att.node = optarg; break;
+		case OPT_GRACE: {
+			long long ms = duration_parse_ms(optarg);
+			if (ms < 0)
+				return bad("--grace", optarg);
+			a->grace_s = (long)(ms / 1000);
+			break;
+		}
 		case 'h':
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -214,10 +243,23 @@ static void print_json(json_t *j)
 	free(s);
 }
 
-static int fail(const struct ns_error *e)
+/* Exit status 3 says the store could not be reached: scripts tell it from a refusal. */
+#define EXIT_STORE 3
+
+static int fail_rc(int rc, const struct ns_error *e)
 {
+	if (ns_store_unavailable(rc)) {
+		fprintf(stderr, "netpol net: %s; existing endpoints and policy are unaffected\n",
+			e->msg);
+		return EXIT_STORE;
+	}
 	fprintf(stderr, "netpol net: %s\n", e->msg);
 	return 1;
+}
+
+static int fail(const struct ns_error *e)
+{
+	return fail_rc(0, e);
 }
 
 static int do_create(struct ns_ctx *ctx, struct net_args *a)
@@ -246,8 +288,8 @@ static int do_create(struct ns_ctx *ctx, struct net_args *a)
 	}
 	if ((rc = build_pools(a)))
 		return rc;
-	if (ns_network_create(ctx, &a->net, &e) < 0)
-		return fail(&e);
+	if ((rc = ns_network_create(ctx, &a->net, &e)) < 0)
+		return fail_rc(rc, &e);
 	puts(a->net.id);
 	return 0;
 }
@@ -257,9 +299,10 @@ static int do_ls(struct ns_ctx *ctx)
 	struct ns_error e = { "" };
 	json_t *names, *nm;
 	size_t i;
+	int rc;
 
-	if (ns_network_names(ctx, &names, &e) < 0)
-		return fail(&e);
+	if ((rc = ns_network_names(ctx, &names, &e)) < 0)
+		return fail_rc(rc, &e);
 	printf("%-20s %-8s %-12s %-34s %s\n", "NAME", "DRIVER", "ID", "SUBNETS", "ENDPOINTS");
 	json_array_foreach(names, i, nm) {
 		json_t *j;
@@ -293,8 +336,9 @@ static int do_inspect(struct ns_ctx *ctx, struct net_args *a)
 		return 2;
 	}
 	for (int i = 0; i < a->n_pos; i++) {
-		if (ns_network_inspect(ctx, a->pos[i], &j, &e) < 0) {
-			status = fail(&e);
+		int rc = ns_network_inspect(ctx, a->pos[i], &j, &e);
+		if (rc < 0) {
+			status = fail_rc(rc, &e);
 			continue;
 		}
 		json_array_append_new(arr, j);
@@ -315,12 +359,31 @@ static int do_rm(struct ns_ctx *ctx, struct net_args *a)
 		return 2;
 	}
 	for (int i = 0; i < a->n_pos; i++) {
-		if (ns_network_remove(ctx, a->pos[i], a->force, a->local, &e) < 0)
-			status = fail(&e);
+		int rc = ns_network_remove(ctx, a->pos[i], a->force, a->local, &e);
+		if (rc < 0)
+			status = fail_rc(rc, &e);
 		else
 			puts(a->pos[i]);
 	}
 	return status;
+}
+
+/* Whether --pod NS/NAME names a pod a Pod object could be (the record's names go into the
+ * ruleset); why in buf. */
+static bool pod_invalid(const char *pod, char *buf, size_t size)
+{
+	char ns[128];
+	const char *slash = strchr(pod, '/'), *why;
+	if (!slash || (size_t)(slash - pod) >= sizeof(ns)) {
+		snprintf(buf, size, "bad --pod '%s' (want NAMESPACE/NAME)", pod);
+		return true;
+	}
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pod), pod);
+	if ((why = np_check_dns_label(ns)))
+		snprintf(buf, size, "bad --pod '%s': namespace %s", pod, why);
+	else if ((why = np_check_container_name(slash + 1)))
+		snprintf(buf, size, "bad --pod '%s': name %s", pod, why);
+	return why != NULL;
 }
 
 static int do_attach(struct ns_ctx *ctx, struct net_args *a)
@@ -328,13 +391,19 @@ static int do_attach(struct ns_ctx *ctx, struct net_args *a)
 	struct ns_error e = { "" };
 	struct ns_endpoint *ep;
 	json_t *j;
+	int rc;
 
 	if (a->n_pos != 1) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	if (ns_network_attach(ctx, a->pos[0], &a->att, &ep, &e) < 0)
+	if (a->att.pod && pod_invalid(a->att.pod, e.msg, sizeof(e.msg)))
 		return fail(&e);
+	if ((rc = ns_network_attach(ctx, a->pos[0], &a->att, &ep, &e)) < 0) {
+		if (ns_store_unavailable(rc))
+			ns_error_wrap(&e, rc, "cannot attach to network %s", a->pos[0]);
+		return fail_rc(rc, &e);
+	}
 	j = ns_endpoint_to_json(ep);
 	print_json(j);
 	json_decref(j);
@@ -346,26 +415,52 @@ static int do_detach(struct ns_ctx *ctx, struct net_args *a)
 {
 	struct ns_error e = { "" };
 
+	int rc;
+
 	if (a->n_pos != 1 || !a->att.id) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	if (ns_network_detach(ctx, a->pos[0], a->att.id, &e) < 0)
-		return fail(&e);
+	if ((rc = ns_network_detach(ctx, a->pos[0], a->att.id, &e)) < 0)
+		return fail_rc(rc, &e);
+	if (rc == 1) /* detached here; the store hears of it when it is back */
+		fprintf(stderr, "netpol net: %s\n", e.msg);
 	return 0;
 }
 
 static int do_sync(struct ns_ctx *ctx, struct net_args *a)
 {
 	struct ns_error e = { "" };
+	int rc;
 
 	if (a->n_pos != 1) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	if (ns_network_sync(ctx, a->pos[0], &e) < 0)
-		return fail(&e);
+	if ((rc = ns_network_sync(ctx, a->pos[0], &e)) < 0)
+		return fail_rc(rc, &e);
 	return 0;
+}
+
+static int do_gc(struct ns_ctx *ctx, struct net_args *a)
+{
+	struct ns_error e = { "" };
+	json_t *report = json_array(), *r;
+	int rc = 0, status = 0;
+	size_t i;
+
+	for (int k = 0; k < (a->n_pos ? a->n_pos : 1) && rc == 0; k++)
+		rc = ctx->store->ops->gc(ctx->store, a->n_pos ? a->pos[k] : NULL, a->grace_s, report, &e);
+	if (rc < 0)
+		status = fail_rc(rc, &e);
+	json_array_foreach(report, i, r)
+		printf("%s %s %s (owner %s): %s\n", json_string_value(json_object_get(r, "network")),
+		       json_string_value(json_object_get(r, "address")),
+		       json_is_true(json_object_get(r, "released")) ? "released" : "kept",
+		       json_string_value(json_object_get(r, "owner")),
+		       json_string_value(json_object_get(r, "why")));
+	json_decref(report);
+	return status;
 }
 
 int cmd_net(int argc, char **argv)
@@ -386,7 +481,12 @@ int cmd_net(int argc, char **argv)
 		free(a);
 		return rc == 1 ? 0 : rc;
 	}
-	ctx = ns_ctx_new(a->state_dir, &e);
+	if (statedir_check(a->state_dir ? a->state_dir : NS_DEFAULT_STATE_DIR, e.msg,
+			   sizeof(e.msg)) < 0) {
+		free(a);
+		return fail(&e);
+	}
+	ctx = ns_ctx_open(a->state_dir, &a->store, false, &e);
 	if (!ctx) {
 		free(a);
 		return fail(&e);
@@ -406,6 +506,8 @@ int cmd_net(int argc, char **argv)
 		rc = do_detach(ctx, a);
 	else if (!strcmp(sub, "sync"))
 		rc = do_sync(ctx, a);
+	else if (!strcmp(sub, "gc"))
+		rc = do_gc(ctx, a);
 	else {
 		fprintf(stderr, "netpol net: unknown command '%s'\n%s", sub, usage_text);
 		rc = 2;

@@ -10,6 +10,7 @@
 #include "cmd_common.h"
 #include "endpoints.h"
 #include "load.h"
+#include "netstore.h"
 #include "podnet.h"
 #include "ruleset.h"
 
@@ -47,11 +48,14 @@ int cmd_render(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "audit", no_argument, NULL, 'A' },
 		{ "nflog-group", required_argument, NULL, 'G' },
+		{ "store", required_argument, NULL, 'E' },
+		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rs_options ro = { 0 };
 	const char *state_dir = NULL;
+	struct ns_store_conf store = { getenv("NETPOL_STORE"), getenv("NETPOL_STORE_PREFIX"), NULL };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -65,24 +69,26 @@ int cmd_render(int argc, char **argv)
 			if (cmd_parse_nflog_group(optarg, &ro.log_group) < 0)
 				return 2;
 			break;
+		case 'E': store.url = optarg; break;
+		case 'P': store.prefix = optarg; break;
 		case 'h':
 			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--audit] "
-			       "[--nflog-group N] [--state-dir DIR]\n");
+			       "[--nflog-group N] [--state-dir DIR [--store URL]]\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR]\n");
+		fprintf(stderr, "usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR [--store URL]]\n");
 		return 2;
 	}
+	if (cmd_state_dir_trusted(state_dir) < 0)
+		return 2;
 	struct np_inventory *inv = NULL;
 	if (cli_load_inventory(argv[optind], &inv) < 0)
 		return 2;
-	char err[1024];
-	if (state_dir && endpoints_merge(inv, state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "netpol: render: %s\n", err);
+	if (state_dir && cmd_merge_endpoints(inv, state_dir, &store) < 0) {
 		np_inventory_free(inv);
 		return 2;
 	}

@@ -20,7 +20,8 @@ static const struct {
 	{ "flows", cmd_flows, "flows [--follow] [--last N] [FILTERS] [-o FMT]  flow records (policyd, --collect, --input-file)" },
 	{ "preview", cmd_preview, "preview DIR [--against CURRENT]   live connections (or verdicts) DIR would cut" },
 	{ "reload", cmd_reload, "reload [--state-dir DIR]           policyd: re-read everything, repair, wait" },
-	{ "net", cmd_net, "net create|ls|inspect|rm|attach|detach ...  container networks" },
+	{ "net", cmd_net, "net create|ls|inspect|rm|attach|detach|sync|gc ...  container networks" },
+	{ "store", cmd_store, "store put DIR | rm NS/KIND/NAME... | ls   objects for every host's policyd (etcd)" },
 };
 
 static void usage(FILE *f)

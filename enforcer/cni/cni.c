@@ -14,6 +14,7 @@
 #include "link.h"
 #include "network.h"
 #include "nodes.h"
+#include "statedir.h"
 
 /* One invocation. */
 struct cni_op {
@@ -37,6 +38,17 @@ static const char *main_network(const struct cni_conf *c)
 	return c->network ? c->network : c->name;
 }
 
+/* The state directory is one only root can change (statedir.h), or code 104 (STATUS: 50). */
+static int state_trusted(const struct cni_conf *c, int code, struct cni_err *e)
+{
+	char why[1024];
+	if (statedir_check(c->state_dir, why, sizeof(why)) < 0)
+		return cni_fail(e, code, code == CNI_ERR_STATE ? "the state directory cannot be used"
+							   : "not ready: the state directory is unusable",
+				"%s", why);
+	return 0;
+}
+
 static int op_init(struct cni_op *op, const struct cni_env *env, struct cni_conf *c,
 		   struct cni_err *e)
 {
@@ -44,7 +56,7 @@ static int op_init(struct cni_op *op, const struct cni_env *env, struct cni_conf
 	memset(op, 0, sizeof(*op));
 	op->env = env;
 	op->c = c;
-	if (cni_args_parse(env->args, &op->args, e) < 0)
+	if (cni_args_parse(env->args, &op->args, e) < 0 || state_trusted(c, CNI_ERR_STATE, e) < 0)
 		return -1;
 	if (env->container_id)
 		snprintf(op->id, sizeof(op->id), "%s-%s", env->container_id, env->ifname);
@@ -447,6 +459,8 @@ static int cmd_status(const struct cni_conf *c, struct cni_err *e)
 {
 	struct ns_error ne = { "" };
 	char probe[4096];
+	if (state_trusted(c, CNI_ERR_NOT_READY, e) < 0)
+		return -1;
 	struct ns_ctx *ns = ns_ctx_new(c->state_dir, &ne);
 	if (!ns)
 		return cni_fail(e, CNI_ERR_NOT_READY, "not ready: the state directory is unusable",

@@ -74,7 +74,7 @@ static int inventory_load(const struct cni_conf *c, struct np_inventory **out, s
 	}
 	np_diags_free(&d);
 	char err[512];
-	if (endpoints_merge(inv, c->state_dir, err, sizeof(err)) < 0) {
+	if (endpoints_merge(inv, c->state_dir, NULL, err, sizeof(err)) < 0) {
 		np_inventory_free(inv);
 		return cni_fail(e, CNI_ERR_STATE, "cannot read the endpoint records", "%s", err);
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cni_spec.h"
+#include "model.h"
 #include "xalloc.h"
 
 static const char *const supported[] = { CNI_SUPPORTED_VERSIONS };
@@ -114,8 +115,13 @@ int cni_args_parse(const char *s, struct cni_args *out, struct cni_err *e)
 			dst = out->ips, size = sizeof(out->ips);
 		if (!dst)
 			continue;
-		if (strlen(v) >= size || strchr(v, '/') != NULL) {
-			rc = cni_fail(e, CNI_ERR_INVALID_ENV, "invalid CNI_ARGS", "%s='%s'", kv, v);
+		/* the pod's names go into its endpoint record and from there into the ruleset:
+		 * only names a Pod object could have */
+		const char *why = dst == out->ips ? NULL
+			: dst == out->pod_ns ? np_check_dns_label(v) : np_check_container_name(v);
+		if (strlen(v) >= size || strchr(v, '/') != NULL || why) {
+			rc = cni_fail(e, CNI_ERR_INVALID_ENV, "invalid CNI_ARGS", "%s='%s'%s%s", kv, v,
+				      why ? ": " : "", why ? why : "");
 			break;
 		}
 		snprintf(dst, size, "%s", v);
@@ -253,6 +259,8 @@ static int conf_netpol_keys(struct cni_conf *c, struct cni_err *e)
 		return bad_key(e, "policyDir", "an absolute path");
 	if (c->state_dir[0] != '/')
 		return bad_key(e, "stateDir", "an absolute path");
+	if (np_check_dns_label(c->ns_default))
+		return bad_key(e, "namespace", "a Kubernetes namespace name (RFC 1123 label)");
 	return 0;
 }
 

@@ -214,6 +214,10 @@ int ap_lock(const char *state_dir)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/ruleset.lock", state_dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* a state directory gone read-only still has the lock file of earlier runs, and flock
+	 * works on a read-only descriptor: enforcement goes on */
+	if (fd < 0 && errno == EROFS)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX) < 0) {
@@ -703,7 +707,7 @@ int ap_flush(const char *table, const char *state_dir, struct ap_report *rep)
 	/* the endpoint records alone say which netns may hold a table of ours */
 	struct np_inventory *inv = np_inventory_new();
 	char err[1024];
-	bool records = endpoints_merge(inv, state_dir, err, sizeof(err)) >= 0;
+	bool records = endpoints_merge(inv, state_dir, NULL, err, sizeof(err)) >= 0;
 	if (!records)
 		np_diag_add(&rep->errors, NP_SEV_ERROR, NULL, 0, NULL, 0, 0, "%s", err);
 	const struct rs_options every = { 0 };

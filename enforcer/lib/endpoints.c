@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "endpoints.h"
 #include "inventory.h"
+#include "netstore.h"
 #include "network.h"
 
 static void to_addr(const struct ns_ip *ip, struct np_addr *out)
@@ -67,6 +68,23 @@ static void new_pod(struct np_inventory *inv, const struct ns_endpoint *ep)
 	fill_from(inv, pod, ep);
 }
 
+/* Why the record's pod cannot enter the model (its names are not ones a Pod object could have:
+ * the parser never lets such a name through, and they name chains and set elements in the
+ * ruleset's text, where a quote or a space would break it), or NULL. why holds the text.
+ * Labels are taken as they are (a runtime may pass any, podman an image's): no selector can
+ * name an invalid one, and they reach the text only in comments, which are sanitized. */
+static const char *record_invalid(const struct ns_endpoint *ep, char *why, size_t size)
+{
+	const char *w;
+	if ((w = np_check_dns_label(ep->pod_ns)))
+		snprintf(why, size, "pod namespace \"%s\" %s", ep->pod_ns, w);
+	else if ((w = np_check_container_name(ep->pod_name)))
+		snprintf(why, size, "pod name \"%s\" %s", ep->pod_name, w);
+	else if (ep->host_ifname[0] && (w = np_check_ifname(ep->host_ifname)))
+		snprintf(why, size, "host interface \"%s\" %s", ep->host_ifname, w);
+	return w ? why : NULL;
+}
+
 static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const char *ns,
 			       const char *name)
 {
@@ -81,17 +99,75 @@ static struct np_pod *find_pod(struct np_inventory *inv, size_t n_loaded, const 
 	return NULL;
 }
 
-int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, size_t errlen)
+enum { MERGE_LEFT_OUT = -1, MERGE_FILLED, MERGE_ADDED };
+
+/* Merges one record into inv (whose first n_loaded pods are sorted): MERGE_ADDED when it added
+ * a pod, MERGE_LEFT_OUT (with a warning in notes) when its names cannot be a pod's. */
+static int merge_one(struct np_inventory *inv, size_t n_loaded, const struct ns_endpoint *ep,
+		     struct np_diags *notes)
+{
+	char why[512];
+	if (record_invalid(ep, why, sizeof(why))) {
+		if (notes)
+			np_diag_add(notes, NP_SEV_WARNING, NULL, 0, NULL, 0, 0,
+				    "endpoint record %s/%s: %s: its pod is left out", ep->network,
+				    ep->id, why);
+		return MERGE_LEFT_OUT;
+	}
+	struct np_pod *p = find_pod(inv, n_loaded, ep->pod_ns, ep->pod_name);
+	if (p) {
+		fill_from(inv, p, ep);
+		return MERGE_FILLED;
+	}
+	new_pod(inv, ep);
+	return MERGE_ADDED;
+}
+
+/* keeps pods sorted and adds namespaces named only by endpoints */
+static void refinish(struct np_inventory *inv)
+{
+	struct np_diags d;
+	np_diags_init(&d);
+	np_inventory_finish(inv, &d);
+	np_diags_free(&d);
+}
+
+void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint *const *v,
+			     size_t n, struct np_diags *notes)
+{
+	const size_t n_loaded = inv->n_pods;
+	bool added = false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->pod_ns[0] && v[i]->pod_name[0])
+			added |= merge_one(inv, n_loaded, v[i], notes) == MERGE_ADDED;
+	if (added)
+		refinish(inv);
+}
+
+int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
+		    char *err, size_t errlen)
+{
+	return endpoints_merge_from(inv, state_dir, NULL, notes, err, errlen);
+}
+
+int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
+			 const struct ns_store_conf *store, struct np_diags *notes, char *err,
+			 size_t errlen)
 {
 	struct ns_error e = { { 0 } };
 	/* only reads records: a render must not create the state directory or open sockets */
-	struct ns_ctx *ctx = ns_ctx_new_readonly(state_dir);
+	struct ns_ctx *ctx = ns_ctx_open(state_dir, store, true, &e);
+	if (!ctx) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -EINVAL;
+	}
 	json_t *names = NULL;
 	/* every network with records, defined here or not: a chained CNI plugin records the
 	 * pods of a network netsetup never created */
 	int rc = ns_endpoint_networks(ctx, &names, &e);
 	if (rc < 0) {
-		snprintf(err, errlen, "state directory %s: %s", state_dir, e.msg);
+		snprintf(err, errlen, "%s %s: %s", store && store->url ? "store" : "state directory",
+			 store && store->url ? store->url : state_dir, e.msg);
 		ns_ctx_free(ctx);
 		return rc;
 	}
@@ -114,27 +190,15 @@ int endpoints_merge(struct np_inventory *inv, const char *state_dir, char *err, 
 			const struct ns_endpoint *ep = &eps[j];
 			if (!ep->pod_ns[0] || !ep->pod_name[0])
 				continue;
-			struct np_pod *p = find_pod(inv, n_loaded, ep->pod_ns, ep->pod_name);
-			if (p) {
-				fill_from(inv, p, ep);
-			} else {
-				new_pod(inv, ep);
-				added = true;
-			}
-			merged++;
+			int m = merge_one(inv, n_loaded, ep, notes);
+			added |= m == MERGE_ADDED;
+			merged += m != MERGE_LEFT_OUT;
 		}
 		ns_endpoints_free(eps, n);
-		if (rc < 0)
-			break;
 	}
 	json_decref(names);
 	ns_ctx_free(ctx);
-	if (added) {
-		/* keeps pods sorted and adds namespaces named only by endpoints */
-		struct np_diags d;
-		np_diags_init(&d);
-		np_inventory_finish(inv, &d);
-		np_diags_free(&d);
-	}
+	if (added)
+		refinish(inv);
 	return rc < 0 ? rc : merged;
 }

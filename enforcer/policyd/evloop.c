@@ -69,18 +69,18 @@ struct evsource *evloop_source_add(struct evloop *l, int fd, uint32_t events, ev
 	return s;
 }
 
+int evloop_source_mod(struct evloop *l, struct evsource *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
+}
+
 void evloop_source_del(struct evloop *l, struct evsource *s)
 {
 	if (!s || s->dead)
 		return;
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, s->fd, NULL);
 	s->dead = true; /* an event for it may still be in this round's array */
-}
-
-int evloop_source_events(struct evloop *l, struct evsource *s, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = s };
-	return epoll_ctl(l->ep, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
 }
 
 static void timer_fire(void *data, uint32_t events)

@@ -21,9 +21,8 @@ void evloop_free(struct evloop *l);
 /* Registers fd for events (EPOLLIN...). Returns the source or NULL (errno set). */
 struct evsource *evloop_source_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn,
 				   void *data);
-/* Changes the events a source waits for (EPOLLOUT while a stream has bytes to send). 0 or
- * -errno. */
-int evloop_source_events(struct evloop *l, struct evsource *s, uint32_t events);
+/* Changes what a source waits for (EPOLLIN, EPOLLOUT, ...). 0 or -errno. */
+int evloop_source_mod(struct evloop *l, struct evsource *s, uint32_t events);
 /* Unregisters a source; safe from inside any callback (the struct is reclaimed later). NULL-safe. */
 void evloop_source_del(struct evloop *l, struct evsource *s);
 

@@ -21,6 +21,7 @@
 #include "endpoints.h"
 #include "pd_int.h"
 #include "sdnotify.h"
+#include "statedir.h"
 #include "xalloc.h"
 
 #define TABLE_INET "netpol"
@@ -57,6 +58,8 @@ const char *pd_pending(struct pd *d)
 		return "file events not read yet";
 	if (d->endpoints_dirty)
 		return "endpoint records changed";
+	if (pd_store_pending(d))
+		return "objects in the store changed";
 	if (!d->dir_missing && store_pending_any(d->store))
 		return d->mass_held ? "removals held back by the mass-delete guard"
 				    : "policy files changed (a deletion waits out its grace, or a "
@@ -73,6 +76,8 @@ const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 	if (d->dir_missing)
 		snprintf(buf, size, "policy directory %s is missing; the last good state stays",
 			 d->o.policy_dir);
+	else if (pd_store_unready(d, buf, size))
+		; /* the store is away: said in buf */
 	else if (!d->first_done)
 		snprintf(buf, size, "first sync not done%s%s", d->last_error[0] ? ": " : "",
 			 d->last_error);
@@ -81,6 +86,8 @@ const char *pd_unready_why(struct pd *d, char *buf, size_t size)
 	else if (d->mass_held)
 		snprintf(buf, size, "%zu objects held back by the mass-delete guard (SIGHUP or "
 			 "{\"cmd\":\"reload\"} applies the deletion)", d->mass_held);
+	else if (d->state_error[0])
+		snprintf(buf, size, "state directory: %s", d->state_error);
 	else if (held) {
 		size_t off = (size_t)snprintf(buf, size, "%zu file%s held at last good content:",
 					      held, held == 1 ? "" : "s");
@@ -189,26 +196,28 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 	struct np_diags diags;
 	np_diags_init(&diags);
 	struct np_inventory *inv = NULL;
+	/* the records: duplicates across files (the first in file name order is kept), endpoint
+	 * records left out */
 	int r = store_inventory_merge(d->store, &inv, &diags);
-	if (r == 0 && diags.errors) {
-		/* duplicates across files: the first (in file name order) is kept */
-		np_diags_locate(&diags);
-		for (size_t i = 0; i < diags.n; i++) {
-			char line[2048];
-			np_diag_format(&diags.v[i], line, sizeof(line));
-			pd_log(d, "%s", line);
-		}
-	}
-	np_diags_free(&diags);
 	if (r == 0 && d->o.state_dir) {
 		char err[900];
-		int m = endpoints_merge(inv, d->o.state_dir, err, sizeof(err));
+		int m = endpoints_merge(inv, d->o.state_dir, &diags, err, sizeof(err));
 		if (m < 0) {
 			snprintf(d->last_error, sizeof(d->last_error), "endpoint records: %s", err);
 			np_inventory_free(inv);
+			np_diags_free(&diags);
 			return m;
 		}
 	}
+	if (r == 0 && d->agent)
+		pd_store_merge(d, inv, &diags);
+	np_diags_locate(&diags);
+	for (size_t i = 0; r == 0 && i < diags.n; i++) {
+		char line[2048];
+		np_diag_format(&diags.v[i], line, sizeof(line));
+		pd_log(d, "%s", line);
+	}
+	np_diags_free(&diags);
 	*out = inv;
 	return r;
 }
@@ -290,7 +299,7 @@ static size_t sync_commit_store(struct pd *d, double t0, unsigned flags)
 static bool sync_needed(struct pd *d, size_t committed)
 {
 	bool need = committed || d->endpoints_dirty || d->readback_pending || d->full_pending ||
-		    !d->first_done;
+		    pd_store_pending(d) || !d->first_done;
 	if (!need || (d->dir_missing && !d->first_done)) {
 		if (!d->first_done && d->dir_missing)
 			snprintf(d->last_error, sizeof(d->last_error), "waiting for %s",
@@ -348,6 +357,38 @@ static int sync_failed(struct pd *d, const char *trigger, int r, const struct ap
 	return r;
 }
 
+/* Writes the last good copies due. A failure (the state directory full or read-only) leaves
+ * enforcement as it is, but a restart would enforce older copies: it is logged when it starts
+ * and when it changes, makes /readyz and status say so, and is tried again every second until
+ * it succeeds, which is logged too. */
+static void save_lkg(struct pd *d)
+{
+	int err = 0;
+	char why[sizeof(d->state_error)];
+	if (store_lkg_flush(d->store, &err) == 0) {
+		if (d->state_error[0])
+			pd_log(d, "last good copies saved again in %s/lkg", d->o.state_dir);
+		d->state_error[0] = 0;
+		evloop_timer_arm(d->t_lkg, 0, 0);
+		return;
+	}
+	d->st.lkg_failures++;
+	snprintf(why, sizeof(why), "saving last good copies in %s/lkg: %s (enforcement goes on; "
+		 "a restart would start from older copies until this succeeds)",
+		 d->o.state_dir ? d->o.state_dir : "", strerror(err));
+	if (strcmp(why, d->state_error))
+		pd_log(d, "%s; retrying every second", why);
+	snprintf(d->state_error, sizeof(d->state_error), "%s", why);
+	evloop_timer_arm(d->t_lkg, 1000, 0);
+}
+
+static void on_lkg_retry(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	if (store_lkg_pending(d->store))
+		save_lkg(d);
+}
+
 /* After a commit: the new generation and its figures, the last good copies saved, memory
  * given back. */
 static void sync_committed(struct pd *d, const char *trigger, size_t committed, bool full,
@@ -371,9 +412,9 @@ static void sync_committed(struct pd *d, const char *trigger, size_t committed, 
 		d->t_oldest = 0;
 	}
 	store_retired_free(d->store); /* the context's model is now the new merge */
-	int lkg_err = 0;
-	if (store_lkg_flush(d->store, &lkg_err))
-		pd_log(d, "saving last good copies: %s", strerror(lkg_err));
+	if (d->agent)
+		pd_store_committed(d);
+	save_lkg(d);
 	/* the previous model, IR and kernel state were just freed (after a big sync, the file
 	 * texts too): give the pages back, or the peak of a sync stays resident. Not after every
 	 * sync: the next one would fault them all in again (measured: 4x slower under churn), so
@@ -494,8 +535,20 @@ static void on_watch(void *data, uint32_t events)
 static void on_sync_timer(void *data, uint32_t events)
 {
 	struct pd *d = data;
+	const char *trigger = d->armed_for ? d->armed_for : "inotify";
 	d->sync_armed = false;
-	pd_sync(d, "inotify", 0);
+	d->armed_for = NULL;
+	pd_sync(d, trigger, 0);
+}
+
+void pd_changed(struct pd *d, const char *trigger)
+{
+	if (d->sync_armed)
+		return;
+	/* never at once: the caller is in the middle of taking news in (a whole list) */
+	double since = clock_now_ms() - d->last_sync_end;
+	d->armed_for = trigger;
+	arm_sync(d, since >= d->o.gap_ms ? 1 : d->o.gap_ms - since);
 }
 
 static void on_monitor(void *data, uint32_t events)
@@ -667,10 +720,22 @@ static json_t *status_json(struct pd *d)
 		json_object_set_new(j, "pending", json_string(pending));
 	json_object_set_new(j, "held", held_json(d));
 	json_object_set_new(j, "flows", pd_flows_status(d));
+	struct ctlsrv_stats cs;
+	ctlsrv_stats_get(d->ctl, &cs);
+	json_object_set_new(j, "control", json_pack("{s:I,s:I,s:I,s:I,s:I}", "clients",
+						    (json_int_t)cs.clients, "refused_peer",
+						    (json_int_t)cs.refused_peer, "closed_idle",
+						    (json_int_t)cs.closed_idle, "closed_evicted",
+						    (json_int_t)cs.closed_evicted, "closed_long_line",
+						    (json_int_t)cs.closed_long_line));
+	if (d->agent)
+		json_object_set_new(j, "store", pd_store_status(d));
 	if (unready)
 		json_object_set_new(j, "not_ready", json_string(unready));
 	if (d->last_error[0])
 		json_object_set_new(j, "last_error", json_string(d->last_error));
+	if (d->state_error[0])
+		json_object_set_new(j, "state_error", json_string(d->state_error));
 	return j;
 }
 
@@ -724,6 +789,23 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 					  (json_int_t)store_held_count(d->store)));
 }
 
+/* Another user's connection to the control socket: said in the log, at most every 10 s (a
+ * loop of attempts must not flood it). */
+static void on_ctl_refused(void *data, unsigned uid, int pid)
+{
+	struct pd *d = data;
+	double now = clock_now_ms();
+	if (d->last_refusal_log && now - d->last_refusal_log < 10000) {
+		d->refusals_unlogged++;
+		return;
+	}
+	pd_log(d, "control socket: refused a connection of uid %u (pid %d): only root and "
+	       "policyd's own user are served%s", uid, pid,
+	       d->refusals_unlogged ? " (and more refused since the last such line)" : "");
+	d->last_refusal_log = now;
+	d->refusals_unlogged = 0;
+}
+
 /* ---- life cycle ---- */
 
 static int fail(char *err, size_t errlen, int r, const char *what)
@@ -738,6 +820,8 @@ static int open_state(struct pd *d, char *err, size_t errlen)
 	const struct pd_opts *o = &d->o;
 	char path[4096];
 	int r;
+	if (o->state_dir && (r = statedir_check(o->state_dir, err, errlen)) < 0)
+		return r;
 	if (o->state_dir && mkdir(o->state_dir, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, -errno, o->state_dir);
 	struct ap_opts ao = ap_opts_of(o);
@@ -745,7 +829,10 @@ static int open_state(struct pd *d, char *err, size_t errlen)
 		return fail(err, errlen, r, "apply context");
 	if (o->state_dir) {
 		ctl_sock_path(o->state_dir, path, sizeof(path));
-		if ((r = ctlsrv_new(path, d->l, on_request, d, &d->ctl)) < 0) {
+		struct ctlsrv_opts co = { .fn = on_request, .data = d, .refused = on_ctl_refused,
+					  .max_clients = o->ctl_max_clients,
+					  .idle_ms = o->ctl_idle_ms };
+		if ((r = ctlsrv_new(path, &co, d->l, &d->ctl)) < 0) {
 			if (r == -EADDRINUSE)
 				snprintf(err, errlen, "%s: another policyd answers there", path);
 			else
@@ -804,11 +891,15 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	d->t_tick = evloop_timer_add(l, on_tick, d);
 	d->t_trim = evloop_timer_add(l, on_trim, d);
 	d->t_ctresync = evloop_timer_add(l, on_ctresync, d);
+	d->t_lkg = evloop_timer_add(l, on_lkg_retry, d);
 	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
-	    !d->t_tick || !d->t_trim || !d->t_ctresync)
+	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
 	pd_flows_start(d);
+	int r = d->o.store ? pd_store_open(d, err, errlen) : 0;
+	if (r < 0)
+		return r;
 	d->wd_usec = sdnotify_watchdog_usec();
 	long long tick = 1000;
 	if (d->wd_usec && (long long)(d->wd_usec / 2000) < tick)
@@ -869,7 +960,9 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_tick);
 	evloop_timer_del(d->l, d->t_trim);
 	evloop_timer_del(d->l, d->t_ctresync);
+	evloop_timer_del(d->l, d->t_lkg);
 	evloop_source_del(d->l, d->ct_src);
+	pd_store_close(d);
 	httpd_free(d->http);
 	pd_flows_free(d); /* its readers first, and before the model it names records from */
 	ctlsrv_free(d->ctl);

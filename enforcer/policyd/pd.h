@@ -16,6 +16,10 @@ struct pd_opts {
 	const char *state_dir;    /* endpoint records, control socket, lock, last good copies */
 	const char *node;         /* pods on this node are enforced here; NULL: every pod */
 	const char *metrics_addr; /* "127.0.0.1:9753"; NULL: no HTTP endpoint */
+	const char *store;        /* etcd://...: the host's agent on that store (pd_store.c) */
+	const char *store_prefix; /* its keys' prefix; NULL: /netpol/ */
+	const char *host_addr;    /* this host's underlay address; NULL: the kernel's choice */
+	long lease_ttl_s;         /* the node's lease */
 	bool reject, no_spoof;
 	bool allow_mass_delete;   /* apply changes removing over half of the objects at once */
 	bool no_owner;            /* tables without the owner flag (what pre-6.9 kernels get) */
@@ -29,6 +33,8 @@ struct pd_opts {
 				     long of a sync waits for it (bursts coalesce) */
 	double grace_ms;          /* a deleted file's objects go only if it stays away this long
 				     (editors delete and recreate) */
+	size_t ctl_max_clients;   /* control socket connections held at once (0: 1024) */
+	long long ctl_idle_ms;    /* an idle control connection is closed after this (0: 30 s) */
 	/* flows (pd_flows.c) */
 	bool no_flows;            /* --flows none: no NFLOG socket, no records */
 	bool audit;               /* the whole node audits: drops are logged and let through */

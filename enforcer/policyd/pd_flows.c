@@ -227,7 +227,7 @@ static int stream_send(struct stream *s)
 	}
 	bool want = s->off < s->len;
 	if (want != s->want_out) {
-		evloop_source_events(s->pf->d->l, s->src,
+		evloop_source_mod(s->pf->d->l, s->src,
 				     EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0));
 		s->want_out = want;
 	}

@@ -115,9 +115,39 @@ static void write_syncs(struct pd *d, FILE *f)
 	metrics_family(f, "netpol_inotify_overflows_total", "counter",
 		       "inotify queue overflows (each followed by a full rescan)");
 	metrics_sample(f, "netpol_inotify_overflows_total", (double)d->st.overflows, NULL);
+	metrics_family(f, "netpol_lkg_write_failures_total", "counter",
+		       "Times the last good copies could not be saved (state directory full or "
+		       "read-only); retried every second");
+	metrics_sample(f, "netpol_lkg_write_failures_total", (double)d->st.lkg_failures, NULL);
 	metrics_family(f, "netpol_ready", "gauge", "1 when /readyz answers 200");
 	char why[256];
 	metrics_sample(f, "netpol_ready", pd_unready_why(d, why, sizeof(why)) ? 0 : 1, NULL);
+}
+
+/* What the control socket and the HTTP endpoint refused or closed (ctlsrv.h, httpd.h). */
+static void write_limits(struct pd *d, FILE *f)
+{
+	if (d->ctl) {
+		struct ctlsrv_stats cs;
+		ctlsrv_stats_get(d->ctl, &cs);
+		metrics_family(f, "netpol_control_clients", "gauge",
+			       "Connections to the control socket open now");
+		metrics_sample(f, "netpol_control_clients", (double)cs.clients, NULL);
+		metrics_family(f, "netpol_control_refused_total", "counter",
+			       "Control socket connections refused: not root or policyd's user");
+		metrics_sample(f, "netpol_control_refused_total", (double)cs.refused_peer, NULL);
+		metrics_family(f, "netpol_control_closed_total", "counter",
+			       "Control socket connections closed by policyd, by reason");
+		metrics_sample(f, "netpol_control_closed_total", (double)cs.closed_idle, "reason",
+			       "idle", NULL);
+		metrics_sample(f, "netpol_control_closed_total", (double)cs.closed_evicted,
+			       "reason", "evicted", NULL);
+		metrics_sample(f, "netpol_control_closed_total", (double)cs.closed_long_line,
+			       "reason", "long_line", NULL);
+	}
+	metrics_family(f, "netpol_http_connections", "gauge",
+		       "Connections to this HTTP endpoint open now");
+	metrics_sample(f, "netpol_http_connections", (double)httpd_connections(d->http), NULL);
 }
 
 /* "NS/NAME ingress allowed" -> ns, name, direction */
@@ -215,6 +245,7 @@ int pd_http_serve(void *data, const struct httpd_req *rq, char **body, const cha
 		return 500;
 	write_model(d, f);
 	write_syncs(d, f);
+	write_limits(d, f);
 	write_kernel(d, f);
 	fclose(f);
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";

@@ -31,6 +31,7 @@ struct pd_stats {
 	uint64_t drift_repairs, conns_cut, conns_restored, overflows, rescans, commits;
 	uint64_t kernel_rejections, foreign_changes;
 	uint64_t ct_resyncs_failed;
+	uint64_t lkg_failures;            /* flushes of the last good copies that failed */
 };
 
 struct pd {
@@ -51,20 +52,25 @@ struct pd {
 				     index is reloaded */
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
-	struct evsource *t_sync, *t_resync, *t_tick, *t_trim;
+	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg;
 	unsigned long long wd_usec;
 	double last_wd_ms;
 
 	bool exiting, first_done, last_ok, sync_armed;
 	char last_error[1024];
+	char state_error[512];    /* why the last good copies could not be saved; "" when saved */
 	bool endpoints_dirty, readback_pending, full_pending, allow_removals_once, rescan_pending;
 	bool dir_missing;
 	double t_oldest;          /* clock_now_ms() of the oldest event not yet committed */
 	double last_sync_end;
 	double started_ms;
+	double last_refusal_log;  /* clock_now_ms() of the last "refused" log line */
+	uint64_t refusals_unlogged;
 	unsigned long long generation;
 	size_t mass_held;         /* objects the mass-delete guard keeps back */
 	struct pd_stats st;
+	struct pd_store *agent;   /* --store: the host's agent (pd_store.c); NULL: none */
+	const char *armed_for;    /* what the armed sync is for, in the log */
 	/* local pods by isolation, computed once per generation for /metrics */
 	unsigned long long iso_gen;
 	size_t iso[4];            /* none, ingress, egress, both */
@@ -81,5 +87,20 @@ const char *pd_pending(struct pd *d);
 const char *pd_unready_why(struct pd *d, char *buf, size_t size);
 /* "owner+persist", or what else the tables carry. */
 const char *pd_table_mode(const struct pd *d);
+/* Something written changed elsewhere than in a watched directory (the store's watch): a sync
+ * soon, coalesced as file events are. */
+void pd_changed(struct pd *d, const char *trigger);
+
+/* pd_store.c: the host's agent on an etcd store (--store). */
+int pd_store_open(struct pd *d, char *err, size_t errlen);
+void pd_store_close(struct pd *d);
+/* Adds the store's objects and the endpoints on other hosts to inv (and finishes it). */
+void pd_store_merge(struct pd *d, struct np_inventory *inv, struct np_diags *notes);
+/* After a commit: superseded objects freed, last good copies saved. */
+void pd_store_committed(struct pd *d);
+bool pd_store_pending(struct pd *d);
+/* Why the store makes the daemon unready (it is away), or NULL; buf holds the text. */
+const char *pd_store_unready(struct pd *d, char *buf, size_t size);
+json_t *pd_store_status(struct pd *d);
 
 #endif

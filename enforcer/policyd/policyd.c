@@ -3,9 +3,11 @@
  * pd.c beside it.
  *
  *   policyd --policy-dir DIR [--state-dir S] [--node NAME] [--metrics ADDR|none] [--reject]
- *           [--no-spoof] [--resync 180s] [--allow-mass-delete] [--audit]
- *           [--flows all|none] [--flow-buffer N] [--nflog-group N]
- *           [--flow-log FILE [--flow-log-size SIZE] [--flow-log-backups N]]
+ *           [--no-spoof] [--resync 180s] [--allow-mass-delete] [--control-clients N]
+ *           [--control-idle 30s] [--audit] [--flows all|none] [--flow-buffer N]
+ *           [--nflog-group N] [--flow-log FILE [--flow-log-size SIZE] [--flow-log-backups N]]
+ *   policyd --store etcd://H:P[,H:P...] --node NAME [--host-addr ADDR] [--lease-ttl 60s]
+ *           [--store-prefix /netpol/] [--policy-dir DIR] [--state-dir S] ...
  *   policyd --cleanup [--state-dir S]     remove netpol's tables (the daemon never does) */
 #include <errno.h>
 #include <getopt.h>
@@ -13,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "apply.h"
+#include "duration.h"
 #include "evloop.h"
 #include "pd.h"
 
@@ -53,24 +58,6 @@ static int cleanup_tables(const char *state_dir)
 	return r < 0 ? 1 : 0;
 }
 
-/* "180s", "3m", "500ms", "1h", or plain seconds; -1 when malformed. */
-static long long parse_duration_ms(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || v < 0)
-		return -1;
-	if (!*end || !strcmp(end, "s"))
-		return (long long)(v * 1000);
-	if (!strcmp(end, "ms"))
-		return (long long)v;
-	if (!strcmp(end, "m"))
-		return (long long)(v * 60000);
-	if (!strcmp(end, "h"))
-		return (long long)(v * 3600000);
-	return -1;
-}
-
 /* "4096", "10M", "512k": bytes (or a count); -1 when malformed. */
 static long long parse_size(const char *s)
 {
@@ -101,9 +88,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: policyd --policy-dir DIR [--state-dir DIR] [--node NAME]\n"
 		   "               [--metrics ADDR:PORT|none] [--reject] [--no-spoof]\n"
-		   "               [--resync DURATION] [--allow-mass-delete] [--audit]\n"
+		   "               [--resync DURATION] [--allow-mass-delete]\n"
+		   "               [--control-clients N] [--control-idle DURATION] [--audit]\n"
 		   "               [--flows all|none] [--flow-buffer N] [--nflog-group N]\n"
 		   "               [--flow-log FILE [--flow-log-size SIZE] [--flow-log-backups N]]\n"
+		   "               [--store etcd://H:P[,H:P...] --node NAME [--host-addr ADDR]\n"
+		   "                [--lease-ttl DURATION] [--store-prefix P]]\n"
 		   "       policyd --cleanup [--state-dir DIR]\n");
 }
 
@@ -130,7 +120,7 @@ static int flow_opt(int c, const char *arg, struct pd_opts *o)
 			break;
 		o->nflog_group = (uint16_t)v;
 		return -1;
-	case 'L':
+	case 'f':
 		o->flow_log = arg;
 		return -1;
 	case 'Z':
@@ -174,12 +164,18 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		{ "test-old-kernel", no_argument, NULL, 'K' }, /* tests: the pre-6.9 fallback */
 		{ "gap", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, 'G' },
+		{ "control-clients", required_argument, NULL, 'c' },
+		{ "control-idle", required_argument, NULL, 'i' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "store", required_argument, NULL, 'e' },
+		{ "store-prefix", required_argument, NULL, 'P' },
+		{ "host-addr", required_argument, NULL, 'a' },
+		{ "lease-ttl", required_argument, NULL, 'L' },
 		{ "audit", no_argument, NULL, 'U' },
 		{ "flows", required_argument, NULL, 'F' },
 		{ "flow-buffer", required_argument, NULL, 'B' },
 		{ "nflog-group", required_argument, NULL, 'N' },
-		{ "flow-log", required_argument, NULL, 'L' },
+		{ "flow-log", required_argument, NULL, 'f' },
 		{ "flow-log-size", required_argument, NULL, 'Z' },
 		{ "flow-log-backups", required_argument, NULL, 'X' },
 		{ "nflog-rcvbuf", required_argument, NULL, 'Q' }, /* tests: overflow on purpose */
@@ -203,22 +199,41 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		case 'I': o->inject_error = true; break;
 		case 'K': o->test_old_kernel = true; break;
 		case 'C': *cleanup = true; break;
+		case 'e': o->store = optarg; break;
+		case 'P': o->store_prefix = optarg; break;
+		case 'a': o->host_addr = optarg; break;
+		case 'c': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (*end || n < 1 || n > 100000) {
+				fprintf(stderr, "policyd: --control-clients wants 1 to 100000\n");
+				return 2;
+			}
+			o->ctl_max_clients = n;
+			break;
+		}
 		case 'R':
 		case 'g':
 		case 'G':
-			if ((ms = parse_duration_ms(optarg)) < 0) {
+		case 'i':
+		case 'L':
+			if ((ms = duration_parse_ms(optarg)) < 0) {
 				fprintf(stderr, "policyd: bad duration '%s' (e.g. 180s, 500ms, 3m)\n",
 					optarg);
 				return 2;
 			}
 			if (c == 'R')
 				o->resync_ms = ms;
+			else if (c == 'i')
+				o->ctl_idle_ms = ms > 0 ? ms : 1;
 			else if (c == 'g')
 				o->gap_ms = (double)ms;
+			else if (c == 'L')
+				o->lease_ttl_s = ms < 1000 ? 1 : (long)(ms / 1000);
 			else
 				o->grace_ms = (double)ms;
 			break;
-		case 'U': case 'F': case 'B': case 'N': case 'L': case 'Z': case 'X': case 'Q':
+		case 'U': case 'F': case 'B': case 'N': case 'f': case 'Z': case 'X': case 'Q':
 		case 'W':
 			if (flow_opt(c, optarg, o) >= 0)
 				return 2;
@@ -227,17 +242,42 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || (!*cleanup && !o->policy_dir)) {
+	if (optind != argc || (!*cleanup && !o->policy_dir && !o->store)) {
 		usage(stderr);
+		return 2;
+	}
+	if (o->store && !o->node) {
+		fprintf(stderr, "policyd: --store needs --node NAME (this host's name in the store)\n");
 		return 2;
 	}
 	return -1;
 }
 
+/* Every control connection is a descriptor: the soft limit is raised (up to the hard one) to
+ * hold them all beside the daemon's own (inotify, netlink, HTTP, pods' netns); with a hard
+ * limit too low for that, fewer control connections are held. */
+static void fit_fd_limit(struct pd_opts *o)
+{
+	const rlim_t own = 256;
+	rlim_t want = (rlim_t)o->ctl_max_clients + own;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want) {
+		o->ctl_max_clients = rl.rlim_cur > 2 * own ? (size_t)(rl.rlim_cur - own) : 64;
+		fprintf(stderr, "policyd: open files limited to %llu: at most %zu control "
+			"connections\n", (unsigned long long)rl.rlim_cur, o->ctl_max_clients);
+	}
+}
+
 /* The daemon, until SIGTERM or SIGINT. Returns the exit status. */
-static int run(const struct pd_opts *o)
+static int run(struct pd_opts *o)
 {
 	signal(SIGPIPE, SIG_IGN);
+	fit_fd_limit(o);
 	struct evloop *l = NULL;
 	struct pd *d = NULL;
 	char err[1024] = "";
@@ -258,11 +298,20 @@ static int run(const struct pd_opts *o)
 int main(int argc, char **argv)
 {
 	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
-			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100,
-			     .flow_log_backups = -1, .log = log_stderr };
+			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100, .lease_ttl_s = 60,
+			     .flow_log_backups = -1,
+			     .ctl_max_clients = 1024, .ctl_idle_ms = 30000, .log = log_stderr };
 	bool cleanup = false;
 	int rc = parse_opts(argc, argv, &o, &cleanup);
 	if (rc >= 0)
 		return rc;
+	/* the store's objects alone: an empty directory stands for --policy-dir */
+	char empty[4096];
+	if (!o.policy_dir) {
+		snprintf(empty, sizeof(empty), "%s/policies", o.state_dir);
+		mkdir(o.state_dir, 0700);
+		mkdir(empty, 0700);
+		o.policy_dir = empty;
+	}
 	return cleanup ? cleanup_tables(o.state_dir) : run(&o);
 }

@@ -332,6 +332,30 @@ enum store_refresh store_file_refresh(struct store *s, const char *name, double 
 	return out;
 }
 
+enum store_refresh store_text_refresh(struct store *s, const char *name, const char *label,
+				      const char *text, size_t len, double now)
+{
+	struct sfile *f = file_get(s, name, true);
+	return refresh_content(f, name, label, text, len, np_hash(text, len, NP_HASH_INIT));
+}
+
+enum store_refresh store_text_gone(struct store *s, const char *name, double now)
+{
+	return refresh_gone(s, file_get(s, name, false), now);
+}
+
+bool store_has(const struct store *s, const char *name)
+{
+	bool found;
+	find_pos(s, name, &found);
+	return found;
+}
+
+const char *store_name(const struct store *s, size_t i)
+{
+	return i < s->n ? s->f[i].name : NULL;
+}
+
 int store_rescan(struct store *s, double now)
 {
 	DIR *d = opendir(s->dir);
@@ -456,11 +480,8 @@ size_t store_pending_commit(struct store *s, bool allow_removals, double now, do
 	return done;
 }
 
-int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_diags *diags)
+void store_inventory_add(const struct store *s, struct np_inventory *m)
 {
-	struct np_inventory *m = np_inventory_new();
-	if (!m)
-		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct np_inventory *v = s->f[i].inv;
 		if (!v)
@@ -476,6 +497,14 @@ int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_
 		for (size_t j = 0; j < v->n_admins; j++)
 			*np_inventory_add_admin(m) = v->admins[j];
 	}
+}
+
+int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_diags *diags)
+{
+	struct np_inventory *m = np_inventory_new();
+	if (!m)
+		return -ENOMEM;
+	store_inventory_add(s, m);
 	np_inventory_finish(m, diags);
 	*out = m;
 	return 0;
@@ -488,6 +517,14 @@ static int lkg_write(const struct store *s, const char *name, const char *text, 
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", s->lkg_dir, name);
 	return atomic_write_file(path, text, len, 0600);
+}
+
+bool store_lkg_pending(const struct store *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->f[i].lkg_dirty && s->f[i].inv && s->f[i].inv->n_srcs)
+			return true;
+	return s->n_unlink > 0;
 }
 
 int store_lkg_flush(struct store *s, int *err)
@@ -507,6 +544,9 @@ int store_lkg_flush(struct store *s, int *err)
 		f->lkg_dirty = false;
 		drop_text(f->inv);
 	}
+	/* a removal that failed (a read-only or broken state directory) stays to be tried again:
+	 * a copy left behind would be enforced again by the next start */
+	size_t kept = 0;
 	for (size_t i = 0; i < s->n_unlink; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", s->lkg_dir ? s->lkg_dir : "", s->unlink[i]);
@@ -514,10 +554,12 @@ int store_lkg_flush(struct store *s, int *err)
 		if (r < 0) {
 			failed++;
 			*err = -r;
+			s->unlink[kept++] = s->unlink[i];
+		} else {
+			free(s->unlink[i]);
 		}
-		free(s->unlink[i]);
 	}
-	s->n_unlink = 0;
+	s->n_unlink = kept;
 	return failed;
 }
 

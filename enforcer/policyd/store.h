@@ -36,6 +36,18 @@ enum store_refresh {
 
 /* Re-reads dir/name. now: clock_now_ms(). */
 enum store_refresh store_file_refresh(struct store *s, const char *name, double now);
+/* The same for content that comes from elsewhere than the directory (the objects an etcd store
+ * holds): text (len bytes) is name's content now; label names it in error records. A store
+ * fed this way is never rescanned. */
+enum store_refresh store_text_refresh(struct store *s, const char *name, const char *label,
+				      const char *text, size_t len, double now);
+/* name is gone (its removal is pending, as a deleted file's). */
+enum store_refresh store_text_gone(struct store *s, const char *name, double now);
+/* Whether name is known (current, pending or held), and the i-th known name (NULL past the
+ * end). */
+bool store_has(const struct store *s, const char *name);
+const char *store_name(const struct store *s, size_t i);
+
 /* Calls store_file_refresh for every wanted file in the directory and every file the store
  * knows. Returns the number of files that changed (CHANGED, BAD or GONE), or -errno when the
  * directory cannot be read (nothing is marked gone then). */
@@ -60,13 +72,17 @@ bool store_pending_any(const struct store *s);
  * objects point into the store: it must outlive the inventory until store_retired_free shows
  * the apply context no longer holds an older one. */
 int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_diags *diags);
+/* Appends every current object to inv (not finished: the caller merges more, then finishes). */
+void store_inventory_add(const struct store *s, struct np_inventory *inv);
 /* Frees objects that earlier merges (now superseded by a commit) pointed to. */
 void store_retired_free(struct store *s);
 
 /* Writes the last good copies of files committed since the last call (tmp + fsync + rename)
  * and removes those of deleted files. Returns the number of failures (errno of the last in
- * *err). */
+ * *err); what failed is tried again by the next call. */
 int store_lkg_flush(struct store *s, int *err);
+/* Whether a copy waits to be written or removed (a flush failed since). */
+bool store_lkg_pending(const struct store *s);
 
 /* Held files: those whose content on disk has errors. */
 struct store_held {

@@ -13,8 +13,13 @@
 #   attribution      what the alternatives would cost the datapath, without policyd: conn/s with
 #                    netpol's rendered ruleset, the same with every allow rule writing its id
 #                    into a masked ct mark, and with every allow rule logging the new connection
-#                    to NFLOG (read by netpol flows --collect); the chosen evaluator changes no
-#                    rule, its per-connection cost is policyd's CPU above
+#                    to NFLOG (read by netpol flows --collect), and the CPU each connection cost
+#                    the client (its packets cross the node's forward hook in its own context,
+#                    softirq included) and, for NFLOG, the reader. Per packet: the allow rules
+#                    are reached only by a connection's first packet (`ct state
+#                    established,related accept` comes first), so no mechanism costs an
+#                    established packet anything; the chosen evaluator changes no rule at all,
+#                    its per-connection cost is policyd's CPU above (on minus off)
 # Figures are printed, not asserted. Env: NETPOL_BUILD, SECS (3), RUNS (3).
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
@@ -84,6 +89,13 @@ start_pd() {
 	echo "policyd did not start"; tail "$NP_TMP/policyd.log"; exit 1
 }
 connrate() { ip netns exec "$CLIENT" "$NP_AGENT" connrate --seconds "$SECS" "$XB" 80 | awk '{print $NF}' | sed 's,/s,,'; }
+# connrate_cpu: "RATE US" (conn/s, and the client's CPU in microseconds a connection)
+connrate_cpu() {
+	/usr/bin/time -f '%U %S' -o "$NP_TMP/time" ip netns exec "$CLIENT" "$NP_AGENT" connrate \
+		--seconds "$SECS" "$XB" 80 >"$NP_TMP/rate"
+	awk 'NR == FNR { cpu = $1 + $2; next } { n = $2; r = $NF; sub("/s", "", r) }
+	     END { printf "%s %.1f\n", r, n ? 1e6 * cpu / n : 0 }' "$NP_TMP/time" "$NP_TMP/rate"
+}
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PD/stat"; }
 status_of() { np_node "$NETPOL" status "$DIR" --state-dir "$STATE" 2>/dev/null | grep "^policyd: flows"; }
@@ -150,16 +162,26 @@ echo "   allow rules changed: mark $(grep -c 'ct mark set' "$NP_TMP/mark.nft"), 
 # (ip netns exec execs netpol: $! is its pid)
 ip netns exec "$NP_NODE" "$NETPOL" flows --collect --nflog-group 101 -o json >/dev/null 2>&1 &
 COLLECT=$!
-declare -A rates
+declare -A rates cpus
+reader_us=""
 for r in $(seq "$RUNS"); do
 	for v in plain mark nflog; do
 		np_node nft -f "$NP_TMP/$v.nft" || exit 1
-		rates[$v]="${rates[$v]:-} $(connrate)"
+		t0=$(awk '{ print $14 + $15 }' "/proc/$COLLECT/stat")
+		set -- $(connrate_cpu)
+		t1=$(awk '{ print $14 + $15 }' "/proc/$COLLECT/stat")
+		rates[$v]="${rates[$v]:-} $1"
+		cpus[$v]="${cpus[$v]:-} $2"
+		[ $v = nflog ] && reader_us="$reader_us $(awk -v d=$((t1 - t0)) -v h="$(getconf CLK_TCK)" \
+			-v r="$1" -v s="$SECS" 'BEGIN { printf "%.1f", r ? 1e6 * d / h / (r * s) : 0 }')"
 	done
 done
-base=$(echo "${rates[plain]}" | median)
+base=$(echo "${rates[plain]}" | median) base_us=$(echo "${cpus[plain]}" | median)
 for v in plain mark nflog; do
-	m=$(echo "${rates[$v]}" | median)
-	awk -v v=$v -v m="$m" -v b="$base" -v runs="${rates[$v]}" 'BEGIN {
-		printf "   %-6s %6d conn/s  %.2fx   (runs:%s)\n", v, m, m / b, runs }'
+	m=$(echo "${rates[$v]}" | median) us=$(echo "${cpus[$v]}" | median)
+	awk -v v=$v -v m="$m" -v b="$base" -v us="$us" -v bu="$base_us" -v runs="${rates[$v]}" \
+		-v cpus="${cpus[$v]}" 'BEGIN {
+		printf "   %-6s %6d conn/s %.2fx, client CPU %5.1f us a connection (%+.1f)   (runs:%s; us:%s)\n",
+			v, m, m / b, us, us - bu, runs, cpus }'
 done
+echo "   nflog: the reader (netpol flows --collect) spent $(echo "$reader_us" | median) us a connection (runs:$reader_us)"

@@ -149,6 +149,30 @@ pd_wait_for() {
 	done
 }
 
+# pd_flipper_start: after pd_traffic_start, a policy of namespace z (no pod of the traffic's)
+# flips between deny-all and allow-from-z every 20 ms until STOP, so syncs keep coming.
+pd_flipper_start() {
+	(
+		i=0
+		while [ ! -e "$STOP" ]; do
+			if [ $((i % 2)) = 0 ]; then policy flip z; else policy flip z '[{podSelector: {}}]'; fi |
+				put "$PD_DIR/flip.yaml"
+			i=$((i + 1)); sleep 0.02
+		done
+	) &
+	PD_PIDS="$PD_PIDS $!" CLIENTS="$CLIENTS $!"
+}
+
+# pd_flip_pair: two versions of x's ingress policy, $NP_TMP/a.yaml (from x/b only) and
+# $NP_TMP/b.yaml (from x/b and namespace z): both allow x/b -> x/a and deny y/a -> x/a, so any
+# state between them must too. The policy directory starts with A (np-x.yaml).
+pd_flip_pair() {
+	policy np x '[{podSelector: {matchLabels: {pod: b}}}]' >"$NP_TMP/a.yaml"
+	policy np x '[{podSelector: {matchLabels: {pod: b}}}, {namespaceSelector: {matchLabels: {ns: z}}}]' \
+		>"$NP_TMP/b.yaml"
+	cp "$NP_TMP/a.yaml" "$PD_DIR/np-x.yaml"
+}
+
 # pd_crash_restart [ARGS...]: fail-static across SIGKILL, on a running policyd (started with
 # ARGS) whose x/a takes ingress from x/b only. Traffic runs (pd_traffic_start) while another
 # namespace's policy flips every 20 ms; policyd is killed with SIGKILL. While it is dead the
@@ -159,15 +183,7 @@ pd_wait_for() {
 pd_crash_restart() {
 	local old=$PD_PID
 	pd_traffic_start
-	(
-		i=0
-		while [ ! -e "$STOP" ]; do
-			if [ $((i % 2)) = 0 ]; then policy flip z; else policy flip z '[{podSelector: {}}]'; fi |
-				put "$PD_DIR/flip.yaml"
-			i=$((i + 1)); sleep 0.02
-		done
-	) &
-	PD_PIDS="$PD_PIDS $!" CLIENTS="$CLIENTS $!"
+	pd_flipper_start
 	sleep 1
 	pd_stop KILL
 	echo "    policyd ($old) killed with SIGKILL"

@@ -5,7 +5,8 @@
 # netpol_audit_would_drop_total counts it for that policy. Removing the annotation drops the
 # same flow (a DROPPED record). An audited ClusterNetworkPolicy's Deny lets its flow through with
 # an AUDIT record naming it. policyd --audit (the whole node) lets through what an ordinary
-# policy denies, with AUDIT records, and netpol reach --audit marks the cell A.
+# policy denies, with AUDIT records, and netpol reach --audit marks the cell A ("would drop
+# (audit)"); netpol apply --audit does the same without policyd, and without it the flow drops.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -80,6 +81,14 @@ check "  y/a -> x/a, which a-from-b (not annotated) would drop, connects" expect
 check "  an AUDIT record" flows_wait "$ya_xa | select(.verdict == \"AUDIT\" and .netpol.event == \"log\")"
 np_node "$NETPOL" reach "$PD_DIR" --audit >"$NP_TMP/reach.txt"
 check "  netpol reach --audit marks y/a -> x/a A" awk '$1 == "y/a" && $2 == "A" { ok = 1 } END { exit !ok }' "$NP_TMP/reach.txt"
+check "  and says what A means" grep -q "^A: would drop (audit)" "$NP_TMP/reach.txt"
 flows_json "$NP_TMP/all.jsonl"
 check "every record validates against the schema" flows_valid "$NP_TMP/all.jsonl"
+
+# netpol apply --audit, without policyd: the same ruleset switch
+check "policyd stopped" pd_stop
+check "netpol apply (no --audit)" np_node "$NETPOL" apply "$PD_DIR"
+check "  y/a -> x/a is dropped" expect_conn y/a x/a 0
+check "netpol apply --audit" np_node "$NETPOL" apply "$PD_DIR" --audit
+check "  y/a -> x/a connects" expect_conn y/a x/a 1
 pd_finish

@@ -3,7 +3,8 @@
 # READY=1 only after the first sync, STATUS= lines, WATCHDOG=1 when WATCHDOG_USEC asks for it,
 # RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 at SIGTERM; `netpol reload` (the unit's
 # ExecReload) waits for policyd's reload; the unit `make install` ships passes
-# `systemd-analyze verify` with no complaint; /healthz and /readyz answer; /metrics parses
+# `systemd-analyze verify` with no complaint and scores "OK" or better in `systemd-analyze
+# security --offline=true` (the score printed); /healthz and /readyz answer; /metrics parses
 # with prometheus_client and its counters move with the traffic this test sends.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 set -u
@@ -20,6 +21,10 @@ systemd-analyze verify "$NP_TMP/netpol-policyd.service" >"$NP_TMP/verify.out" 2>
 sed 's/^/    /' "$NP_TMP/verify.out"
 check "systemd-analyze verify accepts it (exit 0, nothing said)" \
 	[ "$RC" = 0 ] && [ ! -s "$NP_TMP/verify.out" ]
+systemd-analyze security --offline=true "$NP_TMP/netpol-policyd.service" >"$NP_TMP/security.out" 2>&1
+grep '^→ Overall' "$NP_TMP/security.out" | sed 's/^/    /'
+check "systemd-analyze security: OK or better" \
+	grep -Eq '^→ Overall exposure level for .*: [0-9.]+ (OK|SAFE|PERFECT)' "$NP_TMP/security.out"
 check "  Type=notify, a synchronous ExecReload, a watchdog" \
 	sh -c "grep -q '^Type=notify$' '$UNIT' && grep -q '^ExecReload=.*netpol reload' '$UNIT' && grep -q '^WatchdogSec=' '$UNIT'"
 

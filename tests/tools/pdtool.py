@@ -21,9 +21,10 @@ import sys
 import time
 
 
-def ctl(path, req):
+def ctl_line(path, req, timeout=30):
+    """One request line (text) on the control socket; policyd's reply line."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
+    s.settimeout(timeout)
     s.connect(path)
     s.sendall(req.encode() + b"\n")
     buf = b""
@@ -32,7 +33,12 @@ def ctl(path, req):
         if not d:
             break
         buf += d
-    print(buf.decode().strip())
+    s.close()
+    return buf.decode().strip()
+
+
+def ctl(path, req):
+    print(ctl_line(path, req))
 
 
 def echo_server(port):

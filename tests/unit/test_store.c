@@ -1,8 +1,11 @@
 /* test_store — the per-file model (enforcer/policyd/store.c) without a kernel: unchanged content
  * is not re-parsed, a file with errors keeps its last good objects (and says where the error
  * is), a deleted file goes only after its grace and only when removals are allowed (the
- * mass-delete guard), the merged inventory holds every file's objects, and last good copies
- * written to the LKG directory come back in a new store. Works in a temporary directory. */
+ * mass-delete guard), the merged inventory holds every file's objects, last good copies
+ * written to the LKG directory come back in a new store, and a copy that could not be written
+ * or removed (the directory unusable) is tried again until it is. Works in a temporary
+ * directory. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,11 +144,57 @@ static void test_lkg_survives(void **state)
 	store_free(s);
 }
 
+static bool lkg_has(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", lkg, name);
+	return access(path, F_OK) == 0;
+}
+
+static void test_lkg_retried(void **state)
+{
+	struct store *s = NULL;
+	int err = 0;
+	assert_int_equal(store_new(dir, lkg, &s), 0);
+	put("a.yaml", pol_a);
+	store_rescan(s, 0);
+	store_pending_commit(s, true, 0, 0, NULL);
+	assert_int_equal(store_lkg_flush(s, &err), 0);
+	assert_true(lkg_has("a.yaml"));
+	/* a.yaml deleted and pods.yaml added while the LKG directory cannot be used (a file
+	 * stands where it was): both the removal and the write fail, and stay due */
+	char path[256], away[256];
+	snprintf(path, sizeof(path), "%s/a.yaml", dir);
+	unlink(path);
+	put("pods.yaml", pods);
+	store_rescan(s, 10);
+	store_pending_commit(s, true, 10, 0, NULL);
+	snprintf(away, sizeof(away), "%s.away", lkg);
+	assert_int_equal(rename(lkg, away), 0);
+	FILE *f = fopen(lkg, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(store_lkg_flush(s, &err), 2);
+	assert_int_equal(err, ENOTDIR);
+	assert_true(store_lkg_pending(s));
+	assert_int_equal(store_lkg_flush(s, &err), 2);
+	/* usable again: the next flush does both */
+	unlink(lkg);
+	assert_int_equal(rename(away, lkg), 0);
+	assert_int_equal(store_lkg_flush(s, &err), 0);
+	assert_false(store_lkg_pending(s));
+	assert_false(lkg_has("a.yaml"));
+	assert_true(lkg_has("pods.yaml"));
+	store_retired_free(s);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_refresh_held_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lkg_survives, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lkg_retried, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
