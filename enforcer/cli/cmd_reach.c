@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
@@ -15,29 +14,6 @@
 #include "reach.h"
 #include "model.h"
 #include "xalloc.h"
-
-static int parse_proto(const char *s, enum np_proto *out)
-{
-	if (!strcasecmp(s, "TCP"))
-		*out = NP_PROTO_TCP;
-	else if (!strcasecmp(s, "UDP"))
-		*out = NP_PROTO_UDP;
-	else if (!strcasecmp(s, "SCTP"))
-		*out = NP_PROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-static int parse_port(const char *s, uint16_t *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > 65535)
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
 
 static int parse_family(const char *s, int *out)
 {
@@ -141,12 +117,12 @@ int cmd_reach(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--port", &missing))) {
-			if (parse_port(v, &port) < 0) {
+			if (reach_parse_port(v, &port) < 0) {
 				fprintf(stderr, "netpol reach: bad port '%s'\n", v);
 				return 2;
 			}
 		} else if ((v = opt_value(argc, argv, &i, "--protocol", &missing))) {
-			if (parse_proto(v, &proto) < 0) {
+			if (reach_parse_proto(v, &proto) < 0) {
 				fprintf(stderr, "netpol reach: bad protocol '%s'\n", v);
 				return 2;
 			}
@@ -306,21 +282,12 @@ static void explain_usage(void)
 /* "PORT" or "PORT/TCP|UDP|SCTP" (TCP when not given); says what is wrong. 0 or -1. */
 static int parse_port_proto(const char *arg, uint16_t *port, enum np_proto *proto)
 {
-	char pbuf[32];
-	const char *slash = strchr(arg, '/');
-	size_t plen = slash ? (size_t)(slash - arg) : strlen(arg);
-	*proto = NP_PROTO_TCP;
-	if (plen >= sizeof(pbuf) || (slash && parse_proto(slash + 1, proto) < 0)) {
+	int r = reach_parse_port_proto(arg, port, proto);
+	if (r == -EPROTONOSUPPORT)
 		fprintf(stderr, "netpol explain: bad port '%s' (PORT or PORT/TCP|UDP|SCTP)\n", arg);
-		return -1;
-	}
-	memcpy(pbuf, arg, plen);
-	pbuf[plen] = 0;
-	if (parse_port(pbuf, port) < 0) {
+	else if (r < 0)
 		fprintf(stderr, "netpol explain: bad port '%s'\n", arg);
-		return -1;
-	}
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* The verdict, then why on each side. */

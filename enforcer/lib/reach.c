@@ -1,7 +1,9 @@
 /* reach.c — see reach.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "reach.h"
 #include "xalloc.h"
@@ -68,6 +70,44 @@ json_t *reach_json(const struct reach_pod *pods, size_t n, const unsigned char *
 	json_object_set_new(root, "pods", jpods);
 	json_object_set_new(root, "matrix", matrix);
 	return root;
+}
+
+int reach_parse_proto(const char *s, enum np_proto *out)
+{
+	if (!s || !strcasecmp(s, "TCP"))
+		*out = NP_PROTO_TCP;
+	else if (!strcasecmp(s, "UDP"))
+		*out = NP_PROTO_UDP;
+	else if (!strcasecmp(s, "SCTP"))
+		*out = NP_PROTO_SCTP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int reach_parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	errno = 0;
+	long v = s ? strtol(s, &end, 10) : 0;
+	if (!s || !*s || *end || errno || v < 1 || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int reach_parse_port_proto(const char *s, uint16_t *port, enum np_proto *proto)
+{
+	char pbuf[32];
+	const char *slash = strchr(s, '/');
+	size_t plen = slash ? (size_t)(slash - s) : strlen(s);
+	if (plen >= sizeof(pbuf))
+		return -EINVAL;
+	if (reach_parse_proto(slash ? slash + 1 : NULL, proto) < 0)
+		return -EPROTONOSUPPORT;
+	memcpy(pbuf, s, plen);
+	pbuf[plen] = 0;
+	return reach_parse_port(pbuf, port);
 }
 
 const char *reach_endpoint_name(const struct np_endpoint *ep, char *buf, size_t size)

@@ -33,6 +33,14 @@ unsigned char *reach_matrix(const struct np_eval *ev, const struct reach_pod *po
 json_t *reach_json(const struct reach_pod *pods, size_t n, const unsigned char *m,
 		   enum np_proto proto, uint16_t port, int family);
 
+/* A protocol by name (TCP, UDP, SCTP, any case; NULL: TCP): 0 or -EINVAL. */
+int reach_parse_proto(const char *s, enum np_proto *out);
+/* A port, 1 to 65535: 0 or -EINVAL. */
+int reach_parse_port(const char *s, uint16_t *out);
+/* "PORT" or "PORT/PROTO" (TCP when not given): 0, -EINVAL (the port), -EPROTONOSUPPORT (the
+ * protocol). */
+int reach_parse_port_proto(const char *s, uint16_t *port, enum np_proto *proto);
+
 /* "NS/POD", or the address of a bare endpoint. */
 const char *reach_endpoint_name(const struct np_endpoint *ep, char *buf, size_t size);
 /* ALLOWED, DROPPED, or AUDIT: it passes only because a drop is audited. */

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "flowring.h"
 #include "pd_api.h"
@@ -119,30 +118,9 @@ static int api_flows(struct pd *d, const struct httpd_req *rq, char **body, cons
 
 /* ---- /api/v1/reach ---- */
 
-static int parse_proto(const char *s, enum np_proto *out)
-{
-	if (!s || !strcasecmp(s, "TCP"))
-		*out = NP_PROTO_TCP;
-	else if (!strcasecmp(s, "UDP"))
-		*out = NP_PROTO_UDP;
-	else if (!strcasecmp(s, "SCTP"))
-		*out = NP_PROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static uint8_t ipproto(enum np_proto p)
 {
 	return p == NP_PROTO_UDP ? 17 : p == NP_PROTO_SCTP ? 132 : 6;
-}
-
-static int parse_port(const char *s, uint16_t *out)
-{
-	if (!s || !all_digits(s) || strlen(s) > 5 || atoi(s) < 1 || atoi(s) > 65535)
-		return -EINVAL;
-	*out = (uint16_t)atoi(s);
-	return 0;
 }
 
 static const struct reach_pod *find_pod(const struct reach_pod *pods, size_t n,
@@ -238,9 +216,9 @@ static int api_reach(struct pd *d, const struct httpd_req *rq, char **body, cons
 	uint16_t port = 80;
 	const char *fam = httpd_req_arg(rq, "family"), *ns = httpd_req_arg(rq, "namespace");
 	int family = fam && !strcmp(fam, "6") ? 6 : 4;
-	if (parse_proto(httpd_req_arg(rq, "protocol"), &proto) < 0)
+	if (reach_parse_proto(httpd_req_arg(rq, "protocol"), &proto) < 0)
 		return fail(400, "protocol: TCP, UDP or SCTP", body, ctype);
-	if (httpd_req_arg(rq, "port") && parse_port(httpd_req_arg(rq, "port"), &port) < 0)
+	if (httpd_req_arg(rq, "port") && reach_parse_port(httpd_req_arg(rq, "port"), &port) < 0)
 		return fail(400, "port: 1 to 65535", body, ctype);
 	if (fam && strcmp(fam, "4") && strcmp(fam, "6"))
 		return fail(400, "family: 4 or 6", body, ctype);
@@ -442,6 +420,22 @@ static json_t *side_nft(struct pd *d, const struct nft_counters *c, const struct
 						      "bytes", (json_int_t)v->bytes));
 		return j;
 	}
+	if (sv->why == NP_WHY_ADMIN || sv->why == NP_WHY_BASELINE) {
+		/* an admin rule's counter: its comment is "CNP/NAME ingress[1] Deny ..." */
+		int n = snprintf(buf, sizeof(buf), "%s/%s %s[%zu] ", sv->admin->short_kind,
+				 sv->admin->name, dir, sv->admin_rule);
+		json_t *j = json_pack("{s:s,s:s,s:i}", "kind", "admin", "rule", dir, "index",
+				      (int)sv->admin_rule);
+		for (size_t i = 0; n > 0 && i < c->n_named; i++)
+			if (!strncmp(c->named[i].comment, buf, (size_t)n))
+				json_object_set_new(
+					j, "counter",
+					json_pack("{s:s,s:s,s:I,s:I}", "name", c->named[i].name,
+						  "comment", c->named[i].comment, "packets",
+						  (json_int_t)c->named[i].packets, "bytes",
+						  (json_int_t)c->named[i].bytes));
+		return j;
+	}
 	if (sv->why != NP_WHY_NO_RULE || !ep->pod)
 		return json_null();
 	struct rs_log_point lp = { .audit = sv->audit, .ingress = ingress };
@@ -473,11 +467,9 @@ static int api_explain(struct pd *d, const struct httpd_req *rq, char **body,
 			    body, ctype);
 	if (!inv)
 		return fail(503, "no model yet (the first sync is not done)", body, ctype);
-	char pbuf[16], msg[600];
-	const char *slash = strchr(port, '/');
-	snprintf(pbuf, sizeof(pbuf), "%.*s", slash ? (int)(slash - port) : 15, port);
+	char msg[600];
 	struct np_flow f = { 0 };
-	if (parse_port(pbuf, &f.port) < 0 || parse_proto(slash ? slash + 1 : NULL, &f.proto) < 0)
+	if (reach_parse_port_proto(port, &f.port, &f.proto) < 0)
 		return fail(400, "port: PORT or PORT/TCP|UDP|SCTP", body, ctype);
 	const char *bad = parse_end(inv, from, family, &f.src) < 0 ? from
 			  : parse_end(inv, to, family, &f.dst) < 0 ? to : NULL;

@@ -30,12 +30,12 @@ function chain(dir, s) {
 function nft(n) {
   if (!n) return el('p', { class: 'muted' }, 'no nft rule of ours decides this side');
   const c = n.counter;
-  const what = n.kind === 'allow'
-    ? 'chain ' + (n.chain || '?') + ', ' + n.rule + ' rule ' + n.index
-    : 'chain ' + (n.chain || '?') + ', drop point ' + n.log_prefix;
+  const what = n.kind === 'allow' ? 'chain ' + (n.chain || '?') + ', ' + n.rule + ' rule ' + n.index
+    : n.kind === 'admin' ? 'admin tier rule ' + n.rule + '[' + n.index + ']' + (c ? ': ' + c.comment : '')
+      : 'chain ' + (n.chain || '?') + ', drop point ' + n.log_prefix;
   const count = !c ? 'counter: not read'
-    : n.kind === 'allow' ? 'counter ' + c.name + ': ' + c.packets + ' packets, ' + c.bytes + ' bytes'
-      : 'counter: ' + c.packets + ' packets dropped, ' + c.logged + ' logged';
+    : n.kind === 'allow' || n.kind === 'admin' ? 'counter ' + c.name + ': ' + c.packets + ' packets, ' + c.bytes + ' bytes'
+      : 'counter: ' + c.packets + ' packets ' + (n.kind === 'audit' ? 'let through (audit)' : 'dropped') + ', ' + c.logged + ' logged';
   return el('p', { class: 'nft' }, el('code', {}, what), el('br'), el('span', { class: 'counter' }, count));
 }
 
