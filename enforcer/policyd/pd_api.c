@@ -20,6 +20,9 @@
 
 #define TABLE_INET "netpol"
 #define FLOWS_LIMIT_DEFAULT 500
+/* The pods one reach answer may hold: its n x n verdicts are computed on the daemon's loop
+ * (256 pods: 65,536 verdicts, tens of milliseconds), and a page cannot show more anyway. */
+#define REACH_MAX_PODS 256
 
 static int reply(json_t *j, int status, char **body, const char **ctype)
 {
@@ -228,6 +231,14 @@ static int api_reach(struct pd *d, const struct httpd_req *rq, char **body, cons
 		ns = NULL;
 	size_t n;
 	struct reach_pod *pods = reach_pods(inv, family, ns, &n);
+	if (n > REACH_MAX_PODS) {
+		free(pods);
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%zu pods: at most %d at once; pick a namespace", n,
+			 REACH_MAX_PODS);
+		return reply(json_pack("{s:s,s:o}", "error", msg, "namespaces", namespaces_json(inv)),
+			     400, body, ctype);
+	}
 	struct np_eval *ev = np_eval_new(inv);
 	if (!ev)
 		abort();

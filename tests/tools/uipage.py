@@ -170,6 +170,12 @@ def main():
         nopol = b.eval("document.querySelector('.nopol-list') && document.querySelector('.nopol-list').innerText")
         check("  y/a has no policy (default allow)", nopol and "y/a" in nopol, nopol)
         b.screenshot(os.path.join(shots, "policies.png"))
+        b.click("tr.policy a")
+        ready(b, "flows", "document.querySelectorAll('tr.flow').length >= 1")
+        rows = flow_rows(b)
+        check("  its flows link: the flow table filtered by x/a-from-b",
+              b.eval("new URLSearchParams(location.search).get('policy')") == "x/a-from-b" and
+              rows and all("x/a-from-b" in r[6] for r in rows), rows)
 
         # ---- narrow ----
         b.resize(420, 800)

@@ -41,7 +41,11 @@ export async function api(path, params) {
   const url = '/api/v1/' + path + (q.toString() ? '?' + q : '');
   const r = await fetch(url, { headers: { Accept: 'application/json' } });
   const body = await r.json().catch(() => ({ error: 'not JSON: HTTP ' + r.status }));
-  if (!r.ok) throw new Error(body.error || 'HTTP ' + r.status);
+  if (!r.ok) {
+    const e = new Error(body.error || 'HTTP ' + r.status);
+    e.body = body;
+    throw e;
+  }
   return body;
 }
 

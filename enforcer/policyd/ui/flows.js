@@ -59,7 +59,11 @@ function row(v) {
     ].map((td, i) => { td.dataset.label = COLS[i]; return td; }));
   if (q) {
     tr.setAttribute('aria-label', v.verdict + ' ' + v.src.name + ' to ' + v.dst.name + ' ' + v.port + '/' + v.proto + ': open why');
-    activate(tr, () => openWhy(q));
+    activate(tr, () => {
+      for (const o of tr.parentNode.querySelectorAll('tr.selected')) o.classList.remove('selected');
+      tr.classList.add('selected');
+      openWhy(q);
+    });
   }
   return tr;
 }

@@ -18,7 +18,7 @@ export function policiesView(root) {
     const hits = (p) => Object.entries(p.hits).map(([d, n]) => d + ': ' + (n === null ? 'no counter' : n)).join(', ') || 'no rules';
     const table = el('table', { class: 'policies' },
       el('caption', {}, r.policies.length + ' NetworkPolicies; hits are connections their rules allowed (kernel counters' + (r.counters ? '' : ', unavailable now') + ')'),
-      el('thead', {}, el('tr', {}, ['Policy', 'Directions', 'Pods selected', 'Hits', 'Last hit', ''].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, ['Policy', 'Directions', 'Pods selected', 'Hits', 'Last hit', 'Badges, flows'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, r.policies.map((p) => el('tr', { class: 'policy', tabindex: '0' },
         el('th', { scope: 'row' }, p.namespace + '/' + p.name),
         el('td', {}, p.directions.join(', ')),
@@ -26,7 +26,8 @@ export function policiesView(root) {
         el('td', {}, hits(p)),
         el('td', {}, p.last_hit || el('span', { class: 'muted' }, 'not in the ring')),
         el('td', {}, p.never_hit ? el('span', { class: 'badge never' }, 'never hit') : null,
-          p.audit ? el('span', { class: 'badge audit' }, 'audit') : null)))));
+          p.audit ? el('span', { class: 'badge audit' }, 'audit') : null, ' ',
+          el('a', { href: '?' + new URLSearchParams({ view: 'flows', policy: p.namespace + '/' + p.name }) }, 'its flows'))))));
     root.replaceChildren(el('h2', {}, 'Policies'), el('div', { class: 'scroll' }, table),
       el('h3', {}, 'Pods with no policy'),
       r.no_policy.length

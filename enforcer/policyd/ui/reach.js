@@ -31,22 +31,13 @@ function cell(r, i, j, mism) {
 
 export function reachView(root, params, go) {
   let gone = false;
-  async function load() {
-    let r;
-    try {
-      r = await api('reach', { namespace: params.get('namespace') || '', port: params.get('port') || '80',
-        protocol: params.get('protocol') || 'TCP', family: params.get('family') || '4' });
-    } catch (e) {
-      root.replaceChildren(el('h2', {}, 'Reach'), el('p', { class: 'error' }, e.message));
-      root.dataset.ready = '1';
-      return;
-    }
-    if (gone) return;
+  // the probe's form; from the answer, or from an error that lists the namespaces
+  function probeForm(namespaces) {
     const ns = el('select', { name: 'namespace' }, el('option', { value: '' }, 'all namespaces'),
-      r.namespaces.map((n) => el('option', { value: n, selected: n === r.namespace }, n)));
-    const port = el('input', { name: 'port', value: String(r.probe.port), size: '5', inputmode: 'numeric' });
+      namespaces.map((n) => el('option', { value: n, selected: n === (params.get('namespace') || '') }, n)));
+    const port = el('input', { name: 'port', value: params.get('port') || '80', size: '5', inputmode: 'numeric' });
     const proto = el('select', { name: 'protocol' }, ['TCP', 'UDP', 'SCTP'].map((p) =>
-      el('option', { value: p, selected: p === r.probe.protocol }, p)));
+      el('option', { value: p, selected: p === (params.get('protocol') || 'TCP').toUpperCase() }, p)));
     const form = el('form', { class: 'filters', 'aria-label': 'Probe' },
       el('label', {}, 'Namespace', ns), el('label', {}, 'Port', port), el('label', {}, 'Protocol', proto),
       el('button', { type: 'submit' }, 'Show'));
@@ -56,6 +47,22 @@ export function reachView(root, params, go) {
       for (const [k, v] of new FormData(form)) if (v !== '') p.set(k, v);
       go(p);
     });
+    return form;
+  }
+
+  async function load() {
+    let r;
+    try {
+      r = await api('reach', { namespace: params.get('namespace') || '', port: params.get('port') || '80',
+        protocol: params.get('protocol') || 'TCP', family: params.get('family') || '4' });
+    } catch (e) {
+      root.replaceChildren(el('h2', {}, 'Reach'), probeForm((e.body && e.body.namespaces) || []),
+        el('p', { class: 'error' }, e.message));
+      root.dataset.ready = '1';
+      return;
+    }
+    if (gone) return;
+    const form = probeForm(r.namespaces);
     const mism = new Set(r.mismatches.map((x) => r.pods.indexOf(x.from) + ' ' + r.pods.indexOf(x.to)));
     const alert = r.mismatches.length
       ? el('div', { class: 'alert', role: 'alert' }, el('strong', {}, 'Kernel and evaluator disagree on ' + r.mismatches.length + ' pair(s): '),
