@@ -203,9 +203,21 @@ def main():
                      " document.images.length === 0"))
 
         # ---- the kernel lets through what the evaluator drops: flagged ----
+        b.navigate(ui + "?view=flows&from-pod=x/c")
+        ready(b, "flows", "document.querySelectorAll('tr.flow').length >= 1")
+        before = b.eval("document.querySelectorAll('tr.flow').length")
         r = subprocess.run(["sh", breaker], capture_output=True, text=True)
         check("x/a's isolation deleted behind policyd's back; x/c -> x/a then connects",
               r.returncode == 0 and r.stdout.split()[-1:] == ["1"], r.stdout + r.stderr)
+        try:
+            b.wait("document.querySelector('tbody tr.flow').getAttribute('aria-label')"
+                   ".startsWith('FORWARDED x/c to x/a')", timeout=8)
+            polled = True
+        except CdpError:
+            polled = False
+        check("  the open flow table shows that connection on top, polled, no reload",
+              polled and b.eval("document.querySelectorAll('tr.flow').length") > before,
+              b.eval("[...document.querySelectorAll('tr.flow')].map(r => r.getAttribute('aria-label'))"))
         cell = None
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

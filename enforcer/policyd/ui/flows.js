@@ -9,6 +9,7 @@ const FILTERS = [
   ['pod', 'Pod (either end)', 'ns/name prefix'],
   ['from-pod', 'From pod', 'ns/name prefix'],
   ['to-pod', 'To pod', 'ns/name prefix'],
+  ['ip', 'IP or CIDR (either end)', 'any'],
   ['port', 'Port', 'any'],
   ['policy', 'Policy', 'ns/name'],
 ];
