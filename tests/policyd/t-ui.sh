@@ -18,7 +18,7 @@ set -u
 [ -x /usr/lib/chromium/chromium ] || { echo "needs chromium (tests/install-deps.sh)"; exit 2; }
 T0=$(date +%s.%N)
 pd_setup
-a_from_b '[{port: 80}]' >"$PD_DIR/flows-policies.yaml"
+{ a_from_b '[{port: 80}]'; c_no_egress; } >"$PD_DIR/flows-policies.yaml" # y/c: never hit
 # no owner flag, monitor or periodic resync: the last part deletes x/a's isolation from the
 # kernel behind policyd's back, and nothing may repair it before the page shows the mismatch
 check "policyd starts, collecting" pd_start --no-owner --no-monitor --resync 0

@@ -167,6 +167,8 @@ def main():
         row = b.eval("[...document.querySelectorAll('tr.policy')].map(r => r.innerText).join('\\n')")
         check("policies: x/a-from-b selects x/a, with ingress hits", "x/a-from-b" in row and
               "x/a" in row and "ingress:" in row and "ingress: 0" not in row, row)
+        check("  y/c-no-egress (no traffic leaves y/c) says never hit",
+              "y/c-no-egress" in row and "never hit" in row.split("y/c-no-egress")[1].split("\n")[0], row)
         nopol = b.eval("document.querySelector('.nopol-list') && document.querySelector('.nopol-list').innerText")
         check("  y/a has no policy (default allow)", nopol and "y/a" in nopol, nopol)
         b.screenshot(os.path.join(shots, "policies.png"))

@@ -15,7 +15,7 @@ export function policiesView(root) {
       return;
     }
     if (gone) return;
-    const hits = (p) => Object.entries(p.hits).map(([d, n]) => d + ': ' + (n === null ? 'no counter' : n)).join(', ') || 'no rules';
+    const hits = (p) => Object.entries(p.hits).map(([d, n]) => d + ': ' + (n === null ? 'no allow rule' : n)).join(', ') || 'no rules';
     const table = el('table', { class: 'policies' },
       el('caption', {}, r.policies.length + ' NetworkPolicies; hits are connections their rules allowed (kernel counters' + (r.counters ? '' : ', unavailable now') + ')'),
       el('thead', {}, el('tr', {}, ['Policy', 'Directions', 'Pods selected', 'Hits', 'Last hit', 'Badges, flows'].map((h) => el('th', { scope: 'col' }, h)))),
