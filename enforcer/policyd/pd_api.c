@@ -26,17 +26,34 @@
 
 static int reply(json_t *j, int status, char **body, const char **ctype)
 {
-	*body = json_dumps(j, JSON_COMPACT);
+	*body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
-	if (!*body)
-		abort();
 	*ctype = "application/json";
+	if (!*body) { /* a string jansson refused: never abort on what a client sent */
+		*body = xstrdup("{\"error\":\"internal: the answer could not be rendered\"}");
+		return 500;
+	}
 	return status;
 }
 
 static int fail(int status, const char *msg, char **body, const char **ctype)
 {
 	return reply(json_pack("{s:s}", "error", msg), status, body, ctype);
+}
+
+/* Every query argument is UTF-8 (what JSON can carry back, e.g. in an error naming it):
+ * jansson's own check. */
+static bool args_utf8(const struct httpd_req *rq)
+{
+	for (size_t i = 0; i < rq->n_args; i++) {
+		json_t *k = json_string(rq->args[i].key), *v = json_string(rq->args[i].value);
+		bool ok = k && v;
+		json_decref(k);
+		json_decref(v);
+		if (!ok)
+			return false;
+	}
+	return true;
 }
 
 /* ---- /api/v1/flows ---- */
@@ -538,6 +555,8 @@ int pd_api_serve(struct pd *d, const struct httpd_req *rq, char **body, const ch
 	if (strncmp(p, "/api/v1/", 8))
 		return 0;
 	p += 8;
+	if (!args_utf8(rq))
+		return fail(400, "query arguments must be UTF-8", body, ctype);
 	if (!strcmp(p, "flows"))
 		return api_flows(d, rq, body, ctype);
 	if (!strcmp(p, "reach"))

@@ -76,6 +76,9 @@ for p in /etc/passwd /ui /ui/../metrics2 /ui/nope.js /api/v1/nope /api/v2/flows 
 done
 check "a bad filter gets 400 with the reason in JSON" jq -e '.error | test("verdict")' \
 	<(get "$URL/api/v1/flows?verdict=MAYBE")
+check "a filter that is not UTF-8 gets 400 (found by fuzz_http: it aborted policyd)" \
+	[ "$(code "$URL/api/v1/flows?verdict=DROP%DCED")" = 400 ]
+check "  and policyd still answers" [ "$(code "$URL/healthz")" = 200 ]
 np_node curl -s -D "$NP_TMP/headers" -o /dev/null "$URL/ui/"
 check "/ui/ carries Content-Security-Policy: default-src 'self'" \
 	grep -qi "^Content-Security-Policy: default-src 'self';" "$NP_TMP/headers"
