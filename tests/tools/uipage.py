@@ -160,6 +160,13 @@ def main():
         stroke = b.eval("getComputedStyle(document.querySelector('g.edge.e-drop path')).stroke")
         check("  drawn red", stroke == "rgb(197, 0, 0)", stroke)
         b.screenshot(os.path.join(shots, "map.png"))
+        b.eval("document.querySelector('g.edge.e-drop').focus()")
+        b.eval("document.getElementById('why').dataset.ready = ''")
+        b.key("Enter", text="\r")
+        text = why_text(b)
+        check("  Enter on the focused red edge explains it naming x/a-from-b",
+              "x/a-from-b" in text and "DROPPED" in text, text)
+        b.key("Escape")
 
         # ---- the policies ----
         b.navigate(ui + "?view=policies")
