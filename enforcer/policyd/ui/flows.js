@@ -71,7 +71,7 @@ function row(v) {
 
 export function flowsView(root, params, go) {
   const cap = Math.max(10, Math.min(5000, parseInt(params.get('cap') || '500', 10) || 500));
-  let since = null, paused = false, timer = null, gone = false, lost = 0;
+  let since = null, paused = false, timer = null, gone = false, lost = 0, dropped = 0;
   const tbody = el('tbody');
   const count = el('span', { class: 'muted' });
   const pause = el('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
@@ -105,12 +105,15 @@ export function flowsView(root, params, go) {
       if (!r.collecting) setStatus('flow collection is off (policyd --flows none)');
       since = r.next_seq;
       lost += r.lost || 0;
-      const rows = r.flows.map(view).filter((v) => v.lost === null);
+      const all = r.flows.map(view);
+      const rows = all.filter((v) => v.lost === null);
+      dropped += all.reduce((n, v) => n + (v.lost || 0), 0);
       if (rows.length && empty.parentNode) empty.remove();
       for (const v of rows) tbody.prepend(row(v));
       while (tbody.rows.length > cap) tbody.lastElementChild.remove();
       count.textContent = tbody.querySelectorAll('tr.flow').length + ' rows shown (cap ' + cap + ')' +
-        (lost ? '; ' + lost + ' records were overtaken by the ring' : '');
+        (lost ? '; ' + lost + ' records were overtaken by the ring' : '') +
+        (dropped ? '; ' + dropped + ' events lost before they became records (see netpol flows)' : '');
       root.dataset.ready = '1';
       setStatus('updated ' + new Date().toLocaleTimeString());
     } catch (e) {
