@@ -110,10 +110,13 @@ static int api_flows(struct pd *d, const struct httpd_req *rq, char **body, cons
 		limit = flow_ring_cap(ring);
 	bool nopol = httpd_req_arg(rq, "no-policy") != NULL;
 	uint64_t first = flow_ring_first(ring), next = flow_ring_next(ring), lost = 0, seq;
-	if (since && all_digits(since)) {
+	bool cursor = since && all_digits(since);
+	if (cursor) {
+		/* from the cursor on, the oldest limit of them: next_seq is where the reader goes
+		 * on, so a burst larger than limit is read over several polls, never skipped */
 		seq = strtoull(since, NULL, 10);
 		if (seq < first) {
-			lost = first - seq;
+			lost = first - (seq ? seq : 1); /* sequence numbers start at 1 */
 			seq = first;
 		}
 	} else {
@@ -126,8 +129,12 @@ static int api_flows(struct pd *d, const struct httpd_req *rq, char **body, cons
 		    (nopol && (r->event == FLOW_EV_LOST || !no_policy(r))))
 			continue;
 		json_array_append_new(arr, flow_rec_json(r));
+		if (cursor && json_array_size(arr) == limit) {
+			next = seq + 1;
+			break;
+		}
 		if (json_array_size(arr) > limit)
-			json_array_remove(arr, 0); /* the newest limit of them */
+			json_array_remove(arr, 0); /* no cursor: the newest limit of them */
 	}
 	flow_filter_free(f);
 	return reply(json_pack("{s:b,s:I,s:I,s:I,s:I,s:o}", "collecting", 1, "first_seq",

@@ -49,6 +49,19 @@ check "  ?verdict=DROPPED&to-pod=x/a: only drops to x/a, x/c's among them" jq -e
 	'(.flows | length) > 0 and all(.flows[]; .verdict == "DROPPED" and .destination.pod_name == "a")
 	 and any(.flows[]; .source.pod_name == "c")' "$NP_TMP/api-drops.json"
 NEXT=$(jq .next_seq "$NP_TMP/api-flows.json")
+# page through the ring two records at a time from the first: the same records, none skipped
+page_all() {
+	local c=1 n=0
+	while [ "$c" -lt "$NEXT" ] && [ $n -lt 100 ]; do
+		get "$URL/api/v1/flows?since=$c&limit=2" >"$NP_TMP/page.json" || return 1
+		jq -r ".flows[].netpol.seq | select(. < $NEXT)" "$NP_TMP/page.json"
+		c=$(jq .next_seq "$NP_TMP/page.json")
+		n=$((n + 1))
+	done
+}
+check "  ?since=1&limit=2, then since=next_seq: every record in order, none skipped" \
+	[ "$(page_all | tr '\n' ' ')" = \
+	  "$(jq -r '.flows[] | select(.netpol.seq < '"$NEXT"') | .netpol.seq' "$NP_TMP/api-flows.json" | tr '\n' ' ')" ]
 check "  ?since=next_seq: nothing new yet" jq -e '.flows == []' \
 	<(get "$URL/api/v1/flows?since=$NEXT&verdict=DROPPED&from-pod=y/c")
 get "$URL/api/v1/reach?namespace=x&port=80" >"$NP_TMP/api-reach.json"
