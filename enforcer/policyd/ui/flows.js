@@ -72,6 +72,7 @@ function row(v) {
 export function flowsView(root, params, go) {
   const cap = Math.max(10, Math.min(5000, parseInt(params.get('cap') || '500', 10) || 500));
   let since = null, paused = false, timer = null, gone = false, lost = 0, dropped = 0;
+  let maxSeq = 0, jumped = false;
   const tbody = el('tbody');
   const count = el('span', { class: 'muted' });
   const pause = el('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
@@ -94,6 +95,7 @@ export function flowsView(root, params, go) {
   async function poll() {
     clearTimeout(timer);
     if (gone || paused) return;
+    let full = false;
     const q = new URLSearchParams(params);
     q.delete('view');
     q.delete('cap');
@@ -103,17 +105,26 @@ export function flowsView(root, params, go) {
       const r = await api('flows', q);
       if (gone) return;
       if (!r.collecting) setStatus('flow collection is off (policyd --flows none)');
-      since = r.next_seq;
+      // a full answer from the cursor: more than the cap came at once; the table jumps to the
+      // newest (the next poll has no cursor) rather than replay them all
+      full = since !== null && r.flows.length >= cap;
+      since = full ? null : r.next_seq;
+      if (full) jumped = true;
       lost += r.lost || 0;
       const all = r.flows.map(view);
       const rows = all.filter((v) => v.lost === null);
       dropped += all.reduce((n, v) => n + (v.lost || 0), 0);
       if (rows.length && empty.parentNode) empty.remove();
-      for (const v of rows) tbody.prepend(row(v));
+      for (const v of rows) {
+        if (v.seq <= maxSeq) continue; // already shown (after a jump)
+        tbody.prepend(row(v));
+        maxSeq = v.seq;
+      }
       while (tbody.rows.length > cap) tbody.lastElementChild.remove();
       count.textContent = tbody.querySelectorAll('tr.flow').length + ' rows shown (cap ' + cap + ')' +
         (lost ? '; ' + lost + ' records were overtaken by the ring' : '') +
-        (dropped ? '; ' + dropped + ' events lost before they became records (see netpol flows)' : '');
+        (dropped ? '; ' + dropped + ' events lost before they became records (see netpol flows)' : '') +
+        (jumped ? '; more than the cap came at once: the table jumped to the newest' : '');
       root.dataset.ready = '1';
       setStatus('updated ' + new Date().toLocaleTimeString());
     } catch (e) {
@@ -121,7 +132,7 @@ export function flowsView(root, params, go) {
       root.dataset.ready = '1';
       root.dataset.error = e.message;
     }
-    timer = setTimeout(poll, POLL_MS);
+    timer = setTimeout(poll, full ? 0 : POLL_MS);
   }
   poll();
   return () => { gone = true; clearTimeout(timer); };
