@@ -58,3 +58,10 @@ export function verdictBadge(v) {
 export function setStatus(text) {
   document.getElementById('status').textContent = text;
 }
+
+// Whether a view may redraw itself now: not while the keyboard is inside it or "why" is open
+// (a redraw would take the focus away from under the user).
+export function mayRedraw(root) {
+  const a = document.activeElement;
+  return document.getElementById('why').hidden && !(a && a !== root && root.contains(a));
+}

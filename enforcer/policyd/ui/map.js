@@ -2,7 +2,7 @@
 // port/protocol) aggregated from the flows the ring holds, coloured by verdict with its counts
 // in text (red: any drop; dashed: allowed and dropped; plain: allowed only). Hand-written SVG in
 // a fixed column layout (namespaces side by side, pods stacked): deterministic, no library.
-import { el, svg, api, activate, setStatus } from './dom.js';
+import { el, svg, api, activate, setStatus, mayRedraw } from './dom.js';
 import { view, explainQuery } from './records.js';
 import { openWhy } from './why.js';
 
@@ -101,6 +101,10 @@ export function mapView(root, params, go) {
   const hideDns = params.get('dns') !== 'show';
   const ns = params.get('namespace') || '';
   async function load() {
+    if (root.dataset.ready && !mayRedraw(root)) {
+      timer = setTimeout(load, 5000);
+      return;
+    }
     const q = { limit: '2000' };
     if (ns) q.namespace = ns;
     let r;

@@ -2,7 +2,7 @@
 // axes of `netpol reach`: rows are sources, columns destinations), each cell overlaid with what
 // the flow ring observed since the last policy change; a cell where the kernel did otherwise
 // than the evaluator says is flagged as a mismatch (an enforcement bug).
-import { el, api, activate, setStatus } from './dom.js';
+import { el, api, activate, setStatus, mayRedraw } from './dom.js';
 import { openWhy } from './why.js';
 
 function observedText(o) {
@@ -30,7 +30,7 @@ function cell(r, i, j, mism) {
 }
 
 export function reachView(root, params, go) {
-  let gone = false;
+  let gone = false, timer = null;
   // the probe's form; from the answer, or from an error that lists the namespaces
   function probeForm(namespaces) {
     const ns = el('select', { name: 'namespace' }, el('option', { value: '' }, 'all namespaces'),
@@ -51,6 +51,10 @@ export function reachView(root, params, go) {
   }
 
   async function load() {
+    if (root.dataset.ready && !mayRedraw(root)) {
+      timer = setTimeout(load, 10000);
+      return;
+    }
     let r;
     try {
       r = await api('reach', { namespace: params.get('namespace') || '', port: params.get('port') || '80',
@@ -79,7 +83,8 @@ export function reachView(root, params, go) {
       el('div', { class: 'scroll' }, table));
     root.dataset.ready = '1';
     setStatus('reach of ' + (r.namespace || 'all namespaces') + ' at ' + new Date().toLocaleTimeString());
+    timer = setTimeout(load, 10000); // what is observed moves on
   }
   load();
-  return () => { gone = true; };
+  return () => { gone = true; clearTimeout(timer); };
 }
