@@ -48,7 +48,7 @@ struct pd {
 	struct evsource *ct_src, *t_ctresync;
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
-	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg;
+	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg, *t_mon;
 	unsigned long long wd_usec;
 	double last_wd_ms;
 
