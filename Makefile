@@ -87,7 +87,7 @@ TOOL_BINS := $(foreach p,$(TEST_TOOLS),$(BUILD)/tests/$(call prog_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_TESTS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_TARGETS))
 
-.PHONY: all deps check check-full test unit demo bench fuzz soak install install-unit clean
+.PHONY: all deps check check-full test unit demo bench bench-scale fuzz soak install install-unit clean
 all: $(PROG_BINS)
 
 deps:
@@ -171,6 +171,12 @@ demo: deps
 bench: deps
 	$(MAKE) all $(TOOL_BINS)
 	sh tests/bench/run.sh
+
+# policyd's costs by cluster size (tests/bench/scale.sh; SIZES="1000 10000 100000" for the
+# 100,000-pod row, which takes minutes): printed, not asserted.
+bench-scale: deps
+	$(MAKE) all $(TOOL_BINS)
+	sh tests/bench/scale.sh
 
 # Every fuzz target for FUZZ_SECONDS (default 60) each, growing its corpus in a scratch copy;
 # prints each one's executions and coverage (tests/fuzz/README.md).
