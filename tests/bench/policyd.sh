@@ -83,7 +83,7 @@ start_pd() {
 	PD=$!
 	i=0
 	while ! grep -q "ready: first sync" "$tmp/policyd.log"; do
-		i=$((i + 1)); [ $i -gt 1500 ] && { echo "policyd did not start"; cat "$tmp/policyd.log"; exit 1; }
+		i=$((i + 1)); [ $i -gt 60000 ] && { echo "policyd did not start in 10 min"; cat "$tmp/policyd.log"; exit 1; }
 		sleep 0.01
 	done
 	T1=$(date +%s%N)
