@@ -43,7 +43,7 @@ struct store {
 
 static size_t objects(const struct np_inventory *inv)
 {
-	return inv ? inv->n_nss + inv->n_pods + inv->n_pols + inv->n_nodes : 0;
+	return inv ? inv->n_nss + inv->n_pods + inv->n_pols + inv->n_nodes + inv->n_admins : 0;
 }
 
 int store_new(const char *dir, const char *lkg_dir, struct store **out)
