@@ -8,7 +8,9 @@
 # and address, and its node end; no address is on two endpoints; every eth0 in the containers
 # and every veth on the node belongs to a listed endpoint; the leases are exactly the listed
 # addresses; no intent is left. After detaching every endpoint, 29 new attaches all succeed
-# (nothing leaked) and a 30th finds the network full. CRASH_ROUNDS (default 1) repeats the round.
+# (nothing leaked) and a 30th finds the network full. And `netpol net gc` clears what a netpol
+# without intents left (an empty record and a lease of its id). CRASH_ROUNDS (default 1) repeats
+# the round.
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/crash.sh"
@@ -67,5 +69,16 @@ head -n 3 "$STATE/aerr"
 out=$(np $NODE attach crash --netns ${T}c51 2>&1)
 check "one more finds the network full" sh -c "echo '$out' | grep -q 'no free address'"
 crash_consistent "full" crash "$STATE"
+# what a netpol without intents left (an empty record, a lease of its id): gc clears it
+A=$(ep_addr $NODE crash ${T}c1 4)
+np $NODE detach crash --id ${T}c1
+: >"$STATE/endpoints/crash/ghost.json"
+jq --arg a "$A" '.leases[$a] = "ghost"' "$STATE/ipam/crash.json" >"$STATE/l" && mv "$STATE/l" "$STATE/ipam/crash.json"
+out=$(np $NODE gc crash)
+echo "$out" | sed 's/^/    /'
+check "gc clears an empty record no operation holds, and says so" \
+	sh -c "echo '$out' | grep -q 'crash ghost: attach of ghost (no intent, an empty record) was killed: rolled back'"
+check "...its record and lease are gone" \
+	sh -c "[ ! -e '$STATE/endpoints/crash/ghost.json' ] && [ \"\$(jq -r --arg a $A '.leases[\$a]' '$STATE/ipam/crash.json')\" = null ]"
 check "rm --force" np $NODE rm crash --force >/dev/null
 finish
