@@ -826,16 +826,46 @@ static void ns_pols(const struct np_inventory *inv, const char *ns, size_t *lo, 
 	*hi = a;
 }
 
-/* Per-pod chain: hygiene, self, one jump per selecting policy with rules, then deny. Returns
- * its name. */
+void build_log_end(struct builder *b, struct btable *t, struct rs_chain *c,
+		   const struct rs_log_point *p)
+{
+	char prefix[RS_LOG_PREFIX_MAX];
+	struct rs_rule *r = btable_rule(t, c);
+	r->log = true;
+	r->log_prefix = np_arena_strdup(t->a, rs_log_prefix(p, prefix));
+	r->log_group = b->opt->log_group ? b->opt->log_group : RS_LOG_GROUP_DEFAULT;
+	r->anon_counter = true;
+	if (p->audit) {
+		r = btable_rule(t, c);
+		r->anon_counter = true;
+		r->verdict = RS_V_ACCEPT;
+	} else if (b->opt->reject && !p->admin) {
+		r = btable_rule(t, c);
+		btable_match(r, RS_M_L4PROTO_EQ, NULL, 0);
+		r->m[0].proto = NP_PROTO_TCP;
+		r->anon_counter = true;
+		r->verdict = RS_V_REJECT_TCP;
+		r = btable_rule(t, c);
+		r->anon_counter = true;
+		r->verdict = RS_V_REJECT;
+	} else {
+		r = btable_rule(t, c);
+		r->anon_counter = true;
+		r->verdict = RS_V_DROP;
+	}
+}
+
+/* Per-pod chain: hygiene, self, one jump per selecting policy with rules, then the drop point
+ * (audit: logged and let through). Returns its name. */
 static const char *pod_chain(struct builder *b, struct btable *t, const struct np_pod *pod,
 			     bool ingress, const char **policy_chains, size_t n_policy_chains,
-			     const char *policies)
+			     const char *policies, bool audit)
 {
 	const char *ptext = np_arena_printf(t->a, "%s/%s", pod->ns, pod->name);
 	const char *what = ingress ? "ingress" : "egress";
 	struct rs_chain *c = btable_chain(t, btable_name(t->a, ingress ? "ing-" : "egr-", ptext, ""));
-	c->comment = btable_comment(t->a, np_arena_printf(t->a, "%s %s: %s", ptext, what, policies));
+	c->comment = btable_comment(t->a, np_arena_printf(t->a, "%s %s: %s%s", ptext, what, policies,
+							  audit ? " (audit)" : ""));
 	c->origin = np_arena_printf(t->a, "pod %s %s", ptext, what);
 	struct rs_rule *r = btable_rule(t, c);
 	r->m[r->n_m++].kind = RS_M_CT_INVALID;
@@ -853,25 +883,9 @@ static const char *pod_chain(struct builder *b, struct btable *t, const struct n
 		r->verdict = RS_V_JUMP;
 		r->target = policy_chains[i];
 	}
-	r = btable_rule(t, c);
-	r->log = true;
-	r->log_prefix = btable_comment(
-		t->a, np_arena_printf(t->a, "np-drop %s %s ", ingress ? "in" : "out", ptext));
-	r->log_group = 100;
-	if (b->opt->reject) {
-		r = btable_rule(t, c);
-		btable_match(r, RS_M_L4PROTO_EQ, NULL, 0);
-		r->m[0].proto = NP_PROTO_TCP;
-		r->anon_counter = true;
-		r->verdict = RS_V_REJECT_TCP;
-		r = btable_rule(t, c);
-		r->anon_counter = true;
-		r->verdict = RS_V_REJECT;
-	} else {
-		r = btable_rule(t, c);
-		r->anon_counter = true;
-		r->verdict = RS_V_DROP;
-	}
+	struct rs_log_point lp = { .audit = audit, .ingress = ingress };
+	rs_log_pod_id(pod->ns, pod->name, lp.id);
+	build_log_end(b, t, c, &lp);
 	return c->name;
 }
 
@@ -885,7 +899,7 @@ size_t build_pod(struct builder *b, struct btable *t, const struct np_pod *pod,
 	size_t n_disp = 0;
 	for (int dir = 0; dir < 2; dir++) {
 		bool ingress = dir == 0;
-		bool isolated = false;
+		bool isolated = false, audit = true;
 		size_t n = 0;
 		struct sbuf names = { 0 };
 		for (size_t k = lo; k < hi; k++) {
@@ -894,6 +908,7 @@ size_t build_pod(struct builder *b, struct btable *t, const struct np_pod *pod,
 			    !np_policy_selects_pod(pol, pod))
 				continue;
 			isolated = true;
+			audit &= pol->audit;
 			if (names.n)
 				sbuf_puts(&names, ", ");
 			sbuf_puts(&names, pol->name);
@@ -904,7 +919,8 @@ size_t build_pod(struct builder *b, struct btable *t, const struct np_pod *pod,
 		}
 		if (!isolated)
 			continue;
-		const char *target = pod_chain(b, t, pod, ingress, chains, n, names.p);
+		const char *target = pod_chain(b, t, pod, ingress, chains, n, names.p,
+					       audit || b->opt->audit);
 		free(names.p);
 		for (size_t k = 0; k < pod->n_ips && n_disp < BUILD_POD_DISP; k++) {
 			struct build_disp *d = &disp[n_disp++];

@@ -100,6 +100,12 @@ extern const char *const build_disp_maps[4];
 size_t build_pod(struct builder *b, struct btable *t, const struct np_pod *pod,
 		 struct build_disp disp[BUILD_POD_DISP]);
 
+/* A drop point at the end of chain c (ruleset.h, "log prefixes"): the rate-limited log of p's
+ * prefix counting what it logged, then a counting drop (reject under opt->reject, but for the
+ * tiers' Deny), or with p->audit a counting accept. */
+void build_log_end(struct builder *b, struct btable *t, struct rs_chain *c,
+		   const struct rs_log_point *p);
+
 /* The dispatch: the maps, the base chains and the admin tiers (build_tiers.c). They depend on
  * every pod, and are few. */
 void build_dispatch_wants(struct builder *b, struct build_wants *w);

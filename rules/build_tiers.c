@@ -13,7 +13,8 @@
  * the number of pods and policies. A tier chain (adm-/bl-DIR-HASH, shared by every pod with the
  * same policies, named by a hash of their list) jumps each policy's chain in evaluation order;
  * a policy chain's rules end in the rule's action: Accept = accept (ends this base chain only:
- * the other direction's base chain still runs), Deny = drop, Pass = goto the chain that holds
+ * the other direction's base chain still runs), Deny = goto the direction's logged drop point
+ * (tier-deny-DIR; tier-audit-DIR, a logged accept, under audit), Pass = goto the chain that holds
  * the rest of the dispatch (tier-np-DIR: NetworkPolicy, Baseline, accept) in the Admin tier, or
  * accept (the default) in the Baseline tier. A tier chain that finds no match ends the same way.
  * Every path ends in a verdict, so nothing relies on what `return` from a goto'd chain does.
@@ -37,6 +38,15 @@ static const char *const tier_maps[2][2][2] = {
 static const char *np_chain(bool ingress)
 {
 	return ingress ? "tier-np-in" : "tier-np-out";
+}
+
+/* Where a Deny rule goes: the direction's drop point, logged (tier-deny-DIR), or under audit
+ * (the policy's annotation, or the node's --audit) its logged accept (tier-audit-DIR). The
+ * rule's own named counter has counted it on the way. */
+static const char *deny_chain(bool ingress, bool audit)
+{
+	return audit ? (ingress ? "tier-audit-in" : "tier-audit-out")
+		     : (ingress ? "tier-deny-in" : "tier-deny-out");
 }
 
 /* An admin policy as a policy rule expands under: admin peers always name their namespaces,
@@ -183,7 +193,8 @@ static const char *policy_chain(struct builder *b, struct btable *t, const struc
 								    r->name ? " " : "",
 								    r->name ? r->name : "")));
 		if (r->action == NP_ACT_DENY) {
-			v.verdict = RS_V_DROP;
+			v.verdict = RS_V_GOTO;
+			v.target = deny_chain(ingress, ap->audit || b->opt->audit);
 		} else if (r->action == NP_ACT_PASS && ap->tier == NP_TIER_ADMIN) {
 			v.verdict = RS_V_GOTO; /* skip the rest of the Admin tier */
 			v.target = np_chain(ingress);
@@ -205,6 +216,19 @@ static void np_handover_chain(struct btable *t, bool ingress)
 	vmap_rules(t, c, ingress, build_disp_maps[ingress ? 0 : 2], build_disp_maps[ingress ? 1 : 3]);
 	vmap_rules(t, c, ingress, tier_maps[1][ingress][0], tier_maps[1][ingress][1]);
 	btable_rule(t, c)->verdict = RS_V_ACCEPT;
+}
+
+/* tier-deny-DIR and tier-audit-DIR: the tiers' drop points (deny_chain). One per direction, so
+ * one rate limit logs the Deny drops of every admin policy of the node. */
+static void deny_chains(struct builder *b, struct btable *t, bool ingress, bool audit)
+{
+	const char *what = ingress ? "ingress" : "egress";
+	struct rs_chain *c = btable_chain(t, deny_chain(ingress, audit));
+	c->comment = btable_comment(t->a, np_arena_printf(t->a, "%s: Admin and Baseline Deny%s",
+							  what, audit ? " (audit)" : ""));
+	c->origin = np_arena_printf(t->a, "%s tier %s chain", what, audit ? "audit" : "deny");
+	struct rs_log_point lp = { .audit = audit, .ingress = ingress, .admin = true };
+	build_log_end(b, t, c, &lp);
 }
 
 /* The tier chains made so far, by the list of policy chains they jump (joined). */
@@ -319,6 +343,14 @@ static void admin_tiers(struct builder *b, struct btable *t)
 	size_t na = inv->n_admins;
 	np_handover_chain(t, false);
 	np_handover_chain(t, true);
+	bool audit = b->opt->audit;
+	for (size_t i = 0; i < na; i++)
+		audit |= inv->admins[i].audit;
+	for (int ingress = 0; ingress < 2; ingress++) {
+		deny_chains(b, t, ingress, false);
+		if (audit)
+			deny_chains(b, t, ingress, true);
+	}
 	const struct build_admin *ad = admin_subjects(b);
 	struct tier_policies tp;
 	for (int ingress = 0; ingress < 2; ingress++)

@@ -59,11 +59,13 @@ static bool pod_same(const struct np_pod *a, const struct np_pod *b)
 }
 
 /* A policy compares by identity: the same parsed object (its file did not change). One that
- * was parsed again counts as changed, which costs its own fragment and its pods' only. */
+ * was parsed again counts as changed, which costs its own fragment and its pods' only. The
+ * audit annotation is compared by value: a deny-all policy has no rule or label arrays whose
+ * identity would tell it changed, yet its pods' chains end by it. */
 static bool pol_same(const struct np_policy *a, const struct np_policy *b)
 {
 	return a->in == b->in && a->out == b->out && a->n_in == b->n_in && a->n_out == b->n_out &&
-	       a->ingress == b->ingress && a->egress == b->egress &&
+	       a->ingress == b->ingress && a->egress == b->egress && a->audit == b->audit &&
 	       a->pod_sel.match_labels.v == b->pod_sel.match_labels.v &&
 	       a->pod_sel.exprs == b->pod_sel.exprs;
 }

@@ -21,7 +21,9 @@ struct pod_sel {
 
 struct np_eval {
 	const struct np_inventory *inv;
+	bool audit;          /* the whole node audits */
 	struct pod_sel *sel; /* per pod (index into inv->pods) */
+	size_t n_pods;       /* inv->n_pods: freeing needs no inventory (it may be gone) */
 };
 
 /* The selections of pod i, computed on first use. The cache is not part of what an evaluator
@@ -59,15 +61,21 @@ struct np_eval *np_eval_new(const struct np_inventory *inv)
 	if (!ev)
 		return NULL;
 	ev->inv = inv;
+	ev->n_pods = inv->n_pods;
 	ev->sel = xcalloc(inv->n_pods, sizeof(*ev->sel));
 	return ev;
+}
+
+void np_eval_set_audit(struct np_eval *ev, bool node_audit)
+{
+	ev->audit = node_audit;
 }
 
 void np_eval_free(struct np_eval *ev)
 {
 	if (!ev)
 		return;
-	for (size_t i = 0; i < ev->inv->n_pods; i++) {
+	for (size_t i = 0; i < ev->n_pods; i++) {
 		free(ev->sel[i].in);
 		free(ev->sel[i].out);
 		free(ev->sel[i].adm);
@@ -119,6 +127,12 @@ static const struct np_policy *const *isolating(const struct np_eval *ev, const 
 	const struct pod_sel *ps = pod_sel(ev, (size_t)(pod - inv->pods));
 	*n = ingress ? ps->n_in : ps->n_out;
 	return ingress ? ps->in : ps->out;
+}
+
+const struct np_policy *const *np_eval_isolating(const struct np_eval *ev,
+						 const struct np_pod *pod, bool ingress, size_t *n)
+{
+	return isolating(ev, pod, ingress, n);
 }
 
 static bool ipblock_contains(const struct np_ipblock *b, const struct np_addr *a)
@@ -262,6 +276,8 @@ static bool tier_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 				return false; /* the rest of this tier is skipped */
 			}
 			sv->allowed = rules[r].action == NP_ACT_ACCEPT;
+			if (!sv->allowed && (ap->audit || ev->audit))
+				sv->allowed = sv->audit = true; /* logged, let through */
 			sv->why = tier == NP_TIER_ADMIN ? NP_WHY_ADMIN : NP_WHY_BASELINE;
 			sv->admin = ap;
 			sv->admin_rule = r;
@@ -332,8 +348,12 @@ static void side_eval(const struct np_eval *ev, const struct np_flow *f, bool in
 			return;
 		}
 	}
-	sv->allowed = false;
 	sv->why = NP_WHY_NO_RULE;
+	/* the pod chain's end logs and lets through when every isolating policy audits */
+	bool audit = true;
+	for (size_t i = 0; i < n; i++)
+		audit &= pols[i]->audit;
+	sv->allowed = sv->audit = audit || ev->audit;
 }
 
 static bool flow_valid(const struct np_flow *f)

@@ -12,7 +12,12 @@
  * priority, then name), where the first matching rule of a policy decides (Accept allows, Deny
  * drops, Pass skips the rest of the tier); then NetworkPolicy, which decides alone for a pod it
  * isolates in that direction; then Baseline-tier policies the same way (Pass: the default);
- * then the default, allow. */
+ * then the default, allow.
+ *
+ * Audit mode: a drop decided by policies that all carry netpol.io/audit (a pod chain's end
+ * whose isolating policies are all audited, an audited admin policy's Deny), or any drop when
+ * the evaluator is told the whole node audits (np_eval_set_audit), lets the packet through as
+ * the ruleset does: the side is allowed, with audit set (it "would drop (audit)"). */
 #ifndef NETPOL_EVAL_H
 #define NETPOL_EVAL_H
 
@@ -52,7 +57,9 @@ enum np_side_why {
 #define NP_EVAL_ALL SIZE_MAX /* peer/port index when the rule has no peers / no ports */
 
 struct np_side_verdict {
-	bool allowed;
+	bool allowed;         /* the packet passes this side (an audited drop passes) */
+	bool audit;           /* it passes only because the drop is audited: without audit mode
+				 this side would drop it (why and the policies say which drop) */
 	enum np_side_why why;
 	bool isolated;
 	const struct np_policy **isolating; /* the policies isolating this side, in inventory order */
@@ -83,7 +90,12 @@ struct np_eval;
 
 /* Returns NULL only when out of memory. */
 struct np_eval *np_eval_new(const struct np_inventory *inv);
+/* Frees ev; its inventory may already be gone (policyd's commit frees the model it replaced
+ * before the flow collector moves to the new one). */
 void np_eval_free(struct np_eval *ev);
+/* Audit mode for the whole node (policyd --audit, netpol apply --audit): every drop passes,
+ * audited. */
+void np_eval_set_audit(struct np_eval *ev, bool node_audit);
 
 /* Fills *out with pod's endpoint for family (4 or 6): 0, or -EADDRNOTAVAIL when the pod has no
  * address of that family (it cannot be an end of such a flow). */
@@ -93,7 +105,13 @@ int np_endpoint_pod(const struct np_pod *pod, int family, struct np_endpoint *ou
 int np_endpoint_addr(const struct np_inventory *inv, const struct np_addr *addr,
 		     struct np_endpoint *out);
 
-/* Is the flow allowed? No allocation; false for a malformed flow (families differ). */
+/* The policies isolating pod (of ev's inventory) in one direction, in inventory order (*n = 0:
+ * none); owned by ev. */
+const struct np_policy *const *np_eval_isolating(const struct np_eval *ev,
+						 const struct np_pod *pod, bool ingress, size_t *n);
+
+/* Does the flow pass (an audited drop passes)? No allocation; false for a malformed flow
+ * (families differ). */
 bool np_eval_allowed(const struct np_eval *ev, const struct np_flow *flow);
 
 /* The verdict with its reasons: 0, or -EINVAL when the two ends' families differ. On success

@@ -117,6 +117,9 @@ struct np_policy {
 	size_t n_in;
 	struct np_rule *out;
 	size_t n_out;
+	bool audit;                 /* annotation netpol.io/audit: "true": where this policy's
+				       isolation decides (no policy without it isolates the pod in
+				       that direction), what it would drop is logged and let through */
 	struct np_ref ref;
 };
 
@@ -142,6 +145,8 @@ struct np_admin_policy {
 	size_t n_in;
 	struct np_rule *out;
 	size_t n_out;
+	bool audit;                 /* annotation netpol.io/audit: "true": its Deny rules log and
+				       let through what they would drop */
 	struct np_ref ref;
 };
 

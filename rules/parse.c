@@ -18,6 +18,7 @@
 
 #define METADATA_NAME_LABEL "kubernetes.io/metadata.name"
 #define HOST_IF_ANNOTATION "netpol.io/host-interface"
+#define AUDIT_ANNOTATION "netpol.io/audit"
 
 /* ---- records and pointers ---- */
 
@@ -645,6 +646,22 @@ void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool n
 	np_pctx_leave(c, save);
 }
 
+bool np_parse_audit(struct np_pctx *c, const struct np_meta *m)
+{
+	if (!m->annotations)
+		return false;
+	size_t save = np_pctx_enter(c, "metadata");
+	np_pctx_enter(c, "annotations");
+	const char *v = np_json_get_string(c, m->annotations, AUDIT_ANNOTATION, false);
+	bool on = v && !strcmp(v, "true");
+	if (v && !on && strcmp(v, "false")) {
+		np_pctx_enter(c, AUDIT_ANNOTATION);
+		perr(c, "invalid value \"%s\" (want \"true\" or \"false\")", v);
+	}
+	np_pctx_leave(c, save);
+	return on;
+}
+
 /* The namespace name of an object, in the inventory's arena: objects of one namespace in a
  * file share one copy, so comparing them (sorting, merging) is mostly a pointer compare. */
 static const char *ns_name(struct np_pctx *c, const char *ns)
@@ -698,6 +715,7 @@ static void parse_policy(struct np_pctx *c, const json_t *obj)
 	pol.ref = (struct np_ref){ c->src, c->doc, np_pctx_here(c) };
 	np_json_check_fields(c, obj, top);
 	np_parse_meta(c, obj, true, false, &m);
+	pol.audit = np_parse_audit(c, &m);
 	json_t *spec = np_json_get_typed(c, obj, "spec", JSON_OBJECT);
 	size_t save = np_pctx_enter(c, "spec");
 	if (!spec && !np_json_field(obj, "spec"))

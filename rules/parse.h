@@ -66,6 +66,9 @@ struct np_meta {
  * metadata.namespace ("default") for namespaced kinds, labels, annotations. */
 void np_parse_meta(struct np_pctx *c, const json_t *obj, bool namespaced, bool name_is_label,
 		   struct np_meta *m);
+/* The annotation netpol.io/audit of a policy's metadata: "true" or "false" (absent: false);
+ * any other value is an error there. */
+bool np_parse_audit(struct np_pctx *c, const struct np_meta *m);
 
 /* Generic "array of objects" walk: calls fn on each element, with c->p at it. */
 #define NP_EACH_OBJECT(c, arr, key, i, elem, ...)                                              \

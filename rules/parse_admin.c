@@ -432,6 +432,7 @@ static void parse_admin(struct np_pctx *c, const json_t *obj, const struct admin
 	ap.tier = k == &BANP ? NP_TIER_BASELINE : NP_TIER_ADMIN;
 	np_json_check_fields(c, obj, top);
 	np_parse_meta(c, obj, false, false, &m);
+	ap.audit = np_parse_audit(c, &m);
 	if (k == &BANP && m.name && strcmp(m.name, "default")) {
 		size_t save = enter(c, "metadata");
 		enter(c, "name");

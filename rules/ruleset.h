@@ -87,6 +87,31 @@ struct rs_match {
  * as a new, allowed flow in the reverse direction; cleared if a later change allows it again. */
 #define RS_CT_MARK_REVOKED 0x00200000u
 
+/* Every point where policy drops (a pod chain's end, the Admin and Baseline tiers' Deny)
+ * first logs the packet to NFLOG, rate-limited, with a short prefix that userspace maps back:
+ * the kernel caps a prefix at 127 bytes, and a namespace and pod name may take 317. The prefix
+ * is "np:V:D:ID": V is D (dropped) or U (audit: logged and let through), D is I (ingress) or E
+ * (egress), ID is the pod's id (rs_log_pod_id: 12 hex digits of the hash of "NS/NAME", so the
+ * same pod always has the same prefix and a render stays byte-identical) or "admin" for the
+ * tiers' Deny rules (the tuple then says which pod, and the evaluator which rule). */
+#define RS_LOG_GROUP_DEFAULT 100
+#define RS_LOG_ID_LEN 12
+#define RS_LOG_PREFIX_MAX 32
+
+struct rs_log_point {
+	bool audit;   /* U */
+	bool ingress; /* I */
+	bool admin;   /* the tiers' Deny rules: no pod id */
+	char id[RS_LOG_ID_LEN + 1];
+};
+
+/* The id of pod NS/NAME in log prefixes. */
+void rs_log_pod_id(const char *ns, const char *name, char id[RS_LOG_ID_LEN + 1]);
+/* The prefix of a log point, into buf (RS_LOG_PREFIX_MAX bytes), returned. */
+const char *rs_log_prefix(const struct rs_log_point *p, char *buf);
+/* Parses a prefix: 0, or -EINVAL when it is not one of netpol's. */
+int rs_log_prefix_parse(const char *prefix, struct rs_log_point *out);
+
 enum rs_verdict_kind {
 	RS_V_NONE,     /* no verdict (a counting rule) */
 	RS_V_ACCEPT,
@@ -104,7 +129,9 @@ struct rs_rule {
 	size_t n_m;
 	const char *counter;   /* counter name "x" (named counter), or NULL */
 	bool anon_counter;     /* plain "counter" */
-	bool log;              /* limit rate 10/second burst 20 packets log prefix P group G */
+	bool log;              /* limit rate 10/second burst 20 packets log prefix P group G
+				  (with anon_counter, the counter follows: it counts what was
+				  logged, and the drop rule after it what was dropped) */
 	const char *log_prefix;
 	uint16_t log_group;
 	enum rs_verdict_kind verdict;
@@ -164,6 +191,9 @@ struct rs_options {
 				     forward chains and no anti-spoofing table */
 	const char *local_pod;    /* "ns/name": only this pod is local (with netns_local) */
 	const char *table_name;   /* default "netpol" */
+	bool audit;               /* audit mode for the whole node: every drop point logs and lets
+				     through (as if every policy carried netpol.io/audit) */
+	uint16_t log_group;       /* the NFLOG group drop points log to; 0: RS_LOG_GROUP_DEFAULT */
 };
 
 /* Builds the ruleset for inv. Never fails on input that passed np_inventory_load (returns

@@ -11,6 +11,8 @@ int cmd_apply(int argc, char **argv);   /* netpol apply DIR [--node NAME] */
 int cmd_status(int argc, char **argv);  /* netpol status DIR [--node NAME] */
 int cmd_flush(int argc, char **argv);   /* netpol flush */
 int cmd_net(int argc, char **argv);     /* netpol net create|ls|inspect|rm|attach|detach ... */
+int cmd_flows(int argc, char **argv);   /* netpol flows [--follow] [FILTERS]: flow records */
+int cmd_preview(int argc, char **argv); /* netpol preview DIR [--against CURRENT] */
 int cmd_reload(int argc, char **argv);  /* netpol reload [--state-dir DIR]: policyd re-reads all */
 int cmd_store(int argc, char **argv);   /* netpol store put|rm|ls: objects in an etcd store */
 

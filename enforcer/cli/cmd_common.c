@@ -26,6 +26,8 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		{ "table-flags", required_argument, NULL, 'T' },  /* tests: see apply_opts */
 		{ "test-old-kernel", no_argument, NULL, 'K' },    /* tests: NL_TABLE_F_UNKNOWN */
 		{ "state-dir", required_argument, NULL, 'D' },
+		{ "audit", no_argument, NULL, 'A' },
+		{ "nflog-group", required_argument, NULL, 'G' },
 		{ "store", required_argument, NULL, 'E' },
 		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -51,11 +53,16 @@ int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_op
 		case 'T': o->table_flags = strtol(optarg, NULL, 0); break;
 		case 'K': o->table_flags |= NL_TABLE_F_UNKNOWN; break;
 		case 'D': o->state_dir = optarg; break;
+		case 'A': o->ro.audit = true; break;
+		case 'G':
+			if (cmd_parse_nflog_group(optarg, &o->ro.log_group) < 0)
+				return 2;
+			break;
 		case 'E': o->store = optarg; break;
 		case 'P': o->store_prefix = optarg; break;
 		case 'h':
-			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] "
-			       "[--state-dir DIR [--store URL [--store-prefix P]]]%s\n", cmd,
+			printf("usage: netpol %s DIR [--node NAME] [--reject] [--no-spoof] [--audit] "
+			       "[--nflog-group N] [--state-dir DIR [--store URL [--store-prefix P]]]%s\n", cmd,
 			       strcmp(cmd, "apply") ? ""
 						    : " [--full] [--check] [--stats] [--no-conntrack]");
 			return 0;
@@ -78,6 +85,18 @@ int cmd_state_dir_trusted(const char *state_dir)
 		return 0;
 	fprintf(stderr, "netpol: %s\n", why);
 	return -1;
+}
+
+int cmd_parse_nflog_group(const char *s, uint16_t *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > 65535) {
+		fprintf(stderr, "netpol: bad --nflog-group '%s' (1-65535)\n", s);
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
 }
 
 struct ap_opts cmd_ap_opts(const struct apply_opts *o)

@@ -27,6 +27,8 @@ struct apply_opts {
 /* Parses the options of netpol CMD DIR (apply, status). Returns -1 to go on, else the exit
  * status (usage printed, or a state directory refused). */
 int cmd_parse_apply_opts(const char *cmd, int argc, char **argv, struct apply_opts *o);
+/* --nflog-group's value (1-65535); says what is wrong. 0 or -1. */
+int cmd_parse_nflog_group(const char *s, uint16_t *out);
 /* 0 when state_dir is NULL or one only root can change (statedir.h); else -1, why printed. */
 int cmd_state_dir_trusted(const char *state_dir);
 /* The pipeline's options for o. */

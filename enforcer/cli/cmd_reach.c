@@ -87,6 +87,9 @@ static int other_arg(const char *cmd, const char *arg, int missing, const char *
 	return -1;
 }
 
+/* A cell of the truth table: 0 dropped, 1 passes, REACH_AUDIT would drop (audit) but passes. */
+#define REACH_AUDIT 2
+
 struct probe_pod {
 	const struct np_pod *pod;
 	struct np_endpoint ep;
@@ -124,12 +127,20 @@ static void print_table(const struct probe_pod *pods, size_t n, const unsigned c
 		else
 			printf(" %s", pods[j].label);
 	printf("\n");
+	bool audit = false;
 	for (size_t i = 0; i < n; i++) {
 		printf("%-*s", w, pods[i].label);
-		for (size_t j = 0; j < n; j++)
-			printf(" %*d", w, m[i * n + j]);
+		for (size_t j = 0; j < n; j++) {
+			if (m[i * n + j] == REACH_AUDIT)
+				printf(" %*s", w, "A");
+			else
+				printf(" %*d", w, m[i * n + j]);
+			audit |= m[i * n + j] == REACH_AUDIT;
+		}
 		printf("\n");
 	}
+	if (audit)
+		printf("A: would drop (audit): passes while audit mode is on\n");
 }
 
 static int print_json(const struct probe_pod *pods, size_t n, const unsigned char *m,
@@ -159,22 +170,36 @@ static int print_json(const struct probe_pod *pods, size_t n, const unsigned cha
 static void reach_usage(void)
 {
 	fprintf(stderr, "usage: netpol reach DIR [--port P] [--protocol TCP|UDP|SCTP] "
-			"[--family 4|6] [--json]\n");
+			"[--family 4|6] [--audit] [--json]\n");
 }
 
-/* m[i * n + j]: whether pods[i] may open proto/port to pods[j]. */
+/* The cell of one flow: 0, 1 or REACH_AUDIT. */
+static unsigned char reach_cell(const struct np_eval *ev, const struct np_flow *f)
+{
+	if (!np_eval_allowed(ev, f))
+		return 0;
+	struct np_verdict v;
+	if (np_eval_explain(ev, f, &v) < 0)
+		return 1;
+	bool audit = v.egress.audit || v.ingress.audit;
+	np_verdict_clear(&v);
+	return audit ? REACH_AUDIT : 1;
+}
+
+/* m[i * n + j]: whether pods[i] may open proto/port to pods[j] (reach_cell). */
 static unsigned char *reach_matrix(const struct np_inventory *inv, const struct probe_pod *pods,
-				   size_t n, enum np_proto proto, uint16_t port)
+				   size_t n, enum np_proto proto, uint16_t port, bool audit)
 {
 	struct np_eval *ev = np_eval_new(inv);
 	if (!ev)
 		abort();
+	np_eval_set_audit(ev, audit);
 	unsigned char *m = xcalloc(n * n, 1);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < n; j++) {
 			struct np_flow f = { .src = pods[i].ep, .dst = pods[j].ep, .proto = proto,
 					     .port = port };
-			m[i * n + j] = np_eval_allowed(ev, &f);
+			m[i * n + j] = reach_cell(ev, &f);
 		}
 	np_eval_free(ev);
 	return m;
@@ -186,6 +211,7 @@ int cmd_reach(int argc, char **argv)
 	enum np_proto proto = NP_PROTO_TCP;
 	uint16_t port = 80;
 	int family = 4, json = 0, missing = 0, rc;
+	bool audit = false;
 
 	for (int i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--port", &missing))) {
@@ -205,6 +231,8 @@ int cmd_reach(int argc, char **argv)
 			}
 		} else if (!missing && !strcmp(argv[i], "--json")) {
 			json = 1;
+		} else if (!missing && !strcmp(argv[i], "--audit")) {
+			audit = true;
 		} else if ((rc = other_arg("reach", argv[i], missing, &dir, reach_usage)) >= 0) {
 			return rc;
 		}
@@ -219,7 +247,7 @@ int cmd_reach(int argc, char **argv)
 		return 2;
 	size_t n;
 	struct probe_pod *pods = probe_pods(inv, family, &n);
-	unsigned char *m = reach_matrix(inv, pods, n, proto, port);
+	unsigned char *m = reach_matrix(inv, pods, n, proto, port, audit);
 	if (json)
 		print_json(pods, n, m, proto, port, family);
 	else
@@ -317,7 +345,7 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 		if (sv->why == NP_WHY_BASELINE)
 			printf("not isolated by NetworkPolicy; ");
 		printf("%s tier: %s by ", np_tier_name(sv->admin->tier),
-		       sv->allowed ? "allowed" : "dropped");
+		       sv->audit ? "would drop (audit)" : sv->allowed ? "allowed" : "dropped");
 		print_admin_rule(sv->admin, ingress, sv->admin_rule);
 		printf(" %s\n", np_action_name(r->action));
 		return;
@@ -345,7 +373,7 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 	}
 	printf("; no rule of ");
 	print_policy_list(sv);
-	printf(" allows it\n");
+	printf(" allows it%s\n", sv->audit ? ": would drop (audit)" : "");
 }
 
 static json_t *admin_rule_json(const struct np_admin_policy *ap, bool ingress, size_t rule)
@@ -373,6 +401,8 @@ static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verd
 			      sv->isolated, "isolating", iso);
 	if (!o)
 		abort();
+	if (sv->audit) /* verdicts without audit mode keep their old shape */
+		json_object_set_new(o, "audit", json_true());
 	if (sv->why == NP_WHY_ADMIN || sv->why == NP_WHY_BASELINE)
 		json_object_set_new(o, "decided_by", admin_rule_json(sv->admin, ingress, sv->admin_rule));
 	json_t *passes = json_array();
@@ -399,12 +429,20 @@ static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verd
 	return o;
 }
 
+/* ALLOWED, DROPPED, or AUDIT: it passes only because a drop is audited. */
+static const char *verdict_word(const struct np_verdict *vd)
+{
+	if (vd->allowed && (vd->egress.audit || vd->ingress.audit))
+		return "AUDIT";
+	return vd->allowed ? "ALLOWED" : "DROPPED";
+}
+
 static void print_explain_json(const struct np_flow *f, const struct np_verdict *vd, int family)
 {
 	char sn[300], dn[300], sa[64], da[64];
 	json_t *root = json_pack(
 		"{s:s,s:b,s:{s:s,s:s,s:s,s:s,s:s,s:i,s:i},s:o,s:o}", "verdict",
-		vd->allowed ? "ALLOWED" : "DROPPED", "allowed", vd->allowed, "flow", "from",
+		verdict_word(vd), "allowed", vd->allowed, "flow", "from",
 		endpoint_name(&f->src, sn, sizeof(sn)), "to", endpoint_name(&f->dst, dn, sizeof(dn)),
 		"from_addr", np_addr_str(&f->src.addr, sa), "to_addr", np_addr_str(&f->dst.addr, da),
 		"protocol", np_proto_name(f->proto), "port", (int)f->port, "family", family, "egress",
@@ -420,7 +458,7 @@ static void print_explain_json(const struct np_flow *f, const struct np_verdict 
 static void explain_usage(void)
 {
 	fprintf(stderr, "usage: netpol explain DIR --from NS/POD|IP --to NS/POD|IP "
-			"--port PORT[/PROTO] [--family 4|6] [--json]\n");
+			"--port PORT[/PROTO] [--family 4|6] [--audit] [--json]\n");
 }
 
 /* "PORT" or "PORT/TCP|UDP|SCTP" (TCP when not given); says what is wrong. 0 or -1. */
@@ -447,10 +485,12 @@ static int parse_port_proto(const char *arg, uint16_t *port, enum np_proto *prot
 static void print_explain_text(const struct np_flow *f, const struct np_verdict *vd, int family)
 {
 	char sn[300], dn[300], sa[64], da[64];
-	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)\n", vd->allowed ? "ALLOWED" : "DROPPED",
+	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)%s\n", verdict_word(vd),
 	       endpoint_name(&f->src, sn, sizeof(sn)), endpoint_name(&f->dst, dn, sizeof(dn)),
 	       np_proto_name(f->proto), (unsigned)f->port, family, np_addr_str(&f->src.addr, sa),
-	       np_addr_str(&f->dst.addr, da));
+	       np_addr_str(&f->dst.addr, da),
+	       vd->egress.audit || vd->ingress.audit ? ": would drop (audit), passes while audit "
+						      "mode is on" : "");
 	print_side("egress", &f->src, &vd->egress);
 	print_side("ingress", &f->dst, &vd->ingress);
 }
@@ -458,6 +498,7 @@ static void print_explain_text(const struct np_flow *f, const struct np_verdict 
 struct explain_args {
 	const char *dir, *from, *to, *port;
 	int family, json;
+	bool audit; /* as netpol apply --audit: the whole node audits */
 };
 
 /* Parses netpol explain's arguments into a. Returns -1 to go on, else the exit status. */
@@ -469,6 +510,8 @@ static int parse_explain_args(int argc, char **argv, struct explain_args *a)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			a->json = 1;
+		else if (!strcmp(argv[i], "--audit"))
+			a->audit = true;
 		else if ((v = opt_value(argc, argv, &i, "--from", &missing)))
 			a->from = v;
 		else if ((v = opt_value(argc, argv, &i, "--to", &missing)))
@@ -525,6 +568,7 @@ int cmd_explain(int argc, char **argv)
 	ev = np_eval_new(inv);
 	if (!ev)
 		abort();
+	np_eval_set_audit(ev, a.audit);
 	struct np_verdict vd;
 	if (np_eval_explain(ev, &f, &vd) < 0) {
 		fprintf(stderr, "netpol explain: the two ends are of different families\n");

@@ -46,6 +46,8 @@ int cmd_render(int argc, char **argv)
 		{ "reject", no_argument, NULL, 'r' },
 		{ "no-spoof", no_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "audit", no_argument, NULL, 'A' },
+		{ "nflog-group", required_argument, NULL, 'G' },
 		{ "store", required_argument, NULL, 'E' },
 		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -62,10 +64,16 @@ int cmd_render(int argc, char **argv)
 		case 'r': ro.reject = true; break;
 		case 's': ro.no_spoof_table = true; break;
 		case 'S': state_dir = optarg; break;
+		case 'A': ro.audit = true; break;
+		case 'G':
+			if (cmd_parse_nflog_group(optarg, &ro.log_group) < 0)
+				return 2;
+			break;
 		case 'E': store.url = optarg; break;
 		case 'P': store.prefix = optarg; break;
 		case 'h':
-			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--state-dir DIR [--store URL]]\n");
+			printf("usage: netpol render DIR [--node NAME] [--reject] [--no-spoof] [--audit] "
+			       "[--nflog-group N] [--state-dir DIR [--store URL]]\n");
 			return 0;
 		default:
 			return 2;

@@ -9,6 +9,31 @@
 #include "cli.h"
 #include "cmd_common.h"
 
+/* What policyd collects of flows; above all, a taken NFLOG group (drops not recorded). */
+static void print_policyd_flows(const json_t *f)
+{
+	if (!f)
+		return;
+	if (!json_is_true(json_object_get(f, "collecting"))) {
+		printf("policyd: flows: off\n");
+		return;
+	}
+	long long group = (long long)json_integer_value(json_object_get(f, "nflog_group"));
+	const char *nflog = json_string_value(json_object_get(f, "nflog"));
+	const json_t *lost = json_object_get(f, "lost");
+	if (nflog && strcmp(nflog, "bound"))
+		printf("policyd: flows: NFLOG group %lld %s: drops are NOT recorded (policyd "
+		       "--nflog-group picks another)\n", group, nflog);
+	printf("policyd: flows: %lld records (ring of %lld), drops from NFLOG group %lld%s, "
+	       "lost %lld (nflog) %lld (conntrack)%s\n",
+	       (long long)json_integer_value(json_object_get(f, "next_seq")) - 1,
+	       (long long)json_integer_value(json_object_get(f, "buffer")), group,
+	       nflog && strcmp(nflog, "bound") ? " (not bound)" : "",
+	       (long long)json_integer_value(json_object_get(lost, "nflog")),
+	       (long long)json_integer_value(json_object_get(lost, "conntrack")),
+	       json_is_true(json_object_get(f, "audit")) ? "; audit mode" : "");
+}
+
 /* netpol status while policyd runs: what policyd says about itself, first. */
 static void print_policyd_status(const char *state_dir)
 {
@@ -24,6 +49,7 @@ static void print_policyd_status(const char *state_dir)
 	const char *pending = json_string_value(json_object_get(st, "pending"));
 	if (why)
 		printf("policyd: %s\n", why);
+	print_policyd_flows(json_object_get(st, "flows"));
 	if (pending && !json_is_true(json_object_get(st, "synced")))
 		printf("policyd: not in sync: a written change is pending (%s); the comparison "
 		       "below is with the files as they are now\n", pending);

@@ -17,6 +17,8 @@ static const struct {
 	{ "apply", cmd_apply, "apply DIR [--node NAME]            program the kernel (this netns)" },
 	{ "status", cmd_status, "status DIR [--node NAME]           kernel vs DIR: in sync or drifted, counters" },
 	{ "flush", cmd_flush, "flush                              remove netpol's tables" },
+	{ "flows", cmd_flows, "flows [--follow] [--last N] [FILTERS] [-o FMT]  flow records (policyd, --collect, --input-file)" },
+	{ "preview", cmd_preview, "preview DIR [--against CURRENT]   live connections (or verdicts) DIR would cut" },
 	{ "reload", cmd_reload, "reload [--state-dir DIR]           policyd: re-read everything, repair, wait" },
 	{ "net", cmd_net, "net create|ls|inspect|rm|attach|detach|sync|gc ...  container networks" },
 	{ "store", cmd_store, "store put DIR | rm NS/KIND/NAME... | ls   objects for every host's policyd (etcd)" },

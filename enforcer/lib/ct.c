@@ -13,6 +13,7 @@
 #include "ct.h"
 #include "ctindex.h"
 #include "eval.h"
+#include "podaddr.h"
 #include "vec.h"
 #include "xalloc.h"
 
@@ -139,62 +140,8 @@ static bool judged_proto(uint8_t p)
 	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP;
 }
 
-/* Pods by address, sorted, so judging thousands of entries never scans every pod per entry
- * (what np_endpoint_addr does). Host-network pods are left out: their address is the node's. */
-struct addr_index {
-	struct pod_addr {
-		struct np_addr addr;
-		const struct np_pod *pod;
-	} *v;
-	size_t n;
-};
-
-static int pod_addr_cmp(const void *a, const void *b)
-{
-	return np_addr_cmp(&((const struct pod_addr *)a)->addr, &((const struct pod_addr *)b)->addr);
-}
-
-static void addr_index_build(const struct np_inventory *inv, struct addr_index *x)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < inv->n_pods; i++)
-		n += inv->pods[i].host_network ? 0 : inv->pods[i].n_ips;
-	x->v = calloc(n ? n : 1, sizeof(*x->v));
-	if (!x->v)
-		abort();
-	x->n = 0;
-	for (size_t i = 0; i < inv->n_pods; i++)
-		for (size_t j = 0; !inv->pods[i].host_network && j < inv->pods[i].n_ips; j++)
-			x->v[x->n++] = (struct pod_addr){ inv->pods[i].ips[j], &inv->pods[i] };
-	qsort(x->v, x->n, sizeof(*x->v), pod_addr_cmp);
-}
-
-static void endpoint_of(const struct addr_index *x, const struct np_addr *a, struct np_endpoint *e)
-{
-	struct pod_addr key = { .addr = *a };
-	const struct pod_addr *hit = bsearch(&key, x->v, x->n, sizeof(*x->v), pod_addr_cmp);
-	e->pod = hit ? hit->pod : NULL;
-	e->addr = *a;
-}
-
-/* The flow as the forward hook saw its first packet: the original source, and the reply's
- * source as destination (the real pod after any DNAT, e.g. a Service), its port likewise. */
-static void flow_of(const struct addr_index *x, const struct ct_conn *c, struct np_flow *f)
-{
-	struct np_addr src = { .family = c->family }, dst = { .family = c->family };
-	memcpy(src.b, c->orig.src, c->family == 4 ? 4 : 16);
-	memcpy(dst.b, c->reply.src, c->family == 4 ? 4 : 16);
-	memset(f, 0, sizeof(*f));
-	endpoint_of(x, &src, &f->src);
-	endpoint_of(x, &dst, &f->dst);
-	f->proto = (enum np_proto)c->proto;
-	f->port = c->reply.sport;
-}
-
-/* Denied by a side this table enforces: egress at a local source, ingress at a local
- * destination. */
-static bool denied_here(const struct np_eval *ev, const struct rs_options *ro,
-			const struct np_flow *f)
+bool ct_denied_here(const struct np_eval *ev, const struct rs_options *ro,
+		    const struct np_flow *f)
 {
 	if (np_eval_allowed(ev, f))
 		return false;
@@ -258,8 +205,8 @@ static int judge(struct nfct_handle *h, const struct cands *cs, const struct np_
 	struct np_eval *ev = np_eval_new(inv);
 	if (!ev)
 		abort();
-	struct addr_index idx = { 0 };
-	addr_index_build(inv, &idx);
+	np_eval_set_audit(ev, ro->audit); /* an audited drop lets the packet through: no cut */
+	struct podaddr *idx = podaddr_new(inv);
 	int r = 0;
 	for (size_t i = 0; i < cs->n; i++) {
 		const struct ct_conn *c = &cs->v[i];
@@ -274,8 +221,8 @@ static int judge(struct nfct_handle *h, const struct cands *cs, const struct np_
 			}
 		} else {
 			struct np_flow f;
-			flow_of(&idx, c, &f);
-			bool deny = denied_here(ev, ro, &f);
+			podaddr_conn_flow(idx, c, &f);
+			bool deny = ct_denied_here(ev, ro, &f);
 			uint32_t mark = c->mark;
 			if (deny && !marked) {
 				mark |= RS_CT_MARK_REVOKED;
@@ -295,7 +242,7 @@ static int judge(struct nfct_handle *h, const struct cands *cs, const struct np_
 			r = e;
 	}
 	np_eval_free(ev);
-	free(idx.v);
+	podaddr_free(idx);
 	return r;
 }
 

@@ -37,6 +37,14 @@ struct ct_stats {
 };
 
 struct ctix;
+struct np_eval;
+struct np_flow;
+
+/* Does a side the table built with ro enforces deny f (egress at a local source, ingress at a
+ * local destination)? An audited drop passes (with ev told the node's audit): no. What the
+ * conntrack step cuts, and netpol preview lists. */
+bool ct_denied_here(const struct np_eval *ev, const struct rs_options *ro,
+		    const struct np_flow *f);
 
 /* Judges the conntrack entries of this netns against inv as the table built with ro enforces
  * it (only the ends ro makes local count): TCP, UDP and SCTP entries with an address in a, and

@@ -464,16 +464,18 @@ void ctix_set_listener(struct ctix *x, ct_event_fn fn, void *arg)
 	x->arg = arg;
 }
 
-int ctix_read(struct ctix *x)
+int ctix_read_some(struct ctix *x, size_t max)
 {
 	if (!x->ev)
 		return -EBADF;
 	uint64_t before = x->news + x->destroys;
-	bool lost = false;
-	/* nfct_catch reads until the socket would block, or an error */
-	for (;;) {
-		if (nfct_catch(x->ev) >= 0)
+	uint64_t lost = 0;
+	/* nfct_catch reads one message (an event is a datagram of its own) */
+	for (size_t n = 0; n < max;) {
+		if (nfct_catch(x->ev) >= 0) {
+			n++;
 			continue;
+		}
 		int e = errno;
 		if (e == EAGAIN || e == EWOULDBLOCK)
 			break;
@@ -482,13 +484,20 @@ int ctix_read(struct ctix *x)
 		if (e != ENOBUFS)
 			return -e;
 		/* the kernel dropped events: what follows in the queue is still good */
-		lost = true;
+		lost++;
 		x->losses++;
 		x->stale = true;
 		if (x->rcvbuf < x->rcvbuf_max)
 			set_rcvbuf(x, x->rcvbuf * 2 > x->rcvbuf_max ? x->rcvbuf_max : x->rcvbuf * 2);
 	}
+	if (lost && x->fn)
+		x->fn(x->arg, &(struct ct_event){ .type = CT_EVENT_LOST, .lost = lost });
 	return lost ? -ENOBUFS : (int)(x->news + x->destroys - before);
+}
+
+int ctix_read(struct ctix *x)
+{
+	return ctix_read_some(x, SIZE_MAX);
 }
 
 bool ctix_stale(const struct ctix *x)

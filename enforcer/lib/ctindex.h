@@ -42,7 +42,9 @@ struct ct_conn {
 	uint64_t start_ns;        /* the kernel's start time (nf_conntrack_timestamp), or 0 */
 };
 
-enum ct_event_type { CT_EVENT_NEW, CT_EVENT_DESTROY };
+/* LOST: the kernel dropped events (ENOBUFS), at least lost of them (each overflow is one at
+ * least: how many it cost is unknown); conn is NULL. */
+enum ct_event_type { CT_EVENT_NEW, CT_EVENT_DESTROY, CT_EVENT_LOST };
 
 struct ct_event {
 	enum ct_event_type type;
@@ -50,6 +52,7 @@ struct ct_event {
 	bool counters;            /* DESTROY with nf_conntrack_acct on: the counters below */
 	uint64_t packets[2], bytes[2]; /* [0] original direction, [1] reply */
 	uint64_t stop_ns;         /* DESTROY with nf_conntrack_timestamp on */
+	uint64_t lost;            /* LOST: overflows seen in one read */
 };
 
 /* Called for each event read; conn is valid only during the call. */
@@ -67,7 +70,8 @@ int ctix_open(struct ctix *x, size_t rcvbuf, size_t rcvbuf_max);
 /* The event socket to poll for input, or -1 before ctix_open. */
 int ctix_fd(const struct ctix *x);
 
-/* Every event read from now on is also handed to fn (the flow collector); NULL: none. */
+/* Every event read from now on is also handed to fn (the flow collector), and the losses of each
+ * read as one CT_EVENT_LOST after its events; NULL: none. */
 void ctix_set_listener(struct ctix *x, ct_event_fn fn, void *arg);
 
 /* Reads every queued event into the index (and to the listener). Returns the number read, or
@@ -75,6 +79,9 @@ void ctix_set_listener(struct ctix *x, ct_event_fn fn, void *arg);
  * the events read before the loss were delivered), or another -errno. Whoever is about to
  * trust the index (the conntrack step right after a commit) reads first. */
 int ctix_read(struct ctix *x);
+/* The same, reading at most max events: an event loop under a flood of them serves its other
+ * sources between reads (the socket stays readable; the next round reads on). */
+int ctix_read_some(struct ctix *x, size_t max);
 
 /* Events were lost since the last resync: the index may miss connections or keep dead ones. */
 bool ctix_stale(const struct ctix *x);

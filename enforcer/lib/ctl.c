@@ -1,6 +1,7 @@
 /* ctl.c — see ctl.h (the client side). */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,60 @@ int ctl_request(const char *sock_path, const char *request, int timeout_ms, char
 	int r = send_line(fd, request, deadline);
 	if (r == 0)
 		r = recv_line(fd, deadline, reply);
+	close(fd);
+	return r;
+}
+
+/* Reads lines until the peer closes: each to fn (the last one may lack its newline). The first
+ * line must come before the deadline; later ones may take any time (a followed stream). */
+static int recv_lines(int fd, double deadline, ctl_line_fn fn, void *arg)
+{
+	size_t cap = 65536, got = 0;
+	char *buf = xmalloc(cap);
+	bool first = true;
+	int r = 0;
+	while (r == 0) {
+		if (got + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
+		if (n > 0) {
+			got += (size_t)n;
+			char *start = buf, *nl;
+			while (r == 0 && (nl = memchr(start, '\n', got - (size_t)(start - buf)))) {
+				*nl = 0;
+				first = false;
+				r = fn(arg, start);
+				start = nl + 1;
+			}
+			got -= (size_t)(start - buf);
+			memmove(buf, start, got);
+		} else if (n == 0) {
+			buf[got] = 0;
+			if (got && r == 0)
+				r = fn(arg, buf);
+			else if (first)
+				r = -ECONNRESET; /* closed without a reply */
+			break;
+		} else if (errno == EAGAIN) {
+			r = wait_fd(fd, POLLIN, first ? deadline : clock_now_ms() + 3.6e9);
+		} else if (errno != EINTR) {
+			r = -errno;
+		}
+	}
+	free(buf);
+	return r > 0 ? 0 : r;
+}
+
+int ctl_stream(const char *sock_path, const char *request, int timeout_ms, ctl_line_fn fn,
+	       void *arg)
+{
+	double deadline = clock_now_ms() + timeout_ms;
+	int fd = connect_to(sock_path, deadline);
+	if (fd < 0)
+		return fd;
+	int r = send_line(fd, request, deadline);
+	if (r == 0)
+		r = recv_lines(fd, deadline, fn, arg);
 	close(fd);
 	return r;
 }

@@ -657,18 +657,46 @@ int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_st
 struct counter_ctx {
 	struct nft_counters *out;
 	const char *table;
-	size_t cap;
+	size_t cap, cap_points;
 	uint64_t pk, by; /* the rule being parsed */
+	const char *log_prefix; /* its log statement's prefix, or NULL */
+	bool accept;            /* its verdict is accept */
+	char point_chain[256];  /* the chain of the last drop point: later rules there end it */
 };
 
 static int counter_expr_cb(struct nftnl_expr *e, void *data)
 {
 	struct counter_ctx *c = data;
-	if (!strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter")) {
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	if (!strcmp(name, "counter")) {
 		c->pk += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
 		c->by += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	} else if (!strcmp(name, "log") && nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)) {
+		c->log_prefix = nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX);
+	} else if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
+		c->accept = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT) == NF_ACCEPT;
 	}
 	return MNL_CB_OK;
+}
+
+/* A log rule opens a drop point; the rules after it in its chain (the drop, the rejects, or
+ * the audit's accept) end it. Returns whether the rule belonged to one. */
+static bool count_point(struct counter_ctx *c, const char *chain)
+{
+	struct nft_counters *out = c->out;
+	if (c->log_prefix) {
+		struct nft_log_point *p = &VEC_PUSH(out->points, out->n_points, c->cap_points);
+		memset(p, 0, sizeof(*p));
+		snprintf(p->prefix, sizeof(p->prefix), "%s", c->log_prefix);
+		p->logged = c->pk;
+		snprintf(c->point_chain, sizeof(c->point_chain), "%s", chain);
+		return true;
+	}
+	if (out->n_points && !strcmp(c->point_chain, chain)) {
+		out->points[out->n_points - 1].ended += c->pk;
+		return c->accept;
+	}
+	return false;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -690,15 +718,19 @@ static int counter_rule_cb(const struct nlmsghdr *nlh, void *data)
 	if (table && chain && !strcmp(table, c->table)) {
 		c->out->rules++;
 		c->pk = c->by = 0;
+		c->log_prefix = NULL;
+		c->accept = false;
 		nftnl_expr_foreach(r, counter_expr_cb, c);
-		bool pol = !strncmp(chain, "pol-", 4);
+		bool pol = !strncmp(chain, "pol-", 4) || !strncmp(chain, "tier-deny-", 10);
 		int dir = !strncmp(chain, "ing-", 4) || (pol && ends_with(chain, "-in"))
 				  ? NFT_DROP_INGRESS
 			  : !strncmp(chain, "egr-", 4) || (pol && ends_with(chain, "-out"))
 				  ? NFT_DROP_EGRESS
 				  : NFT_DROP_OTHER;
-		c->out->drop_packets[dir] += c->pk;
-		c->out->drop_bytes[dir] += c->by;
+		if (!count_point(c, chain)) {
+			c->out->drop_packets[dir] += c->pk;
+			c->out->drop_bytes[dir] += c->by;
+		}
 	}
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
@@ -762,6 +794,8 @@ int nft_read_counters(struct nft_sock *s, const char *table, uint32_t family,
 void nft_counters_free(struct nft_counters *c)
 {
 	free(c->named);
+	free(c->points);
 	c->named = NULL;
-	c->n_named = 0;
+	c->points = NULL;
+	c->n_named = c->n_points = 0;
 }

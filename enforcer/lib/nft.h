@@ -42,15 +42,25 @@ struct nft_counter_val {
 	char name[128], comment[256];
 	uint64_t packets, bytes;
 };
+/* A drop point (ruleset.h, log prefixes): what its log rule logged (it counts past the rate
+ * limit) and what the rules after it in the chain dropped, or let through under audit. */
+struct nft_log_point {
+	char prefix[64];
+	uint64_t logged, ended;
+};
 struct nft_counters {
 	struct nft_counter_val *named;
 	size_t n_named;
 	uint64_t drop_packets[3], drop_bytes[3]; /* NFT_DROP_INGRESS, _EGRESS, _OTHER */
+	struct nft_log_point *points;
+	size_t n_points;
 	size_t rules, chains;
 };
 enum { NFT_DROP_INGRESS, NFT_DROP_EGRESS, NFT_DROP_OTHER };
-/* Pod chains "ing-NS/POD" and "egr-NS/POD" (and policy chains "pol-...-in|-out") give the
- * direction; other chains' drops count as OTHER (cut connections, spoofed sources). 0, -ENOENT when the table is absent, or -errno. */
+/* Pod chains "ing-NS/POD" and "egr-NS/POD" (and policy chains "pol-...-in|-out", the tiers'
+ * "tier-deny-in|-out") give the direction; other chains' drops count as OTHER (cut connections,
+ * spoofed sources). A log rule's counter and an accepting rule's (audit) are no drops: they
+ * count into points. 0, -ENOENT when the table is absent, or -errno. */
 int nft_read_counters(struct nft_sock *s, const char *table, uint32_t family,
 		      struct nft_counters *out);
 void nft_counters_free(struct nft_counters *c);

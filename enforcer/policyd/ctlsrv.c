@@ -26,6 +26,7 @@ struct ctlsrv_conn {
 	size_t out_len, out_off;
 	double last_ms;           /* last byte received or sent */
 	bool replied, eof, closing;
+	bool taken;               /* the handler took the socket for a stream (ctlsrv_take) */
 	struct ctlsrv_conn *prev, *next;
 };
 
@@ -64,11 +65,13 @@ static void touch(struct ctlsrv_conn *c)
 	}
 }
 
+/* Forgets a connection; its socket is closed unless a handler took it. */
 static void conn_close(struct ctlsrv_conn *c)
 {
 	struct ctlsrv *s = c->srv;
 	evloop_source_del(s->l, c->src);
-	close(c->fd);
+	if (!c->taken)
+		close(c->fd);
 	unlink_conn(s, c);
 	s->st.clients--;
 	free(c->in);
@@ -117,6 +120,15 @@ void ctlsrv_reply(struct ctlsrv_conn *c, json_t *reply)
 		abort();
 	queue_line(c, text);
 	free(text);
+}
+
+int ctlsrv_take(struct ctlsrv_conn *c)
+{
+	c->replied = c->taken = true;
+	/* out of the loop now: the taker registers the fd itself (on_conn forgets c next) */
+	evloop_source_del(c->srv->l, c->src);
+	c->src = NULL;
+	return c->fd;
 }
 
 static void reply_error(struct ctlsrv_conn *c, const char *msg)
@@ -222,6 +234,10 @@ static void on_conn(void *data, uint32_t events)
 			break;
 		}
 		if (handle_input(c)) {
+			if (c->taken) {
+				conn_close(c);
+				return;
+			}
 			lines++;
 			continue;
 		}

@@ -54,6 +54,12 @@ void ctlsrv_free(struct ctlsrv *s);
 /* Queues reply (a JSON object; the reference is stolen) as one line, sending what the socket
  * takes now. */
 void ctlsrv_reply(struct ctlsrv_conn *c, json_t *reply);
+/* Instead of one reply: the handler takes the connection's socket for a stream of lines
+ * (policyd's flows request) and closes it itself; the server forgets the connection once the
+ * handler returns (input after this request is not read here, and the stream counts neither
+ * against max_clients nor for the idle sweep: its taker bounds its own). Counts as the reply.
+ * Returns the fd. */
+int ctlsrv_take(struct ctlsrv_conn *c);
 
 void ctlsrv_stats_get(const struct ctlsrv *s, struct ctlsrv_stats *out);
 

@@ -241,6 +241,8 @@ static struct ap_opts ap_opts_of(const struct pd_opts *o)
 	ao.ro.node = o->node;
 	ao.ro.reject = o->reject;
 	ao.ro.no_spoof_table = o->no_spoof;
+	ao.ro.audit = o->audit;
+	ao.ro.log_group = o->nflog_group;
 	ao.table_flags = o->no_owner ? 0 : NL_TABLE_F_OWNER | NL_TABLE_F_PERSIST;
 	if (o->test_old_kernel && ao.table_flags)
 		ao.table_flags |= NL_TABLE_F_UNKNOWN;
@@ -496,6 +498,7 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		ap_report_free(&rep);
 		return r;
 	}
+	pd_flows_model(d); /* before the previous model's memory goes */
 	sync_committed(d, trigger, committed, full, &rep, t_end);
 	log_pods(d, &rep);
 	log_sync(d, trigger, committed, ms_parse, ms_merge, &rep, t_end - t0);
@@ -561,15 +564,23 @@ static void on_monitor(void *data, uint32_t events)
 
 /* ---- conntrack events ---- */
 
+/* Events read per wake-up: under a flood of new connections the loop still serves a policy
+ * change (inotify) between reads; a sync drains the rest before trusting the index. */
+#define CT_READ_BATCH 1024
+
 static void on_conntrack(void *data, uint32_t events)
 {
 	struct pd *d = data;
-	int r = ctix_read(d->ctix);
+	int r = ctix_read_some(d->ctix, CT_READ_BATCH);
 	if (r == -ENOBUFS) {
 		/* the index may be wrong until reloaded: until then the conntrack step dumps the
-		 * kernel's table (ct_revoke falls back by itself); reload once the burst is over */
-		pd_log(d, "conntrack events were lost (receive buffer overflowed): the connection "
-		       "index is reloaded from the kernel's table in 500 ms");
+		 * kernel's table (ct_revoke falls back by itself); reload once the burst is over.
+		 * Said once a burst: a flood overflows at every read */
+		if (!d->ct_lost_said)
+			pd_log(d, "conntrack events were lost (receive buffer overflowed): the "
+			       "connection index is reloaded from the kernel's table 500 ms after "
+			       "the last loss");
+		d->ct_lost_said = true;
 		evloop_timer_arm(d->t_ctresync, 500, 0);
 	} else if (r < 0) {
 		pd_log(d, "conntrack events: %s", strerror(-r));
@@ -580,6 +591,7 @@ static void on_ctresync(void *data, uint32_t events)
 {
 	struct pd *d = data;
 	double t0 = clock_now_ms();
+	d->ct_lost_said = false;
 	int r = ctix_resync(d->ctix);
 	struct ctix_stats xs;
 	ctix_stats_get(d->ctix, &xs);
@@ -599,9 +611,11 @@ static void on_ctresync(void *data, uint32_t events)
 static void ctindex_start(struct pd *d)
 {
 	/* 4 MiB holds a burst of ~20,000 events; it doubles on loss up to 64 MiB */
+	size_t rb = d->o.ct_rcvbuf[0] ? d->o.ct_rcvbuf[0] : 4u << 20;
+	size_t max = d->o.ct_rcvbuf[1] ? d->o.ct_rcvbuf[1] : d->o.ct_rcvbuf[0] ? rb : 64u << 20;
 	int r = ctix_new(&d->ctix);
 	if (r == 0)
-		r = ctix_open(d->ctix, 4u << 20, 64u << 20);
+		r = ctix_open(d->ctix, rb, max);
 	if (r == 0 && !(d->ct_src = evloop_source_add(d->l, ctix_fd(d->ctix), EPOLLIN,
 						       on_conntrack, d)))
 		r = -errno;
@@ -705,6 +719,7 @@ static json_t *status_json(struct pd *d)
 	if (pending)
 		json_object_set_new(j, "pending", json_string(pending));
 	json_object_set_new(j, "held", held_json(d));
+	json_object_set_new(j, "flows", pd_flows_status(d));
 	struct ctlsrv_stats cs;
 	ctlsrv_stats_get(d->ctl, &cs);
 	json_object_set_new(j, "control", json_pack("{s:I,s:I,s:I,s:I,s:I}", "clients",
@@ -737,6 +752,10 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 		ctlsrv_reply(c, status_json(d));
 		return;
 	}
+	if (!strcmp(cmd, "flows")) {
+		pd_flows_request(d, c, req);
+		return;
+	}
 	if (!strcmp(cmd, "sync")) {
 		/* whatever was written before this request is in the queue now: read it all, so
 		 * the commit includes it */
@@ -757,7 +776,7 @@ static void on_request(void *data, struct ctlsrv_conn *c, json_t *req)
 		}
 	} else {
 		ctlsrv_reply(c, json_pack("{s:b,s:s}", "ok", 0, "error",
-					  "unknown cmd (status, sync, reload, resync)"));
+					  "unknown cmd (status, sync, reload, resync, flows)"));
 		return;
 	}
 	if (r < 0 || !d->first_done)
@@ -877,6 +896,7 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
+	pd_flows_start(d);
 	int r = d->o.store ? pd_store_open(d, err, errlen) : 0;
 	if (r < 0)
 		return r;
@@ -944,6 +964,7 @@ void pd_free(struct pd *d)
 	evloop_source_del(d->l, d->ct_src);
 	pd_store_close(d);
 	httpd_free(d->http);
+	pd_flows_free(d); /* its readers first, and before the model it names records from */
 	ctlsrv_free(d->ctl);
 	nftmon_free(d->mon);
 	watch_free(d->watch);

@@ -35,6 +35,15 @@ struct pd_opts {
 				     (editors delete and recreate) */
 	size_t ctl_max_clients;   /* control socket connections held at once (0: 1024) */
 	long long ctl_idle_ms;    /* an idle control connection is closed after this (0: 30 s) */
+	/* flows (pd_flows.c) */
+	bool no_flows;            /* --flows none: no NFLOG socket, no records */
+	bool audit;               /* the whole node audits: drops are logged and let through */
+	uint16_t nflog_group;     /* the ruleset logs there, policyd reads it; 0: 100 */
+	size_t flow_buffer;       /* records the ring holds; 0: 4096 */
+	const char *flow_log;     /* also write records there (rotated), or NULL */
+	size_t flow_log_size;     /* rotate past this many bytes; 0: 10 MiB */
+	int flow_log_backups;     /* FILE.1 ... FILE.N kept; -1: 5 */
+	size_t nflog_rcvbuf[2], ct_rcvbuf[2]; /* tests: receive buffers (start, bound) */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
 };

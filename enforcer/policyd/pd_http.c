@@ -163,12 +163,12 @@ static bool split_counter(const char *comment, char *ns, char *name, char *dir, 
 
 static void write_kernel(struct pd *d, FILE *f)
 {
-	if (!d->scrape && nft_sock_open(&d->scrape) < 0)
-		return;
 	struct nft_counters c, sp;
-	int r = nft_read_counters(d->scrape, TABLE_INET, 1 /* NFPROTO_INET */, &c);
-	if (r < 0)
+	if ((!d->scrape && nft_sock_open(&d->scrape) < 0) ||
+	    nft_read_counters(d->scrape, TABLE_INET, 1 /* NFPROTO_INET */, &c) < 0) {
+		pd_flows_metrics(d, f, NULL); /* the collector's own figures still */
 		return;
+	}
 	if (nft_read_counters(d->scrape, TABLE_SPOOF, 7 /* NFPROTO_BRIDGE */, &sp) == 0) {
 		c.drop_packets[NFT_DROP_OTHER] += sp.drop_packets[NFT_DROP_OTHER];
 		c.drop_bytes[NFT_DROP_OTHER] += sp.drop_bytes[NFT_DROP_OTHER];
@@ -193,6 +193,7 @@ static void write_kernel(struct pd *d, FILE *f)
 	for (int i = 0; i < 3; i++)
 		metrics_sample(f, "netpol_dropped_bytes_total", (double)c.drop_bytes[i],
 			       "direction", dirs[i], NULL);
+	pd_flows_metrics(d, f, &c);
 	nft_counters_free(&c);
 	const struct nl_state *st = ap_ctx_state(d->ap);
 	size_t n[6] = { 0 };

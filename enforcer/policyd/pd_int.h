@@ -17,6 +17,7 @@
 #include "nft.h"
 #include "nftmon.h"
 #include "pd.h"
+#include "pd_flows.h"
 #include "store.h"
 #include "watch.h"
 
@@ -45,7 +46,10 @@ struct pd {
 	struct httpd *http;
 	struct nft_sock *scrape;  /* metrics reads (never writes) */
 	struct ctix *ctix;        /* live connections, from conntrack events (NULL: none) */
+	struct pd_flows *flows;   /* flow collection (pd_flows.c; NULL: off) */
 	struct evsource *ct_src, *t_ctresync;
+	bool ct_lost_said;        /* a loss of conntrack events was logged; not again until the
+				     index is reloaded */
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
 	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg;

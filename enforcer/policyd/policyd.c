@@ -4,7 +4,8 @@
  *
  *   policyd --policy-dir DIR [--state-dir S] [--node NAME] [--metrics ADDR|none] [--reject]
  *           [--no-spoof] [--resync 180s] [--allow-mass-delete] [--control-clients N]
- *           [--control-idle 30s]
+ *           [--control-idle 30s] [--audit] [--flows all|none] [--flow-buffer N]
+ *           [--nflog-group N] [--flow-log FILE [--flow-log-size SIZE] [--flow-log-backups N]]
  *   policyd --store etcd://H:P[,H:P...] --node NAME [--host-addr ADDR] [--lease-ttl 60s]
  *           [--store-prefix /netpol/] [--policy-dir DIR] [--state-dir S] ...
  *   policyd --cleanup [--state-dir S]     remove netpol's tables (the daemon never does) */
@@ -57,15 +58,92 @@ static int cleanup_tables(const char *state_dir)
 	return r < 0 ? 1 : 0;
 }
 
+/* "4096", "10M", "512k": bytes (or a count); -1 when malformed. */
+static long long parse_size(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || v < 0)
+		return -1;
+	long long mult = !*end ? 1 : !strcmp(end, "k") || !strcmp(end, "K") ? 1 << 10
+		       : !strcmp(end, "M") ? 1 << 20 : !strcmp(end, "G") ? 1 << 30 : -1;
+	return mult < 0 ? -1 : v * mult;
+}
+
+/* "START" or "START:MAX" bytes (tests: the flows' receive buffers). */
+static int parse_rcvbuf(const char *s, size_t out[2])
+{
+	char first[64];
+	const char *colon = strchr(s, ':');
+	snprintf(first, sizeof(first), "%.*s", colon ? (int)(colon - s) : (int)strlen(s), s);
+	long long a = parse_size(first), b = colon ? parse_size(colon + 1) : a;
+	if (a <= 0 || b < a)
+		return -1;
+	out[0] = (size_t)a;
+	out[1] = (size_t)b;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: policyd --policy-dir DIR [--state-dir DIR] [--node NAME]\n"
 		   "               [--metrics ADDR:PORT|none] [--reject] [--no-spoof]\n"
 		   "               [--resync DURATION] [--allow-mass-delete]\n"
-		   "               [--control-clients N] [--control-idle DURATION]\n"
+		   "               [--control-clients N] [--control-idle DURATION] [--audit]\n"
+		   "               [--flows all|none] [--flow-buffer N] [--nflog-group N]\n"
+		   "               [--flow-log FILE [--flow-log-size SIZE] [--flow-log-backups N]]\n"
 		   "               [--store etcd://H:P[,H:P...] --node NAME [--host-addr ADDR]\n"
 		   "                [--lease-ttl DURATION] [--store-prefix P]]\n"
 		   "       policyd --cleanup [--state-dir DIR]\n");
+}
+
+/* The flows' options (the letters parse_opts hands over). Returns -1 to go on, else 2. */
+static int flow_opt(int c, const char *arg, struct pd_opts *o)
+{
+	long long v = 0;
+	switch (c) {
+	case 'F':
+		if (strcmp(arg, "all") && strcmp(arg, "none"))
+			break;
+		o->no_flows = !strcmp(arg, "none");
+		return -1;
+	case 'U':
+		o->audit = true;
+		return -1;
+	case 'B':
+		if ((v = parse_size(arg)) < 1)
+			break;
+		o->flow_buffer = (size_t)v;
+		return -1;
+	case 'N':
+		if ((v = parse_size(arg)) < 1 || v > 65535)
+			break;
+		o->nflog_group = (uint16_t)v;
+		return -1;
+	case 'f':
+		o->flow_log = arg;
+		return -1;
+	case 'Z':
+		if ((v = parse_size(arg)) < 1)
+			break;
+		o->flow_log_size = (size_t)v;
+		return -1;
+	case 'X':
+		if ((v = parse_size(arg)) < 0 || v > 1000)
+			break;
+		o->flow_log_backups = (int)v;
+		return -1;
+	case 'Q':
+		if (parse_rcvbuf(arg, o->nflog_rcvbuf) < 0)
+			break;
+		return -1;
+	case 'W':
+		if (parse_rcvbuf(arg, o->ct_rcvbuf) < 0)
+			break;
+		return -1;
+	}
+	fprintf(stderr, "policyd: bad value '%s'\n", arg ? arg : "");
+	return 2;
 }
 
 /* Parses the options into o. Returns -1 to go on, else the exit status (usage printed). */
@@ -93,6 +171,15 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		{ "store-prefix", required_argument, NULL, 'P' },
 		{ "host-addr", required_argument, NULL, 'a' },
 		{ "lease-ttl", required_argument, NULL, 'L' },
+		{ "audit", no_argument, NULL, 'U' },
+		{ "flows", required_argument, NULL, 'F' },
+		{ "flow-buffer", required_argument, NULL, 'B' },
+		{ "nflog-group", required_argument, NULL, 'N' },
+		{ "flow-log", required_argument, NULL, 'f' },
+		{ "flow-log-size", required_argument, NULL, 'Z' },
+		{ "flow-log-backups", required_argument, NULL, 'X' },
+		{ "nflog-rcvbuf", required_argument, NULL, 'Q' }, /* tests: overflow on purpose */
+		{ "ct-rcvbuf", required_argument, NULL, 'W' },    /* tests */
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -145,6 +232,11 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 				o->lease_ttl_s = ms < 1000 ? 1 : (long)(ms / 1000);
 			else
 				o->grace_ms = (double)ms;
+			break;
+		case 'U': case 'F': case 'B': case 'N': case 'f': case 'Z': case 'X': case 'Q':
+		case 'W':
+			if (flow_opt(c, optarg, o) >= 0)
+				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -207,6 +299,7 @@ int main(int argc, char **argv)
 {
 	struct pd_opts o = { .state_dir = "/run/netpol", .metrics_addr = "127.0.0.1:9753",
 			     .resync_ms = 180000, .gap_ms = 20, .grace_ms = 100, .lease_ttl_s = 60,
+			     .flow_log_backups = -1,
 			     .ctl_max_clients = 1024, .ctl_idle_ms = 30000, .log = log_stderr };
 	bool cleanup = false;
 	int rc = parse_opts(argc, argv, &o, &cleanup);

@@ -41,7 +41,7 @@ struct store {
 
 static size_t objects(const struct np_inventory *inv)
 {
-	return inv ? inv->n_nss + inv->n_pods + inv->n_pols + inv->n_nodes : 0;
+	return inv ? inv->n_nss + inv->n_pods + inv->n_pols + inv->n_nodes + inv->n_admins : 0;
 }
 
 int store_new(const char *dir, const char *lkg_dir, struct store **out)
@@ -494,6 +494,8 @@ void store_inventory_add(const struct store *s, struct np_inventory *m)
 			*np_inventory_add_policy(m) = v->pols[j];
 		for (size_t j = 0; j < v->n_nodes; j++)
 			*np_inventory_add_node(m) = v->nodes[j];
+		for (size_t j = 0; j < v->n_admins; j++)
+			*np_inventory_add_admin(m) = v->admins[j];
 	}
 }
 

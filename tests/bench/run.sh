@@ -5,7 +5,7 @@ cd "$(dirname "$0")/../.." || exit 2
 export NETPOL_BUILD=${NETPOL_BUILD:-build} NETPOL_SRC="$PWD"
 export NETPOL="$PWD/$NETPOL_BUILD/netpol"
 rc=0
-for b in compile apply path attach admin policyd cni store; do
+for b in compile apply path attach admin policyd cni store flows; do
 	f=tests/bench/$b.sh
 	[ -f "$f" ] || continue
 	echo "== $b ($f)"

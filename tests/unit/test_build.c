@@ -3,6 +3,7 @@
  * normalization, named ports per destination pod and protocol, dual-stack closure, --node,
  * host-network pods, sharing and determinism. Inputs go through the real loader
  * (np_inventory_load_buffer), so a test reads like the YAML a user writes. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -605,16 +606,72 @@ static void test_admin_tiers(void **state)
 	assert_string_equal(tc->rules[0].target, "apol-CNP/guard-in");
 	assert_int_equal(tc->rules[1].verdict, RS_V_GOTO);
 	assert_string_equal(tc->rules[1].target, "tier-np-in");
-	/* the policy chain: Pass = goto tier-np-in, Deny = drop, each counted per rule */
+	/* the policy chain: Pass = goto tier-np-in, Deny = goto the logged drop point, each
+	 * counted per rule */
 	const struct rs_chain *pc = chain(f.t, "apol-CNP/guard-in");
 	assert_int_equal(pc->rules[0].verdict, RS_V_GOTO);
 	assert_string_equal(pc->rules[0].target, "tier-np-in");
 	assert_string_equal(pc->rules[0].counter, "cnt-CNP/guard-in-0");
-	assert_int_equal(pc->rules[pc->n_rules - 1].verdict, RS_V_DROP);
+	assert_int_equal(pc->rules[pc->n_rules - 1].verdict, RS_V_GOTO);
+	assert_string_equal(pc->rules[pc->n_rules - 1].target, "tier-deny-in");
 	assert_string_equal(pc->rules[pc->n_rules - 1].counter, "cnt-CNP/guard-in-1");
+	const struct rs_chain *dc = chain(f.t, "tier-deny-in");
+	assert_int_equal(dc->n_rules, 2);
+	assert_true(dc->rules[0].log);
+	assert_string_equal(dc->rules[0].log_prefix, "np:D:I:admin");
+	assert_int_equal(dc->rules[1].verdict, RS_V_DROP);
 	const struct rs_chain *np = chain(f.t, "tier-np-in");
 	assert_int_equal(np->rules[np->n_rules - 1].verdict, RS_V_ACCEPT);
 	done(&f);
+	(void)state;
+}
+
+/* The drop point of a pod chain: the logged drop, or under audit (every isolating policy
+ * annotated, or the node's --audit) the logged accept; the prefix names the pod by its id. */
+static void test_audit_log_points(void **state)
+{
+	struct fixture f;
+	struct rs_options opt = { .no_spoof_table = true };
+	build_opt(&f, NS("shop") POD("shop", "a", "{app: a}", "n1", "[{ip: 10.1.0.2}]", NOPORTS)
+			      POD("shop", "b", "{app: b}", "n1", "[{ip: 10.1.0.3}]", NOPORTS)
+			      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: au, "
+			      "namespace: shop, annotations: {netpol.io/audit: 'true'}}\nspec: "
+			      "{podSelector: {}, policyTypes: [Ingress]}\n---\n"
+			      POL("shop", "p", "{podSelector: {matchLabels: {app: b}}, policyTypes: [Ingress]}"),
+		  &opt);
+	char id[RS_LOG_ID_LEN + 1], want[RS_LOG_PREFIX_MAX];
+	struct rs_log_point lp;
+	const struct rs_chain *a = chain(f.t, "ing-shop/a");
+	const struct rs_rule *log = &a->rules[a->n_rules - 2];
+	rs_log_pod_id("shop", "a", id);
+	snprintf(want, sizeof(want), "np:U:I:%s", id);
+	assert_true(log->log);
+	assert_true(log->anon_counter);
+	assert_string_equal(log->log_prefix, want);
+	assert_int_equal(log->log_group, RS_LOG_GROUP_DEFAULT);
+	assert_int_equal(a->rules[a->n_rules - 1].verdict, RS_V_ACCEPT);
+	assert_int_equal(rs_log_prefix_parse(log->log_prefix, &lp), 0);
+	assert_true(lp.audit && lp.ingress && !lp.admin);
+	assert_string_equal(lp.id, id);
+	/* b: isolated by the audited policy and by p: the drop stays */
+	const struct rs_chain *b = chain(f.t, "ing-shop/b");
+	assert_int_equal(b->rules[b->n_rules - 1].verdict, RS_V_DROP);
+	assert_int_equal(rs_log_prefix_parse(b->rules[b->n_rules - 2].log_prefix, &lp), 0);
+	assert_false(lp.audit);
+	done(&f);
+	/* the node audits, and logs to another group */
+	opt.audit = true;
+	opt.log_group = 7;
+	build_opt(&f, NS("shop") POD("shop", "b", "{app: b}", "n1", "[{ip: 10.1.0.3}]", NOPORTS)
+			      POL("shop", "p", "{podSelector: {}, policyTypes: [Ingress]}"), &opt);
+	b = chain(f.t, "ing-shop/b");
+	assert_int_equal(b->rules[b->n_rules - 1].verdict, RS_V_ACCEPT);
+	assert_int_equal(b->rules[b->n_rules - 2].log_group, 7);
+	done(&f);
+	assert_int_equal(rs_log_prefix_parse("np:D:E:admin", &lp), 0);
+	assert_true(lp.admin && !lp.ingress && !lp.audit);
+	assert_int_equal(rs_log_prefix_parse("np-drop in x/a ", &lp), -EINVAL);
+	assert_int_equal(rs_log_prefix_parse("np:D:I:0123", &lp), -EINVAL);
 	(void)state;
 }
 
@@ -634,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_node_local),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_audit_log_points),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

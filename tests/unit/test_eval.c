@@ -541,6 +541,60 @@ static void test_anp_named_port_any_protocol(void **state)
 	(void)state;
 }
 
+#define AUDITED(ns, name, spec)                                                                 \
+	"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: " name           \
+	", namespace: " ns ", annotations: {netpol.io/audit: 'true'}}\nspec: " spec "\n---\n"
+
+/* Audit mode: a drop decided only by audited policies passes, marked audit; an enforcing
+ * policy isolating the same side keeps the drop; an audited admin Deny passes; the node's
+ * audit makes every drop pass. */
+static void test_audit(void **state)
+{
+	struct fixture fx = load(BASE AUDITED("x", "only-b", "{podSelector: {matchLabels: {app: a}}, "
+					      "ingress: [{from: [{podSelector: {matchLabels: {app: b}}}]}]}")
+		CNP("no-y", "Admin", "5", "{namespaces: {matchLabels: {team: red}}}",
+		    "ingress: [{action: Deny, from: [{namespaces: {matchLabels: {team: blue}}}]}]"));
+	struct np_verdict v;
+	/* y/a -> x/a: the Admin Deny decides; not audited: dropped */
+	explain(&fx, "y/a", "x/a", TCP, 80, 4, &v);
+	assert_false(v.allowed);
+	assert_false(v.ingress.audit);
+	np_verdict_clear(&v);
+	/* x/b -> x/a: only-b's rule allows it, as without audit */
+	explain(&fx, "x/b", "x/a", TCP, 80, 4, &v);
+	assert_true(v.allowed);
+	assert_false(v.ingress.audit);
+	assert_int_equal(v.ingress.why, NP_WHY_RULE);
+	np_verdict_clear(&v);
+	/* 203.0.113.9 -> x/a: no rule; only-b is audited: passes, would drop */
+	explain(&fx, "203.0.113.9", "x/a", TCP, 80, 4, &v);
+	assert_true(v.allowed);
+	assert_true(v.ingress.audit);
+	assert_int_equal(v.ingress.why, NP_WHY_NO_RULE);
+	assert_int_equal(v.ingress.n_isolating, 1);
+	np_verdict_clear(&v);
+	assert_true(allowed(&fx, "203.0.113.9", "x/a", TCP, 80, 4));
+	unload(&fx);
+
+	/* an enforcing policy isolating x/a too: the drop stays */
+	fx = load(BASE AUDITED("x", "only-b", "{podSelector: {matchLabels: {app: a}}, "
+				"ingress: [{from: [{podSelector: {matchLabels: {app: b}}}]}]}") DENY_ALL_IN_X
+		  CNP("no-y", "Admin", "5", "{namespaces: {matchLabels: {team: red}}}",
+		      "ingress: [{action: Deny, from: [{namespaces: {matchLabels: {team: blue}}}]}]"));
+	assert_false(allowed(&fx, "203.0.113.9", "x/a", TCP, 80, 4));
+	assert_true(allowed(&fx, "x/b", "x/a", TCP, 80, 4));
+	/* the node audits: every drop passes, the Admin Deny's too */
+	np_eval_set_audit(fx.ev, true);
+	explain(&fx, "y/a", "x/a", TCP, 80, 4, &v);
+	assert_true(v.allowed);
+	assert_true(v.ingress.audit);
+	assert_int_equal(v.ingress.why, NP_WHY_ADMIN);
+	np_verdict_clear(&v);
+	assert_true(allowed(&fx, "203.0.113.9", "x/a", TCP, 80, 4));
+	unload(&fx);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_admin_pass_goes_to_networkpolicy),
 		cmocka_unit_test(test_admin_egress_accept_keeps_ingress),
 		cmocka_unit_test(test_anp_named_port_any_protocol),
+		cmocka_unit_test(test_audit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
