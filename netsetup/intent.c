@@ -323,6 +323,26 @@ void ns_intent_end(struct ns_intent *in)
 	free(in);
 }
 
+/* Removes the hidden temporaries of atomic_held_create in dir older than age_s: a creator
+ * removes its own within milliseconds, so an old one was left by a process killed meanwhile. */
+static void drop_temporaries(const char *dir, long age_s)
+{
+	char path[4096 + 256];
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] != '.' || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && time(NULL) - st.st_mtime >= age_s)
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 int ns_intent_recover(struct ns_ctx *ctx, const struct ns_network *net, json_t *report)
 {
 	char dir[4096], path[4096 + 256];
@@ -345,6 +365,7 @@ int ns_intent_recover(struct ns_ctx *ctx, const struct ns_network *net, json_t *
 		}
 	}
 	closedir(d);
+	drop_temporaries(dir, 60);
 	return n;
 }
 
@@ -384,4 +405,13 @@ int ns_intent_sweep(struct ns_ctx *ctx, const struct ns_network *net, json_t *re
 	}
 	ns_endpoints_free(eps, n_eps);
 	return n;
+}
+
+void ns_intent_forget(struct ns_ctx *ctx, const char *network)
+{
+	char dir[4096];
+
+	intent_dir(ctx, network, dir, sizeof(dir));
+	drop_temporaries(dir, 0);
+	rmdir(dir); /* fails, harmlessly, while an intent is there */
 }

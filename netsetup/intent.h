@@ -51,4 +51,8 @@ int ns_intent_recover(struct ns_ctx *ctx, const struct ns_network *net, json_t *
  * of net: `netpol net gc` runs it, not every operation. Returns how many were settled. */
 int ns_intent_sweep(struct ns_ctx *ctx, const struct ns_network *net, json_t *report);
 
+/* The network is removed: its intent directory goes when empty (a removed network has no
+ * endpoint, so no operation works on one). */
+void ns_intent_forget(struct ns_ctx *ctx, const char *network);
+
 #endif

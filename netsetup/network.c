@@ -540,6 +540,7 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 	ns_endpoints_free(eps, n);
 	if ((rc = ctx->store->ops->net_delete(ctx->store, &net, err)) < 0)
 		return rc;
+	ns_intent_forget(ctx, name);
 	if (net.masquerade)
 		return masq_resync(ctx, NULL, name, err);
 	return 0;

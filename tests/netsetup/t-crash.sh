@@ -81,4 +81,5 @@ check "gc clears an empty record no operation holds, and says so" \
 check "...its record and lease are gone" \
 	sh -c "[ ! -e '$STATE/endpoints/crash/ghost.json' ] && [ \"\$(jq -r --arg a $A '.leases[\$a]' '$STATE/ipam/crash.json')\" = null ]"
 check "rm --force" np $NODE rm crash --force >/dev/null
+check "...leaves no intent directory" [ ! -e "$STATE/intents/crash" ]
 finish
