@@ -53,7 +53,7 @@ start=$(date +%s%N)
 added=$(listed)
 {
 	for i in $added; do crash_start DEL $i "$NPS/intents/cnitest/c$i-eth0.json" opx DEL $i; done
-	for i in $(seq 21 50); do crash_start ADD $i "$NPS/intents/cnitest/c$i-eth0.json" opx ADD $i; done
+	for i in $(seq 21 50); do crash_start ADD $i "$NPS/endpoints/cnitest/c$i-eth0.json" opx ADD $i; done
 	crash_wait
 } 2>/dev/null # the shell's own "Killed" lines
 echo "50 operations, $CRASH_KILLED killed while running ($(( ($(date +%s%N) - start) / 1000000 )) ms)"

@@ -6,15 +6,16 @@
 #
 # Set by the test: NODE (the node netns), CS (every container netns the test made), STATE.
 
-# crash_start KIND ID INTENT COMMAND...: runs COMMAND in the background (its stderr kept for
+# crash_start KIND ID MARKER COMMAND...: runs COMMAND in the background (its stderr kept for
 # crash_said). A random half is SIGKILLed: half of those at a random instant of their life (0-2 s
 # after the start, within the 1-3 s that 50 operations at once take here; the timer starts with
-# the process), the other half at a random instant of their work (0-300 ms after their intent
-# file INTENT appears: started processes spend a varying part of their life, most under the
-# sanitizers, before they change anything)
+# the process), the other half at a random instant of their work, 0-150 ms after the file
+# MARKER appears (started processes spend a varying part of their life, most under the
+# sanitizers, before they change anything): an attach's record (its reservation, made early
+# in its work by netpol with or without intents), a detach's intent
 CRASH_PIDS="" CRASH_TIMERS=""
 crash_start() {
-	_kind=$1 _id=$2 _intent=$3
+	_kind=$1 _id=$2 _marker=$3
 	shift 3
 	"$@" >/dev/null 2>"$STATE/op-$_id.err" &
 	_pid=$!
@@ -22,7 +23,7 @@ crash_start() {
 	case $((RANDOM % 4)) in
 	0) (sleep "$((RANDOM % 2)).$(printf "%03d" $((RANDOM % 1000)))"; kill -9 $_pid 2>/dev/null) &
 	   CRASH_TIMERS="$CRASH_TIMERS $!" ;;
-	1) (crash_tick 500 "$_intent" && sleep "0.$(printf "%03d" $((RANDOM % 300)))"
+	1) (crash_tick 500 "$_marker" && sleep "0.$(printf "%03d" $((RANDOM % 150)))"
 	    kill -9 $_pid 2>/dev/null) &
 	   CRASH_TIMERS="$CRASH_TIMERS $!" ;;
 	esac

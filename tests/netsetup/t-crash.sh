@@ -34,7 +34,7 @@ for r in $(seq 1 "${CRASH_ROUNDS:-1}"); do
 		crash_start detach $c "$STATE/intents/crash/$c.json" ip netns exec $NODE "$NETPOL" net detach crash --id $c --state-dir "$STATE"
 	done
 	for c in $others; do
-		crash_start attach $c "$STATE/intents/crash/$c.json" ip netns exec $NODE "$NETPOL" net attach crash --netns $c --state-dir "$STATE"
+		crash_start attach $c "$STATE/endpoints/crash/$c.json" ip netns exec $NODE "$NETPOL" net attach crash --netns $c --state-dir "$STATE"
 	done
 	crash_wait
 	} 2>/dev/null
