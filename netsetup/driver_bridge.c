@@ -85,6 +85,9 @@ int ns_bridge_attach_veth(struct ns_ctx *ctx, const struct ns_network *net,
 	spec.master = br.ifindex;
 	spec.veth.peer_name = ep->ifname;
 	spec.veth.peer_netns_fd = netns_fd;
+	/* the container end has the record's MAC from birth: how a recovery tells the interface
+	 * a killed attach made from one of the same name that is another's (intent.h) */
+	spec.veth.peer_mac = ep->mac[0] & 0x02 ? ep->mac : NULL; /* chosen: locally administered */
 	if ((rc = ns_link_add(ctx->nl, &spec, err)) < 0)
 		return rc;
 	if (net->hairpin &&

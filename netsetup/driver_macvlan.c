@@ -84,6 +84,7 @@ static int macvlan_attach(struct ns_ctx *ctx, const struct ns_network *net,
 		return ns_error_wrap(err, rc, "macvlan parent");
 	spec.macvlan.parent = parent.ifindex;
 	spec.macvlan.mode = net->mode;
+	spec.mac = ep->mac[0] & 0x02 ? ep->mac : NULL; /* from birth, as the bridge veth (intent.h) */
 	if ((rc = ns_link_add(ctx->nl, &spec, err)) < 0)
 		return rc;
 	if ((rc = ns_container_configure(netns_fd, ep, err)) < 0)

@@ -209,13 +209,17 @@ static void parse_error(json_t *root, struct etcd_resp *r)
 		msg = json_string_value(json_object_get(e, "message"));
 		get_i64(e, "grpc_code", &code);
 	} else {
+		/* "message" and "error" say the same; an empty one says nothing, so the other wins */
 		msg = json_string_value(json_object_get(root, "message"));
-		if (!msg)
+		if (!msg || !*msg)
 			msg = json_string_value(e);
 		get_i64(root, "code", &code);
 	}
 	r->code = (int)code;
-	snprintf(r->error, sizeof(r->error), "%s", msg ? msg : "unknown error");
+	if (msg && *msg)
+		snprintf(r->error, sizeof(r->error), "%s", msg);
+	else
+		snprintf(r->error, sizeof(r->error), "unknown error (code %d)", r->code);
 }
 
 int etcd_parse(const char *buf, size_t len, struct etcd_resp *out, char *err, size_t errlen)

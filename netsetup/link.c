@@ -52,6 +52,8 @@ static void veth_put_data(struct nlmsghdr *nlh, const struct ns_link_spec *spec)
 		mnl_attr_put_u32(nlh, IFLA_MTU, spec->mtu);
 	if (spec->veth.peer_netns_fd >= 0)
 		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)spec->veth.peer_netns_fd);
+	if (spec->veth.peer_mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, spec->veth.peer_mac);
 	mnl_attr_nest_end(nlh, peer);
 }
 
@@ -164,6 +166,8 @@ int ns_link_add(struct ns_nl *nl, const struct ns_link_spec *spec, struct ns_err
 		mnl_attr_put_u32(nlh, IFLA_MTU, spec->mtu);
 	if (spec->master)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)spec->master);
+	if (spec->mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, spec->mac);
 	if (spec->netns_fd >= 0)
 		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)spec->netns_fd);
 	if (ops->put_attrs)

@@ -23,9 +23,11 @@ struct ns_link_spec {
 	unsigned int mtu;     /* 0: kernel default */
 	int master;           /* ifindex of a bridge to enslave to; 0: none */
 	bool up;
+	const uint8_t *mac;   /* its address from birth; NULL: the kernel's random one */
 	struct {
 		const char *peer_name;
 		int peer_netns_fd; /* -1: same netns as the link */
+		const uint8_t *peer_mac; /* as mac, for the peer */
 	} veth;
 	struct {
 		int parent;        /* ifindex of the lower device (in the socket's netns) */

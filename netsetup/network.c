@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "intent.h"
 #include "masq.h"
 #include "netstore.h"
 #include "network.h"
@@ -135,11 +136,30 @@ json_t *ns_network_to_json(const struct ns_network *net)
 	return j;
 }
 
-static void copy_str(char *dst, size_t n, json_t *j, const char *key)
+/* Copies the string j holds at key (absent or not a string: "") into dst; false when it does
+ * not fit, which a reader must refuse: a name cut short would be another name (another
+ * interface, netns or pod). */
+static bool copy_str(char *dst, size_t n, json_t *j, const char *key)
 {
 	const char *s = json_string_value(json_object_get(j, key));
 
-	snprintf(dst, n, "%s", s ? s : "");
+	return snprintf(dst, n, "%s", s ? s : "") < (int)n;
+}
+
+/* Copies each (key, field) of a record; the first key whose value does not fit, or NULL. */
+struct str_field {
+	const char *key;
+	char *dst;
+	size_t n;
+};
+#define STR_FIELD(key, arr) { key, arr, sizeof(arr) }
+
+static const char *copy_strs(json_t *j, const struct str_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!copy_str(f[i].dst, f[i].n, j, f[i].key))
+			return f[i].key;
+	return NULL;
 }
 
 int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err)
@@ -147,13 +167,16 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 	json_t *subnets = json_object_get(j, "subnets"), *peers = json_object_get(j, "peers"), *v;
 	size_t i;
 
+	const struct str_field strs[] = {
+		STR_FIELD("name", net->name),		STR_FIELD("id", net->id),
+		STR_FIELD("created", net->created),	STR_FIELD("bridge", net->bridge),
+		STR_FIELD("parent", net->parent),	STR_FIELD("nodes_dir", net->nodes_dir),
+	};
+	const char *bad;
+
 	memset(net, 0, sizeof(*net));
-	copy_str(net->name, sizeof(net->name), j, "name");
-	copy_str(net->id, sizeof(net->id), j, "id");
-	copy_str(net->created, sizeof(net->created), j, "created");
-	copy_str(net->bridge, sizeof(net->bridge), j, "bridge");
-	copy_str(net->parent, sizeof(net->parent), j, "parent");
-	copy_str(net->nodes_dir, sizeof(net->nodes_dir), j, "nodes_dir");
+	if ((bad = copy_strs(j, strs, sizeof(strs) / sizeof(strs[0]))))
+		return ns_error_set(err, -EBADMSG, "network %s: \"%s\" is too long", net->name, bad);
 	if (ns_driver_parse(json_string_value(json_object_get(j, "driver")), &net->driver) < 0 ||
 	    ns_macvlan_mode_parse(json_string_value(json_object_get(j, "mode")), &net->mode) < 0)
 		return ns_error_set(err, -EBADMSG, "network %s: bad driver or mode", net->name);
@@ -232,17 +255,23 @@ int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *er
 {
 	json_t *addrs = json_object_get(j, "addresses"), *gws = json_object_get(j, "gateways");
 	json_t *pod = json_object_get(j, "pod"), *cni = json_object_get(j, "cni"), *v;
-	const char *s;
+	const struct str_field strs[] = {
+		STR_FIELD("network", ep->network), STR_FIELD("id", ep->id),
+		STR_FIELD("driver", ep->driver),   STR_FIELD("netns", ep->netns),
+		STR_FIELD("ifname", ep->ifname),   STR_FIELD("host_ifname", ep->host_ifname),
+		STR_FIELD("created", ep->created), STR_FIELD("node", ep->node),
+	};
+	const struct str_field pods[] = { STR_FIELD("namespace", ep->pod_ns),
+					  STR_FIELD("name", ep->pod_name) };
+	const struct str_field cnis[] = { STR_FIELD("network", ep->cni_network),
+					  STR_FIELD("containerID", ep->container_id) };
+	const char *s, *bad;
 	size_t i;
 
-	copy_str(ep->network, sizeof(ep->network), j, "network");
-	copy_str(ep->id, sizeof(ep->id), j, "id");
-	copy_str(ep->driver, sizeof(ep->driver), j, "driver");
-	copy_str(ep->netns, sizeof(ep->netns), j, "netns");
-	copy_str(ep->ifname, sizeof(ep->ifname), j, "ifname");
-	copy_str(ep->host_ifname, sizeof(ep->host_ifname), j, "host_ifname");
-	copy_str(ep->created, sizeof(ep->created), j, "created");
-	copy_str(ep->node, sizeof(ep->node), j, "node");
+	if ((bad = copy_strs(j, strs, sizeof(strs) / sizeof(strs[0]))) ||
+	    (json_is_object(pod) && (bad = copy_strs(pod, pods, 2))) ||
+	    (json_is_object(cni) && (bad = copy_strs(cni, cnis, 2))))
+		return ns_error_set(err, -EBADMSG, "endpoint %s: \"%s\" is too long", ep->id, bad);
 	json_array_foreach(addrs, i, v) {
 		if (ep->n_addrs == NS_MAX_SUBNETS ||
 		    ns_prefix_parse(json_string_value(v), &ep->addrs[ep->n_addrs]) < 0)
@@ -262,14 +291,6 @@ int ns_endpoint_from_json(json_t *j, struct ns_endpoint *ep, struct ns_error *er
 		ns_mac_parse(s, ep->mac);
 	if ((s = json_string_value(json_object_get(j, "host"))))
 		ns_ip_parse(s, &ep->host);
-	if (json_is_object(pod)) {
-		copy_str(ep->pod_ns, sizeof(ep->pod_ns), pod, "namespace");
-		copy_str(ep->pod_name, sizeof(ep->pod_name), pod, "name");
-	}
-	if (json_is_object(cni)) {
-		copy_str(ep->cni_network, sizeof(ep->cni_network), cni, "network");
-		copy_str(ep->container_id, sizeof(ep->container_id), cni, "containerID");
-	}
 	json_decref(ep->labels);
 	v = json_object_get(j, "labels");
 	ep->labels = json_is_object(v) ? json_incref(v) : json_object();
@@ -519,6 +540,7 @@ int ns_network_remove(struct ns_ctx *ctx, const char *name, bool force, bool loc
 	ns_endpoints_free(eps, n);
 	if ((rc = ctx->store->ops->net_delete(ctx->store, &net, err)) < 0)
 		return rc;
+	ns_intent_forget(ctx, name);
 	if (net.masquerade)
 		return masq_resync(ctx, NULL, name, err);
 	return 0;
@@ -711,6 +733,7 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	struct ns_store *st = ctx->store;
 	struct ns_network net;
 	struct ns_endpoint *ep;
+	struct ns_intent *in = NULL;
 	int nsfd = -1, rc;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
@@ -721,10 +744,15 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	ep = ns_endpoint_new();
 	if ((rc = endpoint_init(&net, req, ep, err)) < 0)
 		goto free_ep;
-	if ((rc = st->ops->ep_reserve(st, name, ep->id, err)) < 0)
-		goto free_ep;
+	/* names and MAC before the intent (prepare changes nothing), so that a recovery knows
+	 * which interfaces are this attach's */
 	if (ops->prepare && (rc = ops->prepare(ctx, &net, ep, err)) < 0)
-		goto abort;
+		goto free_ep;
+	ns_intent_recover(ctx, &net, NULL);
+	if ((rc = ns_intent_begin(ctx, &net, NS_INTENT_ATTACH, ep, &in, err)) < 0)
+		goto free_ep;
+	if ((rc = st->ops->ep_reserve(st, name, ep->id, err)) < 0)
+		goto end_intent;
 	/* the addresses before anything is made here: a store that cannot hand them out (full,
 	 * or away) fails the attach with nothing to undo but the reservation */
 	if ((rc = st->ops->ep_claim(st, &net, ep, req->ips, req->n_ips, err)) < 0)
@@ -740,6 +768,7 @@ int ns_network_attach(struct ns_ctx *ctx, const char *name, const struct ns_atta
 	}
 	if (nsfd >= 0)
 		close(nsfd);
+	ns_intent_end(in);
 	if (out)
 		*out = ep;
 	else
@@ -750,6 +779,8 @@ close_ns:
 		close(nsfd);
 abort:
 	st->ops->ep_abort(st, &net, ep);
+end_intent:
+	ns_intent_end(in);
 free_ep:
 	ns_endpoint_free(ep);
 	return rc;
@@ -761,29 +792,42 @@ int ns_network_detach(struct ns_ctx *ctx, const char *name, const char *id,
 	struct ns_store *st = ctx->store;
 	struct ns_network net;
 	struct ns_endpoint *ep = NULL;
+	struct ns_intent *in = NULL;
 	int rc;
 
 	if ((rc = ns_network_load(ctx, name, &net, err)) < 0)
 		return rc;
 	if (!valid_name(id, 127))
 		return ns_error_set(err, -EINVAL, "bad endpoint id '%s'", id ? id : "");
+	ns_intent_recover(ctx, &net, NULL);
+	/* the intent first, then the record: read under it, it cannot change meanwhile (an
+	 * attach of this id at work holds its own intent, and this detach is refused) */
+	ep = ns_endpoint_new();
+	snprintf(ep->network, sizeof(ep->network), "%s", name);
+	snprintf(ep->id, sizeof(ep->id), "%s", id);
+	if ((rc = ns_intent_begin(ctx, &net, NS_INTENT_DETACH, ep, &in, err)) < 0)
+		goto out;
+	ns_endpoint_free(ep);
+	ep = NULL;
 	rc = st->ops->ep_get(st, name, id, &ep, err);
-	if (rc == -ENOENT)
-		return ns_error_set(err, -ENOENT, "endpoint %s is not attached to network %s", id, name);
+	if (rc == -ENOENT) {
+		rc = ns_error_set(err, -ENOENT, "endpoint %s is not attached to network %s", id, name);
+		goto out;
+	}
 	if (rc == -EBADMSG) {
-		/* An empty reservation left by an interrupted attach: only the lease and record to
-		 * drop. */
+		/* an empty reservation of a netpol without intents, interrupted: only the lease and
+		 * record to drop */
 		ep = ns_endpoint_new();
 		snprintf(ep->network, sizeof(ep->network), "%s", name);
 		snprintf(ep->id, sizeof(ep->id), "%s", id);
 	} else if (rc < 0) {
-		return rc;
-	} else if (ep->driver[0] &&
-		   (rc = ns_driver_ops_get(net.driver)->detach(ctx, &net, ep, err)) < 0) {
-		goto out; /* keep the record so the detach can be retried */
+		goto out;
 	}
+	if (ep->driver[0] && (rc = ns_driver_ops_get(net.driver)->detach(ctx, &net, ep, err)) < 0)
+		goto out; /* keep the record so the detach can be retried */
 	rc = st->ops->ep_release(st, &net, ep, err);
 out:
+	ns_intent_end(in);
 	ns_endpoint_free(ep);
 	return rc;
 }

@@ -86,7 +86,15 @@ struct ns_ctx {
 	 * the context does and sets this (enforcer/lib/nodes.h). NULL: an operation that needs
 	 * such an overlay's peers fails with -EOPNOTSUPP. */
 	ns_node_addrs_fn *node_addrs;
+	/* Where an operation says what it did besides its own work: an attach or detach killed
+	 * earlier that it settled (intent.h), a record it skipped as invalid. The program sets it
+	 * (its stderr, its log); NULL: said nowhere. */
+	void (*note)(void *arg, const char *msg);
+	void *note_arg;
 };
+
+/* Passes a formatted message to ctx->note, if set. */
+void ns_ctx_note(struct ns_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Opens a context on the store conf names (NULL: the state directory) with state_dir (NULL:
  * NS_DEFAULT_STATE_DIR, or NS_DEFAULT_RUN_DIR with an etcd store). readonly: for reading

@@ -44,7 +44,7 @@ size_t addr_count_get(const struct addr_count *c, const struct np_addr *a)
 	return s->used ? s->n : 0;
 }
 
-static void add(struct addr_count *c, const struct np_addr *a, long delta)
+void addr_count_add(struct addr_count *c, const struct np_addr *a, long delta)
 {
 	if ((c->n + 1) * 2 > c->cap) {
 		struct addr_count old = *c;
@@ -53,7 +53,7 @@ static void add(struct addr_count *c, const struct np_addr *a, long delta)
 		c->n = 0;
 		for (size_t i = 0; i < old.cap; i++)
 			if (old.v[i].used)
-				add(c, &old.v[i].a, (long)old.v[i].n);
+				addr_count_add(c, &old.v[i].a, (long)old.v[i].n);
 		free(old.v);
 	}
 	struct addr_slot *s = slot(c, a);
@@ -68,5 +68,5 @@ static void add(struct addr_count *c, const struct np_addr *a, long delta)
 void addr_count_pod(struct addr_count *c, const struct np_pod *p, long delta)
 {
 	for (size_t i = 0; p && !p->host_network && i < p->n_ips; i++)
-		add(c, &p->ips[i], delta);
+		addr_count_add(c, &p->ips[i], delta);
 }

@@ -14,6 +14,8 @@ void addr_count_free(struct addr_count *c);
 /* Counts pod p's addresses delta more times (1: p comes, -1: p goes). A host-network pod, or
  * NULL, counts nothing: its addresses are the node's. */
 void addr_count_pod(struct addr_count *c, const struct np_pod *p, long delta);
+/* Counts address a delta more times. */
+void addr_count_add(struct addr_count *c, const struct np_addr *a, long delta);
 /* How many pods counted have address a. */
 size_t addr_count_get(const struct addr_count *c, const struct np_addr *a);
 

@@ -39,7 +39,7 @@ void np_arena_free(struct np_arena *a)
 	free(a);
 }
 
-void *np_arena_alloc(struct np_arena *a, size_t size)
+void *np_arena_alloc_raw(struct np_arena *a, size_t size)
 {
 	const size_t align = sizeof(max_align_t);
 	size = (size + align - 1) / align * align;
@@ -65,8 +65,12 @@ void *np_arena_alloc(struct np_arena *a, size_t size)
 	}
 	void *p = (char *)b->data + b->used;
 	b->used += size;
-	memset(p, 0, size);
 	return p;
+}
+
+void *np_arena_alloc(struct np_arena *a, size_t size)
+{
+	return memset(np_arena_alloc_raw(a, size), 0, size);
 }
 
 const char *np_arena_strdup(struct np_arena *a, const char *s)

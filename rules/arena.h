@@ -13,6 +13,8 @@
 struct np_arena *np_arena_new(void);
 void np_arena_free(struct np_arena *a);
 /* np_arena_alloc and np_arena_strdup are declared in model.h. */
+/* As np_arena_alloc, not zeroed: for large arrays about to be filled whole. */
+void *np_arena_alloc_raw(struct np_arena *a, size_t size);
 const char *np_arena_printf(struct np_arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -53,11 +53,18 @@ struct builder *builder_new(const struct np_inventory *inv, const struct rs_opti
 	b->tmp = np_arena_new();
 	b->sel_pods = np_arena_alloc(b->tmp, (inv->n_pols + 1) * sizeof(size_t *));
 	b->n_sel_pods = np_arena_alloc(b->tmp, (inv->n_pols + 1) * sizeof(size_t));
+	return b;
+}
+
+void builder_local(struct builder *b)
+{
+	if (b->local)
+		return;
+	const struct np_inventory *inv = b->inv;
 	b->local = np_arena_alloc(b->tmp, (inv->n_pods + 1) * sizeof(*b->local));
 	for (size_t p = 0; p < inv->n_pods; p++)
 		if (pod_is_local(b, &inv->pods[p]))
 			b->local[b->n_local++] = p;
-	return b;
 }
 
 void builder_free(struct builder *b)

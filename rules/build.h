@@ -33,7 +33,8 @@ struct builder {
 	const struct np_inventory *inv;
 	const struct rs_options *opt;
 	struct np_arena *tmp;    /* what lives for one build only */
-	size_t *local;           /* the local pods (indexes into inv->pods, ascending) */
+	size_t *local;           /* the local pods (indexes into inv->pods, ascending), once
+				    builder_local filled them */
 	size_t n_local;
 	struct strmap shared;    /* sets built apart this build: name -> element count */
 	/* pods selected by a rule's selector peers, by the peers' canonical text */
@@ -48,6 +49,8 @@ struct builder {
 };
 
 struct builder *builder_new(const struct np_inventory *inv, const struct rs_options *opt);
+/* Fills b->local (once per build: a build that patches its last table never needs it). */
+void builder_local(struct builder *b);
 void builder_free(struct builder *b);
 /* The set built apart named name is this build's, with n elements. */
 void builder_shared_put(struct builder *b, const char *name, size_t n);
@@ -113,6 +116,10 @@ void build_dispatch(struct builder *b, struct btable *t);
 
 /* The bridge table that checks pod source addresses (build_spoof.c). */
 void build_spoof(struct builder *b, struct btable *t);
+/* What one local pod puts in it: elements of its set build_spoof_sets[map] (pod-port,
+ * pod-src4, pod-src6). Returns how many. */
+size_t build_spoof_pod(const struct np_pod *pod, struct build_disp out[BUILD_POD_DISP]);
+extern const char *const build_spoof_sets[3];
 
 /* Facts about a rule the fragment layer asks too. */
 bool build_rule_has_selector_peer(const struct np_rule *r);

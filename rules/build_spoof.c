@@ -6,23 +6,37 @@
 #include "build.h"
 #include "interval.h"
 
+size_t build_spoof_pod(const struct np_pod *pod, struct build_disp out[BUILD_POD_DISP])
+{
+	if (!pod->host_if || strlen(pod->host_if) >= 16)
+		return 0;
+	size_t n = 0;
+	memset(&out[n], 0, sizeof(out[n]));
+	strcpy(out[n++].e.ifname, pod->host_if);
+	for (size_t i = 0; i < pod->n_ips && n < BUILD_POD_DISP; i++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].map = pod->ips[i].family == 4 ? 1 : 2;
+		strcpy(out[n].e.ifname, pod->host_if);
+		out[n].e.addr_lo = out[n].e.addr_hi = pod->ips[i];
+		n++;
+	}
+	return n;
+}
+
 /* Every local pod's host-side port (pod-port), and its addresses behind that port (pod-src4,
  * pod-src6). */
 static void pod_elems(struct builder *b, struct btable *t)
 {
+	builder_local(b);
 	for (size_t l = 0; l < b->n_local; l++) {
-		const struct np_pod *pod = &b->inv->pods[b->local[l]];
-		if (!pod->host_if || strlen(pod->host_if) >= 16)
-			continue;
-		struct rs_elem *e = bset_add(&t->sets[0]);
-		strcpy(e->ifname, pod->host_if);
-		for (size_t i = 0; i < pod->n_ips; i++) {
-			e = bset_add(&t->sets[pod->ips[i].family == 4 ? 1 : 2]);
-			strcpy(e->ifname, pod->host_if);
-			e->addr_lo = e->addr_hi = pod->ips[i];
-		}
+		struct build_disp d[BUILD_POD_DISP];
+		size_t n = build_spoof_pod(&b->inv->pods[b->local[l]], d);
+		for (size_t i = 0; i < n; i++)
+			*bset_add(&t->sets[d[i].map]) = d[i].e;
 	}
 }
+
+const char *const build_spoof_sets[3] = { "pod-port", "pod-src4", "pod-src6" };
 
 void build_spoof(struct builder *b, struct btable *t)
 {
@@ -30,6 +44,7 @@ void build_spoof(struct builder *b, struct btable *t)
 	t->family = RS_FAMILY_BRIDGE;
 	t->comment = "netpol: pod source address checks; managed, do not edit";
 	bool created;
+	/* (created in build_spoof_sets' order: build_spoof_pod's elements index them) */
 	struct bset *ports = btable_set(t, "pod-port", RS_KEY_IFNAME, false, &created);
 	ports->s.origin = "anti-spoofing pod ports";
 	btable_set(t, "pod-src4", RS_KEY_IFNAME_IPV4, false, &created)->s.origin =

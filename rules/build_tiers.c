@@ -83,6 +83,7 @@ static struct build_admin *admin_subjects(struct builder *b)
 	const struct np_inventory *inv = b->inv;
 	if (b->admin)
 		return b->admin;
+	builder_local(b);
 	b->admin = np_arena_alloc(b->tmp, sizeof(*b->admin));
 	b->admin->v = np_arena_alloc(b->tmp, (inv->n_admins + 1) * sizeof(*b->admin->v));
 	for (size_t i = 0; i < inv->n_admins; i++) {

@@ -121,14 +121,13 @@ static void peer_changed(struct dirty *d, const struct np_policy *pol,
 }
 
 /* A changed pod (old version in prev, new in inv; either may be NULL): what of pol it
- * touches. */
+ * touches. The peer sets are marked even when the policy itself is rebuilt: a set not marked
+ * is up to date, so a rebuilt policy takes it as it is (frag_shared_want). */
 static void pod_changed(struct dirty *d, const struct np_policy *pol,
 			const struct np_pod *o, const struct np_pod *n)
 {
-	if ((o && np_policy_selects_pod(pol, o)) || (n && np_policy_selects_pod(pol, n))) {
+	if ((o && np_policy_selects_pod(pol, o)) || (n && np_policy_selects_pod(pol, n)))
 		mark(d, &d->pols, pol->ns, pol->name);
-		return;
-	}
 	for (int dir = 0; dir < 2; dir++) {
 		size_t n_rules;
 		const struct np_rule *rules = build_rules(pol, dir, &n_rules);
@@ -204,6 +203,11 @@ static void mark_selected(struct dirty *d, const struct np_policy *pol)
 		while (i_ < (NA) || j_ < (NB)) {                                                 \
 			const T *a_ = i_ < (NA) ? &(A)[i_] : NULL;                               \
 			const T *b_ = j_ < (NB) ? &(B)[j_] : NULL;                               \
+			/* (an object of a file not read again is a byte copy of the same) */    \
+			if (a_ && b_ && !memcmp(a_, b_, sizeof(*a_))) {                          \
+				i_++, j_++;                                                      \
+				continue;                                                        \
+			}                                                                        \
 			int c_ = !a_ ? 1 : !b_ ? -1 : nsname_cmp(NSF(a_), a_->name, NSF(b_),     \
 								  b_->name);                     \
 			if (c_ == 0) {                                                           \

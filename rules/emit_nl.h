@@ -46,6 +46,12 @@ struct nl_set {
 	bool garbled;             /* read back elements we cannot decode: never equal */
 	const struct rs_set *ir;  /* the IR set (states built from a ruleset only) */
 	struct nl_elems_blk *blk; /* elems, when shared between states (reference counted) */
+	/* elems made by patching those of an earlier state's namesake (the IR set's patch): its
+	 * blk, the elements taken out (pointers into it) and put in (into elems). A diff against
+	 * that state takes these instead of comparing every element. */
+	struct nl_elems_blk *from; /* (a reference: its address is never another's) */
+	const struct nl_elem **from_del, **from_add;
+	size_t n_from_del, n_from_add;
 };
 
 struct nl_chain {
@@ -53,7 +59,8 @@ struct nl_chain {
 	bool base;
 	uint32_t hook, policy;
 	int32_t prio;
-	const char **rules; /* each rule's comment ("np:<hash>"), NULL for a rule without one */
+	const char **rules; /* each rule's comment ("np:<hash>"), NULL for a rule without one;
+			       NULL in a state built from the IR, whose rules carry them */
 	size_t n_rules;
 	const struct rs_chain *ir;
 };
@@ -101,7 +108,10 @@ int nl_state_from_ruleset(const struct rs_ruleset *rs, struct nl_state **out);
 /* The same, sharing with prev (the state of an earlier ruleset; both must still be alive) the
  * encoded elements of every set whose IR elements are the very same memory (a fragment that
  * ruleset_build_cached reused, so the same content): only what was rebuilt is encoded again,
- * and nl_diff_compute sees at once that such a set did not change. prev may be NULL. */
+ * and nl_diff_compute sees at once that such a set did not change; a set patched from prev's
+ * (rs_set.patch) is patched here too. When a table of rs was patched from the one prev's
+ * namesake was made from (rs_table.delta), only the objects the delta names are made anew and
+ * the rest is copied from prev. prev may be NULL. */
 int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_state *prev,
 				  struct nl_state **out);
 
@@ -173,9 +183,15 @@ struct nl_diff {
 };
 
 /* Compares what the kernel holds (old, tables matched by name and family) with what should be
- * there (cur). force_full: replace every table whole. Tables only in old are left alone. */
+ * there (cur). force_full: replace every table whole. Tables only in old are left alone. When
+ * cur's table was made from a ruleset table patched from the one old's was made from, only the
+ * objects the patch names are compared (the rest are the same): the result is the same as
+ * comparing everything (nl_diff_compute_all). */
 int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
 		    struct nl_diff **out);
+/* The same, comparing every object (tests prove the two agree). */
+int nl_diff_compute_all(const struct nl_state *old, const struct nl_state *cur, bool force_full,
+			struct nl_diff **out);
 void nl_diff_free(struct nl_diff *d);
 /* For a status, not an apply: a table the kernel holds (have) without the persist flag that
  * want asks for is unowned (a kernel before 6.9 refuses the flag; policyd --no-owner), a mode

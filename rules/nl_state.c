@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "strmap.h"
 #include "emit_nl.h"
 #include "vec.h"
 #include "xalloc.h"
@@ -44,11 +46,14 @@ void nl_state_free(struct nl_state *st)
 		return;
 	for (size_t i = 0; i < st->n_tables; i++) {
 		struct nl_table *t = &st->tables[i];
-		for (size_t j = 0; j < t->n_sets; j++)
+		for (size_t j = 0; j < t->n_sets; j++) {
 			if (t->sets[j].blk)
 				blk_release(t->sets[j].blk);
 			else
 				free(t->sets[j].elems);
+			if (t->sets[j].from)
+				blk_release(t->sets[j].from);
+		}
 		free(t->sets);
 		free(t->chains);
 		free(t->counters);
@@ -236,14 +241,94 @@ static const struct nl_table *state_table(const struct nl_state *st, const char 
 static const struct ix *table_ix(const struct nl_table *t, int k);
 static const void *ix_find(const struct ix *x, size_t n, const char *name);
 
-/* Set rset as the kernel holds it, its elements shared with its namesake in pt (the previous
- * state's table) when they are the same IR elements. */
-static void state_set(struct nl_state *st, struct nl_table *t, const struct nl_table *pt,
+/* Encodes elements e[0..n) of rset into out, sorted in the state's order. */
+static void encode_sorted(const struct rs_set *rset, const struct rs_elem *e, size_t n,
+			  struct nl_elem *out)
+{
+	for (size_t i = 0; i < n; i++)
+		nl_elem_encode(rset, &e[i], &out[i]);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), elem_cmp);
+}
+
+/* s's elements as those of ps (its namesake in an earlier state) patched by rset->patch, with
+ * what was taken out and put in noted on s; false when ps is not what the patch started from
+ * or an element does not match (then s is left as it was). */
+static bool elems_patched(struct nl_state *st, struct nl_set *s, const struct rs_set *rset,
+			  const struct nl_set *ps)
+{
+	const struct rs_set_patch *p = rset->patch;
+	if (!p || !ps || !ps->blk || !ps->ir || ps->ir->elems != p->base || rset->interval ||
+	    ps->ir->interval || ps->n_elems != p->n_base || ps->ir->key != rset->key ||
+	    ps->ir->vmap != rset->vmap || p->n_del > ps->n_elems)
+		return false;
+	struct nl_elem *del = xmalloc((p->n_del + p->n_add + 1) * sizeof(*del)), *add = del + p->n_del;
+	encode_sorted(rset, p->del, p->n_del, del);
+	encode_sorted(rset, p->add, p->n_add, add);
+	size_t n = ps->n_elems - p->n_del + p->n_add;
+	struct nl_elems_blk *blk = xmalloc(sizeof(*blk) + (n + 1) * sizeof(*blk->e));
+	const struct nl_elem **fd = np_arena_alloc(st->arena, (p->n_del + 1) * sizeof(*fd));
+	size_t *fa = xmalloc((p->n_add + 1) * sizeof(*fa));
+	size_t i = 0, j = 0, k = 0, w = 0;
+	bool ok = true;
+	while (ok && (i < ps->n_elems || k < p->n_add)) {
+		const struct nl_elem *o = i < ps->n_elems ? &ps->elems[i] : NULL;
+		int cd = j < p->n_del ? (o ? elem_cmp(&del[j], o) : -1) : 1;
+		int ca = k < p->n_add ? (o ? elem_cmp(&add[k], o) : -1) : 1;
+		if (cd == 0) {
+			fd[j++] = o;
+			i++;
+		} else if (cd < 0 || ca == 0 || w == n) {
+			ok = false; /* not there to take out, or there already */
+		} else if (ca < 0) {
+			fa[k] = w;
+			blk->e[w++] = add[k++];
+		} else {
+			blk->e[w++] = *o;
+			i++;
+		}
+	}
+	if (ok && j == p->n_del && w == n) {
+		blk->refs = 1;
+		s->blk = blk;
+		s->elems = blk->e;
+		s->n_elems = n;
+		s->from = ps->blk;
+		s->from->refs++;
+		s->from_del = fd;
+		s->from_add = np_arena_alloc(st->arena, (p->n_add + 1) * sizeof(*s->from_add));
+		/* an element taken out and put back the same (a rebuilt pod's map element: a new
+		 * target string, the same chain) is no difference */
+		size_t a = 0, b = 0, nd = 0, na = 0;
+		while (a < p->n_del || b < p->n_add) {
+			const struct nl_elem *e = b < p->n_add ? &blk->e[fa[b]] : NULL;
+			int c = a == p->n_del ? 1 : !e ? -1 : elem_cmp(fd[a], e);
+			if (c == 0)
+				a++, b++;
+			else if (c < 0)
+				fd[nd++] = fd[a++];
+			else
+				s->from_add[na++] = e, b++;
+		}
+		s->n_from_del = nd;
+		s->n_from_add = na;
+	} else {
+		free(blk);
+		ok = false;
+	}
+	free(fa);
+	free(del);
+	return ok;
+}
+
+/* Set rset as the kernel holds it into s, its elements shared with ps (its namesake in the
+ * previous state, or NULL) when they are the same IR elements, or patched from them. */
+static void state_set(struct nl_state *st, struct nl_set *s, const struct nl_set *ps,
 		      const struct rs_set *rset)
 {
-	struct nl_set *s = nl_table_add_set(st, t);
 	struct nl_keyinfo ki;
 	nl_key_info(rset->key, &ki);
+	memset(s, 0, sizeof(*s));
 	s->ir = rset;
 	s->name = rset->name;
 	s->comment = rset->comment;
@@ -252,7 +337,6 @@ static void state_set(struct nl_state *st, struct nl_table *t, const struct nl_t
 	s->key_len = ki.len;
 	s->data_type = rset->vmap ? NFT_DATA_VERDICT : 0;
 	s->n_elems = rset->n_elems;
-	const struct nl_set *ps = pt ? ix_find(table_ix(pt, 0), pt->n_sets, rset->name) : NULL;
 	if (ps && ps->blk && ps->ir && ps->ir->elems == rset->elems &&
 	    ps->ir->n_elems == rset->n_elems && ps->ir->key == rset->key &&
 	    ps->ir->interval == rset->interval) {
@@ -261,6 +345,8 @@ static void state_set(struct nl_state *st, struct nl_table *t, const struct nl_t
 		s->elems = s->blk->e;
 		return;
 	}
+	if (elems_patched(st, s, rset, ps))
+		return;
 	s->blk = xcalloc(1, sizeof(*s->blk) + (rset->n_elems + 1) * sizeof(*s->elems));
 	s->blk->refs = 1;
 	s->elems = s->blk->e;
@@ -269,9 +355,10 @@ static void state_set(struct nl_state *st, struct nl_table *t, const struct nl_t
 	nl_set_sort(s);
 }
 
-static void state_chain(struct nl_state *st, struct nl_table *t, const struct rs_chain *rc)
+/* Chain rc as the kernel holds it into c (its rules' comments are the IR's). */
+static void state_chain(struct nl_chain *c, const struct rs_chain *rc)
 {
-	struct nl_chain *c = nl_table_add_chain(st, t);
+	memset(c, 0, sizeof(*c));
 	c->ir = rc;
 	c->name = rc->name;
 	c->comment = rc->comment;
@@ -283,9 +370,121 @@ static void state_chain(struct nl_state *st, struct nl_table *t, const struct rs
 		c->policy = rc->policy_drop ? NF_DROP : NF_ACCEPT;
 	}
 	c->n_rules = rc->n_rules;
-	c->rules = np_arena_alloc(st->arena, (rc->n_rules + 1) * sizeof(char *));
-	for (size_t r = 0; r < rc->n_rules; r++)
-		c->rules[r] = rc->rules[r].comment;
+}
+
+static void state_counter(struct nl_counter *c, const struct rs_counter *rc)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = rc->name;
+	c->comment = rc->comment;
+}
+
+/* Every object of rt into t, each set sharing or patching its elements from its namesake in
+ * pt (the previous state's table, or NULL). */
+static void state_whole(struct nl_state *st, struct nl_table *t, const struct nl_table *pt,
+			const struct rs_table *rt)
+{
+	t->sets = xcalloc(rt->n_sets + 1, sizeof(*t->sets));
+	t->chains = xcalloc(rt->n_chains + 1, sizeof(*t->chains));
+	t->counters = xcalloc(rt->n_counters + 1, sizeof(*t->counters));
+	t->cap_sets = t->n_sets = rt->n_sets;
+	t->cap_chains = t->n_chains = rt->n_chains;
+	t->cap_counters = t->n_counters = rt->n_counters;
+	const struct ix *px = pt ? table_ix(pt, 0) : NULL;
+	for (size_t i = 0; i < rt->n_sets; i++)
+		state_set(st, &t->sets[i], px ? ix_find(px, pt->n_sets, rt->sets[i].name) : NULL,
+			  &rt->sets[i]);
+	for (size_t i = 0; i < rt->n_counters; i++)
+		state_counter(&t->counters[i], &rt->counters[i]);
+	for (size_t i = 0; i < rt->n_chains; i++)
+		state_chain(&t->chains[i], &rt->chains[i]);
+}
+
+/* The namesakes of the objects an edit takes out of an earlier version: name -> object. */
+static void edit_names(struct strmap *m, const struct rs_edit *e, const void *base, size_t sz)
+{
+	for (size_t i = 0; i < e->n_del; i++) {
+		const char *o = (const char *)base + e->del[i] * sz;
+		strmap_put(m, *(const char *const *)o, (uintptr_t)o);
+	}
+}
+
+static const void *edit_namesake(const struct strmap *m, const char *name)
+{
+	size_t v;
+	return strmap_get(m, name, &v) ? (const void *)(uintptr_t)v : NULL;
+}
+
+/* Walks edit e from an old array of n_old objects to a new one of n_new: calls keep(i_old,
+ * i_new) for every object that stays, make(i_new) for every new one. */
+#define EDIT_WALK(e, n_new, KEEP, MAKE)                                                   \
+	do {                                                                              \
+		size_t i_ = 0, kd_ = 0, ki_ = 0;                                          \
+		for (size_t j_ = 0; j_ < (n_new); j_++) {                                 \
+			if (ki_ < (e)->n_ins && (e)->ins[ki_] == j_) {                    \
+				ki_++;                                                    \
+				MAKE(j_);                                                 \
+				continue;                                                 \
+			}                                                                 \
+			while (kd_ < (e)->n_del && (e)->del[kd_] == i_)                   \
+				kd_++, i_++;                                              \
+			KEEP(i_, j_);                                                     \
+			i_++;                                                             \
+		}                                                                         \
+	} while (0)
+
+/* t from pt (the state of the table rt was patched from): the objects the delta names made
+ * anew, every other copied (they are the same IR objects, now at rt's address). */
+static void state_patched(struct nl_state *st, struct nl_table *t, const struct nl_table *pt,
+			  const struct rs_table *rt)
+{
+	const struct rs_delta *d = rt->delta;
+	struct strmap names = { 0 };
+	t->sets = xcalloc(rt->n_sets + 1, sizeof(*t->sets));
+	t->chains = xcalloc(rt->n_chains + 1, sizeof(*t->chains));
+	t->counters = xcalloc(rt->n_counters + 1, sizeof(*t->counters));
+	t->cap_sets = t->n_sets = rt->n_sets;
+	t->cap_chains = t->n_chains = rt->n_chains;
+	t->cap_counters = t->n_counters = rt->n_counters;
+
+	edit_names(&names, &d->sets, pt->sets, sizeof(*pt->sets));
+#define KEEP_SET(i, j)                                               \
+	do {                                                         \
+		t->sets[j] = pt->sets[i];                            \
+		t->sets[j].ir = &rt->sets[j];                        \
+		t->sets[j].from = NULL;                              \
+		t->sets[j].n_from_del = t->sets[j].n_from_add = 0;   \
+		t->sets[j].blk->refs++;                              \
+	} while (0)
+#define MAKE_SET(j) state_set(st, &t->sets[j], edit_namesake(&names, rt->sets[j].name), \
+			      &rt->sets[j])
+	EDIT_WALK(&d->sets, rt->n_sets, KEEP_SET, MAKE_SET);
+#define KEEP_CHAIN(i, j)                             \
+	do {                                         \
+		t->chains[j] = pt->chains[i];        \
+		t->chains[j].ir = &rt->chains[j];    \
+	} while (0)
+#define MAKE_CHAIN(j) state_chain(&t->chains[j], &rt->chains[j])
+	EDIT_WALK(&d->chains, rt->n_chains, KEEP_CHAIN, MAKE_CHAIN);
+#define KEEP_COUNTER(i, j) (t->counters[j] = pt->counters[i])
+#define MAKE_COUNTER(j) state_counter(&t->counters[j], &rt->counters[j])
+	EDIT_WALK(&d->counters, rt->n_counters, KEEP_COUNTER, MAKE_COUNTER);
+	strmap_free(&names);
+}
+
+/* Whether t (of prev, the state to reuse from) was made from the table rt's delta starts from,
+ * objects in the same order as it: then rt's state is a patch of it. */
+static bool patchable(const struct nl_table *pt, const struct rs_table *rt)
+{
+	const struct rs_delta *d = rt->delta;
+	if (!d || !pt || pt->ir != d->base)
+		return false;
+	const struct rs_table *b = pt->ir;
+	return pt->n_sets == b->n_sets && pt->n_chains == b->n_chains &&
+	       pt->n_counters == b->n_counters &&
+	       pt->n_sets - d->sets.n_del + d->sets.n_ins == rt->n_sets &&
+	       pt->n_chains - d->chains.n_del + d->chains.n_ins == rt->n_chains &&
+	       pt->n_counters - d->counters.n_del + d->counters.n_ins == rt->n_counters;
 }
 
 int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_state *prev,
@@ -302,15 +501,10 @@ int nl_state_from_ruleset_reusing(const struct rs_ruleset *rs, const struct nl_s
 		t->comment = rt->comment;
 		/* the previous state's namesake table, whose sets may share their elements */
 		const struct nl_table *pt = prev ? state_table(prev, t->name, t->family) : NULL;
-		for (size_t i = 0; i < rt->n_sets; i++)
-			state_set(st, t, pt, &rt->sets[i]);
-		for (size_t i = 0; i < rt->n_counters; i++) {
-			struct nl_counter *c = nl_table_add_counter(st, t);
-			c->name = rt->counters[i].name;
-			c->comment = rt->counters[i].comment;
-		}
-		for (size_t i = 0; i < rt->n_chains; i++)
-			state_chain(st, t, &rt->chains[i]);
+		if (patchable(pt, rt))
+			state_patched(st, t, pt, rt);
+		else
+			state_whole(st, t, pt, rt);
 	}
 	*out = st;
 	return 0;
@@ -566,6 +760,14 @@ static void diff_elems(struct np_arena *a, const struct nl_set *o, const struct 
 	size_t i = 0, j = 0;
 	if (o && c && o->elems == c->elems && no == nc)
 		return; /* shared by the two states: the same elements */
+	if (o && c && c->from && c->from == o->blk) {
+		/* c is o patched: what the patch took out and put in is the difference */
+		sd->del = c->from_del;
+		sd->n_del = c->n_from_del;
+		sd->add = c->from_add;
+		sd->n_add = c->n_from_add;
+		return;
+	}
 	/* the common case: equal sets, nothing to allocate */
 	while (i < no && j < nc && elem_eq(&o->elems[i], &c->elems[j]))
 		i++, j++;
@@ -585,15 +787,23 @@ static void diff_elems(struct np_arena *a, const struct nl_set *o, const struct 
 	}
 }
 
+/* Rule i's comment: read back, or the IR's. */
+static const char *rule_comment(const struct nl_chain *c, size_t i)
+{
+	return c->rules ? c->rules[i] : c->ir ? c->ir->rules[i].comment : NULL;
+}
+
 static bool chain_rules_eq(const struct nl_chain *o, const struct nl_chain *c)
 {
 	if (o->n_rules != c->n_rules)
 		return false;
 	if (o->ir && c->ir && o->ir->rules == c->ir->rules)
 		return true; /* the same fragment's rules */
-	for (size_t i = 0; i < o->n_rules; i++)
-		if (!o->rules[i] || !c->rules[i] || strcmp(o->rules[i], c->rules[i]))
+	for (size_t i = 0; i < o->n_rules; i++) {
+		const char *a = rule_comment(o, i), *b = rule_comment(c, i);
+		if (!a || !b || strcmp(a, b))
 			return false;
+	}
 	return true;
 }
 
@@ -837,8 +1047,198 @@ static void diff_table(struct nl_diff *d, const struct nl_table *o, const struct
 	diff_counters(&tp, td);
 }
 
-int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
-		    struct nl_diff **out)
+/* ---- the diff of a patched table ---- */
+
+/* The objects an edit took out (i over old) or put in (j over cur), paired by name: the
+ * namesake in old of cur's object, or NULL. */
+struct edit_pairs {
+	struct strmap gone; /* name -> index in old of an object taken out */
+	struct strmap put;  /* name -> index in cur of an object put in */
+};
+
+static void pairs_make(struct edit_pairs *p, const struct rs_edit *e, const void *o, const void *c,
+		       size_t sz)
+{
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < e->n_del; i++)
+		strmap_put(&p->gone, *(const char *const *)((const char *)o + e->del[i] * sz),
+			   e->del[i]);
+	for (size_t i = 0; i < e->n_ins; i++)
+		strmap_put(&p->put, *(const char *const *)((const char *)c + e->ins[i] * sz),
+			   e->ins[i]);
+}
+
+static void pairs_free(struct edit_pairs *p)
+{
+	strmap_free(&p->gone);
+	strmap_free(&p->put);
+}
+
+static const void *pair_old(const struct edit_pairs *p, const char *name, const void *o, size_t sz)
+{
+	size_t i;
+	return strmap_get(&p->gone, name, &i) ? (const char *)o + i * sz : NULL;
+}
+
+static bool pair_cur(const struct edit_pairs *p, const char *name)
+{
+	size_t j;
+	return strmap_get(&p->put, name, &j);
+}
+
+/* What the full comparison would find wrong with the table, for the objects put in only (the
+ * rest are the same in both); NULL when nothing. A chain whose comment changed counts too:
+ * recreating it touches maps' elements the patch does not name. */
+static bool delta_mismatch(const struct nl_table *o, const struct nl_table *c,
+			   const struct rs_delta *dl, const struct edit_pairs *ps,
+			   const struct edit_pairs *pc, const struct edit_pairs *pk)
+{
+	if (!o->present || (o->flags & NL_TABLE_F_PERSIST) != (c->flags & NL_TABLE_F_PERSIST) ||
+	    !str_eq(o->comment, c->comment))
+		return true;
+	for (size_t k = 0; k < dl->sets.n_ins; k++) {
+		const struct nl_set *s = &c->sets[dl->sets.ins[k]];
+		const struct nl_set *os_ = pair_old(ps, s->name, o->sets, sizeof(*o->sets));
+		if (os_ && (os_->garbled || os_->flags != s->flags || os_->key_type != s->key_type ||
+			    os_->key_len != s->key_len || os_->data_type != s->data_type ||
+			    !str_eq(os_->comment, s->comment)))
+			return true;
+	}
+	for (size_t k = 0; k < dl->chains.n_ins; k++) {
+		const struct nl_chain *ch = &c->chains[dl->chains.ins[k]];
+		const struct nl_chain *oc_ = pair_old(pc, ch->name, o->chains, sizeof(*o->chains));
+		if (oc_ && (oc_->base != ch->base || !str_eq(oc_->comment, ch->comment) ||
+			    (ch->base && (oc_->hook != ch->hook || oc_->prio != ch->prio ||
+					  oc_->policy != ch->policy || !str_eq(oc_->type, ch->type)))))
+			return true;
+	}
+	for (size_t k = 0; k < dl->counters.n_ins; k++) {
+		const struct nl_counter *kc = &c->counters[dl->counters.ins[k]];
+		const struct nl_counter *ok_ = pair_old(pk, kc->name, o->counters,
+							sizeof(*o->counters));
+		if (ok_ && !str_eq(ok_->comment, kc->comment))
+			return true;
+	}
+	return false;
+}
+
+/* What a patched table's diff compares: the two tables, the delta, the objects' pairs. */
+struct delta_pair {
+	struct nl_diff *d;
+	const struct nl_table *o, *c;
+	const struct rs_delta *dl;
+	struct edit_pairs ps, pc, pk;
+};
+
+/* The sets put in, against their namesakes, then those taken out for good. */
+static void delta_sets(struct delta_pair *x, struct nl_table_diff *td)
+{
+	const struct nl_table *o = x->o, *c = x->c;
+	const struct rs_edit *e = &x->dl->sets;
+	td->sets = np_arena_alloc(x->d->arena, (e->n_ins + e->n_del + 1) * sizeof(*td->sets));
+	for (size_t k = 0; k < e->n_ins; k++) {
+		const struct nl_set *s = &c->sets[e->ins[k]];
+		const struct nl_set *prev = pair_old(&x->ps, s->name, o->sets, sizeof(*o->sets));
+		struct nl_set_diff *sd = &td->sets[td->n_sets];
+		sd->old = prev;
+		sd->cur = s;
+		diff_elems(x->d->arena, prev, s, sd);
+		if (!prev || sd->n_del || sd->n_add)
+			td->n_sets++;
+		x->d->changes += !prev + sd->n_del + sd->n_add;
+	}
+	for (size_t k = 0; k < e->n_del; k++) {
+		const struct nl_set *os_ = &o->sets[e->del[k]];
+		if (!(os_->flags & NFT_SET_ANONYMOUS) && !pair_cur(&x->ps, os_->name)) {
+			td->sets[td->n_sets++] = (struct nl_set_diff){ .old = os_ };
+			x->d->changes++;
+		}
+	}
+}
+
+static void delta_chains(struct delta_pair *x, struct nl_table_diff *td)
+{
+	const struct nl_table *o = x->o, *c = x->c;
+	const struct rs_edit *e = &x->dl->chains;
+	td->chains = np_arena_alloc(x->d->arena, (e->n_ins + e->n_del + 1) * sizeof(*td->chains));
+	for (size_t k = 0; k < e->n_ins; k++) {
+		const struct nl_chain *ch = &c->chains[e->ins[k]];
+		const struct nl_chain *prev = pair_old(&x->pc, ch->name, o->chains,
+						       sizeof(*o->chains));
+		bool rewrite = prev && !chain_rules_eq(prev, ch);
+		if (!prev || rewrite) {
+			td->chains[td->n_chains++] = (struct nl_chain_diff){
+				.old = prev, .cur = ch, .rewrite = rewrite
+			};
+			x->d->changes++;
+		}
+	}
+	for (size_t k = 0; k < e->n_del; k++) {
+		const struct nl_chain *oc_ = &o->chains[e->del[k]];
+		if (!pair_cur(&x->pc, oc_->name)) {
+			td->chains[td->n_chains++] = (struct nl_chain_diff){ .old = oc_ };
+			x->d->changes++;
+		}
+	}
+}
+
+static void delta_counters(struct delta_pair *x, struct nl_table_diff *td)
+{
+	const struct nl_table *o = x->o, *c = x->c;
+	const struct rs_edit *e = &x->dl->counters;
+	td->counters = np_arena_alloc(x->d->arena, (e->n_ins + e->n_del + 1) *
+						     sizeof(*td->counters));
+	for (size_t k = 0; k < e->n_ins + e->n_del; k++) {
+		bool in = k < e->n_ins;
+		const struct nl_counter *kc = in ? &c->counters[e->ins[k]]
+						 : &o->counters[e->del[k - e->n_ins]];
+		bool paired = in ? pair_old(&x->pk, kc->name, o->counters,
+					    sizeof(*o->counters)) != NULL
+				 : pair_cur(&x->pk, kc->name);
+		if (!paired) {
+			td->counters[td->n_counters++] = in ? (struct nl_counter_diff){ .cur = kc }
+							    : (struct nl_counter_diff){ .old = kc };
+			x->d->changes++;
+		}
+	}
+}
+
+/* diff_table for c made from a patch (dl) of the table o was made from: only the objects the
+ * patch names are compared, in the order diff_table visits them. false when that cannot stand
+ * for the whole comparison (then td is untouched). */
+static bool diff_table_delta(struct nl_diff *d, const struct nl_table *o, const struct nl_table *c,
+			     struct nl_table_diff *td)
+{
+	struct delta_pair x = { .d = d, .o = o, .c = c, .dl = c->ir->delta };
+	pairs_make(&x.ps, &x.dl->sets, o->sets, c->sets, sizeof(*o->sets));
+	pairs_make(&x.pc, &x.dl->chains, o->chains, c->chains, sizeof(*o->chains));
+	pairs_make(&x.pk, &x.dl->counters, o->counters, c->counters, sizeof(*o->counters));
+	bool ok = !delta_mismatch(o, c, x.dl, &x.ps, &x.pc, &x.pk);
+	if (ok) {
+		td->old = o;
+		td->cur = c;
+		delta_sets(&x, td);
+		delta_chains(&x, td);
+		delta_counters(&x, td);
+	}
+	pairs_free(&x.ps);
+	pairs_free(&x.pc);
+	pairs_free(&x.pk);
+	return ok;
+}
+
+/* Whether c was made from a patch of the table o was made from, both states whole. */
+static bool from_delta(const struct nl_table *o, const struct nl_table *c)
+{
+	const struct rs_delta *dl = c->ir ? c->ir->delta : NULL;
+	return dl && o && o->ir == dl->base && o->n_sets == o->ir->n_sets &&
+	       o->n_chains == o->ir->n_chains && o->n_counters == o->ir->n_counters &&
+	       c->n_sets == c->ir->n_sets && c->n_chains == c->ir->n_chains &&
+	       c->n_counters == c->ir->n_counters;
+}
+
+static int diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
+			bool all, struct nl_diff **out)
 {
 	struct nl_diff *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -848,10 +1248,24 @@ int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool
 	for (size_t i = 0; i < cur->n_tables; i++) {
 		const struct nl_table *c = &cur->tables[i];
 		const struct nl_table *o = old ? state_table(old, c->name, c->family) : NULL;
-		diff_table(d, o, c, force_full, &d->tables[d->n_tables++]);
+		struct nl_table_diff *td = &d->tables[d->n_tables++];
+		if (all || force_full || !from_delta(o, c) || !diff_table_delta(d, o, c, td))
+			diff_table(d, o, c, force_full, td);
 	}
 	*out = d;
 	return 0;
+}
+
+int nl_diff_compute(const struct nl_state *old, const struct nl_state *cur, bool force_full,
+		    struct nl_diff **out)
+{
+	return diff_compute(old, cur, force_full, false, out);
+}
+
+int nl_diff_compute_all(const struct nl_state *old, const struct nl_state *cur, bool force_full,
+			struct nl_diff **out)
+{
+	return diff_compute(old, cur, force_full, true, out);
 }
 
 void nl_diff_free(struct nl_diff *d)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
+#include "assemble.h"
 #include "build.h"
 #include "patch.h"
 
@@ -111,23 +113,36 @@ static struct np_addr *gone_addrs(const struct patch *p, const struct build_want
 }
 
 /* The elements of old less those with an address in gone, merged with add (both sorted), in
- * arena a; *n how many. */
+ * arena a, and how that differs from old (*p, its arrays in a too). */
 static struct rs_elem *merge(struct np_arena *a, const struct rs_set *old, const struct rs_set *add,
-			     const struct np_addr *gone, size_t n_gone, size_t *n)
+			     const struct np_addr *gone, size_t n_gone, struct rs_set_patch *p,
+			     size_t *n)
 {
-	struct rs_elem *e = np_arena_alloc(a, (old->n_elems + add->n_elems + 1) * sizeof(*e));
-	size_t ne = 0, i = 0, j = 0;
+	size_t room = old->n_elems + add->n_elems + 1;
+	struct rs_elem *e = np_arena_alloc_raw(a, room * sizeof(*e));
+	/* (what goes is at most every old element of the gone addresses: few) */
+	struct rs_elem *del = np_arena_alloc_raw(a, (old->n_elems + 1) * sizeof(*e));
+	struct rs_elem *put = np_arena_alloc_raw(a, (add->n_elems + 1) * sizeof(*e));
+	size_t ne = 0, nd = 0, np = 0, i = 0, j = 0;
 	while (i < old->n_elems || j < add->n_elems) {
 		bool from_old = j == add->n_elems ||
 				(i < old->n_elems &&
 				 btable_elem_cmp(&old->elems[i], &add->elems[j]) <= 0);
 		const struct rs_elem *x = from_old ? &old->elems[i++] : &add->elems[j++];
 		if (from_old && n_gone &&
-		    bsearch(&x->addr_lo, gone, n_gone, sizeof(*gone), addr_cmp_v))
+		    bsearch(&x->addr_lo, gone, n_gone, sizeof(*gone), addr_cmp_v)) {
+			del[nd++] = *x;
 			continue;
-		if (!ne || btable_elem_cmp(&e[ne - 1], x))
+		}
+		if (!ne || btable_elem_cmp(&e[ne - 1], x)) {
+			if (!from_old)
+				put[np++] = *x;
 			e[ne++] = *x;
+		}
 	}
+	/* an address taken out and put back (a pod changed but kept it) is no change */
+	asm_elems_cancel(del, &nd, put, &np);
+	*p = (struct rs_set_patch){ old->elems, old->n_elems, del, put, nd, np };
 	*n = ne;
 	return e;
 }
@@ -166,7 +181,9 @@ static bool patch_set(const struct patch *p, const struct build_want *w)
 	struct rs_set s = add->s;
 	if (s.n_elems > 1)
 		qsort(s.elems, s.n_elems, sizeof(*s.elems), btable_elem_cmp);
-	s.elems = merge(t.a, os, &add->s, gone, n_gone, &s.n_elems);
+	struct rs_set_patch *patch = np_arena_alloc(t.a, sizeof(*patch));
+	s.elems = merge(t.a, os, &add->s, gone, n_gone, patch, &s.n_elems);
+	s.patch = os->interval ? NULL : patch;
 	btable_fini(&t);
 	frag_hold_set(f, &s);
 	frag_shared_put(sh, w->name, f);

@@ -37,6 +37,16 @@ struct rs_elem {
 	const char *target; /* verdict maps: chain to goto */
 };
 
+/* How a set's elements differ from an earlier version of the same set (every array sorted,
+ * del a subset of base, add disjoint from it): a set patched rather than built again says so,
+ * and its kernel state is then patched too instead of every element being encoded again. */
+struct rs_set_patch {
+	const struct rs_elem *base; /* the earlier version's elems */
+	size_t n_base;
+	const struct rs_elem *del, *add;
+	size_t n_del, n_add;
+};
+
 struct rs_set {
 	const char *name;
 	const char *comment; /* may be NULL; at most 127 bytes */
@@ -46,6 +56,7 @@ struct rs_set {
 	struct rs_elem *elems;
 	size_t n_elems;
 	const char *origin;  /* what built it, for kernel error messages ("policy ns/name ...") */
+	const struct rs_set_patch *patch; /* NULL: not known */
 };
 
 struct rs_counter {
@@ -159,6 +170,25 @@ struct rs_chain {
 
 enum rs_family { RS_FAMILY_INET, RS_FAMILY_BRIDGE };
 
+/* Where the objects of one array of a table (sets, chains or counters) moved between two
+ * versions of the table: the indexes the earlier version's objects left from and the indexes
+ * the later version's new objects went to (both ascending); every other object is the same, in
+ * the same order. */
+struct rs_edit {
+	const size_t *del, *ins;
+	size_t n_del, n_ins;
+};
+
+struct rs_table;
+
+/* A table made by patching an earlier one (ruleset_build_cached after a small change): what
+ * differs from it. Kernel states and diffs use it to touch only what moved. */
+struct rs_delta {
+	const struct rs_table *base; /* the earlier table; compared by address only (it may be
+					gone by the time the delta is read) */
+	struct rs_edit sets, chains, counters;
+};
+
 struct rs_table {
 	const char *name;
 	enum rs_family family;
@@ -169,6 +199,7 @@ struct rs_table {
 	size_t n_counters;
 	struct rs_chain *chains; /* base chains first, then regular chains */
 	size_t n_chains;
+	const struct rs_delta *delta; /* NULL: not made by a patch */
 };
 
 struct rs_frag;
@@ -177,8 +208,10 @@ struct rs_ruleset {
 	struct rs_table *tables;
 	size_t n_tables;
 	struct np_arena *arena; /* owns everything above, except what the fragments own */
-	struct rs_frag **frags; /* the per-object pieces the inet table was assembled from */
+	struct rs_frag **frags; /* the per-object pieces the tables are made of */
 	size_t n_frags;
+	size_t refs;            /* the caller's, and the cache's that built it (the next build
+				   patches it) */
 };
 
 /* Options for building. */

@@ -1,4 +1,5 @@
 /* strmap.c — see strmap.h. Kept at most half full, so a probe sequence stays short. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +44,38 @@ void strmap_put(struct strmap *m, const char *key, size_t val)
 		free(old.v);
 	}
 	struct strmap_ent *e = slot(m, key);
-	if (!e->key)
+	if (!e->key) {
 		m->n++;
-	e->key = key;
+		e->key = key;
+	}
 	e->val = val;
+}
+
+const char *strmap_del(struct strmap *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	struct strmap_ent *e = slot(m, key);
+	if (!e->key)
+		return NULL;
+	const char *held = e->key;
+	/* linear probing: shift back the entries after the hole that probed past it, so every
+	 * lookup still finds its key before the first free slot */
+	size_t mask = m->cap - 1, i = (size_t)(e - m->v), j = i;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!m->v[j].key)
+			break;
+		size_t home = np_hash_str(m->v[j].key) & mask;
+		/* j's entry stays unless its home lies cyclically outside (i, j] */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays)
+			continue;
+		m->v[i] = m->v[j];
+		i = j;
+	}
+	m->v[i].key = NULL;
+	m->v[i].val = 0;
+	m->n--;
+	return held;
 }

@@ -20,7 +20,10 @@ struct strmap {
 void strmap_free(struct strmap *m);
 /* Whether key is in m; *val is written only when it is. */
 bool strmap_get(const struct strmap *m, const char *key, size_t *val);
-/* Adds key, or replaces its value. */
+/* Adds key, or replaces its value (the map keeps the key pointer it holds). */
 void strmap_put(struct strmap *m, const char *key, size_t val);
+/* Removes key (absent: nothing happens); returns the key pointer it held, or NULL, so a caller
+ * that owns its keys can free it. */
+const char *strmap_del(struct strmap *m, const char *key);
 
 #endif

@@ -20,4 +20,25 @@ int atomic_sync_dir(const char *dir);
 /* Removes path and makes the removal durable. Absent is success. 0 or -errno. */
 int atomic_unlink(const char *path);
 
+/* Held files say that a process is at work on something: created whole and exclusively, then
+ * locked (flock) by their creator for as long as it keeps the descriptor open. The kernel drops
+ * the lock when the process dies, however it dies, so a held file whose lock is free was left
+ * by a process that is gone, and whoever finds it may take it over and settle what it
+ * describes (netsetup's intent records and network reservations). flock works across NFS
+ * clients through the lock manager. */
+
+/* Creates path with len bytes of data and mode, whole (a hidden temporary ".NAME.XXXXXX",
+ * written, fsync'ed, locked, then linked to path) and durably; *fd holds the lock. -EEXIST
+ * when path exists; -errno. */
+int atomic_held_create(const char *path, const void *data, size_t len, mode_t mode, int *fd);
+
+/* Takes over path if no live process holds it: 0 with *fd holding its lock (read it from fd,
+ * settle it, then atomic_held_drop). -EBUSY while its holder lives; -ENOENT when there is none,
+ * or when it was dropped meanwhile. */
+int atomic_held_take(const char *path, int *fd);
+
+/* Removes path, held by fd, and closes fd. Not made durable: a held file that comes back
+ * after a power cut is settled like one whose holder died. */
+void atomic_held_drop(const char *path, int fd);
+
 #endif

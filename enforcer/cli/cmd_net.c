@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "duration.h"
+#include "intent.h"
 #include "model.h"
 #include "netstore.h"
 #include "network.h"
@@ -442,6 +443,36 @@ static int do_sync(struct ns_ctx *ctx, struct net_args *a)
 	return 0;
 }
 
+/* What an operation settled besides its own work (a killed attach or detach): on stderr. */
+static void say_note(void *arg, const char *msg)
+{
+	fprintf(stderr, "netpol net: %s\n", msg);
+}
+
+/* gc's first part: what killed attaches and detaches left in the named networks (all when
+ * none is named), settled (netsetup/intent.h), one line each. */
+static void gc_intents(struct ns_ctx *ctx, struct net_args *a)
+{
+	json_t *names = NULL, *r;
+	struct ns_network net;
+	size_t i;
+
+	if (!a->n_pos && ns_network_names(ctx, &names, NULL) < 0)
+		return;
+	for (size_t k = 0; k < (a->n_pos ? (size_t)a->n_pos : json_array_size(names)); k++) {
+		const char *name = a->n_pos ? a->pos[k] : json_string_value(json_array_get(names, k));
+		json_t *report = json_array();
+		if (ns_network_load(ctx, name, &net, NULL) == 0)
+			ns_intent_sweep(ctx, &net, report);
+		json_array_foreach(report, i, r)
+			printf("%s %s: %s\n", json_string_value(json_object_get(r, "network")),
+			       json_string_value(json_object_get(r, "owner")),
+			       json_string_value(json_object_get(r, "note")));
+		json_decref(report);
+	}
+	json_decref(names);
+}
+
 static int do_gc(struct ns_ctx *ctx, struct net_args *a)
 {
 	struct ns_error e = { "" };
@@ -449,6 +480,7 @@ static int do_gc(struct ns_ctx *ctx, struct net_args *a)
 	int rc = 0, status = 0;
 	size_t i;
 
+	gc_intents(ctx, a);
 	for (int k = 0; k < (a->n_pos ? a->n_pos : 1) && rc == 0; k++)
 		rc = ctx->store->ops->gc(ctx->store, a->n_pos ? a->pos[k] : NULL, a->grace_s, report, &e);
 	if (rc < 0)
@@ -492,6 +524,7 @@ int cmd_net(int argc, char **argv)
 		return fail(&e);
 	}
 	ctx->node_addrs = nodes_load_addrs;
+	ctx->note = say_note;
 	if (!strcmp(sub, "create"))
 		rc = do_create(ctx, a);
 	else if (!strcmp(sub, "ls") || !strcmp(sub, "list"))

@@ -49,6 +49,13 @@ static int state_trusted(const struct cni_conf *c, int code, struct cni_err *e)
 	return 0;
 }
 
+/* What an operation settled besides its own work (a killed ADD or DEL before it): on stderr,
+ * the runtime's log. */
+static void say_note(void *arg, const char *msg)
+{
+	fprintf(stderr, "netpol-cni: %s\n", msg);
+}
+
 static int op_init(struct cni_op *op, const struct cni_env *env, struct cni_conf *c,
 		   struct cni_err *e)
 {
@@ -71,6 +78,7 @@ static int op_init(struct cni_op *op, const struct cni_env *env, struct cni_conf
 		return cni_fail(e, CNI_ERR_STATE, "the state directory cannot be used", "%s", ne.msg);
 	/* a network created with `netpol net create --nodes DIR` finds its peers there */
 	op->ns->node_addrs = nodes_load_addrs;
+	op->ns->note = say_note;
 	return 0;
 }
 

@@ -25,6 +25,11 @@
 struct ap_ctx {
 	struct ap_opts o;
 	struct nft_sock *s;
+	/* the node's generation if no one else committed since our last read-back: that
+	 * read-back's, plus one per commit of ours that changed something (gen_known: there was
+	 * such a read-back and every commit since had a known outcome) */
+	uint32_t gen;
+	bool gen_known;
 	/* the last commit: its model, IR and the kernel state it left (diffed against next time
 	 * unless a read-back is asked for) */
 	struct np_inventory *inv;
@@ -547,6 +552,35 @@ static void node_commit(struct ap_ctx *c, struct target *t, struct np_inventory 
 	}
 }
 
+/* The generation the node's tables should be at after this sync (ap_ctx_gen_explained). A
+ * commit that changed nothing may or may not move it: then it is unknown until the next
+ * read-back (a false alarm costs the caller one read-back, never a missed change). */
+static void node_track_gen(struct ap_ctx *c, const struct target *t,
+			   const struct ap_target_report *tr, int r)
+{
+	if (tr->read_back && !tr->read_error) {
+		c->gen = nft_sock_read_gen(t->s);
+		c->gen_known = true;
+	}
+	if (!t->sent || c->o.check)
+		return;
+	if (r == 0 && t->diff && t->diff->changes) {
+		while (++c->gen == 0) /* as the kernel counts: never 0 */
+			;
+	} else if (r != -EINVAL && r != -EPERM) {
+		c->gen_known = false; /* an unknown outcome, or a no-op commit */
+	}
+}
+
+int ap_ctx_gen_explained(struct ap_ctx *c)
+{
+	uint32_t now;
+	if (!c->s || !c->gen_known)
+		return 0;
+	int r = nft_genid(c->s, &now);
+	return r < 0 ? r : now == c->gen;
+}
+
 /* The node's tables. Takes inv: the context's model after a commit, freed otherwise. */
 static int apply_node(struct ap_ctx *c, struct np_inventory *inv, unsigned flags, int *lock,
 		      struct ap_report *rep)
@@ -561,6 +595,7 @@ static int apply_node(struct ap_ctx *c, struct np_inventory *inv, unsigned flags
 	if (r == 0) {
 		t.s = c->s;
 		r = target_sync(c, &t, inv, flags, tr);
+		node_track_gen(c, &t, tr, r);
 	}
 	if (r == 0) {
 		node_commit(c, &t, inv);

@@ -121,6 +121,12 @@ uint32_t ap_ctx_table_flags(const struct ap_ctx *c);
  * current by the caller's event loop) instead of dumping the kernel's table; NULL: dump. */
 struct ctix;
 void ap_ctx_set_ctindex(struct ap_ctx *c, struct ctix *ix);
+/* 1 when the node's ruleset generation now is the one our last read-back and our commits
+ * since explain (no one else committed anything in this netns since), 0 when it is not or
+ * cannot be known, -errno when it could not be read. A caller that starts watching the
+ * nf_tables notifications late (after a first commit too big to be notified cheaply) closes
+ * the gap with it. */
+int ap_ctx_gen_explained(struct ap_ctx *c);
 /* Forget the last commit: the next apply reads the kernel back (after a monitor saw someone
  * else change our tables). */
 void ap_ctx_invalidate(struct ap_ctx *c);

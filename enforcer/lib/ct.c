@@ -49,6 +49,24 @@ static bool has_admin_tiers(const struct nl_table *t)
 	return false;
 }
 
+/* A removed chain that a dispatch map element deleted in the same diff pointed at: a pod's own
+ * chain leaving with the pod. Only that pod's traffic went through it, and that address is no
+ * longer dispatched (or, re-added to another chain, is in the ranges as a map addition): no
+ * other pod's connections can be narrowed by its removal. */
+static bool left_with_its_pod(const struct nl_table_diff *td, const char *chain)
+{
+	for (size_t i = 0; i < td->n_sets; i++) {
+		const struct nl_set_diff *sd = &td->sets[i];
+		const struct nl_set *s = sd->old ? sd->old : sd->cur;
+		if (!(s->flags & NFT_SET_MAP))
+			continue;
+		for (size_t j = 0; j < sd->n_del; j++)
+			if (sd->del[j]->chain && !strcmp(sd->del[j]->chain, chain))
+				return true;
+	}
+	return false;
+}
+
 void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -59,7 +77,8 @@ void ct_affected_from_diff(const struct nl_diff *d, struct ct_affected *out)
 		bool all = td->replace != NULL;
 		bool tiers = has_admin_tiers(td->cur);
 		for (size_t i = 0; i < td->n_chains; i++)
-			all |= td->chains[i].old != NULL; /* rewritten, recreated or removed */
+			all |= td->chains[i].old != NULL && /* rewritten, recreated or removed */
+			       !(!td->chains[i].cur && left_with_its_pod(td, td->chains[i].old->name));
 		for (size_t i = 0; i < td->n_sets && !all; i++) {
 			const struct nl_set_diff *sd = &td->sets[i];
 			const struct nl_set *s = sd->old ? sd->old : sd->cur;

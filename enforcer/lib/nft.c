@@ -44,6 +44,7 @@ struct nft_sock {
 	struct mnl_socket *nl;
 	uint32_t portid, seq;
 	bool end_acks; /* a commit was confirmed by its BATCH_END ack (kernel 6.10+) */
+	uint32_t read_gen; /* the generation of the last state read back */
 	char *buf; /* RECV_SIZE bytes */
 };
 
@@ -648,10 +649,21 @@ int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_st
 			nl_state_free(st);
 			return r;
 		}
+		s->read_gen = gen_after;
 		*out = st;
 		return 0;
 	}
 	return -EAGAIN;
+}
+
+uint32_t nft_sock_read_gen(const struct nft_sock *s)
+{
+	return s->read_gen;
+}
+
+int nft_genid(struct nft_sock *s, uint32_t *id)
+{
+	return get_genid(s, id);
 }
 
 struct counter_ctx {

@@ -34,6 +34,11 @@ int nft_send_batch(struct nft_sock *s, struct nl_batch *b, bool commit, struct n
  * values. A table the kernel does not have is returned with present = false. Retries when the
  * ruleset generation changes during the dumps. */
 int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_state **out);
+/* The ruleset generation the last successful nft_read_state on s saw (its tables as read are
+ * that generation's), and the kernel's generation now. Every committed transaction that
+ * changes something moves the generation on by one. */
+uint32_t nft_sock_read_gen(const struct nft_sock *s);
+int nft_genid(struct nft_sock *s, uint32_t *id);
 
 /* Counters of one table as the kernel holds them now, without the set elements (cheap enough
  * for every metrics scrape): the named counters (per policy and direction) and the sums of the

@@ -184,6 +184,9 @@ static void log_held(struct pd *d)
  * still in their grace are decided now, by reading their directory entries again. */
 enum { SYNC_READBACK = 1, SYNC_FULL = 2, SYNC_ALLOW_REMOVALS = 4, SYNC_NOW = 8 };
 
+
+static void monitor_start(void *data, uint32_t events);
+
 static void arm_sync(struct pd *d, double ms)
 {
 	evloop_timer_arm(d->t_sync, ms < 1 ? 1 : (long long)(ms + 0.999), 0);
@@ -508,6 +511,10 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		pd_log(d, "ready: first sync done in %.1f ms since start (tables %s)",
 		       t_end - d->started_ms, pd_table_mode(d));
 		sdnotify_send("READY=1");
+		if (!d->o.no_monitor && d->o.test_monitor_delay_ms > 0)
+			evloop_timer_arm(d->t_mon, d->o.test_monitor_delay_ms, 0);
+		else if (!d->o.no_monitor)
+			monitor_start(d, 0);
 	}
 	notify_status(d);
 	return 0;
@@ -560,6 +567,34 @@ static void on_monitor(void *data, uint32_t events)
 	d->st.foreign_changes += (uint64_t)n;
 	pd_log(d, "another process changed our tables (%d notifications): reading back", n);
 	pd_sync(d, "monitor", SYNC_READBACK);
+}
+
+/* The nf_tables monitor, started once the first sync committed: every listener makes the
+ * kernel build a notification per object of a commit (a first full replace of 10,000 pods:
+ * ~100,000 of them, most of its kernel time). What happened between that commit and the
+ * subscription is told by the generation: unless our own read-back and commits explain it,
+ * our tables are read back at once. */
+static void monitor_start(void *data, uint32_t events)
+{
+	struct pd *d = data;
+	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
+	int r = nftmon_new(tables, 2, &d->mon);
+	if (r == 0 && !(d->mon_src = evloop_source_add(d->l, nftmon_fd(d->mon), EPOLLIN,
+						       on_monitor, d)))
+		r = errno ? -errno : -ENOMEM;
+	if (r < 0) {
+		pd_log(d, "nf_tables monitor: %s; others' changes to our tables are repaired by "
+		       "the periodic resync only", strerror(-r));
+		nftmon_free(d->mon);
+		d->mon = NULL;
+		return;
+	}
+	if (ap_ctx_gen_explained(d->ap) != 1) {
+		pd_log(d, "the ruleset changed since our first commit, or cannot be told: reading "
+		       "our tables back");
+		d->readback_pending = true;
+		arm_sync(d, 1);
+	}
 }
 
 /* ---- conntrack events ---- */
@@ -860,9 +895,6 @@ static int open_sources(struct pd *d, char *err, size_t errlen)
 		return fail(err, errlen, r, "inotify");
 	d->rescan_pending = true;
 	d->endpoints_dirty = true;
-	static const char *const tables[] = { TABLE_INET, TABLE_SPOOF };
-	if (!o->no_monitor && (r = nftmon_new(tables, 2, &d->mon)) < 0)
-		return fail(err, errlen, r, "nf_tables monitor");
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -883,8 +915,6 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 {
 	struct evloop *l = d->l;
 	d->watch_src = evloop_source_add(l, watch_fd(d->watch), EPOLLIN, on_watch, d);
-	if (d->mon)
-		d->mon_src = evloop_source_add(l, nftmon_fd(d->mon), EPOLLIN, on_monitor, d);
 	d->sig_src = evloop_source_add(l, d->sigfd, EPOLLIN, on_signal, d);
 	d->t_sync = evloop_timer_add(l, on_sync_timer, d);
 	d->t_resync = evloop_timer_add(l, on_resync, d);
@@ -892,8 +922,9 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	d->t_trim = evloop_timer_add(l, on_trim, d);
 	d->t_ctresync = evloop_timer_add(l, on_ctresync, d);
 	d->t_lkg = evloop_timer_add(l, on_lkg_retry, d);
-	if (!d->watch_src || (d->mon && !d->mon_src) || !d->sig_src || !d->t_sync || !d->t_resync ||
-	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg)
+	d->t_mon = evloop_timer_add(l, monitor_start, d);
+	if (!d->watch_src || !d->sig_src || !d->t_sync || !d->t_resync ||
+	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg || !d->t_mon)
 		return fail(err, errlen, -errno, "event loop");
 	ctindex_start(d);
 	pd_flows_start(d);
@@ -961,6 +992,7 @@ void pd_free(struct pd *d)
 	evloop_timer_del(d->l, d->t_trim);
 	evloop_timer_del(d->l, d->t_ctresync);
 	evloop_timer_del(d->l, d->t_lkg);
+	evloop_timer_del(d->l, d->t_mon);
 	evloop_source_del(d->l, d->ct_src);
 	pd_store_close(d);
 	httpd_free(d->http);

@@ -25,6 +25,8 @@ struct pd_opts {
 	bool no_owner;            /* tables without the owner flag (what pre-6.9 kernels get) */
 	bool no_monitor;          /* tests: no NFNLGRP_NFTABLES monitor (drift waits for a
 				     resync or SIGHUP) */
+	long long test_monitor_delay_ms; /* tests: the monitor starts this long after the first
+				     commit (the gap its generation check closes, made wide) */
 	bool inject_error;        /* tests: every transaction carries a rule the kernel rejects */
 	bool test_old_kernel;     /* tests: the tables also ask for a flag no kernel knows, refused
 				     as PERSIST is before 6.9: the unowned fallback runs for real */

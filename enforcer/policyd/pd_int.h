@@ -52,7 +52,7 @@ struct pd {
 				     index is reloaded */
 	int sigfd;
 	struct evsource *watch_src, *mon_src, *sig_src;
-	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg;
+	struct evsource *t_sync, *t_resync, *t_tick, *t_trim, *t_lkg, *t_mon;
 	unsigned long long wd_usec;
 	double last_wd_ms;
 

@@ -162,6 +162,7 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		{ "no-monitor", no_argument, NULL, 'M' },   /* tests */
 		{ "inject-error", no_argument, NULL, 'I' }, /* tests */
 		{ "test-old-kernel", no_argument, NULL, 'K' }, /* tests: the pre-6.9 fallback */
+		{ "test-monitor-delay", required_argument, NULL, 'T' }, /* tests */
 		{ "gap", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, 'G' },
 		{ "control-clients", required_argument, NULL, 'c' },
@@ -217,6 +218,7 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 		case 'G':
 		case 'i':
 		case 'L':
+		case 'T':
 			if ((ms = duration_parse_ms(optarg)) < 0) {
 				fprintf(stderr, "policyd: bad duration '%s' (e.g. 180s, 500ms, 3m)\n",
 					optarg);
@@ -228,6 +230,8 @@ static int parse_opts(int argc, char **argv, struct pd_opts *o, bool *cleanup)
 				o->ctl_idle_ms = ms > 0 ? ms : 1;
 			else if (c == 'g')
 				o->gap_ms = (double)ms;
+			else if (c == 'T')
+				o->test_monitor_delay_ms = ms;
 			else if (c == 'L')
 				o->lease_ttl_s = ms < 1000 ? 1 : (long)(ms / 1000);
 			else

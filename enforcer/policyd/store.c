@@ -10,6 +10,7 @@
 
 #include "atomicio.h"
 #include "inventory.h"
+#include "invmerge.h"
 #include "store.h"
 #include "vec.h"
 #include "xalloc.h"
@@ -37,6 +38,7 @@ struct store {
 	size_t n_retired, cap_retired;
 	char **unlink;             /* LKG copies to remove */
 	size_t n_unlink, cap_unlink;
+	struct invmerge *merge;    /* every file's objects merged, kept between merges */
 };
 
 static size_t objects(const struct np_inventory *inv)
@@ -47,6 +49,7 @@ static size_t objects(const struct np_inventory *inv)
 int store_new(const char *dir, const char *lkg_dir, struct store **out)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	s->merge = invmerge_new();
 	s->dir = xstrdup(dir);
 	s->lkg_dir = lkg_dir ? xstrdup(lkg_dir) : NULL;
 	if (lkg_dir && mkdir(lkg_dir, 0700) < 0 && errno != EEXIST) {
@@ -67,6 +70,9 @@ static void retire(struct store *s, struct np_inventory *inv)
 
 void store_retired_free(struct store *s)
 {
+	/* commits not merged yet name objects that go now: the next merge is whole */
+	if (s->n_retired)
+		invmerge_invalidate(s->merge);
 	for (size_t i = 0; i < s->n_retired; i++)
 		np_inventory_free(s->retired[i]);
 	s->n_retired = 0;
@@ -83,6 +89,7 @@ void store_free(struct store *s)
 		free(s->f[i].errors);
 	}
 	store_retired_free(s);
+	invmerge_free(s->merge);
 	for (size_t i = 0; i < s->n_unlink; i++)
 		free(s->unlink[i]);
 	free(s->unlink);
@@ -454,6 +461,7 @@ size_t store_pending_commit(struct store *s, bool allow_removals, double now, do
 				i++;
 				continue;
 			}
+			invmerge_edit(s->merge, f->inv, NULL);
 			retire(s, f->inv);
 			f->inv = NULL;
 			VEC_PUSH(s->unlink, s->n_unlink, s->cap_unlink) = xstrdup(f->name);
@@ -461,6 +469,7 @@ size_t store_pending_commit(struct store *s, bool allow_removals, double now, do
 			done++;
 			continue;
 		}
+		invmerge_edit(s->merge, f->inv, f->next);
 		retire(s, f->inv);
 		f->inv = f->next;
 		f->hash = f->next_hash;
@@ -499,15 +508,15 @@ void store_inventory_add(const struct store *s, struct np_inventory *m)
 	}
 }
 
+static void fill(const void *arg, struct np_inventory *inv)
+{
+	store_inventory_add(arg, inv);
+}
+
 int store_inventory_merge(struct store *s, struct np_inventory **out, struct np_diags *diags)
 {
-	struct np_inventory *m = np_inventory_new();
-	if (!m)
-		return -ENOMEM;
-	store_inventory_add(s, m);
-	np_inventory_finish(m, diags);
-	*out = m;
-	return 0;
+	bool whole;
+	return invmerge_get(s->merge, fill, s, out, diags, &whole);
 }
 
 /* A last good copy, replaced whole (a crash leaves the old copy or the new, never a torn one),

@@ -57,6 +57,7 @@ netpol_conf() { # STATE_DIR
 # leg LABEL CONFLIST COUNT: ADD then DEL for COUNT containers; per-container sums into files
 leg() {
 	label=$1 conf=$2 count=$3
+	[ "$count" -gt 0 ] || return 1 # (N_SELF=0: the legs without policyd are left out)
 	export CNIRUN_LOG="$TMP/$label.log"
 	for i in $(seq 1 "$count"); do
 		CNIRUN_ARGS="IgnoreUnknown=1;K8S_POD_NAME=b$i" ip netns exec $NODE python3 "$CNIRUN" ADD "$conf" "$label-$i" /run/netns/${T}c$i eth0 >/dev/null ||

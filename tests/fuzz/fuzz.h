@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -45,6 +47,15 @@ struct nl_state;
  * (each fits its buffer, its attributes fit it) and each described as an error report on it
  * would be. Returns the state (free it; the next diff's prev). */
 struct nl_state *fuzz_emit_batch(const struct rs_ruleset *rs, const struct nl_state *prev);
+
+struct ns_endpoint;
+
+/* An endpoint record (netsetup's ns_endpoint_from_json) read, written and read again: the
+ * second read is the first (a fixed point), and a refusal has a message. *out gets the record
+ * read (free it with ns_endpoint_free), NULL when refused. */
+void fuzz_endpoint_round_trip(json_t *j, struct ns_endpoint **out);
+/* The same for a network definition (ns_network_from_json). */
+void fuzz_network_round_trip(json_t *j);
 
 /* Every line of nft text has its double quotes paired (a name that broke out of its quotes
  * would change what nft reads; nft's quoted strings have no escapes). */

@@ -20,46 +20,6 @@
 #include "network.h"
 #include "ruleset.h"
 
-static void round_trip_endpoint(json_t *j, struct ns_endpoint **out)
-{
-	struct ns_error err = { "" };
-	struct ns_endpoint *a = ns_endpoint_new(), *b = ns_endpoint_new();
-	*out = NULL;
-	if (ns_endpoint_from_json(j, a, &err) < 0) {
-		FUZZ_CHECK(err.msg[0], "a refused record without a message");
-		goto out;
-	}
-	json_t *ja = ns_endpoint_to_json(a);
-	FUZZ_CHECK(ns_endpoint_from_json(ja, b, &err) == 0, "a written record is refused: %s",
-		   err.msg);
-	json_t *jb = ns_endpoint_to_json(b);
-	FUZZ_CHECK(json_equal(ja, jb), "endpoint record not stable across a write and a read");
-	json_decref(jb);
-	json_decref(ja);
-	*out = a;
-	a = NULL;
-out:
-	ns_endpoint_free(b);
-	ns_endpoint_free(a);
-}
-
-static void round_trip_network(json_t *j)
-{
-	struct ns_error err = { "" };
-	struct ns_network *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	if (ns_network_from_json(j, a, &err) == 0) {
-		json_t *ja = ns_network_to_json(a);
-		FUZZ_CHECK(ns_network_from_json(ja, b, &err) == 0,
-			   "a written network definition is refused: %s", err.msg);
-		json_t *jb = ns_network_to_json(b);
-		FUZZ_CHECK(json_equal(ja, jb), "network definition not stable");
-		json_decref(jb);
-		json_decref(ja);
-	}
-	free(b);
-	free(a);
-}
-
 /* The record as STATE/endpoints/fuzz/ep.json of the scratch state directory. */
 static const char *write_record(const uint8_t *data, size_t size)
 {
@@ -115,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *j = json_loadb((const char *)data, size, 0, NULL);
 	struct ns_endpoint *ep = NULL;
 	if (j) {
-		round_trip_endpoint(j, &ep);
-		round_trip_network(j);
+		fuzz_endpoint_round_trip(j, &ep);
+		fuzz_network_round_trip(j);
 	}
 	merge_build(data, size, ep);
 	ns_endpoint_free(ep);

@@ -17,6 +17,7 @@
 #include "emit_nl.h"
 #include "evloop.h"
 #include "fuzz.h"
+#include "network.h"
 #include "pd.h"
 #include "ruleset.h"
 
@@ -62,6 +63,46 @@ struct nl_state *fuzz_emit_batch(const struct rs_ruleset *rs, const struct nl_st
 	nl_diff_free(diff);
 	nl_state_free(none);
 	return st;
+}
+
+void fuzz_endpoint_round_trip(json_t *j, struct ns_endpoint **out)
+{
+	struct ns_error err = { "" };
+	struct ns_endpoint *a = ns_endpoint_new(), *b = ns_endpoint_new();
+	*out = NULL;
+	if (ns_endpoint_from_json(j, a, &err) < 0) {
+		FUZZ_CHECK(err.msg[0], "a refused record without a message");
+		goto out;
+	}
+	json_t *ja = ns_endpoint_to_json(a);
+	FUZZ_CHECK(ns_endpoint_from_json(ja, b, &err) == 0, "a written record is refused: %s",
+		   err.msg);
+	json_t *jb = ns_endpoint_to_json(b);
+	FUZZ_CHECK(json_equal(ja, jb), "endpoint record not stable across a write and a read");
+	json_decref(jb);
+	json_decref(ja);
+	*out = a;
+	a = NULL;
+out:
+	ns_endpoint_free(b);
+	ns_endpoint_free(a);
+}
+
+void fuzz_network_round_trip(json_t *j)
+{
+	struct ns_error err = { "" };
+	struct ns_network *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	if (ns_network_from_json(j, a, &err) == 0) {
+		json_t *ja = ns_network_to_json(a);
+		FUZZ_CHECK(ns_network_from_json(ja, b, &err) == 0,
+			   "a written network definition is refused: %s", err.msg);
+		json_t *jb = ns_network_to_json(b);
+		FUZZ_CHECK(json_equal(ja, jb), "network definition not stable");
+		json_decref(jb);
+		json_decref(ja);
+	}
+	free(b);
+	free(a);
 }
 
 void fuzz_check_quotes(const char *text)

@@ -11,10 +11,10 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${NETPOL_FUZZ_BUILD:-build/fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-policy cni endpoint ctl http}
+TARGETS=${FUZZ_TARGETS:-policy cni endpoint ctl http etcd}
 D=tests/fuzz/dict
 declare -A DICTS=([policy]="json yaml k8s" [cni]="json cni" [endpoint]="json endpoint k8s"
-	[ctl]="json ctl" [http]="http")
+	[ctl]="json ctl" [http]="http" [etcd]="json etcd endpoint")
 WORK=$BUILD/fuzz-work
 mkdir -p "$WORK"
 failed=0

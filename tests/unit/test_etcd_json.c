@@ -126,6 +126,14 @@ static void test_errors(void **state)
 	assert_int_equal(r.code, 14);
 	assert_string_equal(r.error, "etcdserver: no leader");
 	etcd_resp_free(&r);
+	/* an empty message does not hide the error's text (found by fuzz_etcd), nor is the
+	 * error ever said as nothing */
+	assert_int_equal(parse("{\"error\":\"not found\",\"code\":7,\"message\":\"\"}", &r), 0);
+	assert_string_equal(r.error, "not found");
+	etcd_resp_free(&r);
+	assert_int_equal(parse("{\"error\":{\"grpc_code\":2,\"message\":\"\"}}", &r), 0);
+	assert_string_equal(r.error, "unknown error (code 2)");
+	etcd_resp_free(&r);
 	/* refused, each with a reason */
 	assert_int_equal(parse("", &r), -EBADMSG);
 	etcd_resp_free(&r);
