@@ -111,6 +111,19 @@ $(eval $(call archive_rule,$(CLI_LIB),$(CLI_SRCS)))
 $(eval $(call archive_rule,$(POLICYD_LIB),$(POLICYD_SRCS)))
 $(eval $(call archive_rule,$(CNI_LIB),$(CNI_SRCS)))
 
+# The page's files, embedded in policyd: a table generated from enforcer/policyd/ui/ (listed as
+# prerequisites, since -MMD cannot see them), compiled into policyd's archive.
+UI_FILES := $(sort $(wildcard enforcer/policyd/ui/*.html enforcer/policyd/ui/*.js enforcer/policyd/ui/*.svg \
+                              enforcer/policyd/ui/*.css))
+UI_OBJ   := $(BUILD)/obj/gen/uifiles.o
+$(BUILD)/gen/uifiles.c: $(UI_FILES) enforcer/policyd/ui_embed.sh
+	@mkdir -p $(dir $@)
+	sh enforcer/policyd/ui_embed.sh $(UI_FILES) >$@.tmp && mv $@.tmp $@
+$(UI_OBJ): $(BUILD)/gen/uifiles.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(INC_policyd) $(CFLAGS) $(WARN) -c -o $@ $<
+$(POLICYD_LIB): $(UI_OBJ)
+
 # Programs that may open an etcd store link its backend in (netstore.c refers to it weakly);
 # the others do not load libcurl and the ~30 libraries it brings (~20 ms per exec here). The
 # test programs reach every module, the etcd store's included.

@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libjansson-dev libyaml-
 libnetfilter-conntrack-dev nftables iproute2 socat iperf3 iptables \
 containernetworking-plugins time jq python3 libmicrohttpd-dev python3-prometheus-client curl \
 podman runc busybox-static netavark clang libclang-rt-14-dev libcurl4-openssl-dev etcd-server \
-etcd-client"
+etcd-client chromium"
 
 # Debian's etcd-server enables its unit on install, which would start an etcd on the root
 # namespace's 127.0.0.1:2379 at the next boot; the tests start their own members inside the

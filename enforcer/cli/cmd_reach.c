@@ -5,38 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
 #include "cli.h"
 #include "eval.h"
 #include "load.h"
+#include "reach.h"
 #include "model.h"
 #include "xalloc.h"
-
-static int parse_proto(const char *s, enum np_proto *out)
-{
-	if (!strcasecmp(s, "TCP"))
-		*out = NP_PROTO_TCP;
-	else if (!strcasecmp(s, "UDP"))
-		*out = NP_PROTO_UDP;
-	else if (!strcasecmp(s, "SCTP"))
-		*out = NP_PROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-static int parse_port(const char *s, uint16_t *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > 65535)
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
 
 static int parse_family(const char *s, int *out)
 {
@@ -87,33 +64,7 @@ static int other_arg(const char *cmd, const char *arg, int missing, const char *
 	return -1;
 }
 
-/* A cell of the truth table: 0 dropped, 1 passes, REACH_AUDIT would drop (audit) but passes. */
-#define REACH_AUDIT 2
-
-struct probe_pod {
-	const struct np_pod *pod;
-	struct np_endpoint ep;
-	char label[256];
-};
-
-/* The pods of the truth table: not host-network, with an address of the family, in the
- * inventory's (ns, name) order. */
-static struct probe_pod *probe_pods(const struct np_inventory *inv, int family, size_t *n)
-{
-	struct probe_pod *v = xcalloc(inv->n_pods, sizeof(*v));
-	*n = 0;
-	for (size_t i = 0; i < inv->n_pods; i++) {
-		const struct np_pod *pod = &inv->pods[i];
-		if (pod->host_network || np_endpoint_pod(pod, family, &v[*n].ep) < 0)
-			continue;
-		v[*n].pod = pod;
-		snprintf(v[*n].label, sizeof(v[*n].label), "%s/%s", pod->ns, pod->name);
-		(*n)++;
-	}
-	return v;
-}
-
-static void print_table(const struct probe_pod *pods, size_t n, const unsigned char *m)
+static void print_table(const struct reach_pod *pods, size_t n, const unsigned char *m)
 {
 	int w = 0;
 	for (size_t i = 0; i < n; i++)
@@ -143,66 +94,17 @@ static void print_table(const struct probe_pod *pods, size_t n, const unsigned c
 		printf("A: would drop (audit): passes while audit mode is on\n");
 }
 
-static int print_json(const struct probe_pod *pods, size_t n, const unsigned char *m,
-		      enum np_proto proto, uint16_t port, int family)
+static void print_json(json_t *j)
 {
-	json_t *root = json_pack("{s:{s:s,s:i,s:i}}", "probe", "protocol", np_proto_name(proto),
-				 "port", (int)port, "family", family);
-	json_t *jpods = json_array();
-	json_t *matrix = json_array();
-	if (!root || !jpods || !matrix)
-		abort();
-	for (size_t i = 0; i < n; i++) {
-		json_t *row = json_array();
-		json_array_append_new(jpods, json_string(pods[i].label));
-		for (size_t j = 0; j < n; j++)
-			json_array_append_new(row, json_integer(m[i * n + j]));
-		json_array_append_new(matrix, row);
-	}
-	json_object_set_new(root, "pods", jpods);
-	json_object_set_new(root, "matrix", matrix);
-	json_dumpf(root, stdout, JSON_COMPACT);
+	json_dumpf(j, stdout, JSON_COMPACT);
 	printf("\n");
-	json_decref(root);
-	return 0;
+	json_decref(j);
 }
 
 static void reach_usage(void)
 {
 	fprintf(stderr, "usage: netpol reach DIR [--port P] [--protocol TCP|UDP|SCTP] "
 			"[--family 4|6] [--audit] [--json]\n");
-}
-
-/* The cell of one flow: 0, 1 or REACH_AUDIT. */
-static unsigned char reach_cell(const struct np_eval *ev, const struct np_flow *f)
-{
-	if (!np_eval_allowed(ev, f))
-		return 0;
-	struct np_verdict v;
-	if (np_eval_explain(ev, f, &v) < 0)
-		return 1;
-	bool audit = v.egress.audit || v.ingress.audit;
-	np_verdict_clear(&v);
-	return audit ? REACH_AUDIT : 1;
-}
-
-/* m[i * n + j]: whether pods[i] may open proto/port to pods[j] (reach_cell). */
-static unsigned char *reach_matrix(const struct np_inventory *inv, const struct probe_pod *pods,
-				   size_t n, enum np_proto proto, uint16_t port, bool audit)
-{
-	struct np_eval *ev = np_eval_new(inv);
-	if (!ev)
-		abort();
-	np_eval_set_audit(ev, audit);
-	unsigned char *m = xcalloc(n * n, 1);
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < n; j++) {
-			struct np_flow f = { .src = pods[i].ep, .dst = pods[j].ep, .proto = proto,
-					     .port = port };
-			m[i * n + j] = reach_cell(ev, &f);
-		}
-	np_eval_free(ev);
-	return m;
 }
 
 int cmd_reach(int argc, char **argv)
@@ -215,12 +117,12 @@ int cmd_reach(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--port", &missing))) {
-			if (parse_port(v, &port) < 0) {
+			if (reach_parse_port(v, &port) < 0) {
 				fprintf(stderr, "netpol reach: bad port '%s'\n", v);
 				return 2;
 			}
 		} else if ((v = opt_value(argc, argv, &i, "--protocol", &missing))) {
-			if (parse_proto(v, &proto) < 0) {
+			if (reach_parse_proto(v, &proto) < 0) {
 				fprintf(stderr, "netpol reach: bad protocol '%s'\n", v);
 				return 2;
 			}
@@ -246,10 +148,15 @@ int cmd_reach(int argc, char **argv)
 	if (cli_load_inventory(dir, &inv) < 0)
 		return 2;
 	size_t n;
-	struct probe_pod *pods = probe_pods(inv, family, &n);
-	unsigned char *m = reach_matrix(inv, pods, n, proto, port, audit);
+	struct reach_pod *pods = reach_pods(inv, family, NULL, &n);
+	struct np_eval *ev = np_eval_new(inv);
+	if (!ev)
+		abort();
+	np_eval_set_audit(ev, audit);
+	unsigned char *m = reach_matrix(ev, pods, n, proto, port);
+	np_eval_free(ev);
 	if (json)
-		print_json(pods, n, m, proto, port, family);
+		print_json(reach_json(pods, n, m, proto, port, family));
 	else
 		print_table(pods, n, m);
 	free(m);
@@ -302,16 +209,6 @@ static int resolve_endpoint(const struct np_inventory *inv, const struct endpoin
 	return np_endpoint_addr(inv, &a->addr, out);
 }
 
-static const char *endpoint_name(const struct np_endpoint *ep, char *buf, size_t size)
-{
-	char a[64];
-	if (ep->pod)
-		snprintf(buf, size, "%s/%s", ep->pod->ns, ep->pod->name);
-	else
-		snprintf(buf, size, "%s", np_addr_str(&ep->addr, a));
-	return buf;
-}
-
 static void print_policy_list(const struct np_side_verdict *sv)
 {
 	for (size_t i = 0; i < sv->n_isolating; i++)
@@ -333,7 +230,7 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 	char name[300];
 	bool ingress = !strcmp(dir, "ingress");
 
-	printf("  %-7s at %s: ", dir, endpoint_name(ep, name, sizeof(name)));
+	printf("  %-7s at %s: ", dir, reach_endpoint_name(ep, name, sizeof(name)));
 	if (sv->pass_admin) {
 		printf("Admin tier passes (");
 		print_admin_rule(sv->pass_admin, ingress, sv->pass_admin_rule);
@@ -376,85 +273,6 @@ static void print_side(const char *dir, const struct np_endpoint *ep,
 	printf(" allows it%s\n", sv->audit ? ": would drop (audit)" : "");
 }
 
-static json_t *admin_rule_json(const struct np_admin_policy *ap, bool ingress, size_t rule)
-{
-	const struct np_rule *r = ingress ? &ap->in[rule] : &ap->out[rule];
-	json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s?}", "tier", np_tier_name(ap->tier), "kind",
-			      ap->kind, "policy", ap->name, "rule", (int)rule, "action",
-			      np_action_name(r->action), "name", r->name);
-	if (!o)
-		abort();
-	return o;
-}
-
-static json_t *side_json(const struct np_endpoint *ep, const struct np_side_verdict *sv,
-			 bool ingress)
-{
-	char name[300], pol[600];
-	json_t *iso = json_array();
-	for (size_t i = 0; i < sv->n_isolating; i++) {
-		snprintf(pol, sizeof(pol), "%s/%s", sv->isolating[i]->ns, sv->isolating[i]->name);
-		json_array_append_new(iso, json_string(pol));
-	}
-	json_t *o = json_pack("{s:s,s:b,s:s,s:b,s:o}", "at", endpoint_name(ep, name, sizeof(name)),
-			      "allowed", sv->allowed, "why", np_side_why_str(sv->why), "isolated",
-			      sv->isolated, "isolating", iso);
-	if (!o)
-		abort();
-	if (sv->audit) /* verdicts without audit mode keep their old shape */
-		json_object_set_new(o, "audit", json_true());
-	if (sv->why == NP_WHY_ADMIN || sv->why == NP_WHY_BASELINE)
-		json_object_set_new(o, "decided_by", admin_rule_json(sv->admin, ingress, sv->admin_rule));
-	json_t *passes = json_array();
-	if (sv->pass_admin)
-		json_array_append_new(passes, admin_rule_json(sv->pass_admin, ingress,
-							      sv->pass_admin_rule));
-	if (sv->pass_baseline)
-		json_array_append_new(passes, admin_rule_json(sv->pass_baseline, ingress,
-							      sv->pass_baseline_rule));
-	if (json_array_size(passes)) /* NetworkPolicy-only verdicts keep their old shape */
-		json_object_set_new(o, "passes", passes);
-	else
-		json_decref(passes);
-	if (sv->why == NP_WHY_RULE) {
-		snprintf(pol, sizeof(pol), "%s/%s", sv->policy->ns, sv->policy->name);
-		json_object_set_new(o, "policy", json_string(pol));
-		json_object_set_new(o, "rule", json_integer((json_int_t)sv->rule));
-		/* null: the rule has no peers (every peer) / no ports (every port) */
-		json_object_set_new(o, "peer", sv->peer == NP_EVAL_ALL ? json_null() :
-						      json_integer((json_int_t)sv->peer));
-		json_object_set_new(o, "port", sv->port == NP_EVAL_ALL ? json_null() :
-						      json_integer((json_int_t)sv->port));
-	}
-	return o;
-}
-
-/* ALLOWED, DROPPED, or AUDIT: it passes only because a drop is audited. */
-static const char *verdict_word(const struct np_verdict *vd)
-{
-	if (vd->allowed && (vd->egress.audit || vd->ingress.audit))
-		return "AUDIT";
-	return vd->allowed ? "ALLOWED" : "DROPPED";
-}
-
-static void print_explain_json(const struct np_flow *f, const struct np_verdict *vd, int family)
-{
-	char sn[300], dn[300], sa[64], da[64];
-	json_t *root = json_pack(
-		"{s:s,s:b,s:{s:s,s:s,s:s,s:s,s:s,s:i,s:i},s:o,s:o}", "verdict",
-		verdict_word(vd), "allowed", vd->allowed, "flow", "from",
-		endpoint_name(&f->src, sn, sizeof(sn)), "to", endpoint_name(&f->dst, dn, sizeof(dn)),
-		"from_addr", np_addr_str(&f->src.addr, sa), "to_addr", np_addr_str(&f->dst.addr, da),
-		"protocol", np_proto_name(f->proto), "port", (int)f->port, "family", family, "egress",
-		side_json(&f->src, &vd->egress, false), "ingress",
-		side_json(&f->dst, &vd->ingress, true));
-	if (!root)
-		abort();
-	json_dumpf(root, stdout, JSON_COMPACT);
-	printf("\n");
-	json_decref(root);
-}
-
 static void explain_usage(void)
 {
 	fprintf(stderr, "usage: netpol explain DIR --from NS/POD|IP --to NS/POD|IP "
@@ -464,29 +282,20 @@ static void explain_usage(void)
 /* "PORT" or "PORT/TCP|UDP|SCTP" (TCP when not given); says what is wrong. 0 or -1. */
 static int parse_port_proto(const char *arg, uint16_t *port, enum np_proto *proto)
 {
-	char pbuf[32];
-	const char *slash = strchr(arg, '/');
-	size_t plen = slash ? (size_t)(slash - arg) : strlen(arg);
-	*proto = NP_PROTO_TCP;
-	if (plen >= sizeof(pbuf) || (slash && parse_proto(slash + 1, proto) < 0)) {
+	int r = reach_parse_port_proto(arg, port, proto);
+	if (r == -EPROTONOSUPPORT)
 		fprintf(stderr, "netpol explain: bad port '%s' (PORT or PORT/TCP|UDP|SCTP)\n", arg);
-		return -1;
-	}
-	memcpy(pbuf, arg, plen);
-	pbuf[plen] = 0;
-	if (parse_port(pbuf, port) < 0) {
+	else if (r < 0)
 		fprintf(stderr, "netpol explain: bad port '%s'\n", arg);
-		return -1;
-	}
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* The verdict, then why on each side. */
 static void print_explain_text(const struct np_flow *f, const struct np_verdict *vd, int family)
 {
 	char sn[300], dn[300], sa[64], da[64];
-	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)%s\n", verdict_word(vd),
-	       endpoint_name(&f->src, sn, sizeof(sn)), endpoint_name(&f->dst, dn, sizeof(dn)),
+	printf("%s %s -> %s %s/%u (IPv%d %s -> %s)%s\n", reach_verdict_word(vd),
+	       reach_endpoint_name(&f->src, sn, sizeof(sn)), reach_endpoint_name(&f->dst, dn, sizeof(dn)),
 	       np_proto_name(f->proto), (unsigned)f->port, family, np_addr_str(&f->src.addr, sa),
 	       np_addr_str(&f->dst.addr, da),
 	       vd->egress.audit || vd->ingress.audit ? ": would drop (audit), passes while audit "
@@ -575,7 +384,7 @@ int cmd_explain(int argc, char **argv)
 		goto out_ev;
 	}
 	if (a.json)
-		print_explain_json(&f, &vd, a.family);
+		print_json(reach_explain_json(&f, &vd, a.family));
 	else
 		print_explain_text(&f, &vd, a.family);
 	rc = vd.allowed ? 0 : 1;

@@ -32,6 +32,48 @@ struct httpd {
 	struct hconn *conns; /* oldest last */
 };
 
+/* Query arguments a request may carry; more is refused (400). */
+#define HTTPD_MAX_ARGS 64
+
+struct args {
+	struct httpd_arg v[HTTPD_MAX_ARGS];
+	size_t n;
+	bool overflow;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct args *a = cls;
+	if (a->n == HTTPD_MAX_ARGS) {
+		a->overflow = true;
+		return MHD_NO;
+	}
+	a->v[a->n++] = (struct httpd_arg){ .key = key, .value = value ? value : "" };
+	return MHD_YES;
+}
+
+const char *httpd_req_arg(const struct httpd_req *rq, const char *key)
+{
+	for (size_t i = 0; i < rq->n_args; i++)
+		if (!strcmp(rq->args[i].key, key))
+			return rq->args[i].value;
+	return NULL;
+}
+
+/* What every answer carries: the page's scripts and styles come from this server only, and
+ * nothing inline runs (an injected <script> would not); it is never framed, sniffed or cached. */
+static void add_headers(struct MHD_Response *r, const char *ctype)
+{
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'self'; base-uri 'none'; form-action 'self'; "
+				"frame-ancestors 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -44,7 +86,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		body = xstrdup("GET only\n");
 	} else {
-		status = h->fn(h->data, url, &body, &ctype);
+		struct args a = { .n = 0 };
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &a);
+		struct httpd_req rq = { .path = url, .args = a.v, .n_args = a.n };
+		if (a.overflow) {
+			status = MHD_HTTP_BAD_REQUEST;
+			body = xasprintf("at most %d query arguments\n", HTTPD_MAX_ARGS);
+		} else {
+			status = h->fn(h->data, &rq, &body, &ctype);
+		}
 	}
 	if (!body)
 		body = xstrdup("");
@@ -54,7 +104,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", ctype);
+	add_headers(r, ctype);
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;

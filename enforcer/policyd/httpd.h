@@ -8,6 +8,9 @@
 #ifndef NETPOL_ENFORCER_HTTPD_H
 #define NETPOL_ENFORCER_HTTPD_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "evloop.h"
 
 #define HTTPD_MAX_CONNECTIONS 32u
@@ -18,8 +21,26 @@
 
 struct httpd;
 
-/* Answers a GET of path: returns the HTTP status and sets *body (malloc'ed) and *ctype. */
-typedef int (*httpd_fn)(void *data, const char *path, char **body, const char **ctype);
+/* One query argument, decoded ("?verdict=DROPPED&x" gives {verdict, DROPPED}, {x, ""}). */
+struct httpd_arg {
+	const char *key, *value;
+};
+
+/* A GET: its path (no query) and its query arguments in the order given (a key may repeat);
+ * valid while the handler runs. */
+struct httpd_req {
+	const char *path;
+	const struct httpd_arg *args;
+	size_t n_args;
+};
+
+/* The first value of key, or NULL. */
+const char *httpd_req_arg(const struct httpd_req *rq, const char *key);
+
+/* Answers a GET: returns the HTTP status and sets *body (malloc'ed) and *ctype. Every answer
+ * carries a Content-Security-Policy of default-src 'self' (no inline script, no other origin),
+ * nosniff, no referrer and no caching. */
+typedef int (*httpd_fn)(void *data, const struct httpd_req *rq, char **body, const char **ctype);
 
 /* Listens on addr ("127.0.0.1:9753", "[::1]:9753"). 0, -EINVAL for a bad address, or -errno. */
 int httpd_new(const char *addr, struct evloop *l, httpd_fn fn, void *data, struct httpd **out);

@@ -83,6 +83,7 @@ struct pd_flows {
 	uint64_t lost_ring;       /* records readers missed: the ring overtook them */
 	struct accs points, admin, audit;
 	uint64_t suppressed;
+	uint64_t model_seq;       /* the first record made under the last commit's model */
 };
 
 /* ---- the flow log: rotated JSON lines, Hubble's envelope ---- */
@@ -407,8 +408,18 @@ void pd_flows_start(struct pd *d)
 void pd_flows_model(struct pd *d)
 {
 	struct pd_flows *pf = d->flows;
-	if (pf)
-		flowcol_set_model(pf->col, ap_ctx_model(d->ap), &pf->ro);
+	if (!pf)
+		return;
+	flowcol_set_model(pf->col, ap_ctx_model(d->ap), &pf->ro);
+	pf->model_seq = flow_ring_next(pf->ring);
+}
+
+const struct flow_ring *pd_flows_ring(const struct pd *d, uint64_t *model_seq)
+{
+	if (!d->flows)
+		return NULL;
+	*model_seq = d->flows->model_seq;
+	return d->flows->ring;
 }
 
 static void accs_free(struct accs *a)

@@ -6,9 +6,11 @@
 #define NETPOL_ENFORCER_PD_FLOWS_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ctlsrv.h"
+#include "flowring.h"
 #include "nft.h"
 
 struct pd;
@@ -26,5 +28,8 @@ json_t *pd_flows_status(struct pd *d);
 /* The flow metrics, from the collector and from the drop points' counters in c. */
 void pd_flows_metrics(struct pd *d, FILE *f, const struct nft_counters *c);
 void pd_flows_free(struct pd *d);
+/* The ring, for the HTTP API (pd_api.c); *model_seq: the first record made under the model of
+ * the last commit (older ones were judged by an earlier ruleset). NULL when collection is off. */
+const struct flow_ring *pd_flows_ring(const struct pd *d, uint64_t *model_seq);
 
 #endif

@@ -1,10 +1,12 @@
 /* pd_http.c — policyd's HTTP answers: /healthz (the loop runs), /readyz (first sync done, last
  * sync ok, no file held, nothing held back; else 503 and why), /metrics (Prometheus text;
- * kernel counters are read at scrape time). Metric names: README.md here, "Metrics". */
+ * kernel counters are read at scrape time), and the page and its JSON (pd_api.h). Metric names:
+ * README.md here, "Metrics". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_api.h"
 #include "pd_int.h"
 #include "ruleset.h"
 #include "xalloc.h"
@@ -215,9 +217,13 @@ static void write_kernel(struct pd *d, FILE *f)
 		metrics_sample(f, "netpol_nft_objects", (double)n[i], "type", types[i], NULL);
 }
 
-int pd_http_serve(void *data, const char *path, char **body, const char **ctype)
+int pd_http_serve(void *data, const struct httpd_req *rq, char **body, const char **ctype)
 {
 	struct pd *d = data;
+	const char *path = rq->path;
+	int status = pd_api_serve(d, rq, body, ctype);
+	if (status)
+		return status;
 	if (!strcmp(path, "/healthz")) {
 		*body = xstrdup("ok\n");
 		return 200;
@@ -229,7 +235,8 @@ int pd_http_serve(void *data, const char *path, char **body, const char **ctype)
 		return w ? 503 : 200;
 	}
 	if (strcmp(path, "/metrics")) {
-		*body = xstrdup("not found: /healthz, /readyz, /metrics\n");
+		*body = xstrdup("not found: /healthz, /readyz, /metrics, /ui/, /api/v1/{flows,reach,"
+				"policies,explain}\n");
 		return 404;
 	}
 	size_t len = 0;

@@ -77,8 +77,8 @@ struct pd {
 };
 
 void pd_log(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The /healthz, /readyz, /metrics handler (httpd_fn). */
-int pd_http_serve(void *data, const char *path, char **body, const char **ctype);
+/* The HTTP handler (httpd_fn): /healthz, /readyz, /metrics, then pd_api_serve. */
+int pd_http_serve(void *data, const struct httpd_req *rq, char **body, const char **ctype);
 /* What written change is not enforced yet (NULL: none): an unread file event, a changed
  * endpoint record, a pending file change (a deletion's grace, a coalescing burst, the
  * mass-delete guard), a due read-back. */

@@ -1,8 +1,9 @@
 /* fuzz_http — policyd's HTTP endpoint as a client sees it: the input is the bytes one client
  * sends (request lines, methods, paths, headers, bodies, garbage), written over TCP to a real
  * policyd (fuzzlib.c: in a network namespace of its own) whose libmicrohttpd server, request
- * handler and /healthz, /readyz, /metrics answers (pd_http_serve, the metrics of a synced
- * cluster and of the kernel's counters) take it; the client's side is then shut down and
+ * handler and /healthz, /readyz, /metrics, /ui/ and /api/v1/ answers (pd_http_serve and
+ * pd_api_serve: the metrics of a synced cluster and of the kernel's counters, the flows,
+ * reach, policies and explain of its model) take it; the client's side is then shut down and
  * policyd must close the connection.
  *
  * Properties beyond the sanitizers: whatever comes back is HTTP (a status line first); policyd
