@@ -129,15 +129,22 @@ static void log_write(struct pd_flows *pf, const struct flow_rec *r)
 	if (!text)
 		abort();
 	size_t n = strlen(text);
+	/* rotated before a line that would cross the size, so FILE always holds the newest */
+	if (lg->size && lg->size + n + 1 > lg->max) {
+		int e = log_rotate(lg);
+		if (e < 0) {
+			pd_log(pf->d, "flow log %s: rotating: %s; no longer written", lg->path,
+			       strerror(-e));
+			free(text);
+			return;
+		}
+	}
 	if (fwrite(text, 1, n, lg->f) != n || fputc('\n', lg->f) == EOF) {
 		pd_log(pf->d, "flow log %s: %s; no longer written", lg->path, strerror(errno));
 		fclose(lg->f);
 		lg->f = NULL;
-	} else if ((lg->size += n + 1) >= lg->max) {
-		int e = log_rotate(lg);
-		if (e < 0)
-			pd_log(pf->d, "flow log %s: rotating: %s; no longer written", lg->path,
-			       strerror(-e));
+	} else {
+		lg->size += n + 1;
 	}
 	free(text);
 }
