@@ -14,7 +14,8 @@ set -u
 np_require_root
 CNI=$NP_BUILD/netpol-cni
 NS=np-$$-sd
-trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T"' EXIT
+PID=
+trap '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$T"' EXIT
 trap "exit 2" INT TERM HUP
 ip netns add "$NS" && ip -n "$NS" link set lo up || exit 1
 T=$(mktemp -d /tmp/np-$$.XXXXXX)
@@ -104,11 +105,13 @@ check "fixed: netpol net accepts it" in_ns "$NETPOL" net ls --state-dir "$S"
 echo "apiVersion: v1
 kind: Namespace
 metadata: {name: x}" >"$P/ns.yaml"
-in_ns "$POLICYD" --policy-dir "$P" --state-dir "$T/new" --metrics none >"$T/pd.log" 2>&1 &
+# not through in_ns: a function run in the background is a subshell, and its PID is not policyd's
+ip netns exec "$NS" "$POLICYD" --policy-dir "$P" --state-dir "$T/new" --metrics none \
+	>"$T/pd.log" 2>&1 &
 PID=$!
 check "fixed: policyd starts and syncs" pd_wait_for grep -q "ready: first sync done" "$T/pd.log"
 modes=$(cd "$T/new" && find . -printf '%m %y %p\n' | sort -k3)
-kill -TERM "$PID"; wait "$PID"
+kill -TERM "$PID"; wait "$PID"; PID=
 echo "$modes" | sed 's/^/    /'
 has() { printf '%s\n' "$1" | grep -Eq -- "$2"; }
 check "  its state directory and lkg/ are 0700" has "$modes" '^700 d \.$'
