@@ -46,29 +46,6 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-/* Writes text to path whole but without fsync: a copy that lives no longer than what it
- * describes (this host's records, gone with its interfaces at a reboot). */
-static int write_whole(const char *path, const char *text)
-{
-	const char *slash = strrchr(path, '/');
-	size_t len = strlen(text);
-	char tmp[4096 + 32];
-	int fd, rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-		 slash ? slash + 1 : path);
-	if ((fd = mkstemp(tmp)) < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
-		rc = -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
 int ns_json_write(const char *path, json_t *j, bool durable, struct ns_error *err)
 {
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS), dir[4096], *slash;
@@ -82,8 +59,10 @@ int ns_json_write(const char *path, json_t *j, bool durable, struct ns_error *er
 		if (access(dir, F_OK) < 0)
 			mkdir_p(dir);
 	}
-	rc = durable ? atomic_write_file(path, text, strlen(text), STATE_FILE_MODE)
-		     : write_whole(path, text);
+	/* without durable: a copy that lives no longer than what it describes (this host's
+	 * records, gone with its interfaces at a reboot) */
+	rc = (durable ? atomic_write_file : atomic_replace_file)(path, text, strlen(text),
+								STATE_FILE_MODE);
 	free(text);
 	if (rc < 0)
 		return ns_error_set(err, rc, "write %s: %s", path, strerror(-rc));

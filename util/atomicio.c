@@ -1,5 +1,6 @@
 /* atomicio.c — see atomicio.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -33,10 +34,10 @@ int atomic_sync_dir(const char *dir)
 	return r;
 }
 
-/* Writes data to a new hidden temporary beside path (its name in tmp), fsync'ed; 0 with the
- * temporary open in *fd, or -errno with nothing left. */
-static int write_temp(const char *path, const void *data, size_t len, mode_t mode, char *tmp,
-		      size_t tmpsize, int *fd)
+/* Writes data to a new hidden temporary beside path (its name in tmp), fsync'ed when durable;
+ * 0 with the temporary open in *fd, or -errno with nothing left. */
+static int write_temp(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+		      char *tmp, size_t tmpsize, int *fd)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
@@ -58,7 +59,7 @@ static int write_temp(const char *path, const void *data, size_t len, mode_t mod
 		else
 			off += (size_t)w;
 	}
-	if (r == 0 && fsync(f) < 0)
+	if (r == 0 && durable && fsync(f) < 0)
 		r = -errno;
 	if (r < 0) {
 		close(f);
@@ -69,10 +70,11 @@ static int write_temp(const char *path, const void *data, size_t len, mode_t mod
 	return 0;
 }
 
-int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+static int replace_file(const char *path, const void *data, size_t len, mode_t mode,
+			bool durable)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX];
-	int fd, r = write_temp(path, data, len, mode, tmp, sizeof(tmp), &fd);
+	int fd, r = write_temp(path, data, len, mode, durable, tmp, sizeof(tmp), &fd);
 	if (r < 0)
 		return r;
 	if (close(fd) < 0)
@@ -83,14 +85,26 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 		unlink(tmp);
 		return r;
 	}
+	if (!durable)
+		return 0;
 	dir_of(path, dir, sizeof(dir));
 	return atomic_sync_dir(dir);
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, true);
+}
+
+int atomic_replace_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, false);
 }
 
 int atomic_held_create(const char *path, const void *data, size_t len, mode_t mode, int *fd)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX];
-	int f, r = write_temp(path, data, len, mode, tmp, sizeof(tmp), &f);
+	int f, r = write_temp(path, data, len, mode, true, tmp, sizeof(tmp), &f);
 	if (r < 0)
 		return r;
 	/* locked before it has its name: nobody can find it unheld */

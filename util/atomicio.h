@@ -14,6 +14,10 @@
  * temporary file removed. 0 or -errno. */
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
 
+/* The same, whole but without the fsyncs: for a copy that lives no longer than what it
+ * describes (a reader still never sees it torn; a power cut may leave the old content). */
+int atomic_replace_file(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Makes a rename or unlink in dir durable. 0 or -errno. */
 int atomic_sync_dir(const char *dir);
 
