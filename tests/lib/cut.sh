@@ -18,6 +18,9 @@
 #   NP_CUT_TRIALS  trials (default 10)
 #   NP_CUT_ADMIN   set: the deny is an Admin-tier Deny whose peer set x/b joins by a label
 #                  change (a set gaining an address, not a new isolation)
+#   NP_CUT_NOISE   N > 0: before the trials, N unrelated conntrack entries are made in the node
+#                  netns (unreplied UDP flows toward an address no pod has), and must all still
+#                  be there after them
 # Used by tests/kernel/t-cut.sh, tests/kernel/t-cut-admin.sh and tests/policyd/t-cut.sh.
 
 ECHO="python3 $NP_SRC/tests/tools/echo.py"
@@ -125,6 +128,35 @@ cut_policyd_start() {
 	done
 	ctl '{"cmd":"status"}' 2>/dev/null | grep -q '"synced":true' ||
 		{ echo "policyd did not start"; cat "$NP_TMP/policyd.log"; exit 1; }
+}
+
+# cut_noise N: N unreplied UDP flows from the node netns toward 192.0.2.77 (on the node's lo;
+# no pod has it), kept by the netns's own UDP timeout (10 min): conntrack entries that no
+# change concerns. NOISE holds how many the netns had after.
+cut_noise() {
+	ip -n "$NP_NODE" addr add 192.0.2.77/32 dev lo || return 1
+	ip netns exec "$NP_NODE" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=600 || return 1
+	ip netns exec "$NP_NODE" python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[1])):
+    s.sendto(b'x', ('192.0.2.77', 1024 + i % 64000))
+    if i % 64000 == 63999:
+        s.close(); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+" "$1" || return 1
+	NOISE=$(ip netns exec "$NP_NODE" cat /proc/sys/net/netfilter/nf_conntrack_count)
+	echo "conntrack: $NOISE entries in the node netns ($1 of them unrelated)"
+	[ "$NOISE" -ge "$1" ]
+}
+
+# cut_noise_check N: the unrelated entries are all still there
+cut_noise_check() {
+	local now
+	now=$(ip netns exec "$NP_NODE" cat /proc/sys/net/netfilter/nf_conntrack_count)
+	echo "conntrack: $now entries in the node netns after the trials"
+	[ "$now" -ge "$1" ] || { echo "FAIL unrelated conntrack entries were removed"; fail=1; }
+	[ "$VIA" = policyd ] && grep -o 'conntrack [0-9.]* ms ([0-9]* judged[^)]*)' "$NP_TMP/policyd.log" |
+		sort -t' ' -k2 -n | tail -1 | sed 's/^/the slowest conntrack step: /'
 }
 
 # cut_steady_start: the connections y/b -> y/a that must never break
@@ -259,12 +291,16 @@ cut_main() {
 	cut_inventories
 	[ "$VIA" != policyd ] || cut_policyd_start
 	cut_apply "$NP_TMP/allow" || exit 1
+	if [ "${NP_CUT_NOISE:-0}" -gt 0 ]; then
+		cut_noise "$NP_CUT_NOISE" || { echo "could not make $NP_CUT_NOISE conntrack entries"; exit 1; }
+	fi
 	cut_steady_start
 	for t in $(seq "$TRIALS"); do
 		cut_trial "$t" || break
 	done
 	cut_restore
 	cut_steady_check
+	[ "${NP_CUT_NOISE:-0}" -gt 0 ] && cut_noise_check "$NP_CUT_NOISE"
 	echo "via $VIA: cut $cut of $((cut + survived)) live connections; new reverse connections $rev_ok ok, $rev_bad failed"
 	[ $((cut + survived)) = $((TRIALS * 4)) ] || { echo "expected $((TRIALS * 4)) trials"; fail=1; }
 	exit $fail
