@@ -125,7 +125,7 @@ int cmd_merge_endpoints(struct np_inventory *inv, const char *state_dir,
 	char err[1024];
 	struct np_diags notes;
 	np_diags_init(&notes);
-	int r = endpoints_merge_from(inv, state_dir, store, &notes, err, sizeof(err));
+	int r = endpoints_merge_from(inv, state_dir, store, &notes, NULL, err, sizeof(err));
 	cli_print_diags(stderr, &notes, NP_SEV_WARNING);
 	np_diags_free(&notes);
 	if (r < 0)

@@ -52,6 +52,7 @@ struct target {
 	struct rs_cache *cache;          /* the node: build reusing the fragments of prev */
 	const struct np_inventory *prev;
 	const struct nl_state *last;     /* what our last commit left there; NULL: read back */
+	const uint32_t *trust_gen;       /* AP_TRUSTED: the generation the tables must be at */
 	uint32_t table_flags;
 	struct nft_sock *s;              /* nf_tables socket in the target's netns */
 	bool full;                       /* replace its tables whole */
@@ -306,7 +307,12 @@ static void target_read(struct target *t, unsigned flags, struct ap_target_repor
 {
 	double t0 = clock_now_ms();
 	t->base = t->full ? NULL : t->last;
-	if (!t->full && (flags & AP_READBACK || !t->last)) {
+	uint32_t now;
+	if (!t->full && !t->last && t->trust_gen && !(flags & AP_READBACK) &&
+	    nft_genid(t->s, &now) == 0 && now == *t->trust_gen) {
+		t->base = t->want; /* nothing was committed since this model's commit */
+		tr->trusted = true;
+	} else if (!t->full && (flags & AP_READBACK || !t->last)) {
 		int r = nft_read_state(t->s, t->want, &t->have);
 		tr->read_back = true;
 		if (r < 0) { /* a read-back we cannot trust is the "unclear" case: replace it all */
@@ -564,12 +570,32 @@ static void node_track_gen(struct ap_ctx *c, const struct target *t,
 	}
 	if (!t->sent || c->o.check)
 		return;
+	uint32_t now, next = c->gen + 1 ? c->gen + 1 : 1; /* as the kernel counts: never 0 */
 	if (r == 0 && t->diff && t->diff->changes) {
-		while (++c->gen == 0) /* as the kernel counts: never 0 */
-			;
+		c->gen = next;
+	} else if (r == 0 && c->gen_known) {
+		/* a commit without changes moves the generation only when it re-claimed tables
+		 * whose owner had gone (a trusted restart's first commit): told by asking; an
+		 * unexplained move is someone else's */
+		if (nft_genid(t->s, &now) == 0 && (now == c->gen || (tr->trusted && now == next)))
+			c->gen = now;
+		else
+			c->gen_known = false;
 	} else if (r != -EINVAL && r != -EPERM) {
-		c->gen_known = false; /* an unknown outcome, or a no-op commit */
+		c->gen_known = false; /* an unknown outcome */
 	}
+}
+
+void ap_ctx_expect_gen(struct ap_ctx *c, uint32_t gen)
+{
+	c->gen = gen;
+	c->gen_known = true;
+}
+
+bool ap_ctx_gen(const struct ap_ctx *c, uint32_t *gen)
+{
+	*gen = c->gen;
+	return c->gen_known;
 }
 
 int ap_ctx_gen_explained(struct ap_ctx *c)
@@ -588,7 +614,8 @@ static int apply_node(struct ap_ctx *c, struct np_inventory *inv, unsigned flags
 	struct ap_target_report *tr = &rep->targets[0];
 	/* the cache was left by the build of the last commit's model (c->inv), or reset */
 	struct target t = { .ro = &c->o.ro, .cache = c->cache, .prev = c->inv, .last = c->state,
-			    .table_flags = c->o.table_flags, .full = flags & AP_FULL, .ix = c->ix };
+			    .table_flags = c->o.table_flags, .full = flags & AP_FULL, .ix = c->ix,
+			    .trust_gen = flags & AP_TRUSTED && c->gen_known ? &c->gen : NULL };
 	int r = target_build(&t, inv, &rep->build, tr);
 	if (r == 0)
 		r = node_prepare(c, lock, tr);

@@ -33,6 +33,11 @@ enum {
 	AP_FULL = 1 << 0,     /* replace every target's tables whole */
 	AP_READBACK = 1 << 1, /* read the kernel back even though the context trusts its last
 				 commit (periodic resync, drift) */
+	AP_TRUSTED = 1 << 2,  /* the caller knows that this model built the node's tables at
+				 the generation ap_ctx_expect_gen set (policyd's commit marker): if
+				 the kernel is still at it, no read-back, nothing to change (the
+				 transaction still re-claims the tables). Ignored when the context
+				 has a last commit, or with AP_READBACK or AP_FULL */
 };
 
 /* What one target's apply, status or flush came to. */
@@ -55,6 +60,8 @@ struct ap_target_report {
 	size_t bytes;
 	char replace_why[2][96];    /* per table (inet, bridge): why it was replaced whole */
 	bool read_back;             /* the kernel was read back for this diff */
+	bool trusted;               /* AP_TRUSTED held: the diff started from the model's own
+				       state, the kernel being at the expected generation */
 	int read_error;             /* the read-back failed (-errno): the tables were replaced
 				       whole (ap_status: nothing could be compared) */
 	size_t drift;               /* with a read-back: what differed from the last commit
@@ -127,6 +134,11 @@ void ap_ctx_set_ctindex(struct ap_ctx *c, struct ctix *ix);
  * nf_tables notifications late (after a first commit too big to be notified cheaply) closes
  * the gap with it. */
 int ap_ctx_gen_explained(struct ap_ctx *c);
+/* The generation the node's tables are at after our last commit, if known (true): what
+ * ap_ctx_gen_explained compares the kernel's with. */
+bool ap_ctx_gen(const struct ap_ctx *c, uint32_t *gen);
+/* Tells a fresh context the generation the node's tables were left at (AP_TRUSTED). */
+void ap_ctx_expect_gen(struct ap_ctx *c, uint32_t gen);
 /* Forget the last commit: the next apply reads the kernel back (after a monitor saw someone
  * else change our tables). */
 void ap_ctx_invalidate(struct ap_ctx *c);

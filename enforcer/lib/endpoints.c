@@ -1,10 +1,12 @@
 /* endpoints.c — see endpoints.h. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "endpoints.h"
+#include "hash.h"
 #include "inventory.h"
 #include "netstore.h"
 #include "network.h"
@@ -144,15 +146,39 @@ void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint 
 		refinish(inv);
 }
 
-int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
-		    char *err, size_t errlen)
+static uint64_t ip_hash(const struct ns_ip *ip, uint64_t h)
 {
-	return endpoints_merge_from(inv, state_dir, NULL, notes, err, errlen);
+	struct np_addr a = { 0 };
+	if (ip->family)
+		to_addr(ip, &a);
+	return np_hash(&a, sizeof(a), h);
 }
 
-int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
-			 const struct ns_store_conf *store, struct np_diags *notes, char *err,
-			 size_t errlen)
+/* What a record brings into the model, hashed: the fields new_pod and fill_from take (and its
+ * name, so two records of one pod count twice). */
+static uint64_t record_hash(const struct ns_endpoint *ep)
+{
+	uint64_t h = NP_HASH_INIT;
+	const char *strs[] = { ep->network, ep->id, ep->driver, ep->netns, ep->host_ifname,
+			       ep->pod_ns, ep->pod_name, ep->node };
+	for (size_t i = 0; i < sizeof(strs) / sizeof(*strs); i++)
+		h = np_hash(strs[i], strlen(strs[i]) + 1, h);
+	for (size_t i = 0; i < ep->n_addrs; i++)
+		h = ip_hash(&ep->addrs[i].ip, h);
+	h = ip_hash(&ep->host, h);
+	char *labels = ep->labels ? json_dumps(ep->labels, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	if (labels)
+		h = np_hash(labels, strlen(labels) + 1, h);
+	free(labels);
+	return h;
+}
+
+/* Every record under state_dir (or the store) that names a pod, through fn; the order does not
+ * matter to either user. Returns 0 or -errno with err set. */
+typedef void record_fn(void *arg, const struct ns_endpoint *ep);
+
+static int each_record(const char *state_dir, const struct ns_store_conf *store, record_fn *fn,
+		       void *arg, char *err, size_t errlen)
 {
 	struct ns_error e = { { 0 } };
 	/* only reads records: a render must not create the state directory or open sockets */
@@ -171,11 +197,6 @@ int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
 		ns_ctx_free(ctx);
 		return rc;
 	}
-	int merged = 0;
-	bool added = false;
-	/* lookups must only see the sorted pods loaded from files: pods appended here are found
-	 * by a linear scan of the tail until np_inventory_finish sorts everything again */
-	const size_t n_loaded = inv->n_pods;
 	size_t i;
 	json_t *name;
 	json_array_foreach(names, i, name) {
@@ -186,19 +207,62 @@ int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
 			snprintf(err, errlen, "network %s: %s", json_string_value(name), e.msg);
 			break;
 		}
-		for (size_t j = 0; j < n; j++) {
-			const struct ns_endpoint *ep = &eps[j];
-			if (!ep->pod_ns[0] || !ep->pod_name[0])
-				continue;
-			int m = merge_one(inv, n_loaded, ep, notes);
-			added |= m == MERGE_ADDED;
-			merged += m != MERGE_LEFT_OUT;
-		}
+		for (size_t j = 0; j < n; j++)
+			if (eps[j].pod_ns[0] && eps[j].pod_name[0])
+				fn(arg, &eps[j]);
 		ns_endpoints_free(eps, n);
 	}
 	json_decref(names);
 	ns_ctx_free(ctx);
-	if (added)
+	return rc < 0 ? rc : 0;
+}
+
+struct merge_walk {
+	struct np_inventory *inv;
+	size_t n_loaded;
+	struct np_diags *notes;
+	int merged;
+	bool added;
+	uint64_t digest;
+};
+
+static void merge_cb(void *arg, const struct ns_endpoint *ep)
+{
+	struct merge_walk *w = arg;
+	int m = merge_one(w->inv, w->n_loaded, ep, w->notes);
+	w->added |= m == MERGE_ADDED;
+	w->merged += m != MERGE_LEFT_OUT;
+	w->digest += record_hash(ep); /* a sum: the same whatever order the records came in */
+}
+
+static void digest_cb(void *arg, const struct ns_endpoint *ep)
+{
+	*(uint64_t *)arg += record_hash(ep);
+}
+
+int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
+		    char *err, size_t errlen)
+{
+	return endpoints_merge_from(inv, state_dir, NULL, notes, NULL, err, errlen);
+}
+
+int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
+			 const struct ns_store_conf *store, struct np_diags *notes,
+			 uint64_t *digest, char *err, size_t errlen)
+{
+	/* lookups must only see the sorted pods loaded from files: pods appended here are found
+	 * by a linear scan of the tail until np_inventory_finish sorts everything again */
+	struct merge_walk w = { .inv = inv, .n_loaded = inv->n_pods, .notes = notes };
+	int rc = each_record(state_dir, store, merge_cb, &w, err, errlen);
+	if (w.added)
 		refinish(inv);
-	return rc < 0 ? rc : merged;
+	if (digest)
+		*digest = w.digest;
+	return rc < 0 ? rc : w.merged;
+}
+
+int endpoints_digest(const char *state_dir, uint64_t *digest, char *err, size_t errlen)
+{
+	*digest = 0;
+	return each_record(state_dir, NULL, digest_cb, digest, err, errlen);
 }

@@ -4,6 +4,7 @@
 #define NETPOL_ENFORCER_ENDPOINTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model.h"
 
@@ -25,10 +26,14 @@ struct ns_endpoint;
 int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
 		    char *err, size_t errlen);
 /* The same from the store conf names (NULL: the state directory; with an etcd store every
- * host's records, state_dir being this host's part). */
+ * host's records, state_dir being this host's part). digest (may be NULL): the records' digest,
+ * as endpoints_digest gives it. */
 int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
-			 const struct ns_store_conf *store, struct np_diags *notes, char *err,
-			 size_t errlen);
+			 const struct ns_store_conf *store, struct np_diags *notes,
+			 uint64_t *digest, char *err, size_t errlen);
+/* A digest of what the records under state_dir bring into a model (every field the merge
+ * takes, in any order of the records): equal digests, equal merges. 0 or -errno with err. */
+int endpoints_digest(const char *state_dir, uint64_t *digest, char *err, size_t errlen);
 /* The same for records already in hand (v[0..n), such as those an agent learned by watch). */
 void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint *const *v,
 			     size_t n, struct np_diags *notes);

@@ -666,6 +666,25 @@ int nft_genid(struct nft_sock *s, uint32_t *id)
 	return get_genid(s, id);
 }
 
+static int handle_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0)
+		*(uint64_t *)data = nftnl_table_get_u64(t, NFTNL_TABLE_HANDLE);
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+int nft_table_handle(struct nft_sock *s, uint16_t family, const char *name, uint64_t *handle)
+{
+	char buf[512];
+	*handle = 0;
+	struct nlmsghdr *nlh = req_hdr(s, buf, NFT_MSG_GETTABLE, family, 0);
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+	int r = request(s, nlh, handle_cb, handle);
+	return r < 0 ? r : *handle ? 0 : -ENOENT;
+}
+
 struct counter_ctx {
 	struct nft_counters *out;
 	const char *table;

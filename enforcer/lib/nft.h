@@ -39,6 +39,9 @@ int nft_read_state(struct nft_sock *s, const struct nl_state *want, struct nl_st
  * changes something moves the generation on by one. */
 uint32_t nft_sock_read_gen(const struct nft_sock *s);
 int nft_genid(struct nft_sock *s, uint32_t *id);
+/* The handle of a table (unique in the netns while it lives: a table deleted and made again
+ * has another). 0, -ENOENT when there is no such table, or -errno. */
+int nft_table_handle(struct nft_sock *s, uint16_t family, const char *name, uint64_t *handle);
 
 /* Counters of one table as the kernel holds them now, without the set elements (cheap enough
  * for every metrics scrape): the named counters (per policy and direction) and the sums of the

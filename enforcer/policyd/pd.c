@@ -24,8 +24,6 @@
 #include "statedir.h"
 #include "xalloc.h"
 
-#define TABLE_INET "netpol"
-#define TABLE_SPOOF "netpol-spoof"
 
 void pd_log(struct pd *d, const char *fmt, ...)
 {
@@ -204,7 +202,8 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 	int r = store_inventory_merge(d->store, &inv, &diags);
 	if (r == 0 && d->o.state_dir) {
 		char err[900];
-		int m = endpoints_merge(inv, d->o.state_dir, &diags, err, sizeof(err));
+		int m = endpoints_merge_from(inv, d->o.state_dir, NULL, &diags, &d->ep_digest,
+					     err, sizeof(err));
 		if (m < 0) {
 			snprintf(d->last_error, sizeof(d->last_error), "endpoint records: %s", err);
 			np_inventory_free(inv);
@@ -326,7 +325,8 @@ static int sync_apply(struct pd *d, bool readback, bool *full, double *ms_merge,
 		memset(rep, 0, sizeof(*rep)); /* no target was tried: an empty report */
 		return r;
 	}
-	r = ap_apply(d->ap, inv, (readback ? AP_READBACK : 0) | (*full ? AP_FULL : 0), rep);
+	unsigned flags = (readback ? AP_READBACK : 0) | (*full ? AP_FULL : 0) | pd_marker_flags(d);
+	r = ap_apply(d->ap, inv, flags, rep);
 	if (r != -EINVAL)
 		return r;
 	/* rejected: the previous ruleset stays; say which policy, then try once more as a full
@@ -501,15 +501,22 @@ static int pd_sync(struct pd *d, const char *trigger, unsigned flags)
 		ap_report_free(&rep);
 		return r;
 	}
+	bool rep_trusted = rep.targets[0].trusted;
 	pd_flows_model(d); /* before the previous model's memory goes */
 	sync_committed(d, trigger, committed, full, &rep, t_end);
+	pd_marker_save(d, &rep);
 	log_pods(d, &rep);
 	log_sync(d, trigger, committed, ms_parse, ms_merge, &rep, t_end - t0);
 	ap_report_free(&rep);
 	if (!d->first_done) {
 		d->first_done = true;
-		pd_log(d, "ready: first sync done in %.1f ms since start (tables %s)",
-		       t_end - d->started_ms, pd_table_mode(d));
+		if (d->fast_ready)
+			pd_log(d, "model built: first sync done in %.1f ms since start (tables %s%s)",
+			       t_end - d->started_ms, pd_table_mode(d),
+			       rep_trusted ? "; the kernel trusted, not read back" : "");
+		else
+			pd_log(d, "ready: first sync done in %.1f ms since start (tables %s)",
+			       t_end - d->started_ms, pd_table_mode(d));
 		sdnotify_send("READY=1");
 		if (!d->o.no_monitor && d->o.test_monitor_delay_ms > 0)
 			evloop_timer_arm(d->t_mon, d->o.test_monitor_delay_ms, 0);
@@ -849,7 +856,17 @@ static int fail(char *err, size_t errlen, int r, const char *what)
 	return r;
 }
 
-/* The state directory, the apply context, the control socket and the last good copies. */
+static void load_lkg(struct pd *d)
+{
+	int lkg = store_lkg_load(d->store);
+	if (lkg > 0)
+		pd_log(d, "last good copies of %d files loaded (what the previous run enforced)",
+		       lkg);
+}
+
+/* The state directory, the apply context, the control socket and the last good copies (when
+ * a commit marker is kept, those wait for pd_run: a restart the marker vouches for is READY
+ * before they are read). */
 static int open_state(struct pd *d, char *err, size_t errlen)
 {
 	const struct pd_opts *o = &d->o;
@@ -878,12 +895,12 @@ static int open_state(struct pd *d, char *err, size_t errlen)
 	}
 	if ((r = store_new(o->policy_dir, o->state_dir ? path : NULL, &d->store)) < 0)
 		return fail(err, errlen, r, "last good copies");
-	int lkg = store_lkg_load(d->store);
-	if (lkg > 0)
-		pd_log(d, "last good copies of %d files loaded (what the previous run enforced)",
-		       lkg);
+	pd_marker_init(d);
+	if (!d->mk_self)
+		load_lkg(d);
 	return 0;
 }
+
 
 /* What the daemon listens to: inotify, the nf_tables monitor, signals, HTTP. */
 static int open_sources(struct pd *d, char *err, size_t errlen)
@@ -963,6 +980,12 @@ int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err
 
 int pd_run(struct pd *d)
 {
+	/* a restart whose inputs and tables are as its last commit left them is READY at once;
+	 * the model is built after */
+	if (d->mk_self) {
+		pd_marker_start(d);
+		load_lkg(d);
+	}
 	sdnotify_send("STATUS=reading the policy directory");
 	pd_sync(d, "start", 0);
 	if (d->wd_usec) {
@@ -1006,6 +1029,7 @@ void pd_free(struct pd *d)
 	ctix_free(d->ctix);
 	store_free(d->store);
 	nft_sock_close(d->scrape);
+	pd_marker_free(d);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	free(d);

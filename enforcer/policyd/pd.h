@@ -52,11 +52,12 @@ struct pd_opts {
 
 struct pd;
 
-/* Reads the last good copies and the directory, takes the control socket, listens; writes
- * nothing to the kernel yet. 0, or -errno with the reason in err. */
+/* Takes the control socket, listens; writes nothing to the kernel yet. 0, or -errno with the
+ * reason in err. */
 int pd_new(const struct pd_opts *o, struct evloop *l, struct pd **out, char *err, size_t errlen);
-/* Runs until SIGTERM/SIGINT (or a fatal error): the first sync, then events. Returns 0 on a
- * requested exit; the ruleset stays in force. */
+/* Runs until SIGTERM/SIGINT (or a fatal error): READY at once when the commit marker vouches
+ * for the kernel (marker.h), the last good copies and the directory read, the first sync, then
+ * events. Returns 0 on a requested exit; the ruleset stays in force. */
 int pd_run(struct pd *d);
 void pd_free(struct pd *d);
 

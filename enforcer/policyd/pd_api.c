@@ -18,7 +18,6 @@
 #include "uifiles.h"
 #include "xalloc.h"
 
-#define TABLE_INET "netpol"
 #define FLOWS_LIMIT_DEFAULT 500
 /* The pods one reach answer may hold: its n x n verdicts are computed on the daemon's loop
  * (256 pods: 65,536 verdicts, tens of milliseconds), and a page cannot show more anyway. */

@@ -11,8 +11,6 @@
 #include "ruleset.h"
 #include "xalloc.h"
 
-#define TABLE_INET "netpol"
-#define TABLE_SPOOF "netpol-spoof"
 
 static const char *const kinds[] = { "incremental", "full" };
 static const char *const outcomes[] = { "ok", "error" };

@@ -16,10 +16,15 @@
 #include "metrics.h"
 #include "nft.h"
 #include "nftmon.h"
+#include "marker.h"
 #include "pd.h"
 #include "pd_flows.h"
 #include "store.h"
 #include "watch.h"
+
+/* the node's tables */
+#define TABLE_INET "netpol"
+#define TABLE_SPOOF "netpol-spoof"
 
 enum { PD_KIND_INCREMENTAL, PD_KIND_FULL };
 enum { PD_OK, PD_ERROR };
@@ -71,12 +76,34 @@ struct pd {
 	struct pd_stats st;
 	struct pd_store *agent;   /* --store: the host's agent (pd_store.c); NULL: none */
 	const char *armed_for;    /* what the armed sync is for, in the log */
+	/* the commit marker (marker.h); mk_self 0: none kept (no state directory, --store,
+	 * injected errors, or this program's file cannot be told) */
+	uint64_t mk_self;
+	struct marker mk_here;    /* this boot and netns */
+	struct marker mk;         /* read at start and matched: the first sync may trust it */
+	bool mk_trust;
+	struct marker mk_last;    /* the last one written (mk_last.inputs 0: none) */
+	struct nft_sock *mk_sock; /* asks the inet table's handle */
+	uint64_t ep_digest;       /* the endpoint records of the last merge */
+	uint64_t sync_inputs;     /* marker_inputs of the last merge */
+	bool fast_ready;          /* READY was sent on the marker, before the first sync */
+	bool mk_failed;           /* the last marker write failed (logged once) */
 	/* local pods by isolation, computed once per generation for /metrics */
 	unsigned long long iso_gen;
 	size_t iso[4];            /* none, ingress, egress, both */
 };
 
 void pd_log(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The commit marker (pd_marker.c). init: decides whether one is kept. start: whether the
+ * marker found matches the directory, the records and the kernel; if so READY is sent now and
+ * the first sync may trust the kernel (true). flags: AP_TRUSTED for the first sync when its
+ * merge is the marker's inputs (and notes the merge's inputs). save: after a commit. */
+void pd_marker_init(struct pd *d);
+bool pd_marker_start(struct pd *d);
+unsigned pd_marker_flags(struct pd *d);
+void pd_marker_save(struct pd *d, const struct ap_report *rep);
+void pd_marker_free(struct pd *d);
 /* The HTTP handler (httpd_fn): /healthz, /readyz, /metrics, then pd_api_serve. */
 int pd_http_serve(void *data, const struct httpd_req *rq, char **body, const char **ctype);
 /* What written change is not enforced yet (NULL: none): an unread file event, a changed

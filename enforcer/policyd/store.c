@@ -363,18 +363,30 @@ const char *store_name(const struct store *s, size_t i)
 	return i < s->n ? s->f[i].name : NULL;
 }
 
-int store_rescan(struct store *s, double now)
+/* The input files' names in dir (*names[0..*n), each to be freed). 0 or -errno. */
+static int list_dir(const char *dir, char ***names, size_t *n)
 {
-	DIR *d = opendir(s->dir);
+	DIR *d = opendir(dir);
 	if (!d)
 		return -errno;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t cap = 0;
 	struct dirent *de;
+	*names = NULL;
+	*n = 0;
 	while ((de = readdir(d)))
 		if (np_path_wanted(de->d_name))
-			VEC_PUSH(names, n, cap) = xstrdup(de->d_name);
+			VEC_PUSH(*names, *n, cap) = xstrdup(de->d_name);
 	closedir(d);
+	return 0;
+}
+
+int store_rescan(struct store *s, double now)
+{
+	char **names;
+	size_t n;
+	int r = list_dir(s->dir, &names, &n);
+	if (r < 0)
+		return r;
 	int changed = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (store_file_refresh(s, names[i], now) != STORE_SAME)
@@ -611,4 +623,49 @@ void store_totals_get(const struct store *s, struct store_totals *t)
 		if (f->held)
 			t->policies_held += v->n_pols;
 	}
+}
+
+/* ---- digests ---- */
+
+static uint64_t digest_add(uint64_t h, const char *name, uint64_t content)
+{
+	h = np_hash(name, strlen(name) + 1, h);
+	return np_hash(&content, sizeof(content), h);
+}
+
+uint64_t store_digest(const struct store *s)
+{
+	uint64_t h = NP_HASH_INIT;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->f[i].inv)
+			h = digest_add(h, s->f[i].name, s->f[i].hash);
+	return h;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_dir_digest(const char *dir, uint64_t *out)
+{
+	char **names;
+	size_t n;
+	int r = list_dir(dir, &names, &n);
+	if (r < 0)
+		return r;
+	qsort(names, n, sizeof(*names), cmp_names);
+	uint64_t h = NP_HASH_INIT;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX], *text = NULL;
+		size_t len = 0;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (!r && (r = np_file_read(path, &text, &len)) == 0)
+			h = digest_add(h, names[i], np_hash(text, len, NP_HASH_INIT));
+		free(text);
+		free(names[i]);
+	}
+	free(names);
+	*out = h;
+	return r;
 }

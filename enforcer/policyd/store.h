@@ -101,4 +101,12 @@ struct store_totals {
 };
 void store_totals_get(const struct store *s, struct store_totals *t);
 
+/* A digest of the committed content: every file with good content, by name and the hash of
+ * its text (what the merge is made of). */
+uint64_t store_digest(const struct store *s);
+/* The digest store_digest would give for the files in dir as they are now, had each been
+ * committed as it is: read and hashed, not parsed. 0, or -errno when dir or a file cannot be
+ * read. */
+int store_dir_digest(const char *dir, uint64_t *out);
+
 #endif

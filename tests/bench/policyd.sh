@@ -82,13 +82,21 @@ start_pd() {
 		--metrics none 2>>"$tmp/policyd.log" &
 	PD=$!
 	i=0
-	while ! grep -q "ready: first sync" "$tmp/policyd.log"; do
+	while ! grep -q "ready: " "$tmp/policyd.log"; do
 		i=$((i + 1)); [ $i -gt 60000 ] && { echo "policyd did not start in 10 min"; cat "$tmp/policyd.log"; exit 1; }
 		sleep 0.01
 	done
 	T1=$(date +%s%N)
-	echo "$1: $(sed -n 's/.*ready: first sync done in \([0-9.]*\) ms.*/\1/p' "$tmp/policyd.log") ms by policyd's clock," \
+	echo "$1: $(sed -n 's/.*ready: .* in \([0-9.]*\) ms since start.*/\1/p' "$tmp/policyd.log") ms by policyd's clock," \
 		"$(( (T1 - T0) / 1000000 )) ms wall (incl. exec); target $2"
+	grep "commit marker\|ready: our tables" "$tmp/policyd.log" | sed 's/^policyd [0-9:.]*: /  /'
+	# READY on the commit marker comes before the model is built: wait for that too
+	i=0
+	while ! grep -q "sync 1 (start)" "$tmp/policyd.log"; do
+		i=$((i + 1)); [ $i -gt 60000 ] && { echo "policyd did not sync in 10 min"; cat "$tmp/policyd.log"; exit 1; }
+		sleep 0.01
+	done
+	grep "model built" "$tmp/policyd.log" | sed 's/^policyd [0-9:.]*: /  /'
 	grep "sync 1 (start)" "$tmp/policyd.log" | sed 's/^policyd [0-9:.]*: /  /'
 }
 start_pd "first boot to READY (empty kernel, empty state directory)" "<= 1 s"

@@ -109,7 +109,7 @@ metadata: {name: x}" >"$P/ns.yaml"
 ip netns exec "$NS" "$POLICYD" --policy-dir "$P" --state-dir "$T/new" --metrics none \
 	>"$T/pd.log" 2>&1 &
 PID=$!
-check "fixed: policyd starts and syncs" pd_wait_for grep -q "ready: first sync done" "$T/pd.log"
+check "fixed: policyd starts and syncs" pd_wait_for grep -q "first sync done" "$T/pd.log"
 modes=$(cd "$T/new" && find . -printf '%m %y %p\n' | sort -k3)
 kill -TERM "$PID"; wait "$PID"; PID=
 echo "$modes" | sed 's/^/    /'
