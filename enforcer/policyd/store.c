@@ -1,5 +1,7 @@
 /* store.c — see store.h. */
 #include <dirent.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -197,42 +199,6 @@ static struct np_inventory *parse(const char *path, const char *text, size_t len
 	return NULL;
 }
 
-int store_lkg_load(struct store *s)
-{
-	if (!s->lkg_dir)
-		return 0;
-	DIR *d = opendir(s->lkg_dir);
-	if (!d)
-		return 0;
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!np_path_wanted(de->d_name))
-			continue;
-		char path[PATH_MAX], *text = NULL, *errors = NULL;
-		size_t len = 0;
-		snprintf(path, sizeof(path), "%s/%s", s->lkg_dir, de->d_name);
-		if (np_file_read(path, &text, &len) < 0)
-			continue;
-		/* messages name the policy file, not the copy */
-		char shown[PATH_MAX];
-		snprintf(shown, sizeof(shown), "%s/%s", s->dir, de->d_name);
-		struct np_inventory *inv = parse(shown, text, len, yaml_of(de->d_name), &errors);
-		if (inv) {
-			drop_text(inv);
-			struct sfile *f = file_get(s, de->d_name, true);
-			np_inventory_free(f->inv);
-			f->inv = inv;
-			f->hash = np_hash(text, len, NP_HASH_INIT);
-			n++;
-		}
-		free(errors);
-		free(text);
-	}
-	closedir(d);
-	return n;
-}
-
 static void drop_next(struct sfile *f)
 {
 	np_inventory_free(f->next);
@@ -275,10 +241,33 @@ static enum store_refresh refresh_gone(struct store *s, struct sfile *f, double 
 	return STORE_GONE;
 }
 
-/* The file's content (text, hash h) against what is enforced, pending or held. */
-static enum store_refresh refresh_content(struct sfile *f, const char *name, const char *path,
-					  const char *text, size_t len, uint64_t h)
+/* A file read, and maybe parsed, ahead of its refresh (store_rescan does that for every file
+ * on two threads): the text (freed once parsed), its length and hash, and the parse. */
+struct readahead {
+	int r;                     /* np_file_read's */
+	char *text;
+	size_t len;
+	uint64_t h;
+	bool parsed;               /* inv or errors hold the parse of text */
+	struct np_inventory *inv;
+	char *errors;
+};
+
+static void readahead_free(struct readahead *ra)
 {
+	free(ra->text);
+	np_inventory_free(ra->inv);
+	free(ra->errors);
+	memset(ra, 0, sizeof(*ra));
+}
+
+/* The file's content (ra: read, hashed, maybe parsed) against what is enforced, pending or
+ * held. */
+static enum store_refresh refresh_content(struct sfile *f, const char *name, const char *path,
+					  struct readahead *ra)
+{
+	size_t len = ra->len;
+	uint64_t h = ra->h;
 	f->gone = false;
 	if (len == 0 && f->inv) {
 		/* an in-place rewrite caught between truncate and write: its last good content
@@ -305,7 +294,15 @@ static enum store_refresh refresh_content(struct sfile *f, const char *name, con
 		return STORE_CHANGED;
 	}
 	char *errors = NULL;
-	struct np_inventory *inv = parse(path, text, len, yaml_of(name), &errors);
+	struct np_inventory *inv;
+	if (ra->parsed) {
+		inv = ra->inv;
+		errors = ra->errors;
+		ra->inv = NULL;
+		ra->errors = NULL;
+	} else {
+		inv = parse(path, ra->text, len, yaml_of(name), &errors);
+	}
 	if (!inv) {
 		set_held(f, h, errors);
 		return STORE_BAD;
@@ -317,12 +314,57 @@ static enum store_refresh refresh_content(struct sfile *f, const char *name, con
 	return STORE_CHANGED;
 }
 
-enum store_refresh store_file_refresh(struct store *s, const char *name, double now)
+/* Whether refresh_content would parse this content: it is neither what is enforced, nor
+ * what is pending, nor what is held (a guess made without changing the store; a wrong one only
+ * costs a parse). */
+static bool parse_due(const struct store *s, const char *name, const struct readahead *ra)
 {
-	char path[PATH_MAX], *text = NULL;
-	size_t len = 0;
+	bool found;
+	size_t i = find_pos(s, name, &found);
+	if (!found)
+		return true;
+	const struct sfile *f = &s->f[i];
+	return !((ra->len == 0 && f->inv) || (f->next && ra->h == f->next_hash) ||
+		 (f->inv && ra->h == f->hash) || (f->held && ra->h == f->bad_hash));
+}
+
+enum ahead { AHEAD_READ, AHEAD_PARSE_DUE, AHEAD_PARSE };
+
+/* Reads name from dir (NULL: the policy directory) into ra and hashes it; AHEAD_PARSE_DUE
+ * parses it when a refresh would, AHEAD_PARSE always. Messages name the policy file. */
+static void read_ahead(const struct store *s, const char *dir, const char *name,
+		       enum ahead how, struct readahead *ra)
+{
+	char path[PATH_MAX], shown[PATH_MAX];
+	memset(ra, 0, sizeof(*ra));
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : s->dir, name);
+	snprintf(shown, sizeof(shown), "%s/%s", s->dir, name);
+	ra->r = np_file_read(path, &ra->text, &ra->len);
+	if (ra->r < 0)
+		return;
+	ra->h = np_hash(ra->text, ra->len, NP_HASH_INIT);
+	if (how == AHEAD_READ)
+		return;
+	if (how == AHEAD_PARSE || parse_due(s, name, ra)) {
+		ra->inv = parse(shown, ra->text, ra->len, yaml_of(name), &ra->errors);
+		ra->parsed = true;
+	}
+	/* parsed, the inventory holds what it needs of it; else the hash says it all: a whole
+	 * directory's texts are not held at once */
+	free(ra->text);
+	ra->text = NULL;
+}
+
+static enum store_refresh refresh_read(struct store *s, const char *name, struct readahead *ra,
+				       double now)
+{
+	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
-	int r = np_file_read(path, &text, &len);
+	if (ra->r == 0 && !ra->parsed && !ra->text && parse_due(s, name, ra)) {
+		readahead_free(ra); /* a text let go that is wanted after all: read it again */
+		read_ahead(s, NULL, name, AHEAD_READ, ra);
+	}
+	int r = ra->r;
 	struct sfile *f = file_get(s, name, r == 0);
 	if (r == -ENOENT || r == -ENOTDIR || r == -EISDIR || r == -EINVAL)
 		return refresh_gone(s, f, now);
@@ -333,9 +375,15 @@ enum store_refresh store_file_refresh(struct store *s, const char *name, double 
 		set_held(f, 0, xasprintf("%s: cannot read: %s", path, strerror(-r)));
 		return was ? STORE_SAME : STORE_BAD;
 	}
-	enum store_refresh out =
-		refresh_content(f, name, path, text, len, np_hash(text, len, NP_HASH_INIT));
-	free(text);
+	return refresh_content(f, name, path, ra);
+}
+
+enum store_refresh store_file_refresh(struct store *s, const char *name, double now)
+{
+	struct readahead ra;
+	read_ahead(s, NULL, name, AHEAD_READ, &ra);
+	enum store_refresh out = refresh_read(s, name, &ra, now);
+	readahead_free(&ra);
 	return out;
 }
 
@@ -343,7 +391,10 @@ enum store_refresh store_text_refresh(struct store *s, const char *name, const c
 				      const char *text, size_t len, double now)
 {
 	struct sfile *f = file_get(s, name, true);
-	return refresh_content(f, name, label, text, len, np_hash(text, len, NP_HASH_INIT));
+	/* the caller's text: read, never freed here */
+	struct readahead ra = { .text = (char *)text, .len = len,
+				.h = np_hash(text, len, NP_HASH_INIT) };
+	return refresh_content(f, name, label, &ra);
 }
 
 enum store_refresh store_text_gone(struct store *s, const char *name, double now)
@@ -380,6 +431,38 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 	return 0;
 }
 
+/* Reading and parsing ahead on two threads: each takes the next file until none is left. */
+struct ahead_job {
+	const struct store *s;
+	const char *dir;
+	enum ahead how;
+	char **names;
+	struct readahead *ra;
+	size_t n, next;
+};
+
+static void *ahead_work(void *arg)
+{
+	struct ahead_job *j = arg;
+	size_t i;
+	while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n)
+		read_ahead(j->s, j->dir, j->names[i], j->how, &j->ra[i]);
+	return NULL;
+}
+
+/* Fills ra[0..n) for names in dir (read_ahead's), on this thread and a second one. */
+static void read_all_ahead(const struct store *s, const char *dir, char **names, size_t n,
+			   enum ahead how, struct readahead *ra)
+{
+	struct ahead_job j = { .s = s, .dir = dir, .how = how, .names = names, .ra = ra, .n = n };
+	pthread_t t;
+	json_object_seed(0); /* jansson seeds its hash once: before two threads want it */
+	bool two = pthread_create(&t, NULL, ahead_work, &j) == 0;
+	ahead_work(&j);
+	if (two)
+		pthread_join(t, NULL);
+}
+
 int store_rescan(struct store *s, double now)
 {
 	char **names;
@@ -388,11 +471,20 @@ int store_rescan(struct store *s, double now)
 	if (r < 0)
 		return r;
 	int changed = 0;
+	/* enough files to be worth a second thread (a start, a rescan after lost events): read
+	 * and parse them all ahead; else one by one */
+	struct readahead *ra = xcalloc(n ? n : 1, sizeof(*ra));
+	if (n >= 8)
+		read_all_ahead(s, NULL, names, n, AHEAD_PARSE_DUE, ra);
 	for (size_t i = 0; i < n; i++) {
-		if (store_file_refresh(s, names[i], now) != STORE_SAME)
+		enum store_refresh out = n >= 8 ? refresh_read(s, names[i], &ra[i], now)
+						: store_file_refresh(s, names[i], now);
+		if (out != STORE_SAME)
 			changed++;
+		readahead_free(&ra[i]);
 		free(names[i]);
 	}
+	free(ra);
 	free(names);
 	/* the known files not listed: gone (refresh checks, in case one appeared meanwhile) */
 	for (size_t i = 0; i < s->n;) {
@@ -405,6 +497,33 @@ int store_rescan(struct store *s, double now)
 			i++;
 	}
 	return changed;
+}
+
+int store_lkg_load(struct store *s)
+{
+	char **names;
+	size_t n;
+	if (!s->lkg_dir || list_dir(s->lkg_dir, &names, &n) < 0)
+		return 0;
+	struct readahead *ra = xcalloc(n ? n : 1, sizeof(*ra));
+	read_all_ahead(s, s->lkg_dir, names, n, AHEAD_PARSE, ra);
+	int loaded = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ra[i].inv) {
+			drop_text(ra[i].inv);
+			struct sfile *f = file_get(s, names[i], true);
+			np_inventory_free(f->inv);
+			f->inv = ra[i].inv;
+			ra[i].inv = NULL;
+			f->hash = ra[i].h;
+			loaded++;
+		}
+		readahead_free(&ra[i]);
+		free(names[i]);
+	}
+	free(ra);
+	free(names);
+	return loaded;
 }
 
 int store_gone_recheck(struct store *s, double now)
