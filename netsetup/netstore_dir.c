@@ -5,8 +5,14 @@
  * Every file is written whole and durably (util/atomicio.h: a temporary ".NAME.XXXXXX" beside
  * it, fsync, rename, fsync of the directory), so after a crash or power cut a reader finds the
  * previous content or the new one; a temporary left by a crash is hidden, and every reader
- * skips it. Removals are durable too. Files are created 0600, directories 0700. An empty
- * definition or record is a reservation (a create or attach in progress or interrupted). */
+ * skips it. Removals are durable too. One exception: the records of attachments made by
+ * someone else (ns_endpoint_save and ns_endpoint_forget: a chained CNI plugin's) are written
+ * and removed whole but without the fsyncs. They copy what the runtime and the interface
+ * plugin hold, and only a power cut or a kernel crash can lose an unsynced write, which ends
+ * every pod they describe as well: the pods running then leave stale records whatever was
+ * synced (they never get their DEL), and the runtime's CNI GC clears those. Files are created
+ * 0600, directories 0700. An empty definition or record is a reservation (a create or attach
+ * in progress or interrupted). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -275,7 +281,8 @@ static int make_epdir(struct ns_store *st, const char *network, struct ns_error 
 	return 0;
 }
 
-static int dir_ep_save(struct ns_store *st, const struct ns_endpoint *ep, struct ns_error *err)
+static int ep_write(struct ns_store *st, const struct ns_endpoint *ep, bool durable,
+		    struct ns_error *err)
 {
 	char path[4096 + 200];
 	json_t *j;
@@ -285,9 +292,15 @@ static int dir_ep_save(struct ns_store *st, const struct ns_endpoint *ep, struct
 		return rc;
 	path_endpoint(st, ep->network, ep->id, path, sizeof(path));
 	j = ns_endpoint_to_json(ep);
-	rc = ns_json_write(path, j, true, err);
+	rc = ns_json_write(path, j, durable, err);
 	json_decref(j);
 	return rc;
+}
+
+/* someone else's attachment: not fsync'ed (the header says why) */
+static int dir_ep_save(struct ns_store *st, const struct ns_endpoint *ep, struct ns_error *err)
+{
+	return ep_write(st, ep, false, err);
 }
 
 static int dir_ep_get(struct ns_store *st, const char *network, const char *id,
@@ -323,7 +336,9 @@ static int dir_ep_forget(struct ns_store *st, const char *network, const char *i
 	char path[4096 + 200];
 
 	path_endpoint(st, network, id, path, sizeof(path));
-	return remove_file(path, err);
+	if (unlink(path) < 0 && errno != ENOENT) /* as dir_ep_save: not fsync'ed */
+		return ns_error_set(err, -errno, "remove %s: %s", path, strerror(errno));
+	return 0;
 }
 
 static int dir_ep_list(struct ns_store *st, const char *network, struct ns_endpoint **out,
@@ -402,7 +417,7 @@ static int dir_ep_claim(struct ns_store *st, const struct ns_network *net, struc
 static int dir_ep_commit(struct ns_store *st, const struct ns_network *net,
 			 const struct ns_endpoint *ep, struct ns_error *err)
 {
-	return dir_ep_save(st, ep, err);
+	return ep_write(st, ep, true, err); /* beside its leases: durable as they are */
 }
 
 static void dir_ep_abort(struct ns_store *st, const struct ns_network *net,

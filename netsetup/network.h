@@ -162,9 +162,10 @@ int ns_network_from_json(json_t *j, struct ns_network *net, struct ns_error *err
 /* A stable 32-bit hash (FNV-1a) of "a/b", for interface names derived from long names. */
 uint32_t ns_name_hash(const char *a, const char *b);
 
-/* Writes ep as STATE/endpoints/NETWORK/ID.json (whole and durably), creating the network's
- * endpoint directory: the record of an attachment made by someone else (a chained
- * CNI plugin records the interface the previous plugin created). */
+/* Writes ep as STATE/endpoints/NETWORK/ID.json (whole; in the state directory not fsync'ed:
+ * netstore_dir.c says why), creating the network's endpoint directory: the record of an
+ * attachment made by someone else (a chained CNI plugin records the interface the previous
+ * plugin created). */
 int ns_endpoint_save(struct ns_ctx *ctx, const struct ns_endpoint *ep, struct ns_error *err);
 /* Reads STATE/endpoints/NETWORK/ID.json into a new record (free with ns_endpoint_free);
  * -ENOENT when there is none. */
