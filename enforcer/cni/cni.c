@@ -38,11 +38,13 @@ static const char *main_network(const struct cni_conf *c)
 	return c->network ? c->network : c->name;
 }
 
-/* The state directory is one only root can change (statedir.h), or code 104 (STATUS: 50). */
+/* The state directory is one only root can change (statedir.h; the plugin never reads
+ * policyd's last good copies, so their files are left to policyd's own check), or code 104
+ * (STATUS: 50). */
 static int state_trusted(const struct cni_conf *c, int code, struct cni_err *e)
 {
 	char why[1024];
-	if (statedir_check(c->state_dir, why, sizeof(why)) < 0)
+	if (statedir_check_records(c->state_dir, why, sizeof(why)) < 0)
 		return cni_fail(e, code, code == CNI_ERR_STATE ? "the state directory cannot be used"
 							   : "not ready: the state directory is unusable",
 				"%s", why);

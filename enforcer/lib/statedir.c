@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fts.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,8 +38,9 @@ static int check_parent(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* The tree under dir, down to DEPTH: nothing writable by group or others. */
-static int check_tree(const char *dir, char *err, size_t errlen)
+/* The tree under dir, down to DEPTH: nothing writable by group or others (without lkg: not
+ * the last good copies, which only policyd reads). */
+static int check_tree(const char *dir, bool lkg, char *err, size_t errlen)
 {
 	char *const paths[] = { (char *)dir, NULL };
 	FTS *t = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
@@ -52,7 +54,8 @@ static int check_tree(const char *dir, char *err, size_t errlen)
 	while (r == 0 && (e = fts_read(t))) {
 		if (e->fts_info == FTS_DP)
 			continue;
-		if (e->fts_level >= DEPTH && e->fts_info == FTS_D)
+		if (e->fts_info == FTS_D &&
+		    (e->fts_level >= DEPTH || (!lkg && e->fts_level == 1 && !strcmp(e->fts_name, "lkg"))))
 			fts_set(t, e, FTS_SKIP);
 		if ((e->fts_info == FTS_D || e->fts_info == FTS_F) &&
 		    (e->fts_statp->st_mode & (S_IWGRP | S_IWOTH)))
@@ -64,7 +67,7 @@ static int check_tree(const char *dir, char *err, size_t errlen)
 	return r;
 }
 
-int statedir_check(const char *dir, char *err, size_t errlen)
+static int check(const char *dir, bool lkg, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(dir, &st) < 0) {
@@ -80,6 +83,16 @@ int statedir_check(const char *dir, char *err, size_t errlen)
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid())
 		return refuse(err, errlen, dir, &st, "belongs to another user");
-	int r = check_tree(dir, err, errlen);
+	int r = check_tree(dir, lkg, err, errlen);
 	return r < 0 ? r : check_parent(dir, err, errlen);
+}
+
+int statedir_check(const char *dir, char *err, size_t errlen)
+{
+	return check(dir, true, err, errlen);
+}
+
+int statedir_check_records(const char *dir, char *err, size_t errlen)
+{
+	return check(dir, false, err, errlen);
 }

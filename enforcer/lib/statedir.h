@@ -17,5 +17,8 @@
  * Else -EPERM (or -ENOTDIR, or the errno of a failed stat) with in err what is wrong and how to
  * fix it. */
 int statedir_check(const char *dir, char *err, size_t errlen);
+/* The same without STATE/lkg/ (policyd's last good copies, one per policy file): for a
+ * program that never reads them, such as netpol-cni, which checks at every ADD and DEL. */
+int statedir_check_records(const char *dir, char *err, size_t errlen);
 
 #endif
