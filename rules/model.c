@@ -281,6 +281,27 @@ void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags)
 			add_implicit_ns(inv, inv->pols[i].ns);
 }
 
+void np_inventory_finish_tail(struct np_inventory *inv, size_t n_finished)
+{
+	size_t k = inv->n_pods - n_finished;
+	if (!k)
+		return;
+	np_sort_stable(inv->pods + n_finished, k, sizeof(*inv->pods), cmp_pod);
+	/* merge from the back: only the pods after the first insertion point move */
+	struct np_pod *tail = xmalloc(k * sizeof(*tail));
+	memcpy(tail, inv->pods + n_finished, k * sizeof(*tail));
+	size_t i = n_finished, j = k, w = inv->n_pods;
+	while (j > 0) {
+		if (i > 0 && cmp_pod(&inv->pods[i - 1], &tail[j - 1]) > 0)
+			inv->pods[--w] = inv->pods[--i];
+		else
+			inv->pods[--w] = tail[--j];
+	}
+	for (j = 0; j < k; j++)
+		add_implicit_ns(inv, tail[j].ns);
+	free(tail);
+}
+
 /* ---- lookups ---- */
 
 const struct np_namespace *np_inventory_namespace(const struct np_inventory *inv,

@@ -239,6 +239,10 @@ void np_sort_stable(void *base, size_t n, size_t sz, int (*cmp)(const void *, co
 void np_inventory_sort(struct np_inventory *inv);
 /* Sorts, reports duplicate namespace/name, adds implicit namespaces. Idempotent. */
 void np_inventory_finish(struct np_inventory *inv, struct np_diags *diags);
+/* For an inventory whose first n_finished pods were finished (sorted, no duplicates) and whose
+ * others were appended since, none the duplicate of another: puts those in their sorted places
+ * and adds their implicit namespaces, as np_inventory_finish would, without sorting all again. */
+void np_inventory_finish_tail(struct np_inventory *inv, size_t n_finished);
 
 /* Lookups on a finished inventory (binary search); NULL when absent. */
 const struct np_namespace *np_inventory_namespace(const struct np_inventory *inv,

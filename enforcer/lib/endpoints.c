@@ -125,15 +125,6 @@ static int merge_one(struct np_inventory *inv, size_t n_loaded, const struct ns_
 	return MERGE_ADDED;
 }
 
-/* keeps pods sorted and adds namespaces named only by endpoints */
-static void refinish(struct np_inventory *inv)
-{
-	struct np_diags d;
-	np_diags_init(&d);
-	np_inventory_finish(inv, &d);
-	np_diags_free(&d);
-}
-
 void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint *const *v,
 			     size_t n, struct np_diags *notes)
 {
@@ -142,8 +133,8 @@ void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint 
 	for (size_t i = 0; i < n; i++)
 		if (v[i]->pod_ns[0] && v[i]->pod_name[0])
 			added |= merge_one(inv, n_loaded, v[i], notes) == MERGE_ADDED;
-	if (added)
-		refinish(inv);
+	if (added) /* pods sorted again, namespaces named only by records added */
+		np_inventory_finish_tail(inv, n_loaded);
 }
 
 static uint64_t ip_hash(const struct ns_ip *ip, uint64_t h)
@@ -255,7 +246,7 @@ int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
 	struct merge_walk w = { .inv = inv, .n_loaded = inv->n_pods, .notes = notes };
 	int rc = each_record(state_dir, store, merge_cb, &w, err, errlen);
 	if (w.added)
-		refinish(inv);
+		np_inventory_finish_tail(inv, w.n_loaded);
 	if (digest)
 		*digest = w.digest;
 	return rc < 0 ? rc : w.merged;

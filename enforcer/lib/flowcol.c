@@ -38,6 +38,7 @@ struct flowcol {
 	struct flow_rec pending; /* the drop record the next packet may fold into */
 	struct fold_key pending_key;
 	bool has_pending;
+	bool built;               /* inv's evaluator and indexes are made (model_build) */
 	struct flowcol_stats st;
 };
 
@@ -56,6 +57,7 @@ static void model_free(struct flowcol *c)
 	c->ids = NULL;
 	c->n_ids = 0;
 	c->inv = NULL;
+	c->built = false;
 }
 
 void flowcol_set_model(struct flowcol *c, const struct np_inventory *inv,
@@ -66,6 +68,18 @@ void flowcol_set_model(struct flowcol *c, const struct np_inventory *inv,
 		return;
 	c->inv = inv;
 	c->ro = ro ? *ro : (struct rs_options){ 0 };
+}
+
+/* The evaluator and the indexes of the model, made when a record first needs them rather than
+ * at every sync (a pod event's sync would pay for an index of every pod of the cluster). They
+ * are a cache of c->inv: made from a const collector too. */
+static void model_build(const struct flowcol *cc)
+{
+	struct flowcol *c = (struct flowcol *)cc;
+	const struct np_inventory *inv = c->inv;
+	if (c->built || !inv)
+		return;
+	c->built = true;
 	if (!(c->ev = np_eval_new(inv)))
 		abort();
 	np_eval_set_audit(c->ev, c->ro.audit);
@@ -208,6 +222,7 @@ static bool judge(struct flowcol *c, struct flow_rec *r, const struct np_flow *f
 	fill_end(r, &r->dst, &f->dst);
 	*audit = false;
 	struct np_verdict v;
+	model_build(c);
 	if (!c->ev || np_eval_explain(c->ev, f, &v) < 0)
 		return true;
 	fill_side(r, FLOW_SIDE_EGRESS, &v.egress);
@@ -229,6 +244,7 @@ static void ct_record(struct flowcol *c, const struct ct_event *e)
 {
 	const struct ct_conn *k = e->conn;
 	struct np_flow f;
+	model_build(c);
 	if (!c->pods)
 		return;
 	podaddr_conn_flow(c->pods, k, &f);
@@ -334,6 +350,7 @@ static int parse_packet(const struct nflog_pkt *p, struct fold_key *k, uint8_t *
 static const struct np_pod *pod_by_id(const struct flowcol *c, const char *id)
 {
 	struct pod_id key;
+	model_build(c);
 	snprintf(key.id, sizeof(key.id), "%s", id);
 	const struct pod_id *hit = bsearch(&key, c->ids, c->n_ids, sizeof(*c->ids), pod_id_cmp);
 	return hit ? hit->pod : NULL;
@@ -344,6 +361,7 @@ static void endpoint_of(const struct flowcol *c, uint8_t family, const uint8_t *
 {
 	struct np_addr addr = { .family = family };
 	memcpy(addr.b, a, family == 4 ? 4 : 16);
+	model_build(c);
 	if (c->pods) {
 		podaddr_endpoint(c->pods, &addr, e);
 	} else {
@@ -447,6 +465,7 @@ int flowcol_point(const struct flowcol *c, const char *prefix, const struct np_p
 		  bool *ingress, const struct np_policy *const **pols, size_t *n)
 {
 	struct rs_log_point lp;
+	model_build(c);
 	if (!c->ev || rs_log_prefix_parse(prefix, &lp) < 0)
 		return -ENOENT;
 	*pod = NULL;

@@ -247,8 +247,8 @@ static bool merge_patched(struct invmerge *im)
 
 static void *dup_array(const void *v, size_t n, size_t sz, size_t *cap)
 {
-	*cap = n;
-	void *c = xmalloc((n + 1) * sz);
+	*cap = n + n / 16 + 16; /* room for what the endpoint records add, without a realloc */
+	void *c = xmalloc(*cap * sz);
 	if (n)
 		memcpy(c, v, n * sz);
 	return c;

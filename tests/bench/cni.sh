@@ -124,6 +124,24 @@ if [ -x "$BUILD/policyd" ]; then
 		row "bridge + host-local + netpol-cni, policyd running" "$(stats chain-pd)"
 		row "  of which netpol-cni" "$(stats chain-pd netpol-cni)"
 	}
+	# what policyd's sync of each ADD and DEL cost (its own log: the plugin's sync requests)
+	python3 - "$TMP/policyd.log" <<'EOF'
+import re, sys
+steps = ("merge", "build", "diff", "kernel", "conntrack", "total")
+v = {k: [] for k in steps}
+for line in open(sys.argv[1]):
+    if "(sync request)" not in line:
+        continue
+    for k in steps:
+        m = re.search(k + r" ([0-9.]+) ms", line)
+        if m:
+            v[k].append(float(m.group(1)))
+def pct(a, p):
+    a = sorted(a); return a[min(len(a) - 1, int(round(p / 100 * (len(a) - 1))))] if a else 0
+if v["total"]:
+    print("  policyd's syncs for them (%d), p50/p99 ms: %s" % (len(v["total"]), ", ".join(
+        "%s %.1f/%.1f" % (k, pct(v[k], 50), pct(v[k], 99)) for k in steps)))
+EOF
 else
 	row "netpol-cni with policyd" "(no $BUILD/policyd: not measured)"
 fi
