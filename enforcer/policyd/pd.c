@@ -421,8 +421,9 @@ static void sync_committed(struct pd *d, const char *trigger, size_t committed, 
 	/* the previous model, IR and kernel state were just freed (after a big sync, the file
 	 * texts too): give the pages back, or the peak of a sync stays resident. Not after every
 	 * sync: the next one would fault them all in again (measured: 4x slower under churn), so
-	 * at once after a big one, else once things are quiet for 2 s. */
-	if (committed > 16 || full)
+	 * at once after a big one (the first is: a start read everything), else once things
+	 * are quiet for 2 s. */
+	if (committed > 16 || full || !d->first_done)
 		malloc_trim(0);
 	else
 		evloop_timer_arm(d->t_trim, 2000, 0);
