@@ -338,6 +338,7 @@ static int sync_apply(struct pd *d, bool readback, bool *full, double *ms_merge,
 	*full = true;
 	if ((r = merged_inventory(d, &inv)) < 0)
 		return r;
+	pd_marker_flags(d); /* the marker names this merge's inputs (no trust: that was once) */
 	return ap_apply(d->ap, inv, AP_FULL, rep);
 }
 
