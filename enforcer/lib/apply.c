@@ -575,9 +575,11 @@ static void node_track_gen(struct ap_ctx *c, const struct target *t,
 		c->gen = next;
 	} else if (r == 0 && c->gen_known) {
 		/* a commit without changes moves the generation only when it re-claimed tables
-		 * whose owner had gone (a trusted restart's first commit): told by asking; an
-		 * unexplained move is someone else's */
-		if (nft_genid(t->s, &now) == 0 && (now == c->gen || (tr->trusted && now == next)))
+		 * whose owner had gone (a trusted restart's first commit, with the owner flag:
+		 * unowned tables are not claimed, so there a move is never ours): told by asking;
+		 * an unexplained move is someone else's */
+		bool claimed = tr->trusted && (c->o.table_flags & NL_TABLE_F_OWNER);
+		if (nft_genid(t->s, &now) == 0 && (now == c->gen || (claimed && now == next)))
 			c->gen = now;
 		else
 			c->gen_known = false;

@@ -164,8 +164,16 @@ static uint64_t record_hash(const struct ns_endpoint *ep)
 	return h;
 }
 
-/* Every record under state_dir (or the store) that names a pod, through fn; the order does not
- * matter to either user. Returns 0 or -errno with err set. */
+/* The digest so far, with ep next: chained in the walk's order (network, then record file
+ * name), which the merge depends on (the first record of a pod gives its labels). */
+static uint64_t digest_step(uint64_t h, const struct ns_endpoint *ep)
+{
+	uint64_t r = record_hash(ep);
+	return np_hash(&r, sizeof(r), h);
+}
+
+/* Every record under state_dir (or the store) that names a pod, through fn, in the same order
+ * every time for the same records. Returns 0 or -errno with err set. */
 typedef void record_fn(void *arg, const struct ns_endpoint *ep);
 
 static int each_record(const char *state_dir, const struct ns_store_conf *store, record_fn *fn,
@@ -223,12 +231,12 @@ static void merge_cb(void *arg, const struct ns_endpoint *ep)
 	int m = merge_one(w->inv, w->n_loaded, ep, w->notes);
 	w->added |= m == MERGE_ADDED;
 	w->merged += m != MERGE_LEFT_OUT;
-	w->digest += record_hash(ep); /* a sum: the same whatever order the records came in */
+	w->digest = digest_step(w->digest, ep);
 }
 
 static void digest_cb(void *arg, const struct ns_endpoint *ep)
 {
-	*(uint64_t *)arg += record_hash(ep);
+	*(uint64_t *)arg = digest_step(*(uint64_t *)arg, ep);
 }
 
 int endpoints_merge(struct np_inventory *inv, const char *state_dir, struct np_diags *notes,
@@ -243,7 +251,8 @@ int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
 {
 	/* lookups must only see the sorted pods loaded from files: pods appended here are found
 	 * by a linear scan of the tail until np_inventory_finish sorts everything again */
-	struct merge_walk w = { .inv = inv, .n_loaded = inv->n_pods, .notes = notes };
+	struct merge_walk w = { .inv = inv, .n_loaded = inv->n_pods, .notes = notes,
+				.digest = NP_HASH_INIT };
 	int rc = each_record(state_dir, store, merge_cb, &w, err, errlen);
 	if (w.added)
 		np_inventory_finish_tail(inv, w.n_loaded);
@@ -254,6 +263,6 @@ int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
 
 int endpoints_digest(const char *state_dir, uint64_t *digest, char *err, size_t errlen)
 {
-	*digest = 0;
+	*digest = NP_HASH_INIT;
 	return each_record(state_dir, NULL, digest_cb, digest, err, errlen);
 }

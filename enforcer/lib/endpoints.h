@@ -32,7 +32,7 @@ int endpoints_merge_from(struct np_inventory *inv, const char *state_dir,
 			 const struct ns_store_conf *store, struct np_diags *notes,
 			 uint64_t *digest, char *err, size_t errlen);
 /* A digest of what the records under state_dir bring into a model (every field the merge
- * takes, in any order of the records): equal digests, equal merges. 0 or -errno with err. */
+ * takes, in the order it takes them): equal digests, equal merges. 0 or -errno with err. */
 int endpoints_digest(const char *state_dir, uint64_t *digest, char *err, size_t errlen);
 /* The same for records already in hand (v[0..n), such as those an agent learned by watch). */
 void endpoints_merge_records(struct np_inventory *inv, const struct ns_endpoint *const *v,

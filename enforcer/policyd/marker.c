@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomicio.h"
 #include "hash.h"
 #include "marker.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* asm-generic/socket.h, Linux 5.14 */
+#endif
 
 static uint64_t hash_str(const char *s, uint64_t h)
 {
@@ -63,7 +68,16 @@ int marker_here(struct marker *m)
 	struct stat st;
 	if (stat("/proc/self/ns/net", &st) < 0)
 		return -errno;
-	uint64_t v[] = { (uint64_t)st.st_dev, (uint64_t)st.st_ino };
+	/* an inode number comes back for a later netns of the same boot; the netns cookie
+	 * (5.14+) never does */
+	uint64_t v[] = { (uint64_t)st.st_dev, (uint64_t)st.st_ino, 0 };
+	int sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t len = sizeof(v[2]);
+	if (sk >= 0) {
+		if (getsockopt(sk, SOL_SOCKET, SO_NETNS_COOKIE, &v[2], &len) < 0)
+			v[2] = 0;
+		close(sk);
+	}
 	m->netns = np_hash(v, sizeof(v), NP_HASH_INIT);
 	return 0;
 }

@@ -24,7 +24,8 @@ struct marker {
 	uint32_t gen;     /* the netns's ruleset generation after it */
 	uint64_t table;   /* the inet table's handle */
 	char boot[40];    /* /proc/sys/kernel/random/boot_id */
-	uint64_t netns;   /* the netns: device and inode of /proc/self/ns/net, hashed */
+	uint64_t netns;   /* the netns: device and inode of /proc/self/ns/net and its cookie,
+			     hashed */
 };
 
 /* What does not change while the process runs: this program's file (device, inode, size,

@@ -43,6 +43,10 @@ static const char *check(struct pd *d, struct marker *m, char *why, size_t size)
 		return "the endpoint records cannot be read";
 	if (marker_inputs(d->mk_self, files, eps) != m->inputs)
 		return "the policy files, endpoint records, options or program changed since";
+	/* what the generation cannot tell: bridged traffic must meet the tables (a sysctl
+	 * reset while policyd was down); the full path says why it cannot go on */
+	if (ap_ensure_br_netfilter(err, sizeof(err)) < 0)
+		return "br_netfilter is not as the tables need it";
 	if (table_handle(d, &handle) < 0 || handle != m->table)
 		return "our table is not the one committed";
 	if ((r = nft_genid(d->mk_sock, &gen)) < 0) {
@@ -92,8 +96,9 @@ unsigned pd_marker_flags(struct pd *d)
 /* A marker that is not rewritten goes stale, which is safe: it names a generation the kernel
  * has left (this commit moved it), so the next start reads everything. That is all that
  * happens when the generation is unknown, with macvlan pods (their own tables are not
- * covered), or when the state directory is full or read-only (the marker is left as it is:
- * removing it would free the space the last good copies are waiting for). */
+ * covered), while the last good copies are not saved, or when the state directory is full or
+ * read-only (the marker is left as it is: removing it would free the space the last good
+ * copies are waiting for). */
 void pd_marker_save(struct pd *d, const struct ap_report *rep)
 {
 	if (!d->mk_self)
@@ -101,7 +106,8 @@ void pd_marker_save(struct pd *d, const struct ap_report *rep)
 	const struct ap_target_report *node = &rep->targets[0];
 	struct marker m = d->mk_here;
 	m.inputs = d->sync_inputs;
-	bool ok = rep->n_targets == 1 && ap_ctx_gen(d->ap, &m.gen);
+	/* nor while the last good copies lag behind the commit: a start would build from them */
+	bool ok = rep->n_targets == 1 && !store_lkg_pending(d->store) && ap_ctx_gen(d->ap, &m.gen);
 	if (ok && (!d->mk_last.inputs || node->mode == AP_MODE_FULL || node->read_back))
 		ok = table_handle(d, &m.table) == 0;
 	else

@@ -59,6 +59,15 @@ pd_ctl '{"cmd":"resync","wait":true}' >"$NP_TMP/resync.out"
 check "  a read-back of the kernel finds nothing to repair (it held what the model builds)" \
 	grep -q '"repaired":false' "$NP_TMP/resync.out"
 
+echo "# br_netfilter turned off in the node netns while policyd was down"
+pd_stop TERM
+np_node sh -c 'echo 0 >/proc/sys/net/bridge/bridge-nf-call-iptables; echo 0 >/proc/sys/net/bridge/bridge-nf-call-ip6tables'
+check "  while down, bridged traffic bypasses the tables: y/a -> x/a connects" expect_conn y/a x/a 1
+check "restart" pd_start
+check "  bridge-nf-call-iptables is on again" \
+	sh -c "[ \"\$(ip netns exec $NP_NODE cat /proc/sys/net/bridge/bridge-nf-call-iptables)\" = 1 ]"
+check "  y/a -> x/a denied again, x/b -> x/a allowed" enforced 1
+
 echo "# a policy file edited while policyd was down"
 pd_stop TERM
 MARK=$(wc -l <"$PD_LOG")
