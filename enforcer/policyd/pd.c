@@ -945,8 +945,6 @@ static int add_to_loop(struct pd *d, char *err, size_t errlen)
 	if (!d->watch_src || !d->sig_src || !d->t_sync || !d->t_resync ||
 	    !d->t_tick || !d->t_trim || !d->t_ctresync || !d->t_lkg || !d->t_mon)
 		return fail(err, errlen, -errno, "event loop");
-	ctindex_start(d);
-	pd_flows_start(d);
 	int r = d->o.store ? pd_store_open(d, err, errlen) : 0;
 	if (r < 0)
 		return r;
@@ -984,10 +982,14 @@ int pd_run(struct pd *d)
 {
 	/* a restart whose inputs and tables are as its last commit left them is READY at once;
 	 * the model is built after */
-	if (d->mk_self) {
+	if (d->mk_self)
 		pd_marker_start(d);
+	/* after a READY on the marker: the index's first load dumps the conntrack table (0.3 s
+	 * with 100,000 entries), and the collector listens to the index */
+	ctindex_start(d);
+	pd_flows_start(d);
+	if (d->mk_self)
 		load_lkg(d);
-	}
 	sdnotify_send("STATUS=reading the policy directory");
 	pd_sync(d, "start", 0);
 	if (d->wd_usec) {
