@@ -24,7 +24,6 @@
 #include "statedir.h"
 #include "xalloc.h"
 
-
 void pd_log(struct pd *d, const char *fmt, ...)
 {
 	char line[4096];
@@ -202,8 +201,12 @@ static int merged_inventory(struct pd *d, struct np_inventory **out)
 	int r = store_inventory_merge(d->store, &inv, &diags);
 	if (r == 0 && d->o.state_dir) {
 		char err[900];
-		int m = endpoints_merge_from(inv, d->o.state_dir, NULL, &diags, &d->ep_digest,
-					     err, sizeof(err));
+		uint64_t eps = 0;
+		int m = endpoints_merge_from(inv, d->o.state_dir, NULL, &diags, &eps, err,
+					     sizeof(err));
+		/* what this merge is made of, for the commit marker to name */
+		if (m >= 0 && d->mk_self)
+			d->sync_inputs = marker_inputs(d->mk_self, store_digest(d->store), eps);
 		if (m < 0) {
 			snprintf(d->last_error, sizeof(d->last_error), "endpoint records: %s", err);
 			np_inventory_free(inv);
@@ -338,7 +341,6 @@ static int sync_apply(struct pd *d, bool readback, bool *full, double *ms_merge,
 	*full = true;
 	if ((r = merged_inventory(d, &inv)) < 0)
 		return r;
-	pd_marker_flags(d); /* the marker names this merge's inputs (no trust: that was once) */
 	return ap_apply(d->ap, inv, AP_FULL, rep);
 }
 
@@ -902,7 +904,6 @@ static int open_state(struct pd *d, char *err, size_t errlen)
 		load_lkg(d);
 	return 0;
 }
-
 
 /* What the daemon listens to: inotify, the nf_tables monitor, signals, HTTP. */
 static int open_sources(struct pd *d, char *err, size_t errlen)

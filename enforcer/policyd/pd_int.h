@@ -84,8 +84,7 @@ struct pd {
 	bool mk_trust;
 	struct marker mk_last;    /* the last one written (mk_last.inputs 0: none) */
 	struct nft_sock *mk_sock; /* asks the inet table's handle */
-	uint64_t ep_digest;       /* the endpoint records of the last merge */
-	uint64_t sync_inputs;     /* marker_inputs of the last merge */
+	uint64_t sync_inputs;     /* marker_inputs of the last merge (merged_inventory) */
 	bool fast_ready;          /* READY was sent on the marker, before the first sync */
 	bool mk_failed;           /* the last marker write failed (logged once) */
 	/* local pods by isolation, computed once per generation for /metrics */
@@ -98,7 +97,7 @@ void pd_log(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2,
 /* The commit marker (pd_marker.c). init: decides whether one is kept. start: whether the
  * marker found matches the directory, the records and the kernel; if so READY is sent now and
  * the first sync may trust the kernel (true). flags: AP_TRUSTED for the first sync when its
- * merge is the marker's inputs (and notes the merge's inputs). save: after a commit. */
+ * merge is the marker's inputs. save: after a commit. */
 void pd_marker_init(struct pd *d);
 bool pd_marker_start(struct pd *d);
 unsigned pd_marker_flags(struct pd *d);

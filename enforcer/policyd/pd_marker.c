@@ -87,7 +87,6 @@ unsigned pd_marker_flags(struct pd *d)
 {
 	if (!d->mk_self)
 		return 0;
-	d->sync_inputs = marker_inputs(d->mk_self, store_digest(d->store), d->ep_digest);
 	bool trust = d->mk_trust && d->sync_inputs == d->mk.inputs;
 	d->mk_trust = false; /* the first sync only */
 	return trust ? AP_TRUSTED : 0;
